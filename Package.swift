@@ -1,0 +1,129 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "metrics-agent",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "agent", targets: ["Agent"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // MARK: C libraries, one thin module each
+        .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
+        .target(
+            name: "CProtobufC",
+            linkerSettings: [.linkedLibrary("protobuf-c")]
+        ),
+        .target(
+            name: "CCurl",
+            linkerSettings: [.linkedLibrary("curl")]
+        ),
+
+        // MARK: Safe Swift wrappers over the C libraries
+        .target(name: "Snappy", dependencies: ["CSnappy"]),
+        .target(name: "PrometheusProto", dependencies: ["CProtobufC"]),
+        .target(name: "Curl", dependencies: ["CCurl"]),
+
+        // MARK: The agent
+        .target(
+            name: "WAL",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Exposition",
+            dependencies: ["WAL"]
+        ),
+        .target(
+            name: "AgentConfig",
+            dependencies: [
+                "Yams",
+                "WAL",
+            ]
+        ),
+        .target(
+            name: "Scraper",
+            dependencies: [
+                "AgentConfig",
+                "Curl",
+                "Exposition",
+                "WAL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "RemoteWrite",
+            dependencies: [
+                "AgentConfig",
+                "Curl",
+                "PrometheusProto",
+                "Snappy",
+                "WAL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "Agent",
+            dependencies: [
+                "AgentConfig",
+                "RemoteWrite",
+                "Scraper",
+                "WAL",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "SnappyTests", dependencies: ["Snappy"]),
+        .testTarget(name: "PrometheusProtoTests", dependencies: ["PrometheusProto"]),
+        .testTarget(
+            name: "CurlTests",
+            dependencies: [
+                "Curl",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "ExpositionTests", dependencies: ["Exposition"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "WALTests", dependencies: ["WAL"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ScraperTests", dependencies: ["Scraper"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AgentConfigTests", dependencies: ["AgentConfig"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "RemoteWriteTests",
+            dependencies: ["RemoteWrite", "PrometheusProto", "Snappy", "WAL"]
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "Curl",
+                "PrometheusProto",
+                "Snappy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+    ]
+)
