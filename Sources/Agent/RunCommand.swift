@@ -1,0 +1,94 @@
+import AgentConfig
+import ArgumentParser
+import Foundation
+import Logging
+import Prometheus
+import RemoteWrite
+import Scraper
+import ServiceLifecycle
+import WAL
+
+/// `agent run`: scrape, append to the WAL, remote-write; until SIGINT or SIGTERM.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the agent.")
+
+    @Option(name: .customLong("config.file"), help: "Agent configuration file (Prometheus format).")
+    var configFile: String = "agent.yml"
+
+    @Option(name: .customLong("storage.path"), help: "Base path for the WAL and remote-write cursors.")
+    var storagePath: String = "data-agent"
+
+    @Option(name: .customLong("web.listen-address"), help: "Address to listen on for /metrics and the health endpoints.")
+    var listenAddress: String = "0.0.0.0:9099"
+
+    @Option(name: .customLong("storage.remote.flush-deadline"), help: "How long to keep sending queued samples on shutdown.")
+    var flushDeadline: String = "1m"
+
+    @Option(name: .customLong("storage.wal.sync-interval"), help: "How often the WAL is fsynced.")
+    var walSyncInterval: String = "1s"
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        _ = try parseListenAddress()
+        guard PrometheusDuration.parse(flushDeadline) != nil else {
+            throw ValidationError("--storage.remote.flush-deadline: invalid duration \"\(flushDeadline)\"")
+        }
+        guard let sync = PrometheusDuration.parse(walSyncInterval), sync > .zero else {
+            throw ValidationError("--storage.wal.sync-interval: invalid duration \"\(walSyncInterval)\"")
+        }
+    }
+
+    func parseListenAddress() throws -> (host: String, port: Int) {
+        guard let colon = listenAddress.lastIndex(of: ":"), let port = Int(listenAddress[listenAddress.index(after: colon)...]),
+            (0...65535).contains(port)
+        else {
+            throw ValidationError("--web.listen-address must be HOST:PORT; got \"\(listenAddress)\"")
+        }
+        var host = String(listenAddress[..<colon])
+        if host.isEmpty { host = "0.0.0.0" }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
+    }
+
+    func run() async throws {
+        let logger = logging.bootstrap()
+        let configuration: Configuration
+        do {
+            configuration = try ConfigLoader.load(file: configFile)
+        } catch {
+            logger.error("invalid configuration", metadata: ["file": "\(configFile)", "errors": "\(error)"])
+            throw ExitCode(1)
+        }
+        for warning in configuration.warnings { logger.warning("\(warning)") }
+
+        let (host, port) = try parseListenAddress()
+        try FileManager.default.createDirectory(atPath: storagePath, withIntermediateDirectories: true)
+        let wal = try WriteAheadLog(directory: "\(storagePath)/wal", logger: logger)
+        let registry = PrometheusCollectorRegistry()
+        registry.makeGauge(name: "agent_build_info", labels: [("version", AgentVersion.current)], help: "The agent's version.").set(1)
+
+        let scraper = ScrapeManager(configuration: configuration, wal: wal, registry: registry, logger: logger)
+        let remoteWrite = try RemoteWriteService(
+            configuration: configuration, wal: wal, storagePath: storagePath,
+            flushDeadline: PrometheusDuration.parse(flushDeadline)!, registry: registry, logger: logger)
+        let walService = WALService(wal: wal, syncInterval: PrometheusDuration.parse(walSyncInterval)!, logger: logger)
+        let server = AdminServer(host: host, port: port, registry: registry, logger: logger)
+
+        logger.info(
+            "starting agent",
+            metadata: [
+                "version": "\(AgentVersion.current)", "config": "\(configFile)", "storage": "\(storagePath)",
+                "scrape_configs": "\(configuration.scrapeConfigs.count)", "remote_write": "\(configuration.remoteWrite.count)",
+            ])
+        // Graceful shutdown runs in reverse order: the scraper stops first, remote write drains,
+        // the WAL closes, and the admin server (still serving /metrics meanwhile) goes last.
+        let group = ServiceGroup(
+            services: [server, walService, remoteWrite, scraper],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        try await group.run()
+        logger.info("agent stopped")
+    }
+}

@@ -1,0 +1,321 @@
+import Foundation
+import WAL
+import Yams
+
+/// Every problem found in one configuration file.
+public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
+    public var errors: [ConfigError]
+    public var description: String { errors.map(\.description).joined(separator: "\n") }
+}
+
+/// Reads a Prometheus-format YAML configuration, applying Prometheus's defaults and rejecting
+/// unknown keys, wrong types and invalid values with errors that name file, line, column and key.
+public enum ConfigLoader {
+    /// Loads and validates the file at `path`.
+    public static func load(file path: String) throws(ConfigErrors) -> Configuration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigErrors(errors: [
+                ConfigError(file: path, line: 0, column: 0, key: "", message: "cannot read file: \(error.localizedDescription)")
+            ])
+        }
+        return try parse(yaml: text, file: path)
+    }
+
+    /// Parses and validates `yaml`; `file` names it in errors.
+    public static func parse(yaml: String, file: String) throws(ConfigErrors) -> Configuration {
+        var reader = NodeReader(file: file)
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigErrors(errors: [reader.yamlSyntaxError(error)])
+        }
+        let config = reader.configuration(root)
+        if !reader.errors.isEmpty { throw ConfigErrors(errors: reader.errors) }
+        return config
+    }
+}
+
+/// Walks the YAML node tree, collecting errors instead of stopping at the first.
+struct NodeReader {
+    let file: String
+    var errors: [ConfigError] = []
+    var warnings: [String] = []
+
+    init(file: String) { self.file = file }
+
+    mutating func fail(_ node: Node?, _ key: String, _ message: String) {
+        errors.append(ConfigError(file: file, line: node?.mark?.line ?? 0, column: node?.mark?.column ?? 0, key: key, message: message))
+    }
+
+    func yamlSyntaxError(_ error: Error) -> ConfigError {
+        if let yamlError = error as? YamlError {
+            switch yamlError {
+            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
+                return ConfigError(file: file, line: mark.line, column: mark.column, key: "", message: "invalid YAML: \(problem)")
+            default: break
+            }
+        }
+        return ConfigError(file: file, line: 0, column: 0, key: "", message: "invalid YAML: \(error)")
+    }
+
+    // MARK: Generic readers
+
+    /// The mapping's entries, checking that every key is one of `known`. Keys in `ignored` are
+    /// accepted with a warning (Prometheus keys an agent has no use for).
+    mutating func mapping(_ node: Node, _ path: String, known: Set<String>, ignored: Set<String> = []) -> [String: Node] {
+        guard let map = node.mapping else {
+            fail(node, path, "expected a mapping, got \(kind(of: node))")
+            return [:]
+        }
+        var result: [String: Node] = [:]
+        for (keyNode, value) in map {
+            guard let key = keyNode.scalar?.string else {
+                fail(keyNode, path, "keys must be strings")
+                continue
+            }
+            let keyPath = path.isEmpty ? key : "\(path).\(key)"
+            if ignored.contains(key) {
+                warnings.append("\(file):\(keyNode.mark?.line ?? 0): \(keyPath) is not used by the agent and is ignored")
+                continue
+            }
+            guard known.contains(key) else {
+                fail(keyNode, keyPath, "unknown key \"\(key)\"")
+                continue
+            }
+            if result[key] != nil {
+                fail(keyNode, keyPath, "duplicate key \"\(key)\"")
+            }
+            result[key] = value
+        }
+        return result
+    }
+
+    func kind(of node: Node) -> String {
+        switch node {
+        case .scalar: return "a scalar"
+        case .mapping: return "a mapping"
+        case .sequence: return "a sequence"
+        case .alias: return "an alias"
+        }
+    }
+
+    func isNull(_ node: Node) -> Bool {
+        if case .scalar(let scalar) = node, scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
+            return true
+        }
+        return false
+    }
+
+    mutating func string(_ node: Node, _ path: String) -> String? {
+        guard let scalar = node.scalar else {
+            fail(node, path, "expected a string, got \(kind(of: node))")
+            return nil
+        }
+        return scalar.string
+    }
+
+    mutating func bool(_ node: Node, _ path: String) -> Bool? {
+        guard let scalar = node.scalar, let value = Bool.construct(from: scalar) else {
+            fail(node, path, "expected true or false")
+            return nil
+        }
+        return value
+    }
+
+    mutating func int(_ node: Node, _ path: String) -> Int? {
+        guard let scalar = node.scalar, let value = Int(scalar.string) else {
+            fail(node, path, "expected an integer")
+            return nil
+        }
+        return value
+    }
+
+    mutating func duration(_ node: Node, _ path: String) -> Duration? {
+        guard let text = string(node, path) else { return nil }
+        guard let value = PrometheusDuration.parse(text) else {
+            fail(node, path, "invalid duration \"\(text)\" (use e.g. 15s, 1m30s, 500ms)")
+            return nil
+        }
+        return value
+    }
+
+    mutating func sequence(_ node: Node, _ path: String) -> [Node] {
+        if isNull(node) { return [] }
+        guard let sequence = node.sequence else {
+            fail(node, path, "expected a list, got \(kind(of: node))")
+            return []
+        }
+        return Array(sequence)
+    }
+
+    mutating func labels(_ node: Node, _ path: String) -> Labels {
+        if isNull(node) { return .empty }
+        guard let map = node.mapping else {
+            fail(node, path, "expected a mapping of label names to values")
+            return .empty
+        }
+        var pairs: [Label] = []
+        for (keyNode, valueNode) in map {
+            guard let name = keyNode.scalar?.string else { continue }
+            guard LabelName.isValid(name) else {
+                fail(keyNode, "\(path).\(name)", "invalid label name \"\(name)\"")
+                continue
+            }
+            guard let value = string(valueNode, "\(path).\(name)") else { continue }
+            pairs.append(Label(name, value))
+        }
+        return Labels(pairs)
+    }
+
+    // MARK: The model
+
+    mutating func configuration(_ root: Node?) -> Configuration {
+        var config = Configuration()
+        guard let root, !isNull(root) else { return config }
+        let top = mapping(
+            root, "",
+            known: ["global", "scrape_configs", "remote_write"],
+            ignored: ["rule_files", "alerting", "remote_read", "storage", "tracing", "scrape_config_files", "otlp", "runtime"]
+        )
+        if let node = top["global"] { config.global = global(node) }
+        for (index, node) in sequence(top["scrape_configs"] ?? Node("~"), "scrape_configs").enumerated() {
+            if let scrape = scrapeConfig(node, "scrape_configs[\(index)]", global: config.global) {
+                if config.scrapeConfigs.contains(where: { $0.jobName == scrape.jobName }) {
+                    fail(node, "scrape_configs[\(index)].job_name", "duplicate job name \"\(scrape.jobName)\"")
+                }
+                config.scrapeConfigs.append(scrape)
+            }
+        }
+        for (index, node) in sequence(top["remote_write"] ?? Node("~"), "remote_write").enumerated() {
+            if let remote = remoteWriteConfig(node, "remote_write[\(index)]") {
+                if config.remoteWrite.contains(where: { $0.name == remote.name }) {
+                    fail(node, "remote_write[\(index)].name", "duplicate remote write name \"\(remote.name)\"")
+                }
+                config.remoteWrite.append(remote)
+            }
+        }
+        config.warnings = warnings
+        return config
+    }
+
+    mutating func global(_ node: Node) -> GlobalConfig {
+        var global = GlobalConfig()
+        let map = mapping(
+            node, "global",
+            known: ["scrape_interval", "scrape_timeout", "external_labels"],
+            ignored: ["evaluation_interval", "rule_query_offset", "query_log_file", "scrape_failure_log_file"]
+        )
+        if let n = map["scrape_interval"], let value = duration(n, "global.scrape_interval") { global.scrapeInterval = value }
+        if let n = map["scrape_timeout"], let value = duration(n, "global.scrape_timeout") { global.scrapeTimeout = value }
+        if let n = map["external_labels"] { global.externalLabels = labels(n, "global.external_labels") }
+        if global.scrapeTimeout > global.scrapeInterval {
+            fail(map["scrape_timeout"] ?? node, "global.scrape_timeout", "scrape timeout greater than scrape interval")
+        }
+        return global
+    }
+
+    mutating func scrapeConfig(_ node: Node, _ path: String, global: GlobalConfig) -> ScrapeConfig? {
+        let map = mapping(
+            node, path,
+            known: ["job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "honor_labels", "static_configs"]
+        )
+        guard let nameNode = map["job_name"] else {
+            fail(node, "\(path).job_name", "job_name is required")
+            return nil
+        }
+        guard let jobName = string(nameNode, "\(path).job_name"), !jobName.isEmpty else {
+            fail(nameNode, "\(path).job_name", "job_name must not be empty")
+            return nil
+        }
+        let interval = map["scrape_interval"].flatMap { duration($0, "\(path).scrape_interval") } ?? global.scrapeInterval
+        // Prometheus: an unset timeout is the global one, capped at this job's interval.
+        let timeout = map["scrape_timeout"].flatMap { duration($0, "\(path).scrape_timeout") }
+            ?? min(global.scrapeTimeout, interval)
+        var scrape = ScrapeConfig(jobName: jobName, scrapeInterval: interval, scrapeTimeout: timeout)
+        if timeout > interval {
+            fail(map["scrape_timeout"] ?? node, "\(path).scrape_timeout", "scrape timeout \(PrometheusDuration.format(timeout)) greater than scrape interval \(PrometheusDuration.format(interval))")
+        }
+        if interval <= .zero {
+            fail(map["scrape_interval"] ?? node, "\(path).scrape_interval", "scrape interval must be greater than 0")
+        }
+        if let n = map["metrics_path"], let value = string(n, "\(path).metrics_path") {
+            if value.hasPrefix("/") { scrape.metricsPath = value } else { fail(n, "\(path).metrics_path", "must start with /") }
+        }
+        if let n = map["scheme"], let value = string(n, "\(path).scheme") {
+            if value == "http" || value == "https" { scrape.scheme = value } else { fail(n, "\(path).scheme", "must be http or https, got \"\(value)\"") }
+        }
+        if let n = map["honor_labels"], let value = bool(n, "\(path).honor_labels") { scrape.honorLabels = value }
+        for (index, staticNode) in sequence(map["static_configs"] ?? Node("~"), "\(path).static_configs").enumerated() {
+            let staticPath = "\(path).static_configs[\(index)]"
+            let staticMap = mapping(staticNode, staticPath, known: ["targets", "labels"])
+            var targets: [String] = []
+            for (targetIndex, targetNode) in sequence(staticMap["targets"] ?? Node("~"), "\(staticPath).targets").enumerated() {
+                guard let target = string(targetNode, "\(staticPath).targets[\(targetIndex)]") else { continue }
+                if target.isEmpty || target.contains("/") {
+                    fail(targetNode, "\(staticPath).targets[\(targetIndex)]", "a target is host:port, got \"\(target)\"")
+                    continue
+                }
+                targets.append(target)
+            }
+            let extra = staticMap["labels"].map { labels($0, "\(staticPath).labels") } ?? .empty
+            scrape.staticConfigs.append(StaticConfig(targets: targets, labels: extra))
+        }
+        return scrape
+    }
+
+    mutating func remoteWriteConfig(_ node: Node, _ path: String) -> RemoteWriteConfig? {
+        let map = mapping(node, path, known: ["url", "name", "remote_timeout", "queue_config"])
+        guard let urlNode = map["url"] else {
+            fail(node, "\(path).url", "url is required")
+            return nil
+        }
+        guard let url = string(urlNode, "\(path).url") else { return nil }
+        guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil else {
+            fail(urlNode, "\(path).url", "invalid URL \"\(url)\" (expected http(s)://host[:port]/path)")
+            return nil
+        }
+        let name = map["name"].flatMap { string($0, "\(path).name") } ?? Self.defaultName(for: url)
+        var remote = RemoteWriteConfig(url: url, name: name)
+        if let n = map["remote_timeout"], let value = duration(n, "\(path).remote_timeout") { remote.remoteTimeout = value }
+        if let queueNode = map["queue_config"] {
+            let queuePath = "\(path).queue_config"
+            let queue = mapping(
+                queueNode, queuePath,
+                known: ["capacity", "max_samples_per_send", "batch_send_deadline", "min_backoff", "max_backoff"]
+            )
+            if let n = queue["capacity"], let v = int(n, "\(queuePath).capacity") { remote.queueConfig.capacity = v }
+            if let n = queue["max_samples_per_send"], let v = int(n, "\(queuePath).max_samples_per_send") {
+                if v > 0 { remote.queueConfig.maxSamplesPerSend = v } else { fail(n, "\(queuePath).max_samples_per_send", "must be greater than 0") }
+            }
+            if let n = queue["batch_send_deadline"], let v = duration(n, "\(queuePath).batch_send_deadline") { remote.queueConfig.batchSendDeadline = v }
+            if let n = queue["min_backoff"], let v = duration(n, "\(queuePath).min_backoff") { remote.queueConfig.minBackoff = v }
+            if let n = queue["max_backoff"], let v = duration(n, "\(queuePath).max_backoff") { remote.queueConfig.maxBackoff = v }
+        }
+        return remote
+    }
+
+    /// A short stable name derived from the URL (FNV-1a), for endpoints without `name`.
+    static func defaultName(for url: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in url.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        return String(String(hash, radix: 16).prefix(6))
+    }
+}
+
+/// Prometheus label-name rules.
+public enum LabelName {
+    /// `[a-zA-Z_][a-zA-Z0-9_]*`
+    public static func isValid(_ name: String) -> Bool {
+        guard let first = name.utf8.first else { return false }
+        func letter(_ c: UInt8) -> Bool { (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F }
+        guard letter(first) else { return false }
+        return name.utf8.allSatisfy { letter($0) || ($0 >= 0x30 && $0 <= 0x39) }
+    }
+}

@@ -1,0 +1,62 @@
+import AgentConfig
+import Logging
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+import WAL
+
+/// Runs one scrape loop per configured target until graceful shutdown.
+public final class ScrapeManager: Service {
+    private let targets: [Target]
+    private let wal: WriteAheadLog
+    private let registry: PrometheusCollectorRegistry
+    private let logger: Logger
+    private let reports = Mutex<[Target: ScrapeReport]>([:])
+
+    public init(configuration: Configuration, wal: WriteAheadLog, registry: PrometheusCollectorRegistry, logger: Logger) {
+        self.targets = configuration.scrapeConfigs.flatMap(Target.targets(for:))
+        self.wal = wal
+        self.registry = registry
+        self.logger = logger
+        for config in configuration.scrapeConfigs {
+            registry.makeGauge(
+                name: "prometheus_target_scrape_pool_targets", labels: [("scrape_job", config.jobName)],
+                help: "Current number of targets in this scrape pool."
+            ).set(Double(Target.targets(for: config).count))
+        }
+    }
+
+    /// The last scrape of every target that has been scraped at least once.
+    public var lastReports: [(target: Target, report: ScrapeReport)] {
+        reports.withLock { $0.map { ($0.key, $0.value) } }
+    }
+
+    public var allTargets: [Target] { targets }
+
+    public func run() async throws {
+        // Scrapes block a thread for their HTTP transfer, so they run on a pool of their own.
+        let threadPool = NIOThreadPool(numberOfThreads: max(2, min(64, targets.count)))
+        threadPool.start()
+        logger.info("scraping", metadata: ["targets": "\(targets.count)"])
+        var metricsByJob: [String: ScrapeMetrics] = [:]
+        for target in targets where metricsByJob[target.job] == nil {
+            metricsByJob[target.job] = ScrapeMetrics(registry: registry, job: target.job)
+        }
+        let loops = targets.map { target in
+            ScrapeLoop(
+                target: target, wal: wal, threadPool: threadPool, metrics: metricsByJob[target.job]!,
+                logger: logger, onReport: { [reports] target, report in reports.withLock { $0[target] = report } }
+            )
+        }
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                for loop in loops {
+                    group.addTask { await loop.run() }
+                }
+            }
+        }
+        try await threadPool.shutdownGracefully()
+        logger.info("scraping stopped")
+    }
+}

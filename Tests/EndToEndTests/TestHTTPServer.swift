@@ -1,0 +1,113 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// A request as the test server saw it.
+struct ReceivedRequest: Sendable {
+    var method: String
+    var uri: String
+    var headers: [(name: String, value: String)]
+    var body: [UInt8]
+
+    func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+}
+
+/// A response the test server sends.
+struct CannedResponse: Sendable {
+    var status: Int = 200
+    var headers: [(name: String, value: String)] = []
+    var body: [UInt8] = []
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 and a free port, answering every request with a closure.
+final class TestHTTPServer: Sendable {
+    let port: Int
+    private let channel: Channel
+
+    init(handler: @escaping @Sendable (ReceivedRequest) -> CannedResponse) async throws {
+        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.pipeline.configureHTTPServerPipeline().flatMap {
+                    channel.pipeline.addHandler(ClosureHandler(handler: handler))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        port = channel.localAddress!.port!
+    }
+
+    var address: String { "127.0.0.1:\(port)" }
+
+    func stop() async throws {
+        try await channel.close()
+    }
+}
+
+private final class ClosureHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let handler: @Sendable (ReceivedRequest) -> CannedResponse
+    var head: HTTPRequestHead?
+    var body: [UInt8] = []
+
+    init(handler: @escaping @Sendable (ReceivedRequest) -> CannedResponse) {
+        self.handler = handler
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let request):
+            head = request
+            body = []
+        case .body(var buffer):
+            body += buffer.readBytes(length: buffer.readableBytes) ?? []
+        case .end:
+            guard let head else { return }
+            let request = ReceivedRequest(
+                method: head.method.rawValue, uri: head.uri,
+                headers: head.headers.map { ($0.name, $0.value) }, body: body)
+            let response = handler(request)
+            var headers = HTTPHeaders(response.headers.map { ($0.name, $0.value) })
+            headers.replaceOrAdd(name: "Content-Length", value: "\(response.body.count)")
+            context.write(
+                wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: response.status), headers: headers))),
+                promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            self.head = nil
+        }
+    }
+}
+
+/// A target exposing one counter whose value is the number of scrapes served so far (1, 2, 3, …),
+/// so a receiver that got every scrape holds exactly the values 1…N.
+final class CounterTarget: Sendable {
+    let server: TestHTTPServer
+    private let served: Mutex<Int>
+
+    init() async throws {
+        let served = Mutex(0)
+        self.served = served
+        server = try await TestHTTPServer { request in
+            guard request.uri.hasPrefix("/metrics") else { return CannedResponse(status: 404) }
+            let value = served.withLock { count in
+                count += 1
+                return count
+            }
+            let body = """
+                # HELP e2e_counter_total Scrapes served by the test target.
+                # TYPE e2e_counter_total counter
+                e2e_counter_total \(value)
+
+                """
+            return CannedResponse(headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(body.utf8))
+        }
+    }
+
+    var scrapesServed: Int { served.withLock { $0 } }
+}

@@ -1,0 +1,67 @@
+import AgentConfig
+import Testing
+import WAL
+
+@testable import Scraper
+
+@Suite struct TargetTests {
+    func target(honorLabels: Bool) -> Target {
+        var config = ScrapeConfig(jobName: "node", scrapeInterval: .seconds(15), scrapeTimeout: .seconds(10))
+        config.honorLabels = honorLabels
+        config.staticConfigs = [StaticConfig(targets: ["10.0.0.1:9100"], labels: Labels(["env": "prod"]))]
+        return Target.targets(for: config)[0]
+    }
+
+    @Test func staticTargetsGetJobInstanceAndGroupLabels() {
+        let target = target(honorLabels: false)
+        #expect(target.url == "http://10.0.0.1:9100/metrics")
+        #expect(target.labels == Labels(["env": "prod", "instance": "10.0.0.1:9100", "job": "node"]))
+    }
+
+    @Test func clashingExposedLabelsBecomeExportedWhenNotHonored() {
+        let exposed = Labels(["__name__": "up_total", "job": "exposed-job", "exported_job": "taken", "mode": "idle"])
+        let labels = target(honorLabels: false).seriesLabels(exposed: exposed)
+        #expect(labels["job"] == "node")
+        #expect(labels["exported_exported_job"] == "exposed-job", "prefixed again while exported_job is taken")
+        #expect(labels["exported_job"] == "taken")
+        #expect(labels["mode"] == "idle" && labels["instance"] == "10.0.0.1:9100" && labels["env"] == "prod")
+    }
+
+    @Test func exposedLabelsWinWhenHonored() {
+        let exposed = Labels(["__name__": "up_total", "job": "exposed-job"])
+        let labels = target(honorLabels: true).seriesLabels(exposed: exposed)
+        #expect(labels["job"] == "exposed-job")
+        #expect(labels["exported_job"] == nil)
+        #expect(labels["instance"] == "10.0.0.1:9100")
+    }
+
+    @Test func offsetsAreStableAndWithinTheInterval() {
+        let a = target(honorLabels: false)
+        #expect(a.offset == a.offset)
+        #expect(a.offset >= .zero && a.offset < a.interval)
+    }
+}
+
+@Suite struct ScrapeCacheTests {
+    @Test func findsCachedSeriesByTheirBytesAndForgetsVanishedOnes() {
+        var cache = ScrapeCache()
+        let first = Array(#"node_load1{cpu="0"}"#.utf8)
+        let second = Array(#"node_load1{cpu="1"}"#.utf8)
+        cache.beginScrape()
+        first.withUnsafeBytes { cache.insert($0, hash: ScrapeCache.hash($0), ref: 7) }
+        second.withUnsafeBytes { cache.insert($0, hash: 42, ref: 8) }
+        // A colliding hash still resolves by comparing bytes.
+        first.withUnsafeBytes { cache.insert($0, hash: 42, ref: 9) }
+        #expect(first.withUnsafeBytes { cache.ref(for: $0, hash: ScrapeCache.hash($0)) } == 7)
+        #expect(second.withUnsafeBytes { cache.ref(for: $0, hash: 42) } == 8)
+        #expect(first.withUnsafeBytes { cache.ref(for: $0, hash: 42) } == 9)
+        #expect(Array("other".utf8).withUnsafeBytes { cache.ref(for: $0, hash: 42) } == nil)
+        for _ in 0..<3 {
+            cache.beginScrape()
+            _ = second.withUnsafeBytes { cache.ref(for: $0, hash: 42) }
+        }
+        cache.evict(olderThan: 2)
+        #expect(cache.count == 1)
+        #expect(second.withUnsafeBytes { cache.ref(for: $0, hash: 42) } == 8)
+    }
+}
