@@ -107,8 +107,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "WALTests", dependencies: ["WAL"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ScraperTests", dependencies: ["Scraper"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "WALTests", dependencies: ["WAL"]),
+        .testTarget(name: "ScraperTests", dependencies: ["Scraper"]),
         .testTarget(name: "AgentConfigTests", dependencies: ["AgentConfig"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "RemoteWriteTests",

@@ -1,0 +1,225 @@
+/// Record payload types (first byte of every record payload), numbered as in Prometheus
+/// `tsdb/record`. Only `series` and `samples` are written and decoded here; readers skip the others.
+public enum WALRecordType: UInt8, Sendable {
+    case series = 1
+    case samples = 2
+    case tombstones = 3
+    case exemplars = 4
+    case mmapMarkers = 5
+    case metadata = 6
+    case histogramSamples = 7
+    case floatHistogramSamples = 8
+}
+
+/// Errors from decoding a record payload whose checksum was fine but whose content is not.
+public struct RecordDecodingError: Error, CustomStringConvertible, Equatable {
+    public var reason: String
+    public var description: String { "invalid WAL record: \(reason)" }
+}
+
+/// Appends Prometheus-style primitive encodings to a byte array.
+struct ByteEncoder {
+    var bytes: [UInt8]
+
+    init() { bytes = [] }
+
+    /// Takes over `storage`'s buffer (emptied, capacity kept) without copying; give it back
+    /// with `finish(into:)`.
+    init(taking storage: inout [UInt8]) {
+        bytes = []
+        swap(&bytes, &storage)
+        bytes.removeAll(keepingCapacity: true)
+    }
+
+    mutating func finish(into storage: inout [UInt8]) {
+        swap(&bytes, &storage)
+    }
+
+    @inline(__always) mutating func byte(_ b: UInt8) { bytes.append(b) }
+
+    @inline(__always) mutating func be64(_ v: UInt64) {
+        var x = v.bigEndian
+        withUnsafeBytes(of: &x) { bytes.append(contentsOf: $0) }
+    }
+
+    @inline(__always) mutating func uvarint(_ v: UInt64) {
+        var x = v
+        while x >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: x) | 0x80)
+            x >>= 7
+        }
+        bytes.append(UInt8(x))
+    }
+
+    /// Zig-zag signed varint, as Go's `binary.PutVarint`.
+    @inline(__always) mutating func varint(_ v: Int64) {
+        let ux = UInt64(bitPattern: v) << 1
+        uvarint(v < 0 ? ~ux : ux)
+    }
+
+    @inline(__always) mutating func uvarintString(_ s: String) {
+        var s = s
+        s.withUTF8 { utf8 in
+            uvarint(UInt64(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
+    }
+}
+
+/// Reads Prometheus-style primitive encodings from a byte buffer.
+struct ByteDecoder {
+    let bytes: UnsafeRawBufferPointer
+    var index = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    var remaining: Int { bytes.count - index }
+
+    mutating func byte() throws(RecordDecodingError) -> UInt8 {
+        guard index < bytes.count else { throw RecordDecodingError(reason: "unexpected end of record") }
+        defer { index += 1 }
+        return bytes[index]
+    }
+
+    mutating func be64() throws(RecordDecodingError) -> UInt64 {
+        guard remaining >= 8 else { throw RecordDecodingError(reason: "unexpected end of record") }
+        var v: UInt64 = 0
+        for i in 0..<8 { v = v << 8 | UInt64(bytes[index + i]) }
+        index += 8
+        return v
+    }
+
+    mutating func uvarint() throws(RecordDecodingError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            guard index < bytes.count else { throw RecordDecodingError(reason: "truncated varint") }
+            let b = bytes[index]
+            index += 1
+            if shift == 63 && b > 1 { throw RecordDecodingError(reason: "varint overflows 64 bits") }
+            result |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return result }
+            shift += 7
+            if shift > 63 { throw RecordDecodingError(reason: "varint overflows 64 bits") }
+        }
+    }
+
+    mutating func varint() throws(RecordDecodingError) -> Int64 {
+        let ux = try uvarint()
+        let x = Int64(bitPattern: ux >> 1)
+        return ux & 1 != 0 ? ~x : x
+    }
+
+    mutating func uvarintString() throws(RecordDecodingError) -> String {
+        let n = try uvarint()
+        guard n <= UInt64(remaining) else { throw RecordDecodingError(reason: "string longer than record") }
+        let count = Int(n)
+        let s = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[index..<index + count]), as: UTF8.self)
+        index += count
+        return s
+    }
+}
+
+/// Encoding and decoding of record payloads (Prometheus `tsdb/record` layout).
+public enum RecordCodec {
+    /// Appends a series record for `series` to `out` (cleared first).
+    public static func encodeSeries(_ series: [SeriesRecord], into out: inout [UInt8]) {
+        var e = ByteEncoder(taking: &out)
+        e.byte(WALRecordType.series.rawValue)
+        for s in series { appendSeries(ref: s.ref, labels: s.labels, to: &e) }
+        e.finish(into: &out)
+    }
+
+    static func appendSeries(ref: SeriesRef, labels: Labels, to e: inout ByteEncoder) {
+        e.be64(ref)
+        e.uvarint(UInt64(labels.count))
+        for label in labels.pairs {
+            e.uvarintString(label.name)
+            e.uvarintString(label.value)
+        }
+    }
+
+    /// Appends a samples record for `samples` to `out` (cleared first). An empty list encodes
+    /// as the type byte alone.
+    public static func encodeSamples(_ samples: [SampleRecord], into out: inout [UInt8]) {
+        var e = ByteEncoder(taking: &out)
+        e.byte(WALRecordType.samples.rawValue)
+        if let first = samples.first {
+            e.be64(first.ref)
+            e.be64(UInt64(bitPattern: first.timestamp))
+            for s in samples {
+                appendSample(s.ref, s.timestamp, s.value, baseRef: first.ref, baseTime: first.timestamp, to: &e)
+            }
+        }
+        e.finish(into: &out)
+    }
+
+    @inline(__always)
+    static func appendSample(
+        _ ref: SeriesRef, _ t: Int64, _ v: Double, baseRef: SeriesRef, baseTime: Int64, to e: inout ByteEncoder
+    ) {
+        e.varint(Int64(bitPattern: ref &- baseRef))
+        e.varint(t &- baseTime)
+        e.be64(v.bitPattern)
+    }
+
+    public static func encode(_ record: WALRecord) -> [UInt8] {
+        var out: [UInt8] = []
+        switch record {
+        case .series(let s): encodeSeries(s, into: &out)
+        case .samples(let s): encodeSamples(s, into: &out)
+        }
+        return out
+    }
+
+    /// Decodes a record payload. Returns nil for a record type this module does not decode
+    /// (such records are to be skipped). Throws when a known type is malformed.
+    public static func decode(_ payload: UnsafeRawBufferPointer) throws(RecordDecodingError) -> WALRecord? {
+        var d = ByteDecoder(payload)
+        let type = try d.byte()
+        switch type {
+        case WALRecordType.series.rawValue:
+            var series: [SeriesRecord] = []
+            while d.remaining > 0 {
+                let ref = try d.be64()
+                let n = try d.uvarint()
+                // Each label needs at least 2 bytes, which bounds `n` before allocating.
+                guard n <= UInt64(d.remaining / 2) else { throw RecordDecodingError(reason: "label count too large") }
+                var pairs: [Label] = []
+                pairs.reserveCapacity(Int(n))
+                for _ in 0..<n {
+                    let name = try d.uvarintString()
+                    let value = try d.uvarintString()
+                    pairs.append(Label(name, value))
+                }
+                series.append(SeriesRecord(ref: ref, labels: Labels(pairs)))
+            }
+            return .series(series)
+        case WALRecordType.samples.rawValue:
+            var samples: [SampleRecord] = []
+            guard d.remaining > 0 else { return .samples([]) }
+            let baseRef = try d.be64()
+            let baseTime = Int64(bitPattern: try d.be64())
+            samples.reserveCapacity(d.remaining / 10)
+            while d.remaining > 0 {
+                let dref = try d.varint()
+                let dtime = try d.varint()
+                let bits = try d.be64()
+                samples.append(SampleRecord(
+                    ref: baseRef &+ UInt64(bitPattern: dref),
+                    timestamp: baseTime &+ dtime,
+                    value: Double(bitPattern: bits)))
+            }
+            return .samples(samples)
+        default:
+            return nil
+        }
+    }
+
+    public static func decode(_ payload: [UInt8]) throws(RecordDecodingError) -> WALRecord? {
+        let result = payload.withUnsafeBytes { p in
+            Result { () throws(RecordDecodingError) -> WALRecord? in try decode(p) }
+        }
+        return try result.get()
+    }
+}
