@@ -1,0 +1,332 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Byte-level helpers shared by the parsers. Everything here works on an
+// `UnsafeBufferPointer<UInt8>` and indices into it, allocates nothing on the success path,
+// and creates Strings only to describe errors.
+
+typealias Bytes = UnsafeBufferPointer<UInt8>
+
+enum ASCII {
+    static let newline = UInt8(ascii: "\n")
+    static let carriageReturn = UInt8(ascii: "\r")
+    static let space = UInt8(ascii: " ")
+    static let tab = UInt8(ascii: "\t")
+    static let hash = UInt8(ascii: "#")
+    static let braceOpen = UInt8(ascii: "{")
+    static let braceClose = UInt8(ascii: "}")
+    static let equal = UInt8(ascii: "=")
+    static let comma = UInt8(ascii: ",")
+    static let quote = UInt8(ascii: "\"")
+    static let singleQuote = UInt8(ascii: "'")
+    static let backslash = UInt8(ascii: "\\")
+    static let plus = UInt8(ascii: "+")
+    static let minus = UInt8(ascii: "-")
+    static let dot = UInt8(ascii: ".")
+    static let zero = UInt8(ascii: "0")
+    static let underscore = UInt8(ascii: "_")
+    static let colon = UInt8(ascii: ":")
+    static let n = UInt8(ascii: "n")
+    static let nul: UInt8 = 0
+}
+
+@inline(__always)
+func isBlank(_ c: UInt8) -> Bool { c == ASCII.space || c == ASCII.tab }
+
+@inline(__always)
+func isDigit(_ c: UInt8) -> Bool { c &- ASCII.zero < 10 }
+
+@inline(__always)
+func isLetter(_ c: UInt8) -> Bool { (c | 0x20) &- UInt8(ascii: "a") < 26 }
+
+/// `[a-zA-Z_]`: first byte of a label name.
+@inline(__always)
+func isLabelNameStart(_ c: UInt8) -> Bool { isLetter(c) || c == ASCII.underscore }
+
+/// `[a-zA-Z0-9_]`
+@inline(__always)
+func isLabelNameByte(_ c: UInt8) -> Bool { isLetter(c) || isDigit(c) || c == ASCII.underscore }
+
+/// `[a-zA-Z_:]`: first byte of a metric name.
+@inline(__always)
+func isMetricNameStart(_ c: UInt8) -> Bool { isLabelNameStart(c) || c == ASCII.colon }
+
+/// `[a-zA-Z0-9_:]`
+@inline(__always)
+func isMetricNameByte(_ c: UInt8) -> Bool { isLabelNameByte(c) || c == ASCII.colon }
+
+/// The index of the first byte at or after `i` that is not a space or tab.
+@inline(__always)
+func skipBlanks(_ p: Bytes, _ i: Int, _ end: Int) -> Int {
+    var i = i
+    while i < end && isBlank(p[i]) { i += 1 }
+    return i
+}
+
+/// The end of the token starting at `i`: the first space, tab or newline, or `end`.
+@inline(__always)
+func tokenEnd(_ p: Bytes, _ i: Int, _ end: Int) -> Int {
+    var i = i
+    while i < end {
+        let c = p[i]
+        if c == ASCII.space || c == ASCII.tab || c == ASCII.newline { break }
+        i += 1
+    }
+    return i
+}
+
+/// Whether `p[start..<end]` equals `word` (ASCII, lower case) ignoring ASCII case.
+@inline(__always)
+func equalsIgnoringCase(_ p: Bytes, _ start: Int, _ end: Int, _ word: StaticString) -> Bool {
+    guard end - start == word.utf8CodeUnitCount else { return false }
+    let w = word.utf8Start
+    for k in 0..<(end - start) where p[start + k] | 0x20 != w[k] {
+        return false
+    }
+    return true
+}
+
+/// Whether `p[start..<end]` equals `word` exactly.
+@inline(__always)
+func equals(_ p: Bytes, _ start: Int, _ end: Int, _ word: StaticString) -> Bool {
+    guard end - start == word.utf8CodeUnitCount else { return false }
+    let w = word.utf8Start
+    for k in 0..<(end - start) where p[start + k] != w[k] {
+        return false
+    }
+    return true
+}
+
+/// Whether two byte ranges of `p` hold the same bytes.
+@inline(__always)
+func sameBytes(_ p: Bytes, _ a: Int, _ aEnd: Int, _ b: Int, _ bEnd: Int) -> Bool {
+    guard aEnd - a == bEnd - b else { return false }
+    var i = a, j = b
+    while i < aEnd {
+        if p[i] != p[j] { return false }
+        i += 1
+        j += 1
+    }
+    return true
+}
+
+// MARK: - UTF-8
+
+/// Whether `p[start..<end]` is well-formed UTF-8 (no overlong forms, no surrogates, nothing
+/// above U+10FFFF), as Go's `utf8.Valid` decides.
+func isValidUTF8(_ p: Bytes, _ start: Int, _ end: Int) -> Bool {
+    var i = start
+    while i < end {
+        let c = p[i]
+        if c < 0x80 {
+            i += 1
+            continue
+        }
+        let need: Int
+        var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
+        switch c {
+        case 0xC2...0xDF: need = 1
+        case 0xE0: need = 2; lo = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: need = 2
+        case 0xED: need = 2; hi = 0x9F
+        case 0xF0: need = 3; lo = 0x90
+        case 0xF1...0xF3: need = 3
+        case 0xF4: need = 3; hi = 0x8F
+        default: return false
+        }
+        guard end - i > need else { return false }
+        let c1 = p[i + 1]
+        guard c1 >= lo && c1 <= hi else { return false }
+        var k = 2
+        while k <= need {
+            guard p[i + k] & 0xC0 == 0x80 else { return false }
+            k += 1
+        }
+        i += need + 1
+    }
+    return true
+}
+
+// MARK: - Numbers
+
+/// Parses a sample value as Go's `strconv.ParseFloat(s, 64)` does for the formats Prometheus
+/// accepts: decimal with optional sign, fraction and exponent; `Inf`/`Infinity` with optional
+/// sign and `NaN` (no sign), case-insensitively. Rejects hexadecimal floats, underscores, empty
+/// input, trailing garbage and values that overflow a Double (Go reports those as range errors).
+/// Returns nil for invalid input.
+func parseFloatValue(_ p: Bytes, _ start: Int, _ end: Int) -> Double? {
+    var i = start
+    guard i < end else { return nil }
+    var negative = false
+    if p[i] == ASCII.plus || p[i] == ASCII.minus {
+        negative = p[i] == ASCII.minus
+        i += 1
+        guard i < end else { return nil }
+    }
+    let first = p[i] | 0x20
+    if first == UInt8(ascii: "i") {
+        if equalsIgnoringCase(p, i, end, "inf") || equalsIgnoringCase(p, i, end, "infinity") {
+            return negative ? -.infinity : .infinity
+        }
+        return nil
+    }
+    if first == UInt8(ascii: "n") {
+        // Go accepts no sign on NaN.
+        if i == start && equalsIgnoringCase(p, i, end, "nan") { return .nan }
+        return nil
+    }
+
+    // Decimal: digits ['.' digits] or '.' digits, then optional exponent.
+    var mantissa: UInt64 = 0
+    var significantDigits = 0   // digits accumulated into `mantissa`
+    var truncated = false       // more than 19 significant digits: not exact in `mantissa`
+    var exponent = 0            // decimal exponent to apply to `mantissa`
+    var sawDigits = false
+    while i < end && isDigit(p[i]) {
+        sawDigits = true
+        let d = UInt64(p[i] &- ASCII.zero)
+        if significantDigits < 19 {
+            if mantissa != 0 || d != 0 {
+                mantissa = mantissa &* 10 &+ d
+                significantDigits += 1
+            }
+        } else {
+            truncated = truncated || d != 0
+            exponent += 1
+        }
+        i += 1
+    }
+    if i < end && p[i] == ASCII.dot {
+        i += 1
+        while i < end && isDigit(p[i]) {
+            sawDigits = true
+            let d = UInt64(p[i] &- ASCII.zero)
+            if significantDigits < 19 {
+                if mantissa != 0 || d != 0 {
+                    mantissa = mantissa &* 10 &+ d
+                    significantDigits += 1
+                }
+                exponent -= 1
+            } else {
+                truncated = truncated || d != 0
+            }
+            i += 1
+        }
+    }
+    guard sawDigits else { return nil }
+    if i < end && p[i] | 0x20 == UInt8(ascii: "e") {
+        i += 1
+        guard i < end else { return nil }
+        var negativeExponent = false
+        if p[i] == ASCII.plus || p[i] == ASCII.minus {
+            negativeExponent = p[i] == ASCII.minus
+            i += 1
+        }
+        guard i < end && isDigit(p[i]) else { return nil }
+        var e = 0
+        while i < end && isDigit(p[i]) {
+            if e < 1_000_000 { e = e * 10 + Int(p[i] &- ASCII.zero) }
+            i += 1
+        }
+        exponent += negativeExponent ? -e : e
+    }
+    guard i == end else { return nil }
+
+    if mantissa == 0 && !truncated {
+        return negative ? -0.0 : 0.0
+    }
+    // Clinger's fast path: an exact integer below 2^53 times or divided by an exact power of ten
+    // is correctly rounded by a single IEEE operation.
+    if !truncated && mantissa <= (1 << 53) && exponent >= -22 && exponent <= 22 {
+        var power = 1.0
+        var k = exponent < 0 ? -exponent : exponent
+        while k > 0 {
+            power *= 10
+            k -= 1
+        }
+        let magnitude = exponent < 0 ? Double(mantissa) / power : Double(mantissa) * power
+        return negative ? -magnitude : magnitude
+    }
+    // Slow path: the C library's correctly rounded conversion on a NUL-terminated copy (on the
+    // stack for short values). The bytes were validated above, so strtod sees only a plain
+    // decimal number. strtod follows LC_NUMERIC; the agent never calls setlocale, so that is the
+    // "C" locale, and a different decimal point would make the value fail (never misparse),
+    // thanks to the end-pointer check.
+    let count = end - start
+    let result: Double? = withUnsafeTemporaryAllocation(of: CChar.self, capacity: count + 1) { buffer in
+        guard let base = buffer.baseAddress else { return nil }
+        for k in 0..<count { buffer[k] = CChar(bitPattern: p[start + k]) }
+        buffer[count] = 0
+        var stop: UnsafeMutablePointer<CChar>? = nil
+        let value = strtod(base, &stop)
+        guard stop == base + count else { return nil }
+        return value
+    }
+    guard let result, result.isFinite else { return nil }
+    return result
+}
+
+/// Parses a decimal Int64 with optional sign, as Go's `strconv.ParseInt(s, 10, 64)`.
+func parseInt64(_ p: Bytes, _ start: Int, _ end: Int) -> Int64? {
+    var i = start
+    guard i < end else { return nil }
+    var negative = false
+    if p[i] == ASCII.plus || p[i] == ASCII.minus {
+        negative = p[i] == ASCII.minus
+        i += 1
+    }
+    guard i < end else { return nil }
+    var value: Int64 = 0
+    while i < end {
+        let c = p[i]
+        guard isDigit(c) else { return nil }
+        let d = Int64(c &- ASCII.zero)
+        let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+        // Accumulate negatively so that Int64.min is representable.
+        let (next, o2) = times10.subtractingReportingOverflow(d)
+        if o1 || o2 { return nil }
+        value = next
+        i += 1
+    }
+    if negative { return value }
+    let (positive, overflow) = Int64(0).subtractingReportingOverflow(value)
+    return overflow ? nil : positive
+}
+
+// MARK: - Describing bytes in error messages
+
+/// `p[start..<end]` as a double-quoted, escaped string for an error message, cut at 60 bytes.
+func quoted(_ p: Bytes, _ start: Int, _ end: Int) -> String {
+    let limit = min(end, start + 60)
+    var out = "\""
+    var i = start
+    while i < limit {
+        let c = p[i]
+        switch c {
+        case ASCII.newline: out += "\\n"
+        case ASCII.carriageReturn: out += "\\r"
+        case ASCII.tab: out += "\\t"
+        case ASCII.quote: out += "\\\""
+        case ASCII.backslash: out += "\\\\"
+        case 0x20..<0x7F: out.unicodeScalars.append(Unicode.Scalar(c))
+        default:
+            let hex = String(c, radix: 16, uppercase: true)
+            out += c < 0x10 ? "\\x0\(hex)" : "\\x\(hex)"
+        }
+        i += 1
+    }
+    if limit < end { out += "..." }
+    return out + "\""
+}
+
+/// The byte at `i` for "expected X, got Y" messages: `"{"`, `end of line` or `end of input`.
+func describe(_ p: Bytes, _ i: Int, _ end: Int) -> String {
+    if i >= end { return "end of input" }
+    if p[i] == ASCII.newline { return "end of line" }
+    return quoted(p, i, i + 1)
+}

@@ -1,0 +1,485 @@
+import WAL
+
+/// Parses the Prometheus text exposition format 0.0.4 from a byte buffer.
+///
+/// ```swift
+/// var parser = TextParser(body)
+/// while let sample = try parser.next() {
+///     let labels = try parser.labels(of: sample)   // only when the series is new
+/// }
+/// ```
+///
+/// `next()` walks the bytes once, validates each line completely (label names and values,
+/// escapes, UTF-8, duplicate label names, value, timestamp) and returns the sample with the
+/// byte range of its series text; it creates no Strings and, in the common case, allocates
+/// nothing. ``labels(of:)`` builds the label set for a sample when the caller needs it.
+///
+/// The grammar, per line (lines end with `\n`; the last one may lack it):
+/// - blank lines (spaces and tabs only) are skipped;
+/// - `#` starts a comment; `# HELP name text` and `# TYPE name type` are checked (metric name,
+///   UTF-8 help text, one of `counter`, `gauge`, `histogram`, `summary`, `untyped`);
+/// - a sample is `name [{labels}] value [timestamp]`, tokens separated by runs of spaces or tabs;
+///   metric names match `[a-zA-Z_:][a-zA-Z0-9_:]*`, label names `[a-zA-Z_][a-zA-Z0-9_]*`; label
+///   values are double-quoted with the escapes `\\`, `\"` and `\n` only; blanks may surround `=`
+///   and `,`; a trailing comma and an empty block `{}` are allowed; values are Go floats
+///   (`NaN`, `+Inf`, `-Inf`, exponents); the timestamp is an integer in milliseconds.
+///
+/// A carriage return is not a separator: `\r` in a sample line is an error (it is accepted only
+/// inside label values and comment text). NUL bytes are accepted only inside label values.
+///
+/// After an error the exposition is invalid as a whole, as in Prometheus: `next()` keeps
+/// throwing the same error.
+public struct TextParser: Sendable {
+    /// The exposition being parsed.
+    public let body: [UInt8]
+    /// Index of the first byte not yet consumed, always at the start of a line.
+    private var position = 0
+    /// 1-based number of the line starting at `position`.
+    private var line = 1
+    /// The error thrown by `next()`, rethrown by every later call.
+    private var failure: ExpositionError?
+    /// Start and end offsets of the label names of the line being parsed (reused storage).
+    private var labelNames: [Int] = []
+    /// The metric name of the last `# TYPE` line, and its type.
+    private var typedName: Range<Int>?
+    private var typedAs: MetricType?
+
+    public init(_ body: [UInt8]) {
+        self.body = body
+        labelNames.reserveCapacity(32)
+    }
+
+    /// The next sample, nil at the end. Comment lines, HELP and TYPE lines and blank lines are
+    /// consumed. O(length of the lines consumed); allocates nothing in the common case.
+    public mutating func next() throws(ExpositionError) -> ExposedSample? {
+        if let failure { throw failure }
+        let body = self.body
+        do {
+            return try body.withUnsafeBufferPointer { (p) throws(ExpositionError) -> ExposedSample? in
+                try self.advance(p)
+            }
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    /// The sample's labels: `__name__` plus the label block, values unescaped, empty values
+    /// dropped, sorted by name. Throws for duplicate label names, or when `sample.series` is not
+    /// the range of a series in this parser's body.
+    public func labels(of sample: ExposedSample) throws(ExpositionError) -> Labels {
+        try body.withUnsafeBufferPointer { (p) throws(ExpositionError) -> Labels in
+            try buildLabels(p, sample.series)
+        }
+    }
+
+    /// The metric type declared by the last `# TYPE` line read so far, if that line names this
+    /// sample's metric family: the metric name itself or, for histograms, the name with
+    /// `_bucket`, `_sum` or `_count`, and for summaries with `_sum` or `_count`. Meant for the
+    /// sample just returned by `next()`; nil when there is no such declaration.
+    public func type(of sample: ExposedSample) -> MetricType? {
+        guard let typedName, let typedAs, typedName.upperBound <= sample.series.lowerBound,
+              sample.series.upperBound <= body.count else { return nil }
+        return body.withUnsafeBufferPointer { p -> MetricType? in
+            let start = sample.series.lowerBound
+            var end = start
+            while end < sample.series.upperBound && isMetricNameByte(p[end]) { end += 1 }
+            let n = typedName.count
+            guard end - start >= n, sameBytes(p, start, start + n, typedName.lowerBound, typedName.upperBound) else {
+                return nil
+            }
+            let suffixStart = start + n
+            if suffixStart == end { return typedAs }
+            switch typedAs {
+            case .histogram:
+                if equals(p, suffixStart, end, "_bucket") || equals(p, suffixStart, end, "_sum")
+                    || equals(p, suffixStart, end, "_count") { return typedAs }
+            case .summary:
+                if equals(p, suffixStart, end, "_sum") || equals(p, suffixStart, end, "_count") { return typedAs }
+            default:
+                break
+            }
+            return nil
+        }
+    }
+
+    // MARK: - Lines
+
+    private mutating func advance(_ p: Bytes) throws(ExpositionError) -> ExposedSample? {
+        let end = p.count
+        var i = position
+        while i < end {
+            i = skipBlanks(p, i, end)
+            guard i < end else { break }
+            let c = p[i]
+            if c == ASCII.newline {
+                i += 1
+                line += 1
+                continue
+            }
+            if c == ASCII.hash {
+                i = try comment(p, i, end)
+                continue
+            }
+            return try sample(p, i, end)
+        }
+        position = end
+        return nil
+    }
+
+    private func fail(_ message: String) -> ExpositionError {
+        ExpositionError(line: line, message: message)
+    }
+
+    /// Consumes the line holding a comment that starts at `i` (the `#`); returns the start of
+    /// the next line.
+    private mutating func comment(_ p: Bytes, _ hash: Int, _ end: Int) throws(ExpositionError) -> Int {
+        var i = hash + 1
+        let afterHash = i
+        i = skipBlanks(p, i, end)
+        if i > afterHash {
+            let keywordEnd = tokenEnd(p, i, end)
+            let isHelp = equals(p, i, keywordEnd, "HELP")
+            let isType = !isHelp && equals(p, i, keywordEnd, "TYPE")
+            if (isHelp || isType) && keywordEnd < end && isBlank(p[keywordEnd]) {
+                return try metadata(p, skipBlanks(p, keywordEnd, end), end, isHelp: isHelp)
+            }
+        }
+        // A plain comment: anything but NUL up to the end of the line.
+        while i < end {
+            let c = p[i]
+            if c == ASCII.newline {
+                line += 1
+                return i + 1
+            }
+            if c == ASCII.nul { throw fail("unexpected NUL byte in comment") }
+            i += 1
+        }
+        return end
+    }
+
+    /// Consumes the rest of a `# HELP` or `# TYPE` line from the metric name at `i`.
+    private mutating func metadata(_ p: Bytes, _ i: Int, _ end: Int, isHelp: Bool) throws(ExpositionError) -> Int {
+        let keyword = isHelp ? "HELP" : "TYPE"
+        var i = i
+        let nameStart = i
+        guard i < end && isMetricNameStart(p[i]) else {
+            throw fail("expected metric name after \(keyword), got \(describe(p, i, end))")
+        }
+        i += 1
+        while i < end && isMetricNameByte(p[i]) { i += 1 }
+        let nameEnd = i
+        if i < end && !isBlank(p[i]) && p[i] != ASCII.newline {
+            throw fail("invalid metric name in \(keyword) line: \(quoted(p, nameStart, tokenEnd(p, nameStart, end)))")
+        }
+        i = skipBlanks(p, i, end)
+        let textStart = i
+        while i < end && p[i] != ASCII.newline {
+            if p[i] == ASCII.nul { throw fail("unexpected NUL byte in \(keyword) line") }
+            i += 1
+        }
+        let textEnd = i
+        if isHelp {
+            if !isValidUTF8(p, textStart, textEnd) { throw fail("invalid UTF-8 in HELP text") }
+        } else {
+            var wordEnd = textEnd
+            while wordEnd > textStart && isBlank(p[wordEnd - 1]) { wordEnd -= 1 }
+            let type: MetricType
+            if equals(p, textStart, wordEnd, "counter") {
+                type = .counter
+            } else if equals(p, textStart, wordEnd, "gauge") {
+                type = .gauge
+            } else if equals(p, textStart, wordEnd, "histogram") {
+                type = .histogram
+            } else if equals(p, textStart, wordEnd, "summary") {
+                type = .summary
+            } else if equals(p, textStart, wordEnd, "untyped") {
+                type = .untyped
+            } else if textStart == wordEnd {
+                throw fail("expected metric type after TYPE \(String(decoding: UnsafeBufferPointer(rebasing: p[nameStart..<nameEnd]), as: UTF8.self))")
+            } else {
+                throw fail("invalid metric type \(quoted(p, textStart, wordEnd))")
+            }
+            typedName = nameStart..<nameEnd
+            typedAs = type
+        }
+        if i < end {
+            line += 1
+            return i + 1
+        }
+        return end
+    }
+
+    /// Parses the sample line whose metric name starts at `start`, leaves `position` at the
+    /// start of the next line.
+    private mutating func sample(_ p: Bytes, _ start: Int, _ end: Int) throws(ExpositionError) -> ExposedSample {
+        var i = start
+        guard isMetricNameStart(p[i]) else {
+            if p[i] == ASCII.carriageReturn { throw fail("unexpected carriage return") }
+            throw fail("expected metric name, got \(describe(p, i, end))")
+        }
+        i += 1
+        while i < end && isMetricNameByte(p[i]) { i += 1 }
+        var seriesEnd = i
+        var j = skipBlanks(p, i, end)
+        if j < end && p[j] == ASCII.braceOpen {
+            seriesEnd = try labelBlock(p, j, end)
+            j = skipBlanks(p, seriesEnd, end)
+        } else if j == i {
+            // The name must be followed by a blank or a label block.
+            if j >= end || p[j] == ASCII.newline {
+                throw fail("expected value after metric name, got \(describe(p, j, end))")
+            }
+            if p[j] == ASCII.carriageReturn { throw fail("unexpected carriage return") }
+            throw fail("unexpected \(describe(p, j, end)) in metric name")
+        }
+
+        // Value.
+        let valueStart = j
+        j = tokenEnd(p, j, end)
+        if j == valueStart {
+            throw fail("expected value, got \(describe(p, j, end))")
+        }
+        guard let value = parseFloatValue(p, valueStart, j) else {
+            throw fail("invalid value \(quoted(p, valueStart, j))")
+        }
+
+        // Optional timestamp.
+        var timestamp: Int64? = nil
+        j = skipBlanks(p, j, end)
+        if j < end && p[j] != ASCII.newline {
+            let timestampStart = j
+            j = tokenEnd(p, j, end)
+            guard let t = parseInt64(p, timestampStart, j) else {
+                throw fail("invalid timestamp \(quoted(p, timestampStart, j))")
+            }
+            timestamp = t
+            j = skipBlanks(p, j, end)
+            if j < end && p[j] != ASCII.newline {
+                throw fail("unexpected \(quoted(p, j, tokenEnd(p, j, end))) after timestamp")
+            }
+        }
+        if j < end {
+            j += 1  // the newline
+            line += 1
+        }
+        position = j
+        return ExposedSample(series: start..<seriesEnd, value: value, timestamp: timestamp)
+    }
+
+    /// Validates the label block whose `{` is at `open`; returns the index after its `}`.
+    private mutating func labelBlock(_ p: Bytes, _ open: Int, _ end: Int) throws(ExpositionError) -> Int {
+        labelNames.removeAll(keepingCapacity: true)
+        var i = skipBlanks(p, open + 1, end)
+        if i < end && p[i] == ASCII.braceClose { return i + 1 }
+        while true {
+            guard i < end && isLabelNameStart(p[i]) else {
+                throw fail("expected label name, got \(describe(p, i, end))")
+            }
+            let nameStart = i
+            i += 1
+            while i < end && isLabelNameByte(p[i]) { i += 1 }
+            try noteLabelName(p, nameStart, i)
+            i = skipBlanks(p, i, end)
+            guard i < end && p[i] == ASCII.equal else {
+                throw fail("expected \"=\" after label name, got \(describe(p, i, end))")
+            }
+            i = skipBlanks(p, i + 1, end)
+            guard i < end && p[i] == ASCII.quote else {
+                if i < end && p[i] == ASCII.singleQuote {
+                    throw fail("label values must be double-quoted, got \"'\"")
+                }
+                throw fail("expected label value, got \(describe(p, i, end))")
+            }
+            i = try labelValueEnd(p, i + 1, end, line: line).end
+            i = skipBlanks(p, i, end)
+            guard i < end else { throw fail("expected \",\" or \"}\" after label value, got end of input") }
+            if p[i] == ASCII.braceClose { break }
+            guard p[i] == ASCII.comma else {
+                throw fail("expected \",\" or \"}\" after label value, got \(describe(p, i, end))")
+            }
+            i = skipBlanks(p, i + 1, end)
+            if i < end && p[i] == ASCII.braceClose { break }  // trailing comma
+        }
+        if labelNames.count > 2 * Self.pairwiseLimit {
+            try checkDuplicatesSorted(p)
+        }
+        return i + 1
+    }
+
+    /// Up to this many label names on a line, duplicates are found by pairwise comparison as
+    /// the names are read; beyond it, by sorting once at the end of the block.
+    private static let pairwiseLimit = 32
+
+    private mutating func noteLabelName(_ p: Bytes, _ start: Int, _ end: Int) throws(ExpositionError) {
+        if equals(p, start, end, "__name__") {
+            throw fail("duplicate label name \"__name__\"")
+        }
+        let count = labelNames.count
+        if count < 2 * Self.pairwiseLimit {
+            var k = 0
+            while k < count {
+                if sameBytes(p, labelNames[k], labelNames[k + 1], start, end) {
+                    throw fail("duplicate label name \(quoted(p, start, end))")
+                }
+                k += 2
+            }
+        }
+        labelNames.append(start)
+        labelNames.append(end)
+    }
+
+    private func checkDuplicatesSorted(_ p: Bytes) throws(ExpositionError) {
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(labelNames.count / 2)
+        var k = 0
+        while k < labelNames.count {
+            ranges.append(labelNames[k]..<labelNames[k + 1])
+            k += 2
+        }
+        ranges.sort { a, b in
+            UnsafeBufferPointer(rebasing: p[a]).lexicographicallyPrecedes(UnsafeBufferPointer(rebasing: p[b]))
+        }
+        for n in 1..<ranges.count {
+            let a = ranges[n - 1], b = ranges[n]
+            if sameBytes(p, a.lowerBound, a.upperBound, b.lowerBound, b.upperBound) {
+                throw fail("duplicate label name \(quoted(p, b.lowerBound, b.upperBound))")
+            }
+        }
+    }
+}
+
+/// Scans a label value from `start` (just after the opening quote) to its closing quote,
+/// checking escapes (only `\\`, `\"`, `\n`) and UTF-8. Returns the index after the closing quote
+/// and whether the value holds escapes.
+func labelValueEnd(_ p: Bytes, _ start: Int, _ end: Int, line: Int) throws(ExpositionError) -> (end: Int, escaped: Bool) {
+    var i = start
+    var nonASCII = false
+    var escaped = false
+    while i < end {
+        let c = p[i]
+        if c == ASCII.quote {
+            if nonASCII && !isValidUTF8(p, start, i) {
+                throw ExpositionError(line: line, message: "invalid UTF-8 in label value")
+            }
+            return (i + 1, escaped)
+        }
+        if c == ASCII.backslash {
+            guard i + 1 < end else { break }
+            let e = p[i + 1]
+            guard e == ASCII.backslash || e == ASCII.quote || e == ASCII.n else {
+                if e == ASCII.newline { break }
+                throw ExpositionError(line: line, message: "invalid escape sequence \(quoted(p, i, i + 2)) in label value")
+            }
+            escaped = true
+            i += 2
+            continue
+        }
+        if c == ASCII.newline { break }
+        if c >= 0x80 { nonASCII = true }
+        i += 1
+    }
+    throw ExpositionError(line: line, message: "unterminated label value")
+}
+
+// MARK: - Labels
+
+extension TextParser {
+    /// Builds the label set of the series text `series`, checking it again (it may come from
+    /// anywhere).
+    fileprivate func buildLabels(_ p: Bytes, _ series: Range<Int>) throws(ExpositionError) -> Labels {
+        let end = series.upperBound
+        guard series.lowerBound >= 0, end <= p.count, !series.isEmpty else {
+            throw ExpositionError(line: 0, message: "series range \(series) is outside the body")
+        }
+        var i = series.lowerBound
+        let line = lineNumber(p, at: i)
+        func fail(_ message: String) -> ExpositionError { ExpositionError(line: line, message: message) }
+
+        guard isMetricNameStart(p[i]) else { throw fail("expected metric name, got \(describe(p, i, end))") }
+        i += 1
+        while i < end && isMetricNameByte(p[i]) { i += 1 }
+        var pairs: [Label] = []
+        pairs.append(Label("__name__", string(p, series.lowerBound, i)))
+        i = skipBlanks(p, i, end)
+        if i < end {
+            guard p[i] == ASCII.braceOpen else { throw fail("unexpected \(describe(p, i, end)) in series") }
+            i = skipBlanks(p, i + 1, end)
+            while i < end && p[i] != ASCII.braceClose {
+                guard isLabelNameStart(p[i]) else { throw fail("expected label name, got \(describe(p, i, end))") }
+                let nameStart = i
+                i += 1
+                while i < end && isLabelNameByte(p[i]) { i += 1 }
+                let name = string(p, nameStart, i)
+                i = skipBlanks(p, i, end)
+                guard i < end && p[i] == ASCII.equal else {
+                    throw fail("expected \"=\" after label name, got \(describe(p, i, end))")
+                }
+                i = skipBlanks(p, i + 1, end)
+                guard i < end && p[i] == ASCII.quote else {
+                    throw fail("expected label value, got \(describe(p, i, end))")
+                }
+                let valueStart = i + 1
+                let (valueEnd, escaped) = try labelValueEnd(p, valueStart, end, line: line)
+                i = valueEnd
+                let value = escaped ? unescape(p, valueStart, valueEnd - 1) : string(p, valueStart, valueEnd - 1)
+                pairs.append(Label(name, value))
+                i = skipBlanks(p, i, end)
+                if i < end && p[i] == ASCII.comma {
+                    i = skipBlanks(p, i + 1, end)
+                } else if i >= end || p[i] != ASCII.braceClose {
+                    throw fail("expected \",\" or \"}\" after label value, got \(describe(p, i, end))")
+                }
+            }
+            guard i == end - 1 else { throw fail("series range does not end at the end of its label block") }
+        }
+        if pairs.count > 1 {
+            var names = pairs.map(\.name)
+            names.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            for n in 1..<names.count where names[n] == names[n - 1] {
+                throw fail("duplicate label name \"\(names[n])\"")
+            }
+        }
+        return Labels(pairs)
+    }
+
+    private func lineNumber(_ p: Bytes, at offset: Int) -> Int {
+        var line = 1
+        for k in 0..<offset where p[k] == ASCII.newline { line += 1 }
+        return line
+    }
+}
+
+@inline(__always)
+private func string(_ p: Bytes, _ start: Int, _ end: Int) -> String {
+    String(decoding: UnsafeBufferPointer(rebasing: p[start..<end]), as: UTF8.self)
+}
+
+/// The label value `p[start..<end]` (between the quotes, escapes already validated) unescaped.
+private func unescape(_ p: Bytes, _ start: Int, _ end: Int) -> String {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(end - start)
+    var i = start
+    while i < end {
+        let c = p[i]
+        if c == ASCII.backslash && i + 1 < end {
+            let e = p[i + 1]
+            bytes.append(e == ASCII.n ? ASCII.newline : e)
+            i += 2
+        } else {
+            bytes.append(c)
+            i += 1
+        }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Convenience for tests and tools: every sample of `body` with its labels.
+public func parseTextFormat(_ body: [UInt8]) throws(ExpositionError) -> [(labels: Labels, value: Double, timestamp: Int64?)] {
+    var parser = TextParser(body)
+    var result: [(labels: Labels, value: Double, timestamp: Int64?)] = []
+    while let sample = try parser.next() {
+        result.append((try parser.labels(of: sample), sample.value, sample.timestamp))
+    }
+    return result
+}
