@@ -66,7 +66,10 @@ struct RunCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: storagePath, withIntermediateDirectories: true)
         let wal = try WriteAheadLog(directory: "\(storagePath)/wal", logger: logger)
         let registry = PrometheusCollectorRegistry()
-        registry.makeGauge(name: "agent_build_info", labels: [("version", AgentVersion.current)], help: "The agent's version.").set(1)
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(metricName: "agent_build_info", unitName: "", helpText: "The agent's version."),
+            labels: [("version", AgentVersion.current)]
+        ).set(1.0)
 
         let scraper = ScrapeManager(configuration: configuration, wal: wal, registry: registry, logger: logger)
         let remoteWrite = try RemoteWriteService(

@@ -145,7 +145,7 @@ final class RemoteEndpoint: Sendable {
             }
         }
         if let current = acknowledged.withLock({ $0 }) { persist(current) }
-        metrics.pendingSamples.set(0)
+        metrics.pendingSamples.set(0.0)
         logger.info("remote write stopped", metadata: ["cursor": "\(acknowledged.withLock { $0 }.map { "\($0.position)+\($0.samplesDone)" } ?? "-")"])
     }
 

@@ -38,7 +38,7 @@ public final class RemoteWriteService: Service {
         let threadPool = NIOThreadPool(numberOfThreads: max(1, endpoints.count))
         threadPool.start()
         let wal = self.wal
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        await withThrowingTaskGroup(of: Void.self) { group in
             for endpoint in endpoints {
                 group.addTask {
                     try await endpoint.run(threadPool: threadPool, walHead: { wal.head })

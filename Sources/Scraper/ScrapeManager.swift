@@ -21,8 +21,10 @@ public final class ScrapeManager: Service {
         self.logger = logger
         for config in configuration.scrapeConfigs {
             registry.makeGauge(
-                name: "prometheus_target_scrape_pool_targets", labels: [("scrape_job", config.jobName)],
-                help: "Current number of targets in this scrape pool."
+                descriptor: MetricNameDescriptor(
+                    metricName: "prometheus_target_scrape_pool_targets", unitName: "",
+                    helpText: "Current number of targets in this scrape pool."),
+                labels: [("scrape_job", config.jobName)]
             ).set(Double(Target.targets(for: config).count))
         }
     }
@@ -46,7 +48,7 @@ public final class ScrapeManager: Service {
         let loops = targets.map { target in
             ScrapeLoop(
                 target: target, wal: wal, threadPool: threadPool, metrics: metricsByJob[target.job]!,
-                logger: logger, onReport: { [reports] target, report in reports.withLock { $0[target] = report } }
+                logger: logger, onReport: { [self] target, report in self.reports.withLock { $0[target] = report } }
             )
         }
         await cancelWhenGracefulShutdown {

@@ -9,15 +9,9 @@ struct ScrapeMetrics: Sendable {
 
     init(registry: PrometheusCollectorRegistry, job: String) {
         let labels = [("scrape_job", job)]
-        scrapes = registry.makeCounter(name: "agent_scrapes_total", labels: labels, help: "Scrapes attempted.")
-        failures = registry.makeCounter(name: "agent_scrape_failures_total", labels: labels, help: "Scrapes that failed (up == 0).")
-        samplesAppended = registry.makeCounter(
-            name: "agent_scrape_samples_appended_total", labels: labels,
-            help: "Samples (scraped and synthetic) appended to the WAL."
-        )
-        appendFailures = registry.makeCounter(
-            name: "agent_scrape_append_failures_total", labels: labels,
-            help: "Scrapes whose samples could not be appended to the WAL."
-        )
+        scrapes = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "agent_scrapes_total", unitName: "", helpText: "Scrapes attempted."), labels: labels)
+        failures = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "agent_scrape_failures_total", unitName: "", helpText: "Scrapes that failed (up == 0)."), labels: labels)
+        samplesAppended = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "agent_scrape_samples_appended_total", unitName: "", helpText: "Samples (scraped and synthetic) appended to the WAL."), labels: labels)
+        appendFailures = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "agent_scrape_append_failures_total", unitName: "", helpText: "Scrapes whose samples could not be appended to the WAL."), labels: labels)
     }
 }

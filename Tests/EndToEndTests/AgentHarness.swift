@@ -17,7 +17,7 @@ final class AgentHarness: @unchecked Sendable {
         process = try ChildProcess(
             name: "agent", executable: Paths.agentBinary,
             arguments: [
-                "run", "--config.file=\(configFile.path)", "--storage.path=\(directory.path)/data",
+                "run", "--config.file=\(configFile.path)", "--storage.path=\(directory.path)/agent-data",
                 "--web.listen-address=127.0.0.1:\(listenPort)", "--log.level=debug",
                 "--storage.remote.flush-deadline=20s",
             ],

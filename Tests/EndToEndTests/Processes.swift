@@ -12,6 +12,15 @@ enum Paths {
         return packageRoot.appendingPathComponent(".build/debug/agent").path
     }
 
+    /// Removes a test's directory, unless `E2E_KEEP=1` asks to keep it for a post-mortem.
+    static func removeUnlessKept(_ directory: URL) {
+        if ProcessInfo.processInfo.environment["E2E_KEEP"] == "1" {
+            print("kept \(directory.path)")
+        } else {
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+
     static func temporaryDirectory(_ name: String) throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-agent-\(name)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
@@ -28,7 +37,7 @@ final class ChildProcess: @unchecked Sendable {
     init(name: String, executable: String, arguments: [String], logDirectory: URL) throws {
         self.name = name
         logFile = logDirectory.appendingPathComponent("\(name).log")
-        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         let log = try FileHandle(forWritingTo: logFile)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -38,6 +47,11 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     var isRunning: Bool { process.isRunning }
+
+    /// A test that failed half-way leaves nothing running behind it.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
 
     /// SIGTERM, then waits for the exit (SIGKILL after `timeout`). Returns the exit status.
     @discardableResult

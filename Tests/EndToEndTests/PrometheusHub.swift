@@ -22,7 +22,7 @@ final class PrometheusHub: @unchecked Sendable {
             executable: "/usr/bin/prometheus",
             arguments: [
                 "--config.file=\(directory.path)/hub.yml",
-                "--storage.tsdb.path=\(directory.path)/data",
+                "--storage.tsdb.path=\(directory.path)/hub-data",
                 "--web.listen-address=127.0.0.1:\(port)",
                 "--web.enable-remote-write-receiver",
             ],

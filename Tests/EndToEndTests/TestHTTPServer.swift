@@ -84,14 +84,22 @@ private final class ClosureHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 }
 
+/// A value shared between a test and the server's handler closures.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<Result>(_ body: (inout Value) -> Result) -> Result { mutex.withLock { body(&$0) } }
+    var value: Value { mutex.withLock { $0 } }
+}
+
 /// A target exposing one counter whose value is the number of scrapes served so far (1, 2, 3, …),
 /// so a receiver that got every scrape holds exactly the values 1…N.
 final class CounterTarget: Sendable {
     let server: TestHTTPServer
-    private let served: Mutex<Int>
+    private let served: Locked<Int>
 
     init() async throws {
-        let served = Mutex(0)
+        let served = Locked(0)
         self.served = served
         server = try await TestHTTPServer { request in
             guard request.uri.hasPrefix("/metrics") else { return CannedResponse(status: 404) }
@@ -109,5 +117,5 @@ final class CounterTarget: Sendable {
         }
     }
 
-    var scrapesServed: Int { served.withLock { $0 } }
+    var scrapesServed: Int { served.value }
 }

@@ -11,12 +11,12 @@ struct WireFormatTests {
     /// Records every request; answers from a script of statuses, then 204.
     final class CapturingReceiver: Sendable {
         let server: TestHTTPServer
-        private let requests: Mutex<[ReceivedRequest]>
+        private let requests: Locked<[ReceivedRequest]>
 
         init(statuses: [Int]) async throws {
-            let requests = Mutex<[ReceivedRequest]>([])
+            let requests = Locked<[ReceivedRequest]>([])
             self.requests = requests
-            let script = Mutex(statuses)
+            let script = Locked(statuses)
             server = try await TestHTTPServer { request in
                 requests.withLock { $0.append(request) }
                 let status = script.withLock { $0.isEmpty ? 204 : $0.removeFirst() }
@@ -24,13 +24,13 @@ struct WireFormatTests {
             }
         }
 
-        var received: [ReceivedRequest] { requests.withLock { $0 } }
+        var received: [ReceivedRequest] { requests.value }
         var url: String { "http://\(server.address)/api/v1/write" }
     }
 
     func runAgent(against receiver: CapturingReceiver, seconds: Int) async throws -> (status: Int32, log: String) {
         let directory = try Paths.temporaryDirectory("e2e-wire")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { Paths.removeUnlessKept(directory) }
         let counter = try await CounterTarget()
         let agent = try AgentHarness(directory: directory)
         try agent.start(config: """
