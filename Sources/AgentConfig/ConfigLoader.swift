@@ -152,6 +152,12 @@ struct NodeReader {
         return Array(sequence)
     }
 
+    /// The list at an optional key; an absent key is an empty list.
+    mutating func optionalSequence(_ node: Node?, _ path: String) -> [Node] {
+        guard let node else { return [] }
+        return sequence(node, path)
+    }
+
     mutating func labels(_ node: Node, _ path: String) -> Labels {
         if isNull(node) { return .empty }
         guard let map = node.mapping else {
@@ -182,7 +188,7 @@ struct NodeReader {
             ignored: ["rule_files", "alerting", "remote_read", "storage", "tracing", "scrape_config_files", "otlp", "runtime"]
         )
         if let node = top["global"] { config.global = global(node) }
-        for (index, node) in sequence(top["scrape_configs"] ?? Node("~"), "scrape_configs").enumerated() {
+        for (index, node) in optionalSequence(top["scrape_configs"], "scrape_configs").enumerated() {
             if let scrape = scrapeConfig(node, "scrape_configs[\(index)]", global: config.global) {
                 if config.scrapeConfigs.contains(where: { $0.jobName == scrape.jobName }) {
                     fail(node, "scrape_configs[\(index)].job_name", "duplicate job name \"\(scrape.jobName)\"")
@@ -190,7 +196,7 @@ struct NodeReader {
                 config.scrapeConfigs.append(scrape)
             }
         }
-        for (index, node) in sequence(top["remote_write"] ?? Node("~"), "remote_write").enumerated() {
+        for (index, node) in optionalSequence(top["remote_write"], "remote_write").enumerated() {
             if let remote = remoteWriteConfig(node, "remote_write[\(index)]") {
                 if config.remoteWrite.contains(where: { $0.name == remote.name }) {
                     fail(node, "remote_write[\(index)].name", "duplicate remote write name \"\(remote.name)\"")
@@ -210,7 +216,12 @@ struct NodeReader {
             ignored: ["evaluation_interval", "rule_query_offset", "query_log_file", "scrape_failure_log_file"]
         )
         if let n = map["scrape_interval"], let value = duration(n, "global.scrape_interval") { global.scrapeInterval = value }
-        if let n = map["scrape_timeout"], let value = duration(n, "global.scrape_timeout") { global.scrapeTimeout = value }
+        if let n = map["scrape_timeout"], let value = duration(n, "global.scrape_timeout") {
+            global.scrapeTimeout = value
+        } else {
+            // Prometheus: an unset global timeout is the default 10s, capped at the global interval.
+            global.scrapeTimeout = min(global.scrapeTimeout, global.scrapeInterval)
+        }
         if let n = map["external_labels"] { global.externalLabels = labels(n, "global.external_labels") }
         if global.scrapeTimeout > global.scrapeInterval {
             fail(map["scrape_timeout"] ?? node, "global.scrape_timeout", "scrape timeout greater than scrape interval")
@@ -249,11 +260,11 @@ struct NodeReader {
             if value == "http" || value == "https" { scrape.scheme = value } else { fail(n, "\(path).scheme", "must be http or https, got \"\(value)\"") }
         }
         if let n = map["honor_labels"], let value = bool(n, "\(path).honor_labels") { scrape.honorLabels = value }
-        for (index, staticNode) in sequence(map["static_configs"] ?? Node("~"), "\(path).static_configs").enumerated() {
+        for (index, staticNode) in optionalSequence(map["static_configs"], "\(path).static_configs").enumerated() {
             let staticPath = "\(path).static_configs[\(index)]"
             let staticMap = mapping(staticNode, staticPath, known: ["targets", "labels"])
             var targets: [String] = []
-            for (targetIndex, targetNode) in sequence(staticMap["targets"] ?? Node("~"), "\(staticPath).targets").enumerated() {
+            for (targetIndex, targetNode) in optionalSequence(staticMap["targets"], "\(staticPath).targets").enumerated() {
                 guard let target = string(targetNode, "\(staticPath).targets[\(targetIndex)]") else { continue }
                 if target.isEmpty || target.contains("/") {
                     fail(targetNode, "\(staticPath).targets[\(targetIndex)]", "a target is host:port, got \"\(target)\"")

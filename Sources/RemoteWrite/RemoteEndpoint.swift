@@ -78,7 +78,7 @@ final class RemoteEndpoint: Sendable {
         var unknownRefWarned = false
         let clock = ContinuousClock()
 
-        while true {
+        while !Task.isCancelled {
             if shutdownDeadline != nil {
                 let drained = reader.position >= walHead()
                 if pastDeadline() || (drained && batch.samples.isEmpty) { break }
@@ -222,6 +222,7 @@ final class RemoteEndpoint: Sendable {
                 attempt += 1
                 let wait = after.map { max($0, backoff) } ?? backoff
                 backoff = min(backoff * 2, config.queueConfig.maxBackoff)
+                if Task.isCancelled { return false }
                 if let deadline = shutdownDeadline, ContinuousClock.now + wait >= deadline {
                     logger.warning("shutdown deadline reached; unsent samples stay in the WAL", metadata: ["samples": "\(count)"])
                     return false

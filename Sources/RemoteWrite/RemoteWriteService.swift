@@ -38,26 +38,24 @@ public final class RemoteWriteService: Service {
         let threadPool = NIOThreadPool(numberOfThreads: max(1, endpoints.count))
         threadPool.start()
         let wal = self.wal
-        await withThrowingTaskGroup(of: Void.self) { group in
+        await withDiscardingTaskGroup { group in
             for endpoint in endpoints {
-                group.addTask {
-                    try await endpoint.run(threadPool: threadPool, walHead: { wal.head })
+                group.addTask { [logger] in
+                    do {
+                        try await endpoint.run(threadPool: threadPool, walHead: { wal.head })
+                    } catch {
+                        logger.error("remote write stopped on an error", metadata: ["remote_name": "\(endpoint.config.name)", "error": "\(error)"])
+                    }
                 }
             }
-            group.addTask { [self] in
-                await truncateWhileRunning()
-            }
-            await withGracefulShutdownHandler {
-                do {
-                    for _ in endpoints { try await group.next() }
-                } catch {
-                    logger.error("remote write failed", metadata: ["error": "\(error)"])
-                }
-            } onGracefulShutdown: { [endpoints, flushDeadline] in
-                let deadline = ContinuousClock.now + flushDeadline
-                for endpoint in endpoints { endpoint.beginShutdown(deadline: deadline) }
-            }
-            group.cancelAll()
+            let truncation = Task { await truncateWhileRunning() }
+            // Runs (even with no endpoints) until shutdown; then every endpoint sends what the
+            // WAL holds until the flush deadline, and the group waits for them.
+            try? await gracefulShutdown()
+            let deadline = ContinuousClock.now + flushDeadline
+            for endpoint in endpoints { endpoint.beginShutdown(deadline: deadline) }
+            truncation.cancel()
+            await truncation.value
         }
         truncate()
         try await threadPool.shutdownGracefully()

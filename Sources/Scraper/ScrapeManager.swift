@@ -51,12 +51,13 @@ public final class ScrapeManager: Service {
                 logger: logger, onReport: { [self] target, report in self.reports.withLock { $0[target] = report } }
             )
         }
-        await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
-                for loop in loops {
-                    group.addTask { await loop.run() }
-                }
+        await withDiscardingTaskGroup { group in
+            for loop in loops {
+                group.addTask { await loop.run() }
             }
+            // Runs (even with no targets) until shutdown; then the loops stop after their current scrape.
+            try? await gracefulShutdown()
+            group.cancelAll()
         }
         try await threadPool.shutdownGracefully()
         logger.info("scraping stopped")

@@ -83,6 +83,14 @@ import WAL
         #expect(config == Configuration())
     }
 
+    @Test func unsetGlobalTimeoutIsCappedAtAShortGlobalInterval() throws {
+        let config = try ConfigLoader.parse(yaml: "global:\n  scrape_interval: 2s\nscrape_configs:\n  - job_name: a\n", file: "f")
+        #expect(config.global.scrapeTimeout == .seconds(2))
+        #expect(config.scrapeConfigs[0].scrapeTimeout == .seconds(2))
+        #expect(config.scrapeConfigs[0].staticConfigs.isEmpty)
+        #expect(config.remoteWrite.isEmpty)
+    }
+
     @Test func globalTimeoutAboveIntervalIsRejected() {
         #expect(throws: ConfigErrors.self) {
             _ = try ConfigLoader.parse(yaml: "global:\n  scrape_interval: 5s\n  scrape_timeout: 6s\n", file: "f")
