@@ -94,6 +94,13 @@ let package = Package(
             ]
         ),
 
+        // MARK: Benchmarks (run in release mode; figures in docs/)
+        .executableTarget(
+            name: "ParserBenchmark",
+            dependencies: ["Exposition"],
+            path: "Benchmarks/ParserBenchmark"
+        ),
+
         // MARK: Tests
         .testTarget(name: "SnappyTests", dependencies: ["Snappy"]),
         .testTarget(name: "PrometheusProtoTests", dependencies: ["PrometheusProto"]),
@@ -117,13 +124,15 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
+                "AgentConfig",
                 "Curl",
                 "PrometheusProto",
                 "Snappy",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
+            ],
+            resources: [.copy("Fixtures")]
         ),
     ]
 )
