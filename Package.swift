@@ -102,6 +102,15 @@ let package = Package(
         ),
 
         // MARK: Tests
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(name: "SnappyTests", dependencies: ["Snappy"]),
         .testTarget(name: "PrometheusProtoTests", dependencies: ["PrometheusProto"]),
         .testTarget(
@@ -115,7 +124,7 @@ let package = Package(
         ),
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition"], resources: [.copy("Fixtures")]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
-        .testTarget(name: "ScraperTests", dependencies: ["Scraper"]),
+        .testTarget(name: "ScraperTests", dependencies: ["Scraper", "TestSupport"]),
         .testTarget(name: "AgentConfigTests", dependencies: ["AgentConfig"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "RemoteWriteTests",
@@ -128,9 +137,7 @@ let package = Package(
                 "Curl",
                 "PrometheusProto",
                 "Snappy",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                "TestSupport",
             ],
             resources: [.copy("Fixtures")]
         ),

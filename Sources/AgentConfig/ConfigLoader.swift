@@ -212,9 +212,10 @@ struct NodeReader {
         var global = GlobalConfig()
         let map = mapping(
             node, "global",
-            known: ["scrape_interval", "scrape_timeout", "external_labels"],
+            known: Set(["scrape_interval", "scrape_timeout", "external_labels"]).union(Self.limitKeys),
             ignored: ["evaluation_interval", "rule_query_offset", "query_log_file", "scrape_failure_log_file"]
         )
+        global.limits = limits(map, "global", defaults: ScrapeLimits())
         if let n = map["scrape_interval"], let value = duration(n, "global.scrape_interval") { global.scrapeInterval = value }
         if let n = map["scrape_timeout"], let value = duration(n, "global.scrape_timeout") {
             global.scrapeTimeout = value
@@ -232,7 +233,10 @@ struct NodeReader {
     mutating func scrapeConfig(_ node: Node, _ path: String, global: GlobalConfig) -> ScrapeConfig? {
         let map = mapping(
             node, path,
-            known: ["job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "honor_labels", "static_configs"]
+            known: Set([
+                "job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "honor_labels",
+                "honor_timestamps", "track_timestamps_staleness", "params", "enable_compression", "static_configs",
+            ]).union(Self.limitKeys).union(Self.httpClientKeys)
         )
         guard let nameNode = map["job_name"] else {
             fail(node, "\(path).job_name", "job_name is required")
@@ -260,6 +264,14 @@ struct NodeReader {
             if value == "http" || value == "https" { scrape.scheme = value } else { fail(n, "\(path).scheme", "must be http or https, got \"\(value)\"") }
         }
         if let n = map["honor_labels"], let value = bool(n, "\(path).honor_labels") { scrape.honorLabels = value }
+        if let n = map["honor_timestamps"], let value = bool(n, "\(path).honor_timestamps") { scrape.honorTimestamps = value }
+        if let n = map["track_timestamps_staleness"], let value = bool(n, "\(path).track_timestamps_staleness") {
+            scrape.trackTimestampsStaleness = value
+        }
+        if let n = map["enable_compression"], let value = bool(n, "\(path).enable_compression") { scrape.enableCompression = value }
+        if let n = map["params"] { scrape.params = params(n, "\(path).params") }
+        scrape.limits = limits(map, path, defaults: global.limits)
+        scrape.httpClient = httpClient(map, node, path)
         for (index, staticNode) in optionalSequence(map["static_configs"], "\(path).static_configs").enumerated() {
             let staticPath = "\(path).static_configs[\(index)]"
             let staticMap = mapping(staticNode, staticPath, known: ["targets", "labels"])
@@ -307,6 +319,120 @@ struct NodeReader {
             if let n = queue["max_backoff"], let v = duration(n, "\(queuePath).max_backoff") { remote.queueConfig.maxBackoff = v }
         }
         return remote
+    }
+
+    static let limitKeys: Set<String> = ["body_size_limit", "sample_limit", "label_limit", "label_name_length_limit", "label_value_length_limit"]
+    static let httpClientKeys: Set<String> = [
+        "tls_config", "basic_auth", "authorization", "bearer_token", "bearer_token_file", "proxy_url", "follow_redirects",
+    ]
+
+    /// The limits in `map`, each defaulting to the one in `defaults`.
+    mutating func limits(_ map: [String: Node], _ path: String, defaults: ScrapeLimits) -> ScrapeLimits {
+        var limits = defaults
+        if let n = map["body_size_limit"], let text = string(n, "\(path).body_size_limit") {
+            if let bytes = ByteSize.parse(text) {
+                limits.bodySizeLimit = bytes
+            } else {
+                fail(n, "\(path).body_size_limit", "invalid size \"\(text)\" (use e.g. 10MB, 512KiB)")
+            }
+        }
+        func count(_ key: String, _ keyPath: WritableKeyPath<ScrapeLimits, Int>) {
+            guard let n = map[key], let value = int(n, "\(path).\(key)") else { return }
+            if value < 0 { fail(n, "\(path).\(key)", "must not be negative") } else { limits[keyPath: keyPath] = value }
+        }
+        count("sample_limit", \.sampleLimit)
+        count("label_limit", \.labelLimit)
+        count("label_name_length_limit", \.labelNameLengthLimit)
+        count("label_value_length_limit", \.labelValueLengthLimit)
+        return limits
+    }
+
+    /// `params`: a mapping of names to lists of values.
+    mutating func params(_ node: Node, _ path: String) -> [(name: String, values: [String])] {
+        guard let map = node.mapping else {
+            fail(node, path, "expected a mapping of parameter names to lists of values")
+            return []
+        }
+        var result: [(name: String, values: [String])] = []
+        for (keyNode, valueNode) in map {
+            guard let name = keyNode.scalar?.string else { continue }
+            let values = sequence(valueNode, "\(path).\(name)").compactMap { string($0, "\(path).\(name)") }
+            result.append((name, values))
+        }
+        return result
+    }
+
+    /// Prometheus's `http_config` keys in a scrape config or remote write endpoint.
+    mutating func httpClient(_ map: [String: Node], _ node: Node, _ path: String) -> HTTPClientConfig {
+        var client = HTTPClientConfig()
+        if let n = map["tls_config"] {
+            let tlsPath = "\(path).tls_config"
+            let tls = mapping(n, tlsPath, known: ["ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify", "min_version", "ca", "cert", "key"])
+            for key in ["ca", "cert", "key"] where tls[key] != nil {
+                fail(tls[key], "\(tlsPath).\(key)", "inline certificates are not supported; use \(key)_file")
+            }
+            client.tls.caFile = tls["ca_file"].flatMap { string($0, "\(tlsPath).ca_file") }
+            client.tls.certFile = tls["cert_file"].flatMap { string($0, "\(tlsPath).cert_file") }
+            client.tls.keyFile = tls["key_file"].flatMap { string($0, "\(tlsPath).key_file") }
+            client.tls.serverName = tls["server_name"].flatMap { string($0, "\(tlsPath).server_name") }
+            if let v = tls["insecure_skip_verify"], let value = bool(v, "\(tlsPath).insecure_skip_verify") { client.tls.insecureSkipVerify = value }
+            if let v = tls["min_version"], let value = string(v, "\(tlsPath).min_version") {
+                if ["TLS10", "TLS11", "TLS12", "TLS13"].contains(value) {
+                    client.tls.minVersion = value
+                } else {
+                    fail(v, "\(tlsPath).min_version", "unknown TLS version \"\(value)\" (TLS10, TLS11, TLS12 or TLS13)")
+                }
+            }
+            if (client.tls.certFile == nil) != (client.tls.keyFile == nil) {
+                fail(n, tlsPath, "cert_file and key_file must be given together")
+            }
+        }
+        if let n = map["basic_auth"] {
+            let authPath = "\(path).basic_auth"
+            let auth = mapping(n, authPath, known: ["username", "password", "password_file", "username_file"])
+            if auth["username_file"] != nil { fail(auth["username_file"], "\(authPath).username_file", "not supported; use username") }
+            let username = auth["username"].flatMap { string($0, "\(authPath).username") } ?? ""
+            let password = secret(auth, inline: "password", file: "password_file", authPath)
+            client.basicAuth = BasicAuth(username: username, password: password)
+        }
+        if let n = map["authorization"] {
+            let authPath = "\(path).authorization"
+            let auth = mapping(n, authPath, known: ["type", "credentials", "credentials_file"])
+            let type = auth["type"].flatMap { string($0, "\(authPath).type") } ?? "Bearer"
+            if type.lowercased() == "basic" { fail(auth["type"], "\(authPath).type", "use basic_auth for Basic authorization") }
+            client.authorization = Authorization(type: type, credentials: secret(auth, inline: "credentials", file: "credentials_file", authPath))
+        }
+        let bearer = secret(map, inline: "bearer_token", file: "bearer_token_file", path)
+        if let bearer {
+            if client.authorization != nil {
+                fail(map["bearer_token"] ?? map["bearer_token_file"], path, "at most one of authorization, bearer_token and bearer_token_file may be set")
+            }
+            client.authorization = Authorization(credentials: bearer)
+        }
+        if client.basicAuth != nil, client.authorization != nil {
+            fail(map["basic_auth"], "\(path).basic_auth", "at most one of basic_auth, authorization, bearer_token and bearer_token_file may be set")
+        }
+        if let n = map["proxy_url"], let value = string(n, "\(path).proxy_url") {
+            if let url = URL(string: value), url.scheme != nil, url.host != nil {
+                client.proxyURL = value
+            } else {
+                fail(n, "\(path).proxy_url", "invalid proxy URL \"\(value)\"")
+            }
+        }
+        if let n = map["follow_redirects"], let value = bool(n, "\(path).follow_redirects") { client.followRedirects = value }
+        return client
+    }
+
+    /// A secret given inline under `inline` or in a file under `file`, not both.
+    mutating func secret(_ map: [String: Node], inline: String, file: String, _ path: String) -> Secret? {
+        switch (map[inline], map[file]) {
+        case (let value?, nil): return string(value, "\(path).\(inline)").map(Secret.inline)
+        case (nil, let value?): return string(value, "\(path).\(file)").map(Secret.file)
+        case (_?, let second?):
+            fail(second, "\(path).\(file)", "at most one of \(inline) and \(file) may be set")
+            return nil
+        case (nil, nil): return nil
+        }
     }
 
     /// A short stable name derived from the URL (FNV-1a), for endpoints without `name`.

@@ -29,18 +29,107 @@ public struct GlobalConfig: Sendable, Equatable {
     public var scrapeTimeout: Duration = .seconds(10)
     /// Added to every series on its way to a remote endpoint; a series' own label wins on a clash.
     public var externalLabels: Labels = .empty
+    /// Defaults for every scrape config's limits (0 = no limit).
+    public var limits = ScrapeLimits()
 
     public init() {}
 }
 
+/// Per-scrape limits; a scrape that exceeds one fails as a whole (`up` = 0), as in Prometheus.
+/// Zero means no limit.
+public struct ScrapeLimits: Sendable, Equatable {
+    /// Largest uncompressed body, in bytes (`body_size_limit`, e.g. `10MB`).
+    public var bodySizeLimit = 0
+    public var sampleLimit = 0
+    /// Most labels a series may have, target labels included.
+    public var labelLimit = 0
+    public var labelNameLengthLimit = 0
+    public var labelValueLengthLimit = 0
+
+    public init() {}
+}
+
+/// How to reach a target or endpoint over HTTP: Prometheus's `http_config` fields.
+public struct HTTPClientConfig: Sendable, Equatable {
+    public var tls = TLSConfig()
+    public var basicAuth: BasicAuth?
+    public var authorization: Authorization?
+    public var proxyURL: String?
+    /// Prometheus's default: true.
+    public var followRedirects = true
+
+    public init() {}
+}
+
+/// `tls_config`.
+public struct TLSConfig: Sendable, Equatable {
+    public var caFile: String?
+    public var certFile: String?
+    public var keyFile: String?
+    public var serverName: String?
+    public var insecureSkipVerify = false
+    /// `TLS10`, `TLS11`, `TLS12` or `TLS13`.
+    public var minVersion: String?
+
+    public init() {}
+}
+
+/// A secret given inline or read from a file (re-read as it may be rotated).
+public enum Secret: Sendable, Equatable {
+    case inline(String)
+    case file(String)
+}
+
+/// `basic_auth`.
+public struct BasicAuth: Sendable, Equatable {
+    public var username: String
+    public var password: Secret?
+
+    public init(username: String, password: Secret?) {
+        self.username = username
+        self.password = password
+    }
+}
+
+/// `authorization` (and the older `bearer_token` / `bearer_token_file`): an
+/// `Authorization: <type> <credentials>` header.
+public struct Authorization: Sendable, Equatable {
+    /// Prometheus's default: Bearer.
+    public var type: String
+    public var credentials: Secret?
+
+    public init(type: String = "Bearer", credentials: Secret?) {
+        self.type = type
+        self.credentials = credentials
+    }
+}
+
 /// One `scrape_configs` entry: a job and its targets.
 public struct ScrapeConfig: Sendable, Equatable {
+    public static func == (lhs: ScrapeConfig, rhs: ScrapeConfig) -> Bool {
+        lhs.jobName == rhs.jobName && lhs.scrapeInterval == rhs.scrapeInterval && lhs.scrapeTimeout == rhs.scrapeTimeout
+            && lhs.metricsPath == rhs.metricsPath && lhs.scheme == rhs.scheme && lhs.honorLabels == rhs.honorLabels
+            && lhs.honorTimestamps == rhs.honorTimestamps && lhs.trackTimestampsStaleness == rhs.trackTimestampsStaleness
+            && lhs.params.map(\.name) == rhs.params.map(\.name) && lhs.params.map(\.values) == rhs.params.map(\.values)
+            && lhs.limits == rhs.limits && lhs.enableCompression == rhs.enableCompression && lhs.httpClient == rhs.httpClient
+            && lhs.staticConfigs == rhs.staticConfigs
+    }
+
     public var jobName: String
     public var scrapeInterval: Duration
     public var scrapeTimeout: Duration
     public var metricsPath: String = "/metrics"
     public var scheme: String = "http"
     public var honorLabels: Bool = false
+    /// Prometheus's default: true — explicit timestamps in the exposition are kept.
+    public var honorTimestamps: Bool = true
+    public var trackTimestampsStaleness: Bool = false
+    /// Query parameters added to the scrape URL (`params`), e.g. `match[]` for `/federate`.
+    public var params: [(name: String, values: [String])] = []
+    public var limits = ScrapeLimits()
+    /// Ask for gzip-compressed bodies (Prometheus's default: true).
+    public var enableCompression: Bool = true
+    public var httpClient = HTTPClientConfig()
     public var staticConfigs: [StaticConfig] = []
 
     public init(jobName: String, scrapeInterval: Duration, scrapeTimeout: Duration) {

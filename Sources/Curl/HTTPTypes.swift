@@ -34,6 +34,18 @@ public struct HTTPRequest: Sendable {
     public var acceptEncoding: String?
     /// Whether to follow 3xx redirects (at most 10, http/https only).
     public var followRedirects: Bool = true
+    /// TLS settings for `https://` URLs. The default verifies the server against the system
+    /// trust store.
+    public var tls: TLSOptions = TLSOptions()
+    /// The proxy to send the request through (`CURLOPT_PROXY`), for example
+    /// `http://proxy.example:3128` or `socks5://127.0.0.1:1080`; `https://` targets are
+    /// tunnelled with `CONNECT`. Credentials may be given in the URL. `nil` connects directly.
+    /// The `http_proxy`, `https_proxy`, `all_proxy` and `no_proxy` environment variables are
+    /// always ignored.
+    public var proxyURL: String?
+    /// HTTP Basic authentication credentials, or `nil` for none. An `Authorization` header in
+    /// ``headers`` takes precedence.
+    public var basicAuth: BasicAuth?
 
     /// Creates a request.
     public init(
@@ -81,9 +93,15 @@ public struct CurlError: Error, Sendable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
         /// ``HTTPRequest/timeout`` or ``HTTPRequest/connectTimeout`` expired.
         case timeout
-        /// The connection could not be made or broke: refused, DNS failure, reset,
-        /// TLS handshake or certificate failure, empty or truncated reply.
+        /// The connection could not be made or broke: refused, DNS failure, reset, empty or
+        /// truncated reply.
         case connection
+        /// TLS failed: handshake error, server certificate not trusted or not matching the
+        /// name, no common protocol version or cipher, or an unusable CA file, client
+        /// certificate or key (libcurl codes 35, 51, 53, 58, 59, 60, 64, 66, 77, 80, 83, 90,
+        /// 91). A server that rejects a missing client certificate only after the handshake
+        /// (TLS 1.3) shows up as ``connection`` instead.
+        case tls
         /// The body exceeded ``HTTPRequest/maxResponseBytes``.
         case responseTooLarge
         /// Anything else (malformed URL, unsupported scheme, invalid header, ...).

@@ -1,24 +1,53 @@
+import WAL
+
 /// One sample line of a text exposition, as returned by ``TextParser/next()``.
 ///
 /// The sample refers to the parser's body by byte offsets; nothing is copied. Call
-/// ``TextParser/labels(of:)`` on the same parser to get its label set.
+/// ``TextParser/labels(of:)`` on the same parser to get its label set, and
+/// ``TextParser/exemplar(of:)`` to get its exemplar.
 public struct ExposedSample: Sendable, Hashable {
     /// Byte range in the body of the series text as written: the metric name plus its `{...}`
     /// label block, if any. It runs from the first byte of the metric name (leading blanks of the
     /// line excluded) to the last byte before the blanks that precede the value (the closing `}`
     /// when there is a label block). Two lines with the same series bytes have the same labels,
-    /// so this is usable as a scrape-cache key.
+    /// so this is usable as a scrape-cache key (within one format).
     public var series: Range<Int>
     /// The sample value.
     public var value: Double
-    /// Explicit timestamp in milliseconds since the epoch, if the line had one.
+    /// Explicit timestamp in milliseconds since the epoch, if the line had one. OpenMetrics
+    /// timestamps (seconds, possibly fractional) are converted as Prometheus does:
+    /// `int64(seconds * 1000)`, truncated toward zero.
     public var timestamp: Int64?
+    /// OpenMetrics only: byte range of the sample's exemplar, from its `{` to the end of its value
+    /// or timestamp (the `# ` before it excluded), already validated by `next()`; nil when the
+    /// line has none. ``TextParser/exemplar(of:)`` materialises it.
+    public var exemplar: Range<Int>?
 
-    public init(series: Range<Int>, value: Double, timestamp: Int64?) {
+    public init(series: Range<Int>, value: Double, timestamp: Int64?, exemplar: Range<Int>? = nil) {
         self.series = series
         self.value = value
         self.timestamp = timestamp
+        self.exemplar = exemplar
     }
+}
+
+/// An OpenMetrics exemplar: `# {labels} value [timestamp]` after a sample.
+public struct Exemplar: Sendable, Equatable {
+    /// The exemplar's labels (no `__name__`); empty values dropped, as for series.
+    public var labels: Labels
+    public var value: Double
+    /// Milliseconds since the epoch (the exposition gives seconds), if given.
+    public var timestamp: Int64?
+
+    public init(labels: Labels, value: Double, timestamp: Int64?) {
+        self.labels = labels
+        self.value = value
+        self.timestamp = timestamp
+    }
+
+    /// OpenMetrics: the label names and values of an exemplar together hold at most this many
+    /// Unicode code points (Prometheus' `exemplar.ExemplarMaxLabelSetLength`).
+    public static let maxLabelSetLength = 128
 }
 
 /// A syntax error in a text exposition.
@@ -40,10 +69,37 @@ public struct ExpositionError: Error, Sendable, CustomStringConvertible, Equatab
 }
 
 /// A metric family's type as declared by a `# TYPE` line.
+///
+/// `untyped` is the text format's word, `unknown` OpenMetrics' (Prometheus treats both as
+/// "unknown"); `gaugehistogram`, `info` and `stateset` exist only in OpenMetrics.
 public enum MetricType: String, Sendable, Hashable, CaseIterable {
     case counter
     case gauge
     case histogram
     case summary
     case untyped
+    case gaugehistogram
+    case info
+    case stateset
+    case unknown
+}
+
+/// HELP, TYPE and UNIT of one metric family, as declared in the exposition.
+public struct MetricMetadata: Sendable, Equatable {
+    /// The family name as written on the HELP/TYPE/UNIT lines.
+    public var family: String
+    /// The declared type; `.untyped` (text format) or `.unknown` (OpenMetrics) when there was
+    /// no TYPE line for the family.
+    public var type: MetricType
+    /// The HELP text, unescaped; empty when there was none.
+    public var help: String
+    /// The UNIT (OpenMetrics only); empty when there was none.
+    public var unit: String
+
+    public init(family: String, type: MetricType, help: String, unit: String) {
+        self.family = family
+        self.type = type
+        self.help = help
+        self.unit = unit
+    }
 }

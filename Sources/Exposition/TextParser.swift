@@ -1,9 +1,9 @@
 import WAL
 
-/// Parses the Prometheus text exposition format 0.0.4 from a byte buffer.
+/// Parses the Prometheus text exposition format 0.0.4, or OpenMetrics 1.0 text, from a byte buffer.
 ///
 /// ```swift
-/// var parser = TextParser(body)
+/// var parser = TextParser(body, format: .from(contentType: response.contentType))
 /// while let sample = try parser.next() {
 ///     let labels = try parser.labels(of: sample)   // only when the series is new
 /// }
@@ -29,34 +29,56 @@ import WAL
 ///
 /// After an error the exposition is invalid as a whole, as in Prometheus: `next()` keeps
 /// throwing the same error.
+///
+/// With `format: .openMetrics` the OpenMetrics rules apply instead, as Prometheus 2's
+/// OpenMetrics parser enforces them (see `OpenMetricsParsing.swift`): single spaces as
+/// separators, no blank lines or free comments, any `\x` escape in label values, timestamps in
+/// seconds, exemplars, `# UNIT`, and a final `# EOF` after which nothing may follow.
 public struct TextParser: Sendable {
     /// The exposition being parsed.
     public let body: [UInt8]
+    /// The format rules `next()` applies.
+    public let format: ExpositionFormat
     /// Index of the first byte not yet consumed, always at the start of a line.
-    private var position = 0
+    var position = 0
     /// 1-based number of the line starting at `position`.
-    private var line = 1
+    var line = 1
     /// The error thrown by `next()`, rethrown by every later call.
     private var failure: ExpositionError?
     /// Start and end offsets of the label names of the line being parsed (reused storage).
-    private var labelNames: [Int] = []
+    var labelNames: [Int] = []
     /// The metric name of the last `# TYPE` line, and its type.
-    private var typedName: Range<Int>?
-    private var typedAs: MetricType?
+    var typedName: Range<Int>?
+    var typedAs: MetricType?
+    /// OpenMetrics: whether `# EOF` has been read.
+    var reachedEOF = false
+    /// HELP/TYPE/UNIT lines read so far, by family, as byte ranges (see ``metadata``).
+    var metadataEntries: [MetadataEntry] = []
 
+    /// A parser for `body` in the Prometheus text format 0.0.4.
     public init(_ body: [UInt8]) {
+        self.init(body, format: .prometheusText)
+    }
+
+    /// A parser for `body` in `format`.
+    public init(_ body: [UInt8], format: ExpositionFormat) {
         self.body = body
+        self.format = format
         labelNames.reserveCapacity(32)
     }
 
-    /// The next sample, nil at the end. Comment lines, HELP and TYPE lines and blank lines are
-    /// consumed. O(length of the lines consumed); allocates nothing in the common case.
+    /// The next sample, nil at the end. Comment lines, HELP, TYPE and UNIT lines, blank lines
+    /// and `# EOF` are consumed. O(length of the lines consumed); allocates nothing in the common
+    /// case (metadata lines append a few offsets to an array).
     public mutating func next() throws(ExpositionError) -> ExposedSample? {
         if let failure { throw failure }
         let body = self.body
         do {
             return try body.withUnsafeBufferPointer { (p) throws(ExpositionError) -> ExposedSample? in
-                try self.advance(p)
+                switch format {
+                case .prometheusText: try self.advance(p)
+                case .openMetrics: try self.advanceOpenMetrics(p)
+                }
             }
         } catch {
             failure = error
@@ -71,6 +93,26 @@ public struct TextParser: Sendable {
         try body.withUnsafeBufferPointer { (p) throws(ExpositionError) -> Labels in
             try buildLabels(p, sample.series)
         }
+    }
+
+    /// The sample's exemplar (OpenMetrics), nil when it has none. `next()` has already checked
+    /// its syntax; this builds its labels (values unescaped) and converts its timestamp to
+    /// milliseconds. Throws when the exemplar's label names and values together exceed
+    /// ``Exemplar/maxLabelSetLength`` code points — Prometheus drops such an exemplar and keeps
+    /// the sample, so the caller should do the same — or when `sample.exemplar` is not the
+    /// range of an exemplar in this body.
+    public func exemplar(of sample: ExposedSample) throws(ExpositionError) -> Exemplar? {
+        guard let range = sample.exemplar else { return nil }
+        return try body.withUnsafeBufferPointer { (p) throws(ExpositionError) -> Exemplar? in
+            try buildExemplar(p, range)
+        }
+    }
+
+    /// HELP, TYPE and UNIT per metric family for the lines `next()` has read so far (so, after
+    /// the whole body, all of them), in order of first appearance; a later line for the same
+    /// family overrides an earlier one, as in Prometheus' scrape cache. Built on each access.
+    public var metadata: [MetricMetadata] {
+        body.withUnsafeBufferPointer { p in buildMetadata(p) }
     }
 
     /// The metric type declared by the last `# TYPE` line read so far, if that line names this
@@ -89,6 +131,9 @@ public struct TextParser: Sendable {
                 return nil
             }
             let suffixStart = start + n
+            if format == .openMetrics {
+                return openMetricsSuffixMatches(p, suffixStart, end, typedAs) ? typedAs : nil
+            }
             if suffixStart == end { return typedAs }
             switch typedAs {
             case .histogram:
@@ -127,7 +172,7 @@ public struct TextParser: Sendable {
         return nil
     }
 
-    private func fail(_ message: String) -> ExpositionError {
+    func fail(_ message: String) -> ExpositionError {
         ExpositionError(line: line, message: message)
     }
 
@@ -203,6 +248,7 @@ public struct TextParser: Sendable {
             typedName = nameStart..<nameEnd
             typedAs = type
         }
+        noteMetadata(p, nameStart..<nameEnd, type: isHelp ? nil : typedAs, help: isHelp ? textStart..<textEnd : nil)
         if i < end {
             line += 1
             return i + 1
@@ -309,9 +355,9 @@ public struct TextParser: Sendable {
 
     /// Up to this many label names on a line, duplicates are found by pairwise comparison as
     /// the names are read; beyond it, by sorting once at the end of the block.
-    private static let pairwiseLimit = 32
+    static let pairwiseLimit = 32
 
-    private mutating func noteLabelName(_ p: Bytes, _ start: Int, _ end: Int) throws(ExpositionError) {
+    mutating func noteLabelName(_ p: Bytes, _ start: Int, _ end: Int) throws(ExpositionError) {
         if equals(p, start, end, "__name__") {
             throw fail("duplicate label name \"__name__\"")
         }
@@ -329,7 +375,7 @@ public struct TextParser: Sendable {
         labelNames.append(end)
     }
 
-    private func checkDuplicatesSorted(_ p: Bytes) throws(ExpositionError) {
+    func checkDuplicatesSorted(_ p: Bytes) throws(ExpositionError) {
         var ranges: [Range<Int>] = []
         ranges.reserveCapacity(labelNames.count / 2)
         var k = 0
@@ -350,9 +396,12 @@ public struct TextParser: Sendable {
 }
 
 /// Scans a label value from `start` (just after the opening quote) to its closing quote,
-/// checking escapes (only `\\`, `\"`, `\n`) and UTF-8. Returns the index after the closing quote
-/// and whether the value holds escapes.
-func labelValueEnd(_ p: Bytes, _ start: Int, _ end: Int, line: Int) throws(ExpositionError) -> (end: Int, escaped: Bool) {
+/// checking escapes (only `\\`, `\"`, `\n`; with `anyEscape`, as in OpenMetrics, a backslash may
+/// precede any byte but a newline) and UTF-8. With `allowNUL` false a NUL byte is an error.
+/// Returns the index after the closing quote and whether the value holds escapes.
+func labelValueEnd(
+    _ p: Bytes, _ start: Int, _ end: Int, line: Int, anyEscape: Bool = false, allowNUL: Bool = true
+) throws(ExpositionError) -> (end: Int, escaped: Bool) {
     var i = start
     var nonASCII = false
     var escaped = false
@@ -367,7 +416,7 @@ func labelValueEnd(_ p: Bytes, _ start: Int, _ end: Int, line: Int) throws(Expos
         if c == ASCII.backslash {
             guard i + 1 < end else { break }
             let e = p[i + 1]
-            guard e == ASCII.backslash || e == ASCII.quote || e == ASCII.n else {
+            guard e == ASCII.backslash || e == ASCII.quote || e == ASCII.n || (anyEscape && e != ASCII.newline) else {
                 if e == ASCII.newline { break }
                 throw ExpositionError(line: line, message: "invalid escape sequence \(quoted(p, i, i + 2)) in label value")
             }
@@ -377,6 +426,9 @@ func labelValueEnd(_ p: Bytes, _ start: Int, _ end: Int, line: Int) throws(Expos
         }
         if c == ASCII.newline { break }
         if c >= 0x80 { nonASCII = true }
+        if c == ASCII.nul && !allowNUL {
+            throw ExpositionError(line: line, message: "unexpected NUL byte in exemplar label value")
+        }
         i += 1
     }
     throw ExpositionError(line: line, message: "unterminated label value")
@@ -420,9 +472,12 @@ extension TextParser {
                     throw fail("expected label value, got \(describe(p, i, end))")
                 }
                 let valueStart = i + 1
-                let (valueEnd, escaped) = try labelValueEnd(p, valueStart, end, line: line)
+                let openMetrics = format == .openMetrics
+                let (valueEnd, escaped) = try labelValueEnd(p, valueStart, end, line: line, anyEscape: openMetrics)
                 i = valueEnd
-                let value = escaped ? unescape(p, valueStart, valueEnd - 1) : string(p, valueStart, valueEnd - 1)
+                let value = escaped
+                    ? unescape(p, valueStart, valueEnd - 1, quotes: true, keepUnknown: openMetrics)
+                    : string(p, valueStart, valueEnd - 1)
                 pairs.append(Label(name, value))
                 i = skipBlanks(p, i, end)
                 if i < end && p[i] == ASCII.comma {
@@ -443,7 +498,7 @@ extension TextParser {
         return Labels(pairs)
     }
 
-    private func lineNumber(_ p: Bytes, at offset: Int) -> Int {
+    func lineNumber(_ p: Bytes, at offset: Int) -> Int {
         var line = 1
         for k in 0..<offset where p[k] == ASCII.newline { line += 1 }
         return line
@@ -451,12 +506,15 @@ extension TextParser {
 }
 
 @inline(__always)
-private func string(_ p: Bytes, _ start: Int, _ end: Int) -> String {
+func string(_ p: Bytes, _ start: Int, _ end: Int) -> String {
     String(decoding: UnsafeBufferPointer(rebasing: p[start..<end]), as: UTF8.self)
 }
 
-/// The label value `p[start..<end]` (between the quotes, escapes already validated) unescaped.
-private func unescape(_ p: Bytes, _ start: Int, _ end: Int) -> String {
+/// `p[start..<end]` (a label value between its quotes, or HELP text) unescaped: `\\` and `\n`,
+/// and `\"` when `quotes`. Another backslash is dropped (the text format's label values, whose
+/// escapes were validated) or, with `keepUnknown`, kept with the byte after it, as Go's
+/// `strings.Replacer` in Prometheus does (OpenMetrics label values, HELP texts).
+func unescape(_ p: Bytes, _ start: Int, _ end: Int, quotes: Bool = true, keepUnknown: Bool = false) -> String {
     var bytes: [UInt8] = []
     bytes.reserveCapacity(end - start)
     var i = start
@@ -464,7 +522,15 @@ private func unescape(_ p: Bytes, _ start: Int, _ end: Int) -> String {
         let c = p[i]
         if c == ASCII.backslash && i + 1 < end {
             let e = p[i + 1]
-            bytes.append(e == ASCII.n ? ASCII.newline : e)
+            if e == ASCII.n {
+                bytes.append(ASCII.newline)
+            } else if e == ASCII.backslash || (quotes && e == ASCII.quote) || !keepUnknown {
+                bytes.append(e)
+            } else {
+                bytes.append(c)  // unknown escape: keep the backslash, look at `e` afresh
+                i += 1
+                continue
+            }
             i += 2
         } else {
             bytes.append(c)

@@ -1,44 +1,141 @@
 import WAL
 
-/// Maps the raw bytes of a series as a target exposes it (`name{labels}`) to its WAL ref, so an
-/// unchanged series line costs one hash and one comparison per scrape: no label parsing, no
-/// String, no allocation.
+/// One target's memory of the series it exposes: the raw bytes of each series line
+/// (`name{labels}`) mapped to its WAL ref. An unchanged line costs one hash and one byte
+/// comparison per scrape: no label parsing, no String, no allocation.
+///
+/// It also knows which series each scrape saw, which gives duplicates within a scrape and the
+/// series that vanished since the previous successful scrape (they get staleness markers).
 struct ScrapeCache {
-    private struct Entry {
+    struct Entry {
         var series: [UInt8]
         var ref: SeriesRef
-        /// The scrape generation that last saw this entry; used to forget vanished series.
-        var lastSeen: UInt64
+        /// While >= 0, the entry is new in the running scrape and waits for its ref: the index of
+        /// its series among the batch's new series.
+        var pendingIndex: Int
+        /// The attempt that last saw this series (duplicate detection).
+        var attempt: UInt64
+        /// The successful scrape (generation) that last saw this series.
+        var generation: UInt64
+        /// Exposed with an explicit timestamp in the scrape that last saw it.
+        var explicitTimestamp: Bool
     }
 
-    private var entries: [UInt64: [Entry]] = [:]
+    /// What a lookup found.
+    enum Lookup: Equatable {
+        case miss
+        case hit(SeriesRef)
+        /// Seen already in this scrape: a duplicate line.
+        case duplicate
+        /// New in this scrape, ref not yet known.
+        case pending
+    }
+
+    private var buckets: [UInt64: [Entry]] = [:]
+    /// Successful scrapes so far.
     private(set) var generation: UInt64 = 0
+    /// Scrape attempts so far.
+    private(set) var attempt: UInt64 = 0
+    private var pending: [UInt64] = []
 
-    var count: Int { entries.values.reduce(0) { $0 + $1.count } }
+    var count: Int { buckets.values.reduce(0) { $0 + $1.count } }
 
-    mutating func beginScrape() { generation &+= 1 }
+    /// Starts a scrape attempt.
+    mutating func beginAttempt() {
+        attempt &+= 1
+        pending.removeAll(keepingCapacity: true)
+    }
 
-    /// The ref cached for `series`, marking it seen in this scrape.
-    mutating func ref(for series: UnsafeRawBufferPointer, hash: UInt64) -> SeriesRef? {
-        guard let slot = entries.index(forKey: hash),
-            let index = entries.values[slot].firstIndex(where: { $0.series.elementsEqual(series) })
-        else { return nil }
+    /// Looks `series` up, marking it seen by this attempt.
+    mutating func lookup(_ series: UnsafeRawBufferPointer, hash: UInt64, explicitTimestamp: Bool) -> Lookup {
+        guard let slot = buckets.index(forKey: hash),
+            let index = buckets.values[slot].firstIndex(where: { $0.series.elementsEqual(series) })
+        else { return .miss }
         // Mutated in place through the dictionary's storage: no copy of the bucket.
-        entries.values[slot][index].lastSeen = generation
-        return entries.values[slot][index].ref
+        if buckets.values[slot][index].attempt == attempt { return .duplicate }
+        buckets.values[slot][index].attempt = attempt
+        buckets.values[slot][index].explicitTimestamp = explicitTimestamp
+        return buckets.values[slot][index].pendingIndex >= 0 ? .pending : .hit(buckets.values[slot][index].ref)
     }
 
-    mutating func insert(_ series: UnsafeRawBufferPointer, hash: UInt64, ref: SeriesRef) {
-        entries[hash, default: []].append(Entry(series: Array(series), ref: ref, lastSeen: generation))
+    /// Adds a series new in this attempt, whose ref will be the batch's new series `index`.
+    mutating func insertPending(_ series: UnsafeRawBufferPointer, hash: UInt64, index: Int, explicitTimestamp: Bool) {
+        buckets[hash, default: []].append(
+            Entry(series: Array(series), ref: 0, pendingIndex: index, attempt: attempt, generation: 0, explicitTimestamp: explicitTimestamp))
+        pending.append(hash)
     }
 
-    /// Forgets series not seen in the last `keepGenerations` scrapes, so a target's churning
-    /// series do not accumulate.
+    /// Ends a successful attempt: the series it saw move to a new generation; returns the refs of
+    /// those seen in the previous generation but not now (staleness candidates), skipping
+    /// explicitly timestamped ones unless `trackTimestamps`.
+    mutating func finishSuccessfulAttempt(trackTimestamps: Bool) -> [SeriesRef] {
+        generation &+= 1
+        var vanished: [SeriesRef] = []
+        for slot in buckets.indices {
+            for index in buckets.values[slot].indices {
+                let entry = buckets.values[slot][index]
+                if entry.attempt == attempt {
+                    buckets.values[slot][index].generation = generation
+                } else if entry.generation == generation &- 1, entry.pendingIndex < 0, trackTimestamps || !entry.explicitTimestamp {
+                    vanished.append(entry.ref)
+                }
+            }
+        }
+        return vanished
+    }
+
+    /// Ends a failed attempt: forgets the series it added and returns the refs of every series of
+    /// the last successful scrape (they all go stale), which then no longer count as "previous".
+    mutating func finishFailedAttempt(trackTimestamps: Bool) -> [SeriesRef] {
+        rollBackPending()
+        let previous = allOfLastGeneration(trackTimestamps: trackTimestamps)
+        generation &+= 1
+        return previous
+    }
+
+    /// The refs of every series seen by the last successful scrape.
+    func allOfLastGeneration(trackTimestamps: Bool) -> [SeriesRef] {
+        guard generation > 0 else { return [] }
+        var refs: [SeriesRef] = []
+        for bucket in buckets.values {
+            for entry in bucket where entry.generation == generation && entry.pendingIndex < 0 && (trackTimestamps || !entry.explicitTimestamp) {
+                refs.append(entry.ref)
+            }
+        }
+        return refs
+    }
+
+    /// Gives the pending entries their refs, once the WAL assigned them.
+    mutating func resolvePending(refs: [SeriesRef]) {
+        for hash in pending {
+            guard let slot = buckets.index(forKey: hash) else { continue }
+            for index in buckets.values[slot].indices {
+                let pendingIndex = buckets.values[slot][index].pendingIndex
+                if pendingIndex >= 0, pendingIndex < refs.count {
+                    buckets.values[slot][index].ref = refs[pendingIndex]
+                    buckets.values[slot][index].pendingIndex = -1
+                }
+            }
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Forgets the entries the running attempt added (its batch was not stored).
+    mutating func rollBackPending() {
+        for hash in pending {
+            buckets[hash]?.removeAll { $0.pendingIndex >= 0 }
+            if buckets[hash]?.isEmpty == true { buckets[hash] = nil }
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Forgets series not seen in the last `keepGenerations` successful scrapes, so a target's
+    /// churning series do not accumulate.
     mutating func evict(olderThan keepGenerations: UInt64) {
         guard generation > keepGenerations else { return }
         let cutoff = generation - keepGenerations
-        entries = entries.compactMapValues { bucket in
-            let kept = bucket.filter { $0.lastSeen >= cutoff }
+        buckets = buckets.compactMapValues { bucket in
+            let kept = bucket.filter { $0.generation >= cutoff || $0.pendingIndex >= 0 }
             return kept.isEmpty ? nil : kept
         }
     }

@@ -3,10 +3,12 @@ import Curl
 import Exposition
 import Logging
 import NIOPosix
+import Synchronization
 import WAL
 
 /// The outcome of one scrape, as `/api/v1/targets` and the logs report it.
 public struct ScrapeReport: Sendable {
+    /// Milliseconds since the epoch at the scrape's start.
     public var timestamp: Int64
     public var duration: Duration
     /// nil when the scrape succeeded.
@@ -14,23 +16,52 @@ public struct ScrapeReport: Sendable {
     public var samples: Int
 }
 
-/// Scrapes one target every interval and commits each scrape's samples, with the synthetic
-/// series Prometheus writes (`up`, `scrape_duration_seconds`, ...), to the WAL as one batch.
+/// Prometheus's staleness marker: a NaN with this exact bit pattern.
+public let staleMarkerBits: UInt64 = 0x7ff0_0000_0000_0002
+let staleMarker = Double(bitPattern: staleMarkerBits)
+
+/// Scrapes one target every interval and commits each scrape's samples, the synthetic series
+/// Prometheus writes (`up`, `scrape_duration_seconds`, …) and staleness markers to the WAL as one
+/// batch.
 struct ScrapeLoop: Sendable {
-    /// Prometheus's Accept header for the text format 0.0.4 alone.
-    static let acceptHeader = "text/plain;version=0.0.4;q=0.2,*/*;q=0.1"
-    static let userAgent = "metrics-agent/\(AgentVersion.current)"
+    static let syntheticNames = [
+        "up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added",
+    ]
 
     let target: Target
+    let client: ScrapeClient
     let wal: WriteAheadLog
     let threadPool: NIOThreadPool
     let metrics: ScrapeMetrics
     let logger: Logger
     let onReport: @Sendable (Target, ScrapeReport) -> Void
 
-    /// Runs until the task is cancelled.
-    func run() async {
+    init(
+        target: Target, client: ScrapeClient, wal: WriteAheadLog, threadPool: NIOThreadPool, metrics: ScrapeMetrics,
+        logger: Logger, onReport: @escaping @Sendable (Target, ScrapeReport) -> Void
+    ) {
+        self.target = target
+        self.client = client
+        self.wal = wal
+        self.threadPool = threadPool
+        self.metrics = metrics
+        self.logger = logger
+        self.onReport = onReport
+    }
+
+    /// What one loop remembers between scrapes.
+    struct State {
+        var cache = ScrapeCache()
+        var syntheticRefs: [String: SeriesRef] = [:]
+        var wasUp: Bool? = nil
+        var lastTimestamp: Int64 = 0
         let connection = HTTPConnection()
+    }
+
+    /// Runs until the task is cancelled. `targetRemoved` tells, once cancelled, whether the
+    /// target left discovery (its series then get staleness markers) or the agent is shutting down
+    /// (no markers, as in Prometheus).
+    func run(targetRemoved: @Sendable () -> Bool = { false }) async {
         var state = State()
         let clock = ContinuousClock()
         // Fire at wall-clock times ≡ offset (mod interval): stable across restarts, spread across targets.
@@ -43,84 +74,58 @@ struct ScrapeLoop: Sendable {
             do {
                 try await Task.sleep(until: next, clock: clock)
             } catch {
-                return
+                break
             }
-            await scrapeOnce(connection: connection, state: &state)
+            await scrapeOnce(state: &state)
             // Skip ticks missed by a scrape that ran long; never scrape twice back to back.
             next = next.advanced(by: target.interval)
             while next < clock.now { next = next.advanced(by: target.interval) }
         }
+        if targetRemoved() { markEverythingStale(state: &state) }
     }
 
-    /// What one loop remembers between scrapes.
-    struct State {
-        var cache = ScrapeCache()
-        var syntheticRefs: [String: SeriesRef] = [:]
-        var wasUp: Bool? = nil
-    }
+    // MARK: One scrape
 
-    func scrapeOnce(connection: HTTPConnection, state: inout State) async {
+    func scrapeOnce(state: inout State) async {
         let clock = ContinuousClock()
         let started = clock.now
-        let timestamp = WallClock.nowMilliseconds()
-        var request = HTTPRequest(
-            method: .get,
-            url: target.url,
-            headers: [
-                ("Accept", Self.acceptHeader),
-                ("User-Agent", Self.userAgent),
-                ("X-Prometheus-Scrape-Timeout-Seconds", String(target.timeout.seconds)),
-            ],
-            timeout: target.timeout
-        )
-        request.acceptEncoding = "gzip"
+        let timestamp = max(WallClock.nowMilliseconds(), state.lastTimestamp + 1)
+        state.lastTimestamp = timestamp
+        state.cache.beginAttempt()
 
         var batch = AppendBatch()
-        var pending: [(range: Range<Int>, hash: UInt64, index: Int)] = []
-        var scraped = 0
+        var counts = Counts()
         var failure: String?
-        var body: [UInt8] = []
         do {
-            let pendingRequest = request
-            let response = try await threadPool.runIfActive { try connection.perform(pendingRequest) }
-            if response.status != 200 {
-                throw ScrapeFailure("server returned HTTP status \(response.status)")
-            }
-            body = response.body
-            state.cache.beginScrape()
-            (scraped, pending) = try appendSamples(of: body, timestamp: timestamp, cache: &state.cache, to: &batch)
-        } catch let error as ExpositionError {
-            failure = "parsing the scrape body: \(error)"
+            let response = try await fetch(state: state)
+            let format = ExpositionFormat.from(contentType: response.header("content-type"))
+            counts = try appendSamples(of: response.body, format: format, timestamp: timestamp, cache: &state.cache, to: &batch)
+            let vanished = state.cache.finishSuccessfulAttempt(trackTimestamps: target.config.trackTimestampsStaleness)
+            for ref in vanished { batch.append(ref: ref, timestamp: timestamp, value: staleMarker) }
         } catch {
-            failure = "\(error)"
-        }
-        if failure != nil {
-            // A failed scrape stores none of its samples, as in Prometheus.
+            failure = Self.describe(error, target: target)
+            // A failed scrape stores none of its samples; every series of the previous scrape goes stale.
             batch = AppendBatch()
-            pending = []
-            scraped = 0
+            let previous = state.cache.finishFailedAttempt(trackTimestamps: target.config.trackTimestampsStaleness)
+            for ref in previous { batch.append(ref: ref, timestamp: timestamp, value: staleMarker) }
+            counts = Counts(scraped: counts.scraped)
         }
         let duration = clock.now - started
         let up = failure == nil
-        let newSeries = pending.count
         let newSynthetic = appendSynthetic(
-            [("up", up ? 1 : 0), ("scrape_duration_seconds", duration.seconds),
-             ("scrape_samples_scraped", Double(scraped)), ("scrape_samples_post_metric_relabeling", Double(scraped)),
-             ("scrape_series_added", Double(newSeries))],
+            [
+                ("up", up ? 1 : 0), ("scrape_duration_seconds", duration.seconds),
+                ("scrape_samples_scraped", Double(counts.scraped)),
+                ("scrape_samples_post_metric_relabeling", Double(counts.appended)),
+                ("scrape_series_added", Double(counts.seriesAdded)),
+            ],
             timestamp: timestamp, state: &state, batch: &batch
         )
-        do {
-            let refs = try wal.commit(batch)
-            remember(refs: refs, pending: pending, synthetic: newSynthetic, body: body, state: &state)
-            metrics.samplesAppended.increment(by: Int64(batch.sampleCount))
-        } catch {
-            metrics.appendFailures.increment()
-            logger.error("cannot append scrape to the WAL", metadata: ["target": "\(target.url)", "error": "\(error)"])
-        }
-        // Series gone for 10 scrapes are forgotten, so churn does not grow the cache.
+        commit(batch, newSynthetic: newSynthetic, state: &state)
         if state.cache.generation % 10 == 0 { state.cache.evict(olderThan: 10) }
 
         metrics.scrapes.increment()
+        if counts.duplicates > 0 { metrics.duplicates.increment(by: Int64(counts.duplicates)) }
         if let failure {
             metrics.failures.increment()
             if state.wasUp != false {
@@ -130,35 +135,88 @@ struct ScrapeLoop: Sendable {
             logger.info("scrape recovered", metadata: ["target": "\(target.url)", "job": "\(target.job)"])
         }
         state.wasUp = up
-        onReport(target, ScrapeReport(timestamp: timestamp, duration: duration, error: failure, samples: scraped))
+        onReport(target, ScrapeReport(timestamp: timestamp, duration: duration, error: failure, samples: counts.scraped))
+    }
+
+    /// GETs the target; on a 401 with credentials from files, re-reads them and tries once more.
+    private func fetch(state: State) async throws -> HTTPResponse {
+        let connection = state.connection
+        var request = try client.request(for: target)
+        var response = try await threadPool.runIfActive { [request] in try connection.perform(request) }
+        if response.status == 401, client.hasCredentialFile {
+            request = try client.request(for: target, refreshCredentials: true)
+            response = try await threadPool.runIfActive { [request] in try connection.perform(request) }
+        }
+        guard response.status == 200 else {
+            throw ScrapeFailure("server returned HTTP status \(response.status) \(HTTPStatus.reason(response.status))")
+        }
+        return response
+    }
+
+    struct Counts {
+        var scraped = 0
+        var appended = 0
+        var seriesAdded = 0
+        var duplicates = 0
     }
 
     /// Parses `body` and adds each sample to `batch`: by ref when the series line is cached,
-    /// otherwise with its full label set (to be resolved by the WAL). Returns the sample count
-    /// and the series lines still to be cached once their refs are known.
+    /// otherwise with its full label set (the WAL assigns the ref at commit). Enforces the
+    /// scrape config's limits by throwing, which fails the whole scrape.
     private func appendSamples(
-        of body: [UInt8], timestamp: Int64, cache: inout ScrapeCache, to batch: inout AppendBatch
-    ) throws -> (Int, [(range: Range<Int>, hash: UInt64, index: Int)]) {
-        var parser = TextParser(body)
-        var pending: [(range: Range<Int>, hash: UInt64, index: Int)] = []
-        var count = 0
+        of body: [UInt8], format: ExpositionFormat, timestamp: Int64, cache: inout ScrapeCache, to batch: inout AppendBatch
+    ) throws -> Counts {
+        var parser = TextParser(body, format: format)
+        var counts = Counts()
+        let honorTimestamps = target.config.honorTimestamps
+        let limits = target.config.limits
         try body.withUnsafeBytes { bytes in
             while let sample = try parser.next() {
-                count += 1
+                counts.scraped += 1
                 let series = UnsafeRawBufferPointer(rebasing: bytes[sample.series])
                 let hash = ScrapeCache.hash(series)
-                let sampleTime = sample.timestamp ?? timestamp
-                if let ref = cache.ref(for: series, hash: hash) {
+                let explicit = honorTimestamps && sample.timestamp != nil
+                let sampleTime = explicit ? sample.timestamp! : timestamp
+                switch cache.lookup(series, hash: hash, explicitTimestamp: explicit) {
+                case .hit(let ref):
                     batch.append(ref: ref, timestamp: sampleTime, value: sample.value)
-                } else {
+                case .duplicate, .pending:
+                    counts.duplicates += 1
+                    continue
+                case .miss:
                     let labels = target.seriesLabels(exposed: try parser.labels(of: sample))
+                    try Self.check(labels, against: limits)
                     let index = batch.append(labels: labels, timestamp: sampleTime, value: sample.value)
-                    pending.append((sample.series, hash, index))
+                    cache.insertPending(series, hash: hash, index: index, explicitTimestamp: explicit)
+                    counts.seriesAdded += 1
                 }
+                counts.appended += 1
             }
         }
-        return (count, pending)
+        if limits.sampleLimit > 0, counts.appended > limits.sampleLimit {
+            throw ScrapeFailure("sample limit exceeded: \(counts.appended) samples, limit \(limits.sampleLimit)")
+        }
+        return counts
     }
+
+    /// Prometheus's label limits, checked on the series' final labels.
+    static func check(_ labels: Labels, against limits: ScrapeLimits) throws {
+        if limits.labelLimit > 0, labels.count > limits.labelLimit {
+            throw ScrapeFailure("label_limit exceeded (metric: \(labels.metricName), number of labels: \(labels.count), limit: \(limits.labelLimit))")
+        }
+        for label in labels.pairs {
+            if limits.labelNameLengthLimit > 0, label.name.utf8.count > limits.labelNameLengthLimit {
+                throw ScrapeFailure(
+                    "label_name_length_limit exceeded (metric: \(labels.metricName), label name: \(label.name), length: \(label.name.utf8.count), limit: \(limits.labelNameLengthLimit))")
+            }
+            if limits.labelValueLengthLimit > 0, label.value.utf8.count > limits.labelValueLengthLimit {
+                throw ScrapeFailure(
+                    "label_value_length_limit exceeded (metric: \(labels.metricName), label name: \(label.name), value: \"\(label.value)\", length: \(label.value.utf8.count), limit: \(limits.labelValueLengthLimit))")
+            }
+        }
+    }
+
+    // MARK: Storing
 
     /// Adds the synthetic series; returns those without a cached ref and their new-series index.
     private func appendSynthetic(
@@ -176,26 +234,72 @@ struct ScrapeLoop: Sendable {
         return added
     }
 
-    /// Caches the refs the WAL assigned to this scrape's new series.
-    private func remember(
-        refs: [SeriesRef],
-        pending: [(range: Range<Int>, hash: UInt64, index: Int)],
-        synthetic: [(name: String, index: Int)],
-        body: [UInt8],
-        state: inout State
-    ) {
-        body.withUnsafeBytes { bytes in
-            for entry in pending where entry.index < refs.count {
-                state.cache.insert(UnsafeRawBufferPointer(rebasing: bytes[entry.range]), hash: entry.hash, ref: refs[entry.index])
+    private func commit(_ batch: AppendBatch, newSynthetic: [(name: String, index: Int)], state: inout State) {
+        do {
+            let refs = try wal.commit(batch)
+            state.cache.resolvePending(refs: refs)
+            for entry in newSynthetic where entry.index < refs.count {
+                state.syntheticRefs[entry.name] = refs[entry.index]
+            }
+            metrics.samplesAppended.increment(by: Int64(batch.sampleCount))
+        } catch {
+            state.cache.rollBackPending()
+            metrics.appendFailures.increment()
+            logger.error("cannot append scrape to the WAL", metadata: ["target": "\(target.url)", "error": "\(error)"])
+        }
+    }
+
+    /// Staleness markers for every series of the target, synthetic ones included: the target
+    /// left discovery.
+    func markEverythingStale(state: inout State) {
+        let timestamp = max(WallClock.nowMilliseconds(), state.lastTimestamp + 1)
+        var batch = AppendBatch()
+        for ref in state.cache.allOfLastGeneration(trackTimestamps: target.config.trackTimestampsStaleness) {
+            batch.append(ref: ref, timestamp: timestamp, value: staleMarker)
+        }
+        for name in Self.syntheticNames {
+            if let ref = state.syntheticRefs[name] { batch.append(ref: ref, timestamp: timestamp, value: staleMarker) }
+        }
+        guard !batch.isEmpty else { return }
+        commit(batch, newSynthetic: [], state: &state)
+    }
+
+    /// The `lastError` text for a failed scrape.
+    static func describe(_ error: any Error, target: Target) -> String {
+        if let error = error as? ExpositionError { return "parsing the scrape body: \(error)" }
+        if let error = error as? CurlError {
+            switch error.kind {
+            case .timeout: return "scrape timed out after \(PrometheusDuration.format(target.timeout)): \(error.message)"
+            case .responseTooLarge: return "body size limit exceeded (limit \(target.config.limits.bodySizeLimit) bytes)"
+            default: return "\(error)"
             }
         }
-        for entry in synthetic where entry.index < refs.count {
-            state.syntheticRefs[entry.name] = refs[entry.index]
-        }
+        return "\(error)"
     }
 }
 
 struct ScrapeFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Reason phrases for the statuses a target is likely to answer.
+enum HTTPStatus {
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 301: return "Moved Permanently"
+        case 302: return "Found"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 429: return "Too Many Requests"
+        case 500: return "Internal Server Error"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        default: return ""
+        }
+    }
 }

@@ -12,7 +12,7 @@ public final class ScrapeManager: Service {
     private let wal: WriteAheadLog
     private let registry: PrometheusCollectorRegistry
     private let logger: Logger
-    private let reports = Mutex<[Target: ScrapeReport]>([:])
+    private let reports = Mutex<[String: ScrapeReport]>([:])
 
     public init(configuration: Configuration, wal: WriteAheadLog, registry: PrometheusCollectorRegistry, logger: Logger) {
         self.targets = configuration.scrapeConfigs.flatMap(Target.targets(for:))
@@ -29,26 +29,27 @@ public final class ScrapeManager: Service {
         }
     }
 
-    /// The last scrape of every target that has been scraped at least once.
-    public var lastReports: [(target: Target, report: ScrapeReport)] {
-        reports.withLock { $0.map { ($0.key, $0.value) } }
+    /// Every target with its last scrape, if it has been scraped.
+    public var targetStatus: [(target: Target, lastScrape: ScrapeReport?)] {
+        let reports = self.reports.withLock { $0 }
+        return targets.map { ($0, reports[$0.id]) }
     }
-
-    public var allTargets: [Target] { targets }
 
     public func run() async throws {
         // Scrapes block a thread for their HTTP transfer, so they run on a pool of their own.
         let threadPool = NIOThreadPool(numberOfThreads: max(2, min(64, targets.count)))
         threadPool.start()
         logger.info("scraping", metadata: ["targets": "\(targets.count)"])
-        var metricsByJob: [String: ScrapeMetrics] = [:]
-        for target in targets where metricsByJob[target.job] == nil {
-            metricsByJob[target.job] = ScrapeMetrics(registry: registry, job: target.job)
+        let duplicates = ScrapeMetrics.duplicatesCounter(registry: registry)
+        var jobs: [String: (client: ScrapeClient, metrics: ScrapeMetrics)] = [:]
+        for target in targets where jobs[target.job] == nil {
+            jobs[target.job] = (ScrapeClient(config: target.config), ScrapeMetrics(registry: registry, job: target.job, duplicates: duplicates))
         }
         let loops = targets.map { target in
             ScrapeLoop(
-                target: target, wal: wal, threadPool: threadPool, metrics: metricsByJob[target.job]!,
-                logger: logger, onReport: { [self] target, report in self.reports.withLock { $0[target] = report } }
+                target: target, client: jobs[target.job]!.client, wal: wal, threadPool: threadPool,
+                metrics: jobs[target.job]!.metrics, logger: logger,
+                onReport: { [self] target, report in self.reports.withLock { $0[target.id] = report } }
             )
         }
         await withDiscardingTaskGroup { group in

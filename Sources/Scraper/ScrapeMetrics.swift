@@ -1,17 +1,31 @@
 import Prometheus
 
-/// The scraper's self-metrics for one job.
+/// The scraper's self-metrics for one job; the Prometheus-named ones are shared by all jobs.
 struct ScrapeMetrics: Sendable {
     let scrapes: Counter
     let failures: Counter
     let samplesAppended: Counter
     let appendFailures: Counter
+    /// `prometheus_target_scrapes_sample_duplicate_timestamp_total`, shared.
+    let duplicates: Counter
 
-    init(registry: PrometheusCollectorRegistry, job: String) {
+    init(registry: PrometheusCollectorRegistry, job: String, duplicates: Counter) {
         let labels = [("scrape_job", job)]
-        scrapes = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "agent_scrapes_total", unitName: "", helpText: "Scrapes attempted."), labels: labels)
-        failures = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "agent_scrape_failures_total", unitName: "", helpText: "Scrapes that failed (up == 0)."), labels: labels)
-        samplesAppended = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "agent_scrape_samples_appended_total", unitName: "", helpText: "Samples (scraped and synthetic) appended to the WAL."), labels: labels)
-        appendFailures = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "agent_scrape_append_failures_total", unitName: "", helpText: "Scrapes whose samples could not be appended to the WAL."), labels: labels)
+        func counter(_ name: String, _ help: String) -> Counter {
+            registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+        }
+        scrapes = counter("agent_scrapes_total", "Scrapes attempted.")
+        failures = counter("agent_scrape_failures_total", "Scrapes that failed (up == 0).")
+        samplesAppended = counter("agent_scrape_samples_appended_total", "Samples (scraped, synthetic and staleness markers) appended to the WAL.")
+        appendFailures = counter("agent_scrape_append_failures_total", "Scrapes whose samples could not be appended to the WAL.")
+        self.duplicates = duplicates
+    }
+
+    static func duplicatesCounter(registry: PrometheusCollectorRegistry) -> Counter {
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "prometheus_target_scrapes_sample_duplicate_timestamp_total", unitName: "",
+                helpText: "Total number of samples rejected due to duplicate timestamps but different values."),
+            labels: [])
     }
 }

@@ -2,18 +2,31 @@ import Curl
 import Foundation
 
 /// Debian's Prometheus as a remote-write receiver on a free loopback port, data in a temp dir.
+/// Given `scrapeConfigs`, it also scrapes targets itself (normal server mode), so the same
+/// Prometheus can be the reference and the receiver, or the source of a federation.
 final class PrometheusHub: @unchecked Sendable {
     let port: Int
     let directory: URL
     private(set) var process: ChildProcess?
 
-    init(directory: URL) throws {
+    /// - Parameters:
+    ///   - scrapeInterval: `global.scrape_interval` (and `scrape_timeout`, when at most 10s).
+    ///   - scrapeConfigs: YAML appended to the config as is, e.g. a whole `scrape_configs:` section.
+    init(directory: URL, scrapeInterval: String = "1m", scrapeConfigs: String = "") throws {
         self.directory = directory
         port = try freePort()
-        try "global:\n  scrape_interval: 1m\n".write(to: directory.appendingPathComponent("hub.yml"), atomically: true, encoding: .utf8)
+        var config = "global:\n  scrape_interval: \(scrapeInterval)\n"
+        if !scrapeConfigs.isEmpty {
+            if let seconds = Int(scrapeInterval.dropLast()), scrapeInterval.hasSuffix("s"), seconds <= 10 {
+                config += "  scrape_timeout: \(scrapeInterval)\n"
+            }
+            config += scrapeConfigs.hasSuffix("\n") ? scrapeConfigs : scrapeConfigs + "\n"
+        }
+        try config.write(to: directory.appendingPathComponent("hub.yml"), atomically: true, encoding: .utf8)
     }
 
     var writeURL: String { "http://127.0.0.1:\(port)/api/v1/write" }
+    var address: String { "127.0.0.1:\(port)" }
 
     /// Starts (or restarts, on the same data) and waits until it is ready.
     func start() async throws {
@@ -37,18 +50,56 @@ final class PrometheusHub: @unchecked Sendable {
         await process?.stop()
     }
 
-    /// The `data.result` array of an instant query.
-    func query(_ promql: String) throws -> [[String: Any]] {
-        var components = URLComponents(string: "http://127.0.0.1:\(port)/api/v1/query")!
-        components.queryItems = [URLQueryItem(name: "query", value: promql)]
-        let response = try HTTPConnection().perform(HTTPRequest(url: components.url!.absoluteString, timeout: .seconds(10)))
-        guard response.status == 200,
-            let json = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
-            let data = json["data"] as? [String: Any], let result = data["result"] as? [[String: Any]]
-        else {
-            throw HubError("query \(promql) failed: HTTP \(response.status) \(String(decoding: response.body, as: UTF8.self))")
+    /// The `data.result` array of an instant query, evaluated now or at `time` (Unix seconds).
+    func query(_ promql: String, time: Double? = nil) throws -> [[String: Any]] {
+        var items = [URLQueryItem(name: "query", value: promql)]
+        if let time { items.append(URLQueryItem(name: "time", value: String(format: "%.3f", time))) }
+        guard let result = try api("query", items)["result"] as? [[String: Any]] else {
+            throw HubError("query \(promql): no result array")
         }
         return result
+    }
+
+    /// The values of an instant vector query as the API renders them ("NaN", "+Inf", "-0", …),
+    /// by their series' labels (`__name__` included).
+    func vectorStrings(_ promql: String, time: Double? = nil) throws -> [(labels: [String: String], value: String)] {
+        try query(promql, time: time).map { entry in
+            let labels = entry["metric"] as? [String: String] ?? [:]
+            let pair = entry["value"] as? [Any] ?? []
+            return (labels, pair.last as? String ?? "")
+        }
+    }
+
+    /// The label sets (`__name__` included) of every series matching `match` with a sample
+    /// between `start` and `end` (Unix seconds), from `/api/v1/series`.
+    func series(match: String, start: Double? = nil, end: Double? = nil) throws -> [[String: String]] {
+        var items = [URLQueryItem(name: "match[]", value: match)]
+        if let start { items.append(URLQueryItem(name: "start", value: String(format: "%.3f", start))) }
+        if let end { items.append(URLQueryItem(name: "end", value: String(format: "%.3f", end))) }
+        guard let result = try api("series", items)["data"] as? [[String: String]] else {
+            throw HubError("series \(match): no data array")
+        }
+        return result
+    }
+
+    /// GET `/api/v1/NAME` with `items`; the response's `data` object, or for `series`, the
+    /// whole response (whose `data` is an array).
+    private func api(_ name: String, _ items: [URLQueryItem]) throws -> [String: Any] {
+        var components = URLComponents(string: "http://127.0.0.1:\(port)/api/v1/\(name)")!
+        components.queryItems = items
+        // URLComponents leaves `+` alone, which a Go server would read as a space.
+        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        let response = try HTTPConnection().perform(HTTPRequest(url: components.url!.absoluteString, timeout: .seconds(10)))
+        guard response.status == 200,
+            let json = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        else {
+            throw HubError("\(name) \(items) failed: HTTP \(response.status) \(String(decoding: response.body, as: UTF8.self))")
+        }
+        if name == "series" { return json }
+        guard let data = json["data"] as? [String: Any] else {
+            throw HubError("\(name) \(items): no data in \(String(decoding: response.body, as: UTF8.self))")
+        }
+        return data
     }
 
     /// The values of an instant vector query's results, by their series' labels.

@@ -28,4 +28,8 @@ CURLcode ccurl_getinfo_long(CURL *handle, CURLINFO info, long *value);
 /* The size CURLOPT_ERRORBUFFER's buffer must have (CURL_ERROR_SIZE). */
 static inline size_t ccurl_error_size(void) { return CURL_ERROR_SIZE; }
 
+/* Macros Swift cannot import (they contain casts). */
+static inline long ccurl_auth_basic(void) { return (long)CURLAUTH_BASIC; }
+static inline unsigned int ccurl_url_default_port(void) { return CURLU_DEFAULT_PORT; }
+
 #endif

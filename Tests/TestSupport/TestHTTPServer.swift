@@ -4,30 +4,43 @@ import NIOPosix
 import Synchronization
 
 /// A request as the test server saw it.
-struct ReceivedRequest: Sendable {
-    var method: String
-    var uri: String
-    var headers: [(name: String, value: String)]
-    var body: [UInt8]
+public struct ReceivedRequest: Sendable {
+    public var method: String
+    public var uri: String
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
 
-    func header(_ name: String) -> String? {
+    public func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
     }
 }
 
 /// A response the test server sends.
-struct CannedResponse: Sendable {
-    var status: Int = 200
-    var headers: [(name: String, value: String)] = []
-    var body: [UInt8] = []
+public struct CannedResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+    /// Sleep this long before answering (a slow target).
+    public var delay: Duration
+
+    public init(status: Int = 200, headers: [(name: String, value: String)] = [], body: [UInt8] = [], delay: Duration = .zero) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.delay = delay
+    }
+
+    public init(status: Int = 200, contentType: String, body: String) {
+        self.init(status: status, headers: [("Content-Type", contentType)], body: Array(body.utf8))
+    }
 }
 
 /// An HTTP/1.1 server on 127.0.0.1 and a free port, answering every request with a closure.
-final class TestHTTPServer: Sendable {
-    let port: Int
+public final class TestHTTPServer: Sendable {
+    public let port: Int
     private let channel: Channel
 
-    init(handler: @escaping @Sendable (ReceivedRequest) -> CannedResponse) async throws {
+    public init(handler: @escaping @Sendable (ReceivedRequest) -> CannedResponse) async throws {
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -40,9 +53,9 @@ final class TestHTTPServer: Sendable {
         port = channel.localAddress!.port!
     }
 
-    var address: String { "127.0.0.1:\(port)" }
+    public var address: String { "127.0.0.1:\(port)" }
 
-    func stop() async throws {
+    public func stop() async throws {
         try await channel.close()
     }
 }
@@ -72,33 +85,47 @@ private final class ClosureHandler: ChannelInboundHandler, @unchecked Sendable {
                 method: head.method.rawValue, uri: head.uri,
                 headers: head.headers.map { ($0.name, $0.value) }, body: body)
             let response = handler(request)
-            var headers = HTTPHeaders(response.headers.map { ($0.name, $0.value) })
-            headers.replaceOrAdd(name: "Content-Length", value: "\(response.body.count)")
-            context.write(
-                wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: response.status), headers: headers))),
-                promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            if response.delay > .zero {
+                let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                let contextBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                let version = head.version
+                context.eventLoop.scheduleTask(in: TimeAmount(response.delay)) {
+                    loopBound.value.write(response, version: version, context: contextBound.value)
+                }
+                self.head = nil
+                return
+            }
+            write(response, version: head.version, context: context)
             self.head = nil
         }
+    }
+
+    private func write(_ response: CannedResponse, version: HTTPVersion, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders(response.headers.map { ($0.name, $0.value) })
+        headers.replaceOrAdd(name: "Content-Length", value: "\(response.body.count)")
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: response.status), headers: headers))),
+            promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 }
 
 /// A value shared between a test and the server's handler closures.
-final class Locked<Value: Sendable>: Sendable {
+public final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
-    func withLock<Result>(_ body: (inout Value) -> Result) -> Result { mutex.withLock { body(&$0) } }
-    var value: Value { mutex.withLock { $0 } }
+    public init(_ value: Value) { mutex = Mutex(value) }
+    public func withLock<Result>(_ body: (inout Value) -> Result) -> Result { mutex.withLock { body(&$0) } }
+    public var value: Value { mutex.withLock { $0 } }
 }
 
 /// A target exposing one counter whose value is the number of scrapes served so far (1, 2, 3, …),
 /// so a receiver that got every scrape holds exactly the values 1…N.
-final class CounterTarget: Sendable {
-    let server: TestHTTPServer
+public final class CounterTarget: Sendable {
+    public let server: TestHTTPServer
     private let served: Locked<Int>
 
-    init() async throws {
+    public init() async throws {
         let served = Locked(0)
         self.served = served
         server = try await TestHTTPServer { request in
@@ -117,5 +144,5 @@ final class CounterTarget: Sendable {
         }
     }
 
-    var scrapesServed: Int { served.value }
+    public var scrapesServed: Int { served.value }
 }

@@ -1,0 +1,422 @@
+import WAL
+
+// OpenMetrics 1.0 text, as Prometheus 2.42's OpenMetrics parser (model/textparse,
+// openmetricslex.l + openmetricsparse.go) accepts it. The grammar, per line, every line ending
+// with `\n`:
+//
+//     # HELP name text        one space each; text to the end of the line, may be empty,
+//                             escapes \\ \" \n (others kept as written), valid UTF-8
+//     # TYPE name type        counter gauge histogram gaugehistogram summary info stateset unknown
+//     # UNIT name unit        unit empty, or a suffix of name preceded by "_"
+//     name[{labels}] value[ timestamp][ # {labels} value[ timestamp]]
+//     # EOF                   the last line; its "\n" is optional; nothing may follow
+//
+// Differences from the text format 0.0.4, all as in Prometheus: separators are exactly one
+// space (no tabs, no runs, nothing leading or trailing); no blank lines and no other comments;
+// no blanks inside label blocks and no trailing comma; a label value may hold any `\x` escape
+// (only \\, \" and \n are unescaped; others are kept verbatim); timestamps are seconds as a
+// float (`1520879607.789`), stored as `int64(seconds * 1000)` (truncated toward zero); an
+// exemplar is allowed only on a series whose name ends in `_total` or `_bucket`. Like Prometheus,
+// the parser does not check that samples match their family's declared type or suffixes.
+
+/// HELP/TYPE/UNIT seen for one metric family, as byte ranges into the body.
+struct MetadataEntry: Sendable {
+    var name: Range<Int>
+    var type: MetricType?
+    var help: Range<Int>?
+    var unit: Range<Int>?
+}
+
+extension TextParser {
+    // MARK: - Lines
+
+    mutating func advanceOpenMetrics(_ p: Bytes) throws(ExpositionError) -> ExposedSample? {
+        let end = p.count
+        var i = position
+        while !reachedEOF {
+            guard i < end else { throw fail("data does not end with # EOF") }
+            if p[i] == ASCII.hash {
+                i = try openMetricsComment(p, i, end)
+                position = i
+                continue
+            }
+            return try openMetricsSample(p, i, end)
+        }
+        position = end
+        return nil
+    }
+
+    /// Consumes a `# HELP`, `# TYPE`, `# UNIT` or `# EOF` line whose `#` is at `hash`; returns the
+    /// start of the next line.
+    private mutating func openMetricsComment(_ p: Bytes, _ hash: Int, _ end: Int) throws(ExpositionError) -> Int {
+        let k = hash + 2  // the keyword, after "# "
+        guard k <= end, p[hash + 1] == ASCII.space else { throw badComment(p, hash, end) }
+        if equals(p, k, min(k + 3, end), "EOF") {
+            var j = k + 3
+            if j < end && p[j] == ASCII.newline {
+                j += 1
+                if j < end { line += 1 }
+            }
+            if j < end { throw fail("unexpected data after # EOF") }
+            reachedEOF = true
+            return end
+        }
+        guard k + 5 <= end, p[k + 4] == ASCII.space else { throw badComment(p, hash, end) }
+        let keyword: StaticString
+        if equals(p, k, k + 4, "HELP") {
+            keyword = "HELP"
+        } else if equals(p, k, k + 4, "TYPE") {
+            keyword = "TYPE"
+        } else if equals(p, k, k + 4, "UNIT") {
+            keyword = "UNIT"
+        } else {
+            throw badComment(p, hash, end)
+        }
+        var i = k + 5
+        let nameStart = i
+        guard i < end && isMetricNameStart(p[i]) else {
+            throw fail("expected metric name after \(keyword), got \(describe(p, i, end))")
+        }
+        i += 1
+        while i < end && isMetricNameByte(p[i]) { i += 1 }
+        let nameEnd = i
+        guard i < end && p[i] == ASCII.space else {
+            if i < end && p[i] != ASCII.newline {
+                throw fail("invalid metric name in \(keyword) line: \(quoted(p, nameStart, spaceOrNewline(p, nameStart, end)))")
+            }
+            throw fail("expected text in \(keyword) line, got \(describe(p, i, end))")
+        }
+        let textStart = i + 1
+        i = textStart
+        while i < end && p[i] != ASCII.newline { i += 1 }
+        guard i < end else { throw fail("data does not end with # EOF") }
+        let textEnd = i
+        switch keyword.utf8Start[0] {
+        case UInt8(ascii: "H"):
+            guard isValidUTF8(p, textStart, textEnd) else { throw fail("invalid UTF-8 in HELP text") }
+            noteMetadata(p, nameStart..<nameEnd, help: textStart..<textEnd)
+        case UInt8(ascii: "T"):
+            guard let type = openMetricsType(p, textStart, textEnd) else {
+                throw fail("invalid metric type \(quoted(p, textStart, textEnd))")
+            }
+            typedName = nameStart..<nameEnd
+            typedAs = type
+            noteMetadata(p, nameStart..<nameEnd, type: type)
+        default:
+            let n = textEnd - textStart
+            if n > 0 {
+                let suffixStart = nameEnd - n
+                guard nameEnd - nameStart >= n + 1, p[suffixStart - 1] == ASCII.underscore,
+                      sameBytes(p, suffixStart, nameEnd, textStart, textEnd) else {
+                    throw fail("unit \(quoted(p, textStart, textEnd)) is not a suffix of metric \(quoted(p, nameStart, nameEnd))")
+                }
+            }
+            noteMetadata(p, nameStart..<nameEnd, unit: textStart..<textEnd)
+        }
+        line += 1
+        return i + 1
+    }
+
+    private func badComment(_ p: Bytes, _ hash: Int, _ end: Int) -> ExpositionError {
+        var lineEnd = hash
+        while lineEnd < end && p[lineEnd] != ASCII.newline { lineEnd += 1 }
+        return fail("expected \"# HELP\", \"# TYPE\", \"# UNIT\" or \"# EOF\" (OpenMetrics has no other comments), got \(quoted(p, hash, lineEnd))")
+    }
+
+    private func openMetricsType(_ p: Bytes, _ start: Int, _ end: Int) -> MetricType? {
+        if equals(p, start, end, "counter") { return .counter }
+        if equals(p, start, end, "gauge") { return .gauge }
+        if equals(p, start, end, "histogram") { return .histogram }
+        if equals(p, start, end, "gaugehistogram") { return .gaugehistogram }
+        if equals(p, start, end, "summary") { return .summary }
+        if equals(p, start, end, "info") { return .info }
+        if equals(p, start, end, "stateset") { return .stateset }
+        if equals(p, start, end, "unknown") { return .unknown }
+        return nil
+    }
+
+    /// Parses the sample line starting at `start`; leaves `position` at the start of the next line.
+    private mutating func openMetricsSample(_ p: Bytes, _ start: Int, _ end: Int) throws(ExpositionError) -> ExposedSample {
+        var i = start
+        guard isMetricNameStart(p[i]) else {
+            if p[i] == ASCII.newline { throw fail("unexpected blank line (not allowed in OpenMetrics)") }
+            throw fail("expected metric name, got \(describe(p, i, end))")
+        }
+        i += 1
+        while i < end && isMetricNameByte(p[i]) { i += 1 }
+        let nameEnd = i
+        if i < end && p[i] == ASCII.braceOpen {
+            i = try openMetricsLabelBlock(p, i, end, exemplar: false)
+        } else if i < end && p[i] != ASCII.space && p[i] != ASCII.newline {
+            throw fail("expected \" \" or \"{\" after metric name, got \(describe(p, i, end))")
+        }
+        let seriesEnd = i
+
+        // " value"
+        let (value, valueEnd) = try spaceAndNumber(p, i, end, what: "value")
+        i = valueEnd
+
+        // [" timestamp"] [" # {exemplar}"] "\n"
+        var timestamp: Int64? = nil
+        var exemplar: Range<Int>? = nil
+        if let next = try lineEndOrSpace(p, i, end) {
+            if isExemplarStart(p, next, end) {
+                exemplar = try openMetricsExemplar(p, start, nameEnd, next + 3, end)
+                i = exemplar!.upperBound
+            } else {
+                let (t, tEnd) = try spaceAndNumber(p, i, end, what: "timestamp")
+                guard t.isFinite else { throw fail("invalid timestamp \(quoted(p, i + 1, tEnd))") }
+                timestamp = millisecondsFromSeconds(t)
+                i = tEnd
+                if let next = try lineEndOrSpace(p, i, end) {
+                    guard isExemplarStart(p, next, end) else {
+                        throw fail("expected end of line or exemplar after timestamp, got \(quoted(p, next, spaceOrNewline(p, next + 1, end)))")
+                    }
+                    exemplar = try openMetricsExemplar(p, start, nameEnd, next + 3, end)
+                    i = exemplar!.upperBound
+                }
+            }
+        }
+        if exemplar != nil {
+            guard i < end else { throw fail("data does not end with # EOF") }
+            guard p[i] == ASCII.newline else {
+                throw fail("expected end of line after exemplar, got \(quoted(p, i, spaceOrNewline(p, i + 1, end)))")
+            }
+        }
+        // `i` is at the newline.
+        line += 1
+        position = i + 1
+        return ExposedSample(series: start..<seriesEnd, value: value, timestamp: timestamp, exemplar: exemplar)
+    }
+
+    /// At `i`, after a token: returns nil at a newline; the index of the space when a space
+    /// follows; throws at the end of input or on anything else.
+    private func lineEndOrSpace(_ p: Bytes, _ i: Int, _ end: Int) throws(ExpositionError) -> Int? {
+        guard i < end else { throw fail("data does not end with # EOF") }
+        if p[i] == ASCII.newline { return nil }
+        return i  // spaceOrNewline stopped here, so it is a space
+    }
+
+    /// Whether `" # {"` starts at `i`.
+    @inline(__always)
+    private func isExemplarStart(_ p: Bytes, _ i: Int, _ end: Int) -> Bool {
+        i + 3 < end && p[i + 1] == ASCII.hash && p[i + 2] == ASCII.space && p[i + 3] == ASCII.braceOpen
+    }
+
+    /// Parses `" " number` at `i`: exactly one space, then a token up to a space or newline,
+    /// which must be a Go float. Returns the number and the end of its token.
+    private func spaceAndNumber(_ p: Bytes, _ i: Int, _ end: Int, what: StaticString) throws(ExpositionError) -> (Double, Int) {
+        guard i < end && p[i] == ASCII.space else {
+            throw fail("expected \" \" and \(what), got \(describe(p, i, end))")
+        }
+        let start = i + 1
+        guard start < end && p[start] != ASCII.space && p[start] != ASCII.newline else {
+            throw fail("expected \(what), got \(describe(p, start, end))")
+        }
+        let tokenEnd = spaceOrNewline(p, start, end)
+        guard let value = parseFloatValue(p, start, tokenEnd) else {
+            throw fail("invalid \(what) \(quoted(p, start, tokenEnd))")
+        }
+        return (value, tokenEnd)
+    }
+
+    /// Validates the exemplar whose `{` is at `open`, after the sample whose metric name is
+    /// `p[nameStart..<nameEnd]`; returns its range (from `{` to the end of its last token).
+    private mutating func openMetricsExemplar(
+        _ p: Bytes, _ nameStart: Int, _ nameEnd: Int, _ open: Int, _ end: Int
+    ) throws(ExpositionError) -> Range<Int> {
+        let n = nameEnd - nameStart
+        guard n >= 6 && equals(p, nameEnd - 6, nameEnd, "_total")
+                || n >= 7 && equals(p, nameEnd - 7, nameEnd, "_bucket") else {
+            throw fail("metric name \(quoted(p, nameStart, nameEnd)) does not support exemplars (only _total and _bucket series do)")
+        }
+        var i = try openMetricsLabelBlock(p, open, end, exemplar: true)
+        let (_, valueEnd) = try spaceAndNumber(p, i, end, what: "exemplar value")
+        i = valueEnd
+        if i < end && p[i] == ASCII.space {
+            let (t, tEnd) = try spaceAndNumber(p, i, end, what: "exemplar timestamp")
+            guard t.isFinite else { throw fail("invalid exemplar timestamp \(quoted(p, i + 1, tEnd))") }
+            i = tEnd
+        }
+        return open..<i
+    }
+
+    /// Validates an OpenMetrics label block whose `{` is at `open`: `name="value"` pairs
+    /// separated by single commas, no blanks, no trailing comma; returns the index after `}`.
+    /// Series label names are checked for duplicates (exemplar ones are not, as in Prometheus);
+    /// NUL bytes are allowed in series label values only.
+    private mutating func openMetricsLabelBlock(_ p: Bytes, _ open: Int, _ end: Int, exemplar: Bool) throws(ExpositionError) -> Int {
+        if !exemplar { labelNames.removeAll(keepingCapacity: true) }
+        var i = open + 1
+        if i < end && p[i] == ASCII.braceClose { return i + 1 }
+        while true {
+            guard i < end && isLabelNameStart(p[i]) else {
+                if i < end && p[i] == ASCII.braceClose {
+                    throw fail("expected label name after \",\", got \"}\" (no trailing comma in OpenMetrics)")
+                }
+                throw fail("expected label name, got \(describe(p, i, end))")
+            }
+            let nameStart = i
+            i += 1
+            while i < end && isLabelNameByte(p[i]) { i += 1 }
+            if !exemplar { try noteLabelName(p, nameStart, i) }
+            guard i < end && p[i] == ASCII.equal else {
+                throw fail("expected \"=\" after label name, got \(describe(p, i, end))")
+            }
+            i += 1
+            guard i < end && p[i] == ASCII.quote else {
+                if i < end && p[i] == ASCII.singleQuote {
+                    throw fail("label values must be double-quoted, got \"'\"")
+                }
+                throw fail("expected label value, got \(describe(p, i, end))")
+            }
+            i = try labelValueEnd(p, i + 1, end, line: line, anyEscape: true, allowNUL: !exemplar).end
+            guard i < end else { throw fail("expected \",\" or \"}\" after label value, got end of input") }
+            if p[i] == ASCII.braceClose { break }
+            guard p[i] == ASCII.comma else {
+                throw fail("expected \",\" or \"}\" after label value, got \(describe(p, i, end))")
+            }
+            i += 1
+        }
+        if !exemplar && labelNames.count > 2 * Self.pairwiseLimit {
+            try checkDuplicatesSorted(p)
+        }
+        return i + 1
+    }
+
+    // MARK: - Exemplars
+
+    /// Builds the exemplar `p[range]` (`{labels} value [timestamp]`), checking it again.
+    func buildExemplar(_ p: Bytes, _ range: Range<Int>) throws(ExpositionError) -> Exemplar {
+        let end = range.upperBound
+        guard range.lowerBound >= 0, end <= p.count, !range.isEmpty else {
+            throw ExpositionError(line: 0, message: "exemplar range \(range) is outside the body")
+        }
+        let line = lineNumber(p, at: range.lowerBound)
+        func fail(_ message: String) -> ExpositionError { ExpositionError(line: line, message: message) }
+        var i = range.lowerBound
+        guard p[i] == ASCII.braceOpen else { throw fail("expected \"{\" at the start of an exemplar, got \(describe(p, i, end))") }
+        i += 1
+        var pairs: [Label] = []
+        var length = 0
+        while i < end && p[i] != ASCII.braceClose {
+            guard isLabelNameStart(p[i]) else { throw fail("expected label name, got \(describe(p, i, end))") }
+            let nameStart = i
+            while i < end && isLabelNameByte(p[i]) { i += 1 }
+            let name = string(p, nameStart, i)
+            guard i < end && p[i] == ASCII.equal, i + 1 < end, p[i + 1] == ASCII.quote else {
+                throw fail("expected =\"value\" after label name, got \(describe(p, i, end))")
+            }
+            let valueStart = i + 2
+            let (valueEnd, escaped) = try labelValueEnd(p, valueStart, end, line: line, anyEscape: true, allowNUL: false)
+            let value = escaped
+                ? unescape(p, valueStart, valueEnd - 1, quotes: true, keepUnknown: true)
+                : string(p, valueStart, valueEnd - 1)
+            length += name.unicodeScalars.count + value.unicodeScalars.count
+            pairs.append(Label(name, value))
+            i = valueEnd
+            if i < end && p[i] == ASCII.comma { i += 1 }
+        }
+        guard i < end else { throw fail("expected \"}\" in exemplar, got end of exemplar") }
+        i += 1
+        if length > Exemplar.maxLabelSetLength {
+            throw fail("exemplar label set is \(length) characters long, more than \(Exemplar.maxLabelSetLength)")
+        }
+        guard i < end && p[i] == ASCII.space else { throw fail("expected exemplar value, got \(describe(p, i, end))") }
+        i += 1
+        let valueEnd = spaceOrNewline(p, i, end)
+        guard let value = parseFloatValue(p, i, valueEnd) else { throw fail("invalid exemplar value \(quoted(p, i, valueEnd))") }
+        i = valueEnd
+        var timestamp: Int64? = nil
+        if i < end {
+            guard p[i] == ASCII.space else { throw fail("unexpected \(describe(p, i, end)) in exemplar") }
+            i += 1
+            let tEnd = spaceOrNewline(p, i, end)
+            guard let t = parseFloatValue(p, i, tEnd), t.isFinite, tEnd == end else {
+                throw fail("invalid exemplar timestamp \(quoted(p, i, tEnd))")
+            }
+            timestamp = millisecondsFromSeconds(t)
+        }
+        return Exemplar(labels: Labels(pairs), value: value, timestamp: timestamp)
+    }
+
+    // MARK: - Metadata
+
+    /// Records a HELP, TYPE or UNIT line for the family `p[name]`: merged into the last entry when
+    /// that is the same family (the usual HELP, TYPE, UNIT run), else a new entry.
+    mutating func noteMetadata(
+        _ p: Bytes, _ name: Range<Int>, type: MetricType? = nil, help: Range<Int>? = nil, unit: Range<Int>? = nil
+    ) {
+        if let last = metadataEntries.indices.last,
+           sameBytes(p, metadataEntries[last].name.lowerBound, metadataEntries[last].name.upperBound, name.lowerBound, name.upperBound) {
+            if let type { metadataEntries[last].type = type }
+            if let help { metadataEntries[last].help = help }
+            if let unit { metadataEntries[last].unit = unit }
+            return
+        }
+        metadataEntries.append(MetadataEntry(name: name, type: type, help: help, unit: unit))
+    }
+
+    func buildMetadata(_ p: Bytes) -> [MetricMetadata] {
+        var result: [MetricMetadata] = []
+        var index: [String: Int] = [:]
+        let openMetrics = format == .openMetrics
+        for entry in metadataEntries {
+            let family = string(p, entry.name.lowerBound, entry.name.upperBound)
+            let k: Int
+            if let existing = index[family] {
+                k = existing
+            } else {
+                k = result.count
+                index[family] = k
+                result.append(MetricMetadata(family: family, type: openMetrics ? .unknown : .untyped, help: "", unit: ""))
+            }
+            if let type = entry.type { result[k].type = type }
+            if let help = entry.help {
+                // Prometheus unescapes \\ and \n in text-format HELP, and \" too in OpenMetrics.
+                result[k].help = unescape(p, help.lowerBound, help.upperBound, quotes: openMetrics, keepUnknown: true)
+            }
+            if let unit = entry.unit { result[k].unit = string(p, unit.lowerBound, unit.upperBound) }
+        }
+        return result
+    }
+
+    // MARK: - Types
+
+    /// Whether a sample name whose family part ends at `suffixStart` belongs to a family of
+    /// `type` in OpenMetrics: the family name itself, or one of the type's sample suffixes.
+    func openMetricsSuffixMatches(_ p: Bytes, _ suffixStart: Int, _ end: Int, _ type: MetricType) -> Bool {
+        if suffixStart == end { return true }
+        func suffix(_ s: StaticString) -> Bool { equals(p, suffixStart, end, s) }
+        switch type {
+        case .counter: return suffix("_total") || suffix("_created")
+        case .histogram: return suffix("_bucket") || suffix("_sum") || suffix("_count") || suffix("_created")
+        case .gaugehistogram: return suffix("_bucket") || suffix("_gsum") || suffix("_gcount")
+        case .summary: return suffix("_sum") || suffix("_count") || suffix("_created")
+        case .info: return suffix("_info")
+        case .gauge, .stateset, .unknown, .untyped: return false
+        }
+    }
+}
+
+/// The end of the token starting at `i`: the first space or newline, or `end` (tabs belong to
+/// the token in OpenMetrics).
+@inline(__always)
+func spaceOrNewline(_ p: Bytes, _ i: Int, _ end: Int) -> Int {
+    var i = i
+    while i < end {
+        let c = p[i]
+        if c == ASCII.space || c == ASCII.newline { break }
+        i += 1
+    }
+    return i
+}
+
+/// OpenMetrics seconds to Prometheus milliseconds: Go's `int64(seconds * 1000)`, which truncates
+/// toward zero and, on amd64, yields `math.MinInt64` for values out of range.
+@inline(__always)
+func millisecondsFromSeconds(_ seconds: Double) -> Int64 {
+    let ms = seconds * 1000
+    guard ms >= -0x1p63 && ms < 0x1p63 else { return .min }
+    return Int64(ms)
+}

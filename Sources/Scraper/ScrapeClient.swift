@@ -1,0 +1,65 @@
+import AgentConfig
+import Curl
+
+/// How one scrape config's targets are requested: headers, compression, limits, TLS, proxy and
+/// credentials. Shared by the job's scrape loops, so a credential file is read once per job.
+struct ScrapeClient: Sendable {
+    /// Prometheus 2's Accept header: OpenMetrics preferred, the text format as fallback.
+    static let acceptHeader =
+        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+    static let userAgent = "metrics-agent/\(AgentVersion.current)"
+
+    let config: ScrapeConfig
+    private let password: SecretReader?
+    private let credentials: SecretReader?
+
+    init(config: ScrapeConfig) {
+        self.config = config
+        password = config.httpClient.basicAuth?.password.map(SecretReader.init)
+        credentials = config.httpClient.authorization?.credentials.map(SecretReader.init)
+    }
+
+    /// Whether a 401 may be cured by re-reading a credential file.
+    var hasCredentialFile: Bool { password?.isFile == true || credentials?.isFile == true }
+
+    /// The request for one scrape of `target`; `refreshCredentials` re-reads credential files.
+    func request(for target: Target, refreshCredentials: Bool = false) throws -> HTTPRequest {
+        var request = HTTPRequest(
+            method: .get,
+            url: target.url,
+            headers: [
+                ("Accept", Self.acceptHeader),
+                ("User-Agent", Self.userAgent),
+                ("X-Prometheus-Scrape-Timeout-Seconds", Self.seconds(target.timeout)),
+            ],
+            timeout: target.timeout
+        )
+        if config.enableCompression {
+            request.acceptEncoding = "gzip"
+        } else {
+            request.headers.append(("Accept-Encoding", "identity"))
+        }
+        if config.limits.bodySizeLimit > 0 { request.maxResponseBytes = config.limits.bodySizeLimit }
+        let http = config.httpClient
+        request.followRedirects = http.followRedirects
+        request.proxyURL = http.proxyURL
+        request.tls = TLSOptions(
+            caFile: http.tls.caFile, certFile: http.tls.certFile, keyFile: http.tls.keyFile,
+            serverName: http.tls.serverName, insecureSkipVerify: http.tls.insecureSkipVerify,
+            minVersion: http.tls.minVersion.flatMap(TLSVersion.init(rawValue:)))
+        if let basic = http.basicAuth {
+            request.basicAuth = BasicAuthCredentials(username: basic.username, password: try password?.value(refresh: refreshCredentials) ?? "")
+        }
+        if let authorization = http.authorization {
+            let value = try credentials?.value(refresh: refreshCredentials) ?? ""
+            request.headers.append(("Authorization", "\(authorization.type) \(value)"))
+        }
+        return request
+    }
+
+    /// Seconds as Prometheus prints them in the timeout header (`10`, `2.5`).
+    static func seconds(_ duration: Duration) -> String {
+        let ms = duration.milliseconds
+        return ms % 1000 == 0 ? "\(ms / 1000)" : "\(Double(ms) / 1000)"
+    }
+}

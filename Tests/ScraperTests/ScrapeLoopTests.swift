@@ -1,0 +1,316 @@
+import AgentConfig
+import Foundation
+import Logging
+import NIOPosix
+import Prometheus
+import TestSupport
+import Testing
+import WAL
+
+@testable import Scraper
+
+/// One scrape loop against an in-process target, with a real WAL read back after each scrape.
+final class LoopHarness {
+    let directory: URL
+    let wal: WriteAheadLog
+    let threadPool = NIOThreadPool(numberOfThreads: 2)
+    let server: TestHTTPServer
+    let requests = Locked<[ReceivedRequest]>([])
+    let respond: Locked<@Sendable (ReceivedRequest) -> CannedResponse>
+    var loop: ScrapeLoop!
+    var state = ScrapeLoop.State()
+    private var reader: WALReader
+    private var labelsByRef: [SeriesRef: Labels] = [:]
+
+    init(configure: (inout ScrapeConfig) -> Void = { _ in }, respond: @escaping @Sendable (ReceivedRequest) -> CannedResponse) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("scrape-loop-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        wal = try WriteAheadLog(directory: directory.path, logger: Logger(label: "test"))
+        reader = try WALReader(directory: directory.path, from: WALPosition(segment: 0, offset: 0))
+        threadPool.start()
+        let handler = Locked<@Sendable (ReceivedRequest) -> CannedResponse>(respond)
+        self.respond = handler
+        let requests = self.requests
+        server = try await TestHTTPServer { request in
+            requests.withLock { $0.append(request) }
+            return handler.value(request)
+        }
+        var config = ScrapeConfig(jobName: "test", scrapeInterval: .seconds(15), scrapeTimeout: .seconds(5))
+        config.staticConfigs = [StaticConfig(targets: [server.address])]
+        configure(&config)
+        let target = Target.targets(for: config)[0]
+        let registry = PrometheusCollectorRegistry()
+        loop = ScrapeLoop(
+            target: target, client: ScrapeClient(config: config), wal: wal, threadPool: threadPool,
+            metrics: ScrapeMetrics(registry: registry, job: "test", duplicates: ScrapeMetrics.duplicatesCounter(registry: registry)),
+            logger: Logger(label: "test"), onReport: { _, _ in })
+    }
+
+    deinit {
+        try? wal.close()
+        try? threadPool.syncShutdownGracefully()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// One scrape; returns the samples it stored, by series text (`name{a="b", …}`).
+    func scrape() async throws -> [String: (timestamp: Int64, value: Double)] {
+        await loop.scrapeOnce(state: &state)
+        return try readNewRecords()
+    }
+
+    /// The samples appended since the last read, by series text.
+    func readNewRecords() throws -> [String: (timestamp: Int64, value: Double)] {
+        var samples: [String: (timestamp: Int64, value: Double)] = [:]
+        while let (record, _) = try reader.next() {
+            switch record {
+            case .series(let series):
+                for entry in series { labelsByRef[entry.ref] = entry.labels }
+            case .samples(let records):
+                for sample in records {
+                    samples[labelsByRef[sample.ref]?.description ?? "ref \(sample.ref)"] = (sample.timestamp, sample.value)
+                }
+            }
+        }
+        return samples
+    }
+
+    var seriesRecords: Int { labelsByRef.count }
+
+    /// `name{instance=…, job="test"}` for a series of this target with `extra` labels.
+    func series(_ name: String, _ extra: KeyValuePairs<String, String> = [:]) -> String {
+        Labels(extra.map { Label($0.key, $0.value) } + [Label("__name__", name), Label("job", "test"), Label("instance", server.address)]).description
+    }
+}
+
+func text(_ body: String) -> CannedResponse { CannedResponse(contentType: "text/plain; version=0.0.4", body: body) }
+
+func isStale(_ value: Double?) -> Bool { value.map { $0.bitPattern == staleMarkerBits } ?? false }
+
+@Suite struct ScrapeLoopTests {
+    @Test func storesSamplesAndTheFiveSyntheticSeries() async throws {
+        let h = try await LoopHarness { _ in text("a_total 1\nb{x=\"1\"} 2.5\n") }
+        let first = try await h.scrape()
+        #expect(first[h.series("a_total")]?.value == 1)
+        #expect(first[h.series("b", ["x": "1"])]?.value == 2.5)
+        #expect(first[h.series("up")]?.value == 1)
+        #expect(first[h.series("scrape_samples_scraped")]?.value == 2)
+        #expect(first[h.series("scrape_samples_post_metric_relabeling")]?.value == 2)
+        #expect(first[h.series("scrape_series_added")]?.value == 2)
+        #expect((first[h.series("scrape_duration_seconds")]?.value ?? -1) >= 0)
+        let timestamps = Set(first.values.map(\.timestamp))
+        #expect(timestamps.count == 1, "every sample at the scrape's start time")
+        #expect(h.seriesRecords == 7)
+        let second = try await h.scrape()
+        #expect(second[h.series("scrape_series_added")]?.value == 0)
+        #expect(h.seriesRecords == 7, "cached series are appended by ref, without new series records")
+    }
+
+    @Test func requestsWithPrometheusHeadersAndParams() async throws {
+        let h = try await LoopHarness(configure: {
+            $0.params = [("match[]", [#"{job="node"}"#]), ("format", ["prometheus"])]
+            $0.metricsPath = "/federate"
+        }) { _ in text("a 1\n") }
+        _ = try await h.scrape()
+        let request = try #require(h.requests.value.first)
+        #expect(request.uri == "/federate?format=prometheus&match%5B%5D=%7Bjob%3D%22node%22%7D")
+        #expect(request.header("Accept")?.hasPrefix("application/openmetrics-text;version=1.0.0,") == true)
+        #expect(request.header("Accept")?.contains("text/plain;version=0.0.4;q=0.5") == true)
+        #expect(request.header("X-Prometheus-Scrape-Timeout-Seconds") == "5")
+        #expect(request.header("User-Agent")?.hasPrefix("metrics-agent/") == true)
+        #expect(request.header("Accept-Encoding")?.contains("gzip") == true)
+    }
+
+    @Test func compressionCanBeTurnedOff() async throws {
+        let h = try await LoopHarness(configure: { $0.enableCompression = false }) { _ in text("a 1\n") }
+        _ = try await h.scrape()
+        #expect(h.requests.value.first?.header("Accept-Encoding") == "identity")
+    }
+
+    @Test func gzipBodiesAreDecoded() async throws {
+        let plain = Array("gzipped_metric 42\n".utf8)
+        let compressed = try gzip(plain)
+        let h = try await LoopHarness { _ in
+            CannedResponse(headers: [("Content-Type", "text/plain; version=0.0.4"), ("Content-Encoding", "gzip")], body: compressed)
+        }
+        let samples = try await h.scrape()
+        #expect(samples[h.series("gzipped_metric")]?.value == 42)
+    }
+
+    @Test func openMetricsIsChosenByContentType() async throws {
+        let h = try await LoopHarness { _ in
+            CannedResponse(contentType: "application/openmetrics-text; version=1.0.0; charset=utf-8", body: "# TYPE c counter\nc_total 3 # {trace_id=\"abc\"} 1\n# EOF\n")
+        }
+        let samples = try await h.scrape()
+        #expect(samples[h.series("c_total")]?.value == 3)
+        #expect(samples[h.series("up")]?.value == 1)
+    }
+
+    @Test func vanishedSeriesAndFailedScrapesGetStalenessMarkers() async throws {
+        let body = Locked("a 1\nb 2\n")
+        let status = Locked(200)
+        let h = try await LoopHarness { _ in
+            var response = text(body.value)
+            response.status = status.value
+            return response
+        }
+        _ = try await h.scrape()
+        body.withLock { $0 = "a 1\n" }
+        let second = try await h.scrape()
+        #expect(isStale(second[h.series("b")]?.value), "b vanished")
+        #expect(second[h.series("a")]?.value == 1)
+        status.withLock { $0 = 500 }
+        let failed = try await h.scrape()
+        #expect(failed[h.series("up")]?.value == 0)
+        #expect(isStale(failed[h.series("a")]?.value), "every series of a failed scrape goes stale")
+        #expect(failed[h.series("b")] == nil, "b was stale already")
+        #expect(failed[h.series("scrape_samples_scraped")]?.value == 0)
+        let failedAgain = try await h.scrape()
+        #expect(failedAgain[h.series("a")] == nil, "no second marker")
+        status.withLock { $0 = 200 }
+        let recovered = try await h.scrape()
+        #expect(recovered[h.series("a")]?.value == 1)
+        #expect(recovered[h.series("up")]?.value == 1)
+    }
+
+    @Test func explicitTimestampsGoStaleOnlyWhenTracked() async throws {
+        for track in [false, true] {
+            let body = Locked("a 1\nt 5 1700000000000\n")
+            let h = try await LoopHarness(configure: { $0.trackTimestampsStaleness = track }) { _ in text(body.value) }
+            let first = try await h.scrape()
+            #expect(first[h.series("t")]?.timestamp == 1_700_000_000_000, "honor_timestamps keeps the exposed time")
+            body.withLock { $0 = "a 1\n" }
+            let second = try await h.scrape()
+            #expect(isStale(second[h.series("t")]?.value) == track)
+        }
+    }
+
+    @Test func exposedTimestampsAreIgnoredWithoutHonorTimestamps() async throws {
+        let h = try await LoopHarness(configure: { $0.honorTimestamps = false }) { _ in text("t 5 1700000000000\n") }
+        let samples = try await h.scrape()
+        #expect(samples[h.series("t")]?.timestamp == samples[h.series("up")]?.timestamp)
+    }
+
+    @Test func duplicateSeriesLinesAreDroppedNotFatal() async throws {
+        let h = try await LoopHarness { _ in text("a 1\na 2\nb 3\n") }
+        let samples = try await h.scrape()
+        #expect(samples[h.series("up")]?.value == 1)
+        #expect(samples[h.series("a")]?.value == 1, "the first line wins")
+        #expect(samples[h.series("scrape_samples_scraped")]?.value == 3)
+        #expect(samples[h.series("scrape_samples_post_metric_relabeling")]?.value == 2)
+        let again = try await h.scrape()
+        #expect(again[h.series("a")]?.value == 1)
+    }
+
+    @Test(arguments: [
+        ("sample_limit", "sample limit exceeded"),
+        ("label_limit", "label_limit exceeded"),
+        ("label_name_length_limit", "label_name_length_limit exceeded"),
+        ("label_value_length_limit", "label_value_length_limit exceeded"),
+        ("body_size_limit", "body size limit exceeded"),
+    ])
+    func limitsFailTheWholeScrape(limit: String, message: String) async throws {
+        let reports = Locked<[String?]>([])
+        let h = try await LoopHarness(configure: {
+            switch limit {
+            case "sample_limit": $0.limits.sampleLimit = 2
+            case "label_limit": $0.limits.labelLimit = 3
+            case "label_name_length_limit": $0.limits.labelNameLengthLimit = 8
+            case "label_value_length_limit": $0.limits.labelValueLengthLimit = 10
+            default: $0.limits.bodySizeLimit = 64
+            }
+        }) { _ in text("a 1\nb 2\nwide{long_label_name=\"a value longer than ten\"} 3\n" + String(repeating: "# padding\n", count: 10)) }
+        h.loop = ScrapeLoop(
+            target: h.loop.target, client: h.loop.client, wal: h.wal, threadPool: h.threadPool, metrics: h.loop.metrics,
+            logger: h.loop.logger, onReport: { _, report in reports.withLock { $0.append(report.error) } })
+        let samples = try await h.scrape()
+        #expect(samples[h.series("up")]?.value == 0)
+        #expect(samples[h.series("a")] == nil, "nothing of a failed scrape is stored")
+        let error = try #require(reports.value.first ?? nil)
+        #expect(error.contains(message), "\(error)")
+    }
+
+    @Test func slowTargetsTimeOut() async throws {
+        let reports = Locked<[String?]>([])
+        let h = try await LoopHarness(configure: { $0.scrapeTimeout = .milliseconds(300) }) { _ in
+            CannedResponse(headers: [("Content-Type", "text/plain")], body: Array("a 1\n".utf8), delay: .seconds(2))
+        }
+        h.loop = ScrapeLoop(
+            target: h.loop.target, client: h.loop.client, wal: h.wal, threadPool: h.threadPool, metrics: h.loop.metrics,
+            logger: h.loop.logger, onReport: { _, report in reports.withLock { $0.append(report.error) } })
+        let started = ContinuousClock.now
+        let samples = try await h.scrape()
+        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(samples[h.series("up")]?.value == 0)
+        #expect(reports.value.first??.contains("timed out") == true, "\(reports.value)")
+    }
+
+    @Test func malformedBodiesFailWithTheLine() async throws {
+        let reports = Locked<[String?]>([])
+        let h = try await LoopHarness { _ in text("ok 1\nbad{a=\"1\",a=\"2\"} 1\n") }
+        h.loop = ScrapeLoop(
+            target: h.loop.target, client: h.loop.client, wal: h.wal, threadPool: h.threadPool, metrics: h.loop.metrics,
+            logger: h.loop.logger, onReport: { _, report in reports.withLock { $0.append(report.error) } })
+        let samples = try await h.scrape()
+        #expect(samples[h.series("up")]?.value == 0)
+        #expect(samples[h.series("ok")] == nil)
+        #expect(reports.value.first??.contains("line 2") == true, "\(reports.value)")
+    }
+
+    @Test func rotatedBearerTokenFilesAreReReadAfterA401() async throws {
+        let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: tokenFile) }
+        try "first-token\n".write(to: tokenFile, atomically: true, encoding: .utf8)
+        let accepted = Locked("Bearer first-token")
+        let h = try await LoopHarness(configure: {
+            $0.httpClient.authorization = Authorization(credentials: .file(tokenFile.path))
+        }) { request in
+            request.header("Authorization") == accepted.value ? text("a 1\n") : CannedResponse(status: 401)
+        }
+        #expect(try await h.scrape()[h.series("up")]?.value == 1)
+        // The token rotates: the server now wants the new one, and the file has it.
+        try "second-token\n".write(to: tokenFile, atomically: true, encoding: .utf8)
+        accepted.withLock { $0 = "Bearer second-token" }
+        #expect(try await h.scrape()[h.series("up")]?.value == 1, "401 → file re-read → retried")
+        #expect(h.requests.value.map { $0.header("Authorization") ?? "" } == ["Bearer first-token", "Bearer first-token", "Bearer second-token"])
+    }
+
+    @Test func basicAuthWithPasswordFile() async throws {
+        let passwordFile = FileManager.default.temporaryDirectory.appendingPathComponent("password-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: passwordFile) }
+        try "s3cret".write(to: passwordFile, atomically: true, encoding: .utf8)
+        let h = try await LoopHarness(configure: {
+            $0.httpClient.basicAuth = BasicAuth(username: "agent", password: .file(passwordFile.path))
+        }) { request in
+            request.header("Authorization") == "Basic " + Data("agent:s3cret".utf8).base64EncodedString() ? text("a 1\n") : CannedResponse(status: 401)
+        }
+        #expect(try await h.scrape()[h.series("up")]?.value == 1)
+    }
+
+    @Test func aTargetLeavingDiscoveryMarksEverythingStale() async throws {
+        let h = try await LoopHarness { _ in text("a 1\n") }
+        _ = try await h.scrape()
+        h.loop.markEverythingStale(state: &h.state)
+        let markers = try h.readNewRecords()
+        #expect(isStale(markers[h.series("a")]?.value))
+        for name in ScrapeLoop.syntheticNames {
+            #expect(isStale(markers[h.series(name)]?.value), "\(name) goes stale too")
+        }
+        #expect(markers.count == 6)
+    }
+}
+
+/// gzip-compresses bytes with Debian's gzip.
+func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
+    let input = FileManager.default.temporaryDirectory.appendingPathComponent("gzip-\(UUID().uuidString)")
+    try Data(bytes).write(to: input)
+    defer { try? FileManager.default.removeItem(at: input) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/gzip")
+    process.arguments = ["-c", input.path]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Array(data)
+}
