@@ -2,32 +2,37 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Foundation
 import Prometheus
+import Scraper
 import ServiceLifecycle
 
-/// The agent's own HTTP endpoints: `/metrics`, `/-/healthy`, `/-/ready`.
+/// The agent's own HTTP endpoints: `/metrics`, `/-/healthy`, `/-/ready`, `/api/v1/targets`.
 final class AdminServer: Service {
     private let host: String
     private let port: Int
     private let registry: PrometheusCollectorRegistry
+    private let scraper: ScrapeManager
     private let logger: Logger
 
-    init(host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger) {
+    init(host: String, port: Int, registry: PrometheusCollectorRegistry, scraper: ScrapeManager, logger: Logger) {
         self.host = host
         self.port = port
         self.registry = registry
+        self.scraper = scraper
         self.logger = logger
     }
 
     /// Binds the listening socket (so a bad address fails start-up) and returns the channel.
     func bind(on group: EventLoopGroup) async throws -> Channel {
         let registry = self.registry
+        let scraper = self.scraper
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(AdminHandler(registry: registry))
+                    channel.pipeline.addHandler(AdminHandler(registry: registry, scraper: scraper))
                 }
             }
             .bind(host: host, port: port)
@@ -48,10 +53,12 @@ private final class AdminHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let registry: PrometheusCollectorRegistry
+    private let scraper: ScrapeManager
     private var head: HTTPRequestHead?
 
-    init(registry: PrometheusCollectorRegistry) {
+    init(registry: PrometheusCollectorRegistry, scraper: ScrapeManager) {
         self.registry = registry
+        self.scraper = scraper
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -68,7 +75,9 @@ private final class AdminHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func respond(to request: HTTPRequestHead, context: ChannelHandlerContext) {
-        let path = request.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.uri
+        let components = URLComponents(string: request.uri)
+        let path = components?.path ?? request.uri
+        let query = Dictionary((components?.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { _, last in last })
         let (status, contentType, body): (HTTPResponseStatus, String, [UInt8])
         switch (request.method, path) {
         case (.GET, "/metrics"), (.HEAD, "/metrics"):
@@ -80,7 +89,9 @@ private final class AdminHandler: ChannelInboundHandler, @unchecked Sendable {
             (status, contentType, body) = (.ok, "text/plain; charset=utf-8", Array("Metrics Agent is Healthy.\n".utf8))
         case (.GET, "/-/ready"), (.HEAD, "/-/ready"):
             (status, contentType, body) = (.ok, "text/plain; charset=utf-8", Array("Metrics Agent is Ready.\n".utf8))
-        case (_, "/metrics"), (_, "/-/healthy"), (_, "/-/ready"):
+        case (.GET, "/api/v1/targets"):
+            (status, contentType, body) = (.ok, "application/json", TargetsAPI.body(for: scraper.targetStatus, query: query))
+        case (_, "/metrics"), (_, "/-/healthy"), (_, "/-/ready"), (_, "/api/v1/targets"):
             (status, contentType, body) = (.methodNotAllowed, "text/plain; charset=utf-8", Array("Method Not Allowed\n".utf8))
         default:
             (status, contentType, body) = (.notFound, "text/plain; charset=utf-8", Array("404 page not found\n".utf8))

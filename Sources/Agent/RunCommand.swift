@@ -76,7 +76,7 @@ struct RunCommand: AsyncParsableCommand {
             configuration: configuration, wal: wal, storagePath: storagePath,
             flushDeadline: PrometheusDuration.parse(flushDeadline)!, registry: registry, logger: logger)
         let walService = WALService(wal: wal, syncInterval: PrometheusDuration.parse(walSyncInterval)!, logger: logger)
-        let server = AdminServer(host: host, port: port, registry: registry, logger: logger)
+        let server = AdminServer(host: host, port: port, registry: registry, scraper: scraper, logger: logger)
 
         logger.info(
             "starting agent",

@@ -15,7 +15,8 @@ public enum TLSVersion: String, Sendable, CaseIterable {
 /// They have no effect on plain `http://` requests. File paths are read by libcurl when a new
 /// TLS connection is set up (not when the request is created), so a missing or malformed
 /// file is reported by ``HTTPConnection/perform(_:)`` as a ``CurlError`` of kind
-/// ``CurlError/Kind-swift.enum/tls`` whose message names the file.
+/// ``CurlError/Kind-swift.enum/tls`` whose message names the file. Empty strings are treated
+/// like `nil`.
 public struct TLSOptions: Sendable, Equatable {
     /// PEM file with the CA certificates that verify the server (`CURLOPT_CAINFO`). When set,
     /// it *replaces* the system trust store (the system CA directory is not consulted either),

@@ -48,7 +48,7 @@ struct ScrapeClient: Sendable {
             serverName: http.tls.serverName, insecureSkipVerify: http.tls.insecureSkipVerify,
             minVersion: http.tls.minVersion.flatMap(TLSVersion.init(rawValue:)))
         if let basic = http.basicAuth {
-            request.basicAuth = BasicAuthCredentials(username: basic.username, password: try password?.value(refresh: refreshCredentials) ?? "")
+            request.basicAuth = CurlBasicAuth(username: basic.username, password: try password?.value(refresh: refreshCredentials) ?? "")
         }
         if let authorization = http.authorization {
             let value = try credentials?.value(refresh: refreshCredentials) ?? ""

@@ -3,12 +3,12 @@ import NIOPosix
 import Testing
 
 /// Runs the blocking `perform` on NIO's thread pool, as production callers should.
-private func perform(_ connection: HTTPConnection, _ request: HTTPRequest) async throws -> HTTPResponse {
+func perform(_ connection: HTTPConnection, _ request: HTTPRequest) async throws -> HTTPResponse {
     try await NIOThreadPool.singleton.runIfActive { try connection.perform(request) }
 }
 
 /// Runs `perform` and returns the `CurlError` it throws (failing the test if it succeeds).
-private func performError(_ connection: HTTPConnection, _ request: HTTPRequest) async -> CurlError? {
+func performError(_ connection: HTTPConnection, _ request: HTTPRequest) async -> CurlError? {
     do {
         let response = try await perform(connection, request)
         Issue.record("expected an error, got status \(response.status)")
@@ -21,7 +21,7 @@ private func performError(_ connection: HTTPConnection, _ request: HTTPRequest) 
     }
 }
 
-private func withServer(_ body: (TestHTTPServer) async throws -> Void) async throws {
+func withServer(_ body: (TestHTTPServer) async throws -> Void) async throws {
     let server = try await TestHTTPServer()
     do {
         try await body(server)

@@ -15,9 +15,18 @@ import NIOPosix
 /// - `GET /gzip`: a gzip-encoded body ("gzip " repeated) with `Content-Encoding: gzip`
 /// - `GET /redirect`: 302 to /hello with `X-Redirect: 1`
 /// - `GET /port`: the client's source port, to detect connection reuse
+/// - `GET /auth`: 200 "authorized" if `Authorization` is Basic with ``basicUser`` and
+///   ``basicPassword``, else 401 with `WWW-Authenticate: Basic`
+/// - any absolute-form URI (`GET http://host/path`), as a forward proxy receives it:
+///   200 "proxied <uri>"
 final class TestHTTPServer: Sendable {
     let port: Int
     private let channel: any Channel
+
+    static let basicUser = "metrics"
+    static let basicPassword = "p@ss:wörd"
+    /// `Basic base64("metrics:p@ss:wörd")` (UTF-8).
+    static let basicAuthorization = "Basic bWV0cmljczpwQHNzOnfDtnJk"
 
     static let gzipPlain = [UInt8](String(repeating: "gzip ", count: 50).utf8)
     static let gzipBody = gzipStored(gzipPlain)
@@ -65,6 +74,10 @@ final class TestHTTPServer: Sendable {
         }
 
         private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+            if head.uri.lowercased().hasPrefix("http://") {
+                respond(context, .ok, [], Array("proxied \(head.uri)".utf8))
+                return
+            }
             let parts = head.uri.split(separator: "?", maxSplits: 1)
             let path = String(parts.first ?? "")
             var query: [String: String] = [:]
@@ -97,6 +110,12 @@ final class TestHTTPServer: Sendable {
                 respond(context, .ok, [("Content-Encoding", "gzip"), ("Content-Type", "text/plain")], TestHTTPServer.gzipBody)
             case "/redirect":
                 respond(context, .found, [("Location", "/hello"), ("X-Redirect", "1")], [])
+            case "/auth":
+                if head.headers["authorization"] == [TestHTTPServer.basicAuthorization] {
+                    respond(context, .ok, [], Array("authorized".utf8))
+                } else {
+                    respond(context, .unauthorized, [("WWW-Authenticate", "Basic realm=\"test\"")], Array("unauthorized".utf8))
+                }
             case "/port":
                 respond(context, .ok, [], Array("\(context.channel.remoteAddress?.port ?? -1)".utf8))
             default:
