@@ -292,7 +292,16 @@ extension TextParser {
         guard range.lowerBound >= 0, end <= p.count, !range.isEmpty else {
             throw ExpositionError(line: 0, message: "exemplar range \(range) is outside the body")
         }
-        let line = lineNumber(p, at: range.lowerBound)
+        do {
+            return try buildExemplarUnlocated(p, range)
+        } catch {
+            throw ExpositionError(line: lineNumber(p, at: range.lowerBound), message: error.message)
+        }
+    }
+
+    private func buildExemplarUnlocated(_ p: Bytes, _ range: Range<Int>) throws(ExpositionError) -> Exemplar {
+        let end = range.upperBound
+        let line = 0  // set by the caller
         func fail(_ message: String) -> ExpositionError { ExpositionError(line: line, message: message) }
         var i = range.lowerBound
         guard p[i] == ASCII.braceOpen else { throw fail("expected \"{\" at the start of an exemplar, got \(describe(p, i, end))") }

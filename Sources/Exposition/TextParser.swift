@@ -444,8 +444,18 @@ extension TextParser {
         guard series.lowerBound >= 0, end <= p.count, !series.isEmpty else {
             throw ExpositionError(line: 0, message: "series range \(series) is outside the body")
         }
+        do {
+            return try buildLabelsUnlocated(p, series)
+        } catch {
+            // The line number costs a scan from the start of the body: only for errors.
+            throw ExpositionError(line: lineNumber(p, at: series.lowerBound), message: error.message)
+        }
+    }
+
+    private func buildLabelsUnlocated(_ p: Bytes, _ series: Range<Int>) throws(ExpositionError) -> Labels {
+        let end = series.upperBound
         var i = series.lowerBound
-        let line = lineNumber(p, at: i)
+        let line = 0  // set by the caller
         func fail(_ message: String) -> ExpositionError { ExpositionError(line: line, message: message) }
 
         guard isMetricNameStart(p[i]) else { throw fail("expected metric name, got \(describe(p, i, end))") }

@@ -18,7 +18,7 @@ struct DifferentialTests {
         let directory = try Paths.temporaryDirectory("e2e-differential")
         defer { Paths.removeUnlessKept(directory) }
 
-        let fixtures = try FixtureTarget()
+        let fixtures = try await FixtureTarget()
         let nodePort = try freePort()
         let nodeExporter = try ChildProcess(
             name: "node-exporter", executable: "/usr/bin/prometheus-node-exporter",
@@ -41,6 +41,12 @@ struct DifferentialTests {
             """
         let prometheus = try PrometheusHub(directory: directory, scrapeInterval: "1s", scrapeConfigs: scrapeConfigs)
         try await prometheus.start()
+        // Prometheus syncs its targets about 5 s after starting; let it scrape every job once
+        // first, so that its scrapes cover the agent's whole run.
+        let scraping = await eventually(timeout: .seconds(20)) {
+            ((try? prometheus.vectorStrings(#"up{source=""}"#).count) ?? 0) == 3
+        }
+        #expect(scraping, "Prometheus did not scrape all 3 jobs within 20 s")
         let agent = try AgentHarness(directory: directory)
         let start = Date().timeIntervalSince1970
         try agent.start(config: """

@@ -31,6 +31,11 @@ struct FederationTests {
         try await source.start()
         let receiver = try PrometheusHub(directory: receiverDirectory)
         try await receiver.start()
+        // Prometheus syncs its targets about 5 s after starting: wait for its first scrape.
+        let scraping = await eventually(timeout: .seconds(20)) {
+            ((try? source.vectorStrings(#"up{job="source"}"#).count) ?? 0) == 1
+        }
+        #expect(scraping, "the source Prometheus did not scrape the fixture within 20 s")
 
         let agent = try AgentHarness(directory: directory)
         let start = Date().timeIntervalSince1970
