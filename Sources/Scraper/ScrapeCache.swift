@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import WAL
 
 /// One target's memory of the series it exposes: the raw bytes of each series line
@@ -49,7 +52,7 @@ struct ScrapeCache {
     /// Looks `series` up, marking it seen by this attempt.
     mutating func lookup(_ series: UnsafeRawBufferPointer, hash: UInt64, explicitTimestamp: Bool) -> Lookup {
         guard let slot = buckets.index(forKey: hash),
-            let index = buckets.values[slot].firstIndex(where: { $0.series.elementsEqual(series) })
+            let index = buckets.values[slot].firstIndex(where: { Self.equal($0.series, series) })
         else { return .miss }
         // Mutated in place through the dictionary's storage: no copy of the bucket.
         if buckets.values[slot][index].attempt == attempt { return .duplicate }
@@ -138,6 +141,14 @@ struct ScrapeCache {
             let kept = bucket.filter { $0.generation >= cutoff || $0.pendingIndex >= 0 }
             return kept.isEmpty ? nil : kept
         }
+    }
+
+    /// Byte equality with one `memcmp`.
+    @inline(__always)
+    static func equal(_ stored: [UInt8], _ series: UnsafeRawBufferPointer) -> Bool {
+        guard stored.count == series.count else { return false }
+        guard series.count > 0, let base = series.baseAddress else { return true }
+        return stored.withUnsafeBytes { memcmp($0.baseAddress!, base, series.count) == 0 }
     }
 
     /// FNV-1a over the bytes: fast for the short keys series lines are.

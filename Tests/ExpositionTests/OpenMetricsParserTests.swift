@@ -561,3 +561,23 @@ func quotedForTest(_ bytes: [UInt8]) -> String {
         #expect(TextParser([], format: .openMetrics).format == .openMetrics)
     }
 }
+
+@Suite struct TextFormatMetadataTests {
+    @Test(arguments: [
+        ("# HELP m Some \\\\ help \\n and \\\" kept.\n# TYPE m gauge\nm 1\n",
+         [MetricMetadata(family: "m", type: .gauge, help: "Some \\ help \n and \\\" kept.", unit: "")]),
+        ("# TYPE a counter\na 1\n# HELP b B.\nb 1\n# TYPE u untyped\n",
+         [MetricMetadata(family: "a", type: .counter, help: "", unit: ""),
+          MetricMetadata(family: "b", type: .untyped, help: "B.", unit: ""),
+          MetricMetadata(family: "u", type: .untyped, help: "", unit: "")]),
+        ("# HELP a first\n# HELP b x\n# HELP a second\n",
+         [MetricMetadata(family: "a", type: .untyped, help: "second", unit: ""),
+          MetricMetadata(family: "b", type: .untyped, help: "x", unit: "")]),
+        ("a 1\n# just a comment\n", []),
+    ] as [(String, [MetricMetadata])])
+    func metadata(_ text: String, _ expected: [MetricMetadata]) throws {
+        var parser = TextParser(Array(text.utf8))
+        while try parser.next() != nil {}
+        #expect(parser.metadata == expected)
+    }
+}
