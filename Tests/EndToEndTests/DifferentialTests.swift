@@ -55,7 +55,7 @@ struct DifferentialTests {
               scrape_timeout: 1s
               external_labels:
                 source: agent
-            \(scrapeConfigs)
+            \(scrapeConfigs.replacingOccurrences(of: "env: e2e", with: "env: e2e\n                  extra: x"))
             remote_write:
               - url: \(prometheus.writeURL)
                 queue_config:
@@ -89,6 +89,7 @@ struct DifferentialTests {
             let fromAgent = try Set(
                 prometheus.series(match: #"{job="\#(job)",source="agent"}"#, start: start, end: end)
                     .map { SeriesKey($0.filter { $0.key != "source" }) })
+            #expect(reference.count > (job == "node" ? 100 : 20), "Prometheus stored only \(reference.count) series for \(job)")
             for name in syntheticSeries {
                 #expect(reference.contains { $0.labels["__name__"] == name }, "Prometheus stored no \(name) for \(job)")
             }
