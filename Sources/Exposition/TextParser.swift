@@ -337,7 +337,7 @@ public struct TextParser: Sendable {
                 }
                 throw fail("expected label value, got \(describe(p, i, end))")
             }
-            i = try labelValueEnd(p, i + 1, end, line: line).end
+            i = try labelValueEnd(p, i + 1, end, line: line, anyEscape: true).end
             i = skipBlanks(p, i, end)
             guard i < end else { throw fail("expected \",\" or \"}\" after label value, got end of input") }
             if p[i] == ASCII.braceClose { break }
@@ -482,11 +482,10 @@ extension TextParser {
                     throw fail("expected label value, got \(describe(p, i, end))")
                 }
                 let valueStart = i + 1
-                let openMetrics = format == .openMetrics
-                let (valueEnd, escaped) = try labelValueEnd(p, valueStart, end, line: line, anyEscape: openMetrics)
+                let (valueEnd, escaped) = try labelValueEnd(p, valueStart, end, line: line, anyEscape: true)
                 i = valueEnd
                 let value = escaped
-                    ? unescape(p, valueStart, valueEnd - 1, quotes: true, keepUnknown: openMetrics)
+                    ? unescape(p, valueStart, valueEnd - 1, quotes: true, keepUnknown: true)
                     : string(p, valueStart, valueEnd - 1)
                 pairs.append(Label(name, value))
                 i = skipBlanks(p, i, end)

@@ -98,13 +98,13 @@ struct FederationTests {
         }
         let missing = expected.subtracting(received).sorted()
         let extra = received.subtracting(expected).sorted()
-        #expect(missing.isEmpty, "\(differenceList(missing, of: expected.count, "series of the source (plus cluster=\"fed\") missing at the receiver"))")
-        #expect(extra.isEmpty, "\(differenceList(extra, of: received.count, "series at the receiver that the source does not have"))")
+        #expect(missing.count == 0, "\(differenceList(missing, of: expected.count, "series of the source (plus cluster=\"fed\") missing at the receiver"))")
+        #expect(extra.count == 0, "\(differenceList(extra, of: received.count, "series at the receiver that the source does not have"))")
 
         // Nothing was renamed: honor_labels keeps the federated job and instance.
         let renamed = try receiver.series(match: #"{__name__=~".+",exported_job!=""}"#, start: start - 60, end: end)
             + receiver.series(match: #"{__name__=~".+",exported_instance!=""}"#, start: start - 60, end: end)
-        #expect(renamed.isEmpty, "\(differenceList(renamed.map(SeriesKey.init).sorted(), of: renamed.count, "series with exported_job or exported_instance"))")
+        #expect(renamed.count == 0, "\(differenceList(renamed.map(SeriesKey.init).sorted(), of: renamed.count, "series with exported_job or exported_instance"))")
 
         // Values: the fixture's series (static) and up have the source's values.
         let selector = #"{job="source",__name__!~"scrape_.*"}"#
@@ -119,7 +119,7 @@ struct FederationTests {
             return ours == theirs ? nil : "\(key): source \(theirs), receiver \(ours)"
         }
         #expect(
-            differences.isEmpty,
+            differences.count == 0,
             "\(differences.count) of \(sourceValues.count) values differ (first 20):\n  \(differences.prefix(20).joined(separator: "\n  "))")
     }
 }

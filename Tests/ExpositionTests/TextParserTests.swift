@@ -143,12 +143,14 @@ import WAL
         #expect(s.labels["a"] == "x\u{0}y")
     }
 
-    @Test func invalidEscapesAreRejected() {
+    /// Prometheus's lexer accepts a backslash before any byte and unescapes only `\\`, `\"` and
+    /// `\n`; other escapes are kept as written.
+    @Test func unknownEscapesAreKeptAsWritten() throws {
         for escape in [#"\t"#, #"\x41"#, #"\u00e9"#, #"\r"#, #"\'"#, #"\0"#, #"\N"#] {
-            let error = parseError("ok 1\nm{a=\"x\(escape)\"} 1\n")
-            #expect(error?.line == 2, "escape \(escape)")
-            #expect(error?.message.hasPrefix("invalid escape sequence") == true, "escape \(escape): \(String(describing: error))")
+            let s = try #require(try parse("ok 1\nm{a=\"x\(escape)\"} 1\n").last)
+            #expect(s.labels["a"] == "x" + escape, "escape \(escape)")
         }
+        #expect(try parse(#"m{a="\\t"} 1"#).first?.labels["a"] == #"\t"#, "an escaped backslash, then t")
     }
 
     // MARK: - Timestamps
