@@ -451,11 +451,11 @@ static const ProtobufCFieldDescriptor prometheus__sample__field_descriptors[2] =
     1,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_DOUBLE,
-    0,   /* quantifier_offset */
+    offsetof(Prometheus__Sample, value_presence_case),
     offsetof(Prometheus__Sample, value),
     NULL,
     NULL,
-    0,             /* flags */
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
@@ -514,11 +514,11 @@ static const ProtobufCFieldDescriptor prometheus__exemplar__field_descriptors[3]
     2,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_DOUBLE,
-    0,   /* quantifier_offset */
+    offsetof(Prometheus__Exemplar, value_presence_case),
     offsetof(Prometheus__Exemplar, value),
     NULL,
     NULL,
-    0,             /* flags */
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {

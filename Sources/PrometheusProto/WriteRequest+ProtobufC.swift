@@ -172,6 +172,9 @@ private final class CMessageArena {
                 let target = samples.baseAddress! + nextSample
                 target.initialize(to: Prometheus__Sample())
                 prometheus__sample__init(target)
+                // Written unless its bits are all zero: -0.0 is kept, +0.0 is omitted as proto3 does.
+                target.pointee.value_presence_case =
+                    sample.value.bitPattern == 0 ? PROMETHEUS__SAMPLE__VALUE_PRESENCE__NOT_SET : PROMETHEUS__SAMPLE__VALUE_PRESENCE_VALUE
                 target.pointee.value = sample.value
                 target.pointee.timestamp = sample.timestamp
                 samplePointers[nextSample] = target
@@ -184,6 +187,8 @@ private final class CMessageArena {
                 target.initialize(to: Prometheus__Exemplar())
                 prometheus__exemplar__init(target)
                 (target.pointee.labels, target.pointee.n_labels) = appendLabels(exemplar.labels)
+                target.pointee.value_presence_case =
+                    exemplar.value.bitPattern == 0 ? PROMETHEUS__EXEMPLAR__VALUE_PRESENCE__NOT_SET : PROMETHEUS__EXEMPLAR__VALUE_PRESENCE_VALUE
                 target.pointee.value = exemplar.value
                 target.pointee.timestamp = exemplar.timestamp
                 exemplarPointers[nextExemplar] = target

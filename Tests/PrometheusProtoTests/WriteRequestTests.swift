@@ -27,6 +27,19 @@ import PrometheusProto
         #expect(try WriteRequest(serializedBytes: expected) == request)
     }
 
+    @Test func negativeZeroIsWrittenAndPositiveZeroOmitted() throws {
+        func sampleBytes(_ value: Double) -> [UInt8] {
+            WriteRequest(timeseries: [ProtoTimeSeries(labels: [ProtoLabel(name: "a", value: "b")], samples: [ProtoSample(value: value, timestamp: 2)])])
+                .serialized().suffix(from: 12).map { $0 }
+        }
+        #expect(sampleBytes(0.0) == [0x10, 0x02], "+0 is proto3's default: omitted, as Go does")
+        #expect(sampleBytes(-0.0) == [0x09, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x10, 0x02], "-0 keeps its sign bit")
+        let decoded = try WriteRequest(serializedBytes: WriteRequest(timeseries: [
+            ProtoTimeSeries(labels: [ProtoLabel(name: "a", value: "b")], samples: [ProtoSample(value: -0.0, timestamp: 2)]),
+        ]).serialized())
+        #expect(decoded.timeseries[0].samples[0].value.bitPattern == (-0.0 as Double).bitPattern)
+    }
+
     @Test func metadataMatchesHandComputedBytes() throws {
         let request = WriteRequest(metadata: [
             ProtoMetricMetadata(type: .counter, metricFamilyName: "m", help: "h", unit: "u"),

@@ -87,34 +87,52 @@ struct  Prometheus__Label
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+typedef enum {
+  PROMETHEUS__SAMPLE__VALUE_PRESENCE__NOT_SET = 0,
+  PROMETHEUS__SAMPLE__VALUE_PRESENCE_VALUE = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(PROMETHEUS__SAMPLE__VALUE_PRESENCE__CASE)
+} Prometheus__Sample__ValuePresenceCase;
+
 struct  Prometheus__Sample
 {
   ProtobufCMessage base;
-  double value;
   /*
    * Milliseconds since the Unix epoch.
    */
   int64_t timestamp;
+  Prometheus__Sample__ValuePresenceCase value_presence_case;
+  union {
+    double value;
+  };
 };
 #define PROMETHEUS__SAMPLE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&prometheus__sample__descriptor) \
-    , 0, 0 }
+    , 0, PROMETHEUS__SAMPLE__VALUE_PRESENCE__NOT_SET, {0} }
 
+
+typedef enum {
+  PROMETHEUS__EXEMPLAR__VALUE_PRESENCE__NOT_SET = 0,
+  PROMETHEUS__EXEMPLAR__VALUE_PRESENCE_VALUE = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(PROMETHEUS__EXEMPLAR__VALUE_PRESENCE__CASE)
+} Prometheus__Exemplar__ValuePresenceCase;
 
 struct  Prometheus__Exemplar
 {
   ProtobufCMessage base;
   size_t n_labels;
   Prometheus__Label **labels;
-  double value;
   /*
    * Milliseconds since the Unix epoch.
    */
   int64_t timestamp;
+  Prometheus__Exemplar__ValuePresenceCase value_presence_case;
+  union {
+    double value;
+  };
 };
 #define PROMETHEUS__EXEMPLAR__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&prometheus__exemplar__descriptor) \
-    , 0,NULL, 0, 0 }
+    , 0,NULL, 0, PROMETHEUS__EXEMPLAR__VALUE_PRESENCE__NOT_SET, {0} }
 
 
 struct  Prometheus__MetricMetadata
