@@ -102,6 +102,9 @@ final class RemoteEndpoint: Sendable {
             switch record {
             case .series(let series):
                 for entry in series { encoder.addSeries(entry) }
+            case .exemplars:
+                // Kept in the WAL; sending them (`send_exemplars`) comes with the queue's rework.
+                break
             case .samples(let samples):
                 // Records before the cursor were acknowledged already: only their series matter.
                 if position < resumeAt.position { continue }

@@ -126,6 +126,7 @@ struct ScrapeLoop: Sendable {
 
         metrics.scrapes.increment()
         if counts.duplicates > 0 { metrics.duplicates.increment(by: Int64(counts.duplicates)) }
+        if counts.exemplarsDropped > 0 { metrics.exemplarsDropped.increment(by: Int64(counts.exemplarsDropped)) }
         if let failure {
             metrics.failures.increment()
             if state.wasUp != false {
@@ -158,6 +159,7 @@ struct ScrapeLoop: Sendable {
         var appended = 0
         var seriesAdded = 0
         var duplicates = 0
+        var exemplarsDropped = 0
     }
 
     /// Parses `body` and adds each sample to `batch`: by ref when the series line is cached,
@@ -177,9 +179,12 @@ struct ScrapeLoop: Sendable {
                 let hash = ScrapeCache.hash(series)
                 let explicit = honorTimestamps && sample.timestamp != nil
                 let sampleTime = explicit ? sample.timestamp! : timestamp
+                let seriesRef: SeriesRef?
+                let newSeriesIndex: Int?
                 switch cache.lookup(series, hash: hash, explicitTimestamp: explicit) {
                 case .hit(let ref):
                     batch.append(ref: ref, timestamp: sampleTime, value: sample.value)
+                    (seriesRef, newSeriesIndex) = (ref, nil)
                 case .duplicate, .pending:
                     counts.duplicates += 1
                     continue
@@ -189,8 +194,23 @@ struct ScrapeLoop: Sendable {
                     let index = batch.append(labels: labels, timestamp: sampleTime, value: sample.value)
                     cache.insertPending(series, hash: hash, index: index, explicitTimestamp: explicit)
                     counts.seriesAdded += 1
+                    (seriesRef, newSeriesIndex) = (nil, index)
                 }
                 counts.appended += 1
+                if sample.exemplar != nil {
+                    // Kept in the WAL for remote write; one Prometheus would reject (labels over
+                    // 128 characters) is dropped and counted, the sample stays.
+                    guard let exemplar = try? parser.exemplar(of: sample) else {
+                        counts.exemplarsDropped += 1
+                        continue
+                    }
+                    let time = exemplar.timestamp ?? sampleTime
+                    if let seriesRef {
+                        batch.appendExemplar(ref: seriesRef, timestamp: time, value: exemplar.value, labels: exemplar.labels)
+                    } else if let newSeriesIndex {
+                        batch.appendExemplar(newSeries: newSeriesIndex, timestamp: time, value: exemplar.value, labels: exemplar.labels)
+                    }
+                }
             }
         }
         if limits.sampleLimit > 0, counts.appended > limits.sampleLimit {

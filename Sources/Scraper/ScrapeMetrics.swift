@@ -6,6 +6,7 @@ struct ScrapeMetrics: Sendable {
     let failures: Counter
     let samplesAppended: Counter
     let appendFailures: Counter
+    let exemplarsDropped: Counter
     /// `prometheus_target_scrapes_sample_duplicate_timestamp_total`, shared.
     let duplicates: Counter
 
@@ -18,6 +19,7 @@ struct ScrapeMetrics: Sendable {
         failures = counter("agent_scrape_failures_total", "Scrapes that failed (up == 0).")
         samplesAppended = counter("agent_scrape_samples_appended_total", "Samples (scraped, synthetic and staleness markers) appended to the WAL.")
         appendFailures = counter("agent_scrape_append_failures_total", "Scrapes whose samples could not be appended to the WAL.")
+        exemplarsDropped = counter("agent_scrape_exemplars_dropped_total", "Exemplars dropped as invalid (e.g. labels over 128 characters); their samples are kept.")
         self.duplicates = duplicates
     }
 

@@ -1,5 +1,6 @@
 /// Record payload types (first byte of every record payload), numbered as in Prometheus
-/// `tsdb/record`. Only `series` and `samples` are written and decoded here; readers skip the others.
+/// `tsdb/record`. Only `series`, `samples` and `exemplars` are written and decoded here; readers
+/// skip the others.
 public enum WALRecordType: UInt8, Sendable {
     case series = 1
     case samples = 2
@@ -132,11 +133,7 @@ public enum RecordCodec {
 
     static func appendSeries(ref: SeriesRef, labels: Labels, to e: inout ByteEncoder) {
         e.be64(ref)
-        e.uvarint(UInt64(labels.count))
-        for label in labels.pairs {
-            e.uvarintString(label.name)
-            e.uvarintString(label.value)
-        }
+        appendLabels(labels, to: &e)
     }
 
     /// Appends a samples record for `samples` to `out` (cleared first). An empty list encodes
@@ -163,13 +160,64 @@ public enum RecordCodec {
         e.be64(v.bitPattern)
     }
 
+    /// Appends an exemplars record for `exemplars` to `out` (cleared first), as Prometheus's
+    /// `Encoder.Exemplars`. An empty list encodes as the type byte alone.
+    public static func encodeExemplars(_ exemplars: [ExemplarRecord], into out: inout [UInt8]) {
+        var e = ByteEncoder(taking: &out)
+        e.byte(WALRecordType.exemplars.rawValue)
+        if let first = exemplars.first {
+            e.be64(first.ref)
+            e.be64(UInt64(bitPattern: first.timestamp))
+            for x in exemplars {
+                appendExemplar(x.ref, x.timestamp, x.value, x.labels, baseRef: first.ref, baseTime: first.timestamp, to: &e)
+            }
+        }
+        e.finish(into: &out)
+    }
+
+    /// One exemplar of an exemplars record: like a sample, followed by its labels encoded as in a
+    /// series record (count, then name and value of each).
+    @inline(__always)
+    static func appendExemplar(
+        _ ref: SeriesRef, _ t: Int64, _ v: Double, _ labels: Labels, baseRef: SeriesRef, baseTime: Int64,
+        to e: inout ByteEncoder
+    ) {
+        appendSample(ref, t, v, baseRef: baseRef, baseTime: baseTime, to: &e)
+        appendLabels(labels, to: &e)
+    }
+
+    @inline(__always)
+    static func appendLabels(_ labels: Labels, to e: inout ByteEncoder) {
+        e.uvarint(UInt64(labels.count))
+        for label in labels.pairs {
+            e.uvarintString(label.name)
+            e.uvarintString(label.value)
+        }
+    }
+
     public static func encode(_ record: WALRecord) -> [UInt8] {
         var out: [UInt8] = []
         switch record {
         case .series(let s): encodeSeries(s, into: &out)
         case .samples(let s): encodeSamples(s, into: &out)
+        case .exemplars(let x): encodeExemplars(x, into: &out)
         }
         return out
+    }
+
+    /// Decodes a label set encoded as in series and exemplar records.
+    static func decodeLabels(_ d: inout ByteDecoder) throws(RecordDecodingError) -> Labels {
+        let n = try d.uvarint()
+        // Each label needs at least 2 bytes, which bounds `n` before allocating.
+        guard n <= UInt64(d.remaining / 2) else { throw RecordDecodingError(reason: "label count too large") }
+        var pairs: [Label] = []
+        pairs.reserveCapacity(Int(n))
+        for _ in 0..<n {
+            let name = try d.uvarintString()
+            let value = try d.uvarintString()
+            pairs.append(Label(name, value))
+        }
+        return Labels(pairs)
     }
 
     /// Decodes a record payload. Returns nil for a record type this module does not decode
@@ -182,17 +230,7 @@ public enum RecordCodec {
             var series: [SeriesRecord] = []
             while d.remaining > 0 {
                 let ref = try d.be64()
-                let n = try d.uvarint()
-                // Each label needs at least 2 bytes, which bounds `n` before allocating.
-                guard n <= UInt64(d.remaining / 2) else { throw RecordDecodingError(reason: "label count too large") }
-                var pairs: [Label] = []
-                pairs.reserveCapacity(Int(n))
-                for _ in 0..<n {
-                    let name = try d.uvarintString()
-                    let value = try d.uvarintString()
-                    pairs.append(Label(name, value))
-                }
-                series.append(SeriesRecord(ref: ref, labels: Labels(pairs)))
+                series.append(SeriesRecord(ref: ref, labels: try decodeLabels(&d)))
             }
             return .series(series)
         case WALRecordType.samples.rawValue:
@@ -211,6 +249,24 @@ public enum RecordCodec {
                     value: Double(bitPattern: bits)))
             }
             return .samples(samples)
+        case WALRecordType.exemplars.rawValue:
+            var exemplars: [ExemplarRecord] = []
+            guard d.remaining > 0 else { return .exemplars([]) }
+            let baseRef = try d.be64()
+            let baseTime = Int64(bitPattern: try d.be64())
+            exemplars.reserveCapacity(d.remaining / 11)
+            while d.remaining > 0 {
+                let dref = try d.varint()
+                let dtime = try d.varint()
+                let bits = try d.be64()
+                let labels = try decodeLabels(&d)
+                exemplars.append(ExemplarRecord(
+                    ref: baseRef &+ UInt64(bitPattern: dref),
+                    timestamp: baseTime &+ dtime,
+                    value: Double(bitPattern: bits),
+                    labels: labels))
+            }
+            return .exemplars(exemplars)
         default:
             return nil
         }

@@ -35,7 +35,8 @@ public struct WALReader: Sendable {
     /// The next complete record and the position right after it, or nil when no further complete
     /// record is written yet (call again later; the reader stays where it is).
     ///
-    /// Records of unknown types are skipped. Throws ``WALCorruptionError`` for a corrupt record in
+    /// Series, samples and exemplars records are returned, in the order they were written (a
+    /// commit's exemplars record follows its samples record). Records of other types are skipped. Throws ``WALCorruptionError`` for a corrupt record in
     /// a segment that is complete (a later segment exists); in the segment still being written,
     /// bad bytes are reported as nil, since the writer repairs a torn tail when it restarts.
     public mutating func next() throws -> (record: WALRecord, next: WALPosition)? {

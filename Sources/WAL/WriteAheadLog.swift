@@ -25,8 +25,9 @@ public enum WALError: Error, CustomStringConvertible {
     }
 }
 
-/// The write-ahead log: a directory of segments holding series records (ref → labels) and
-/// samples records (ref, timestamp, value). See `docs/wal-format.md` for the format.
+/// The write-ahead log: a directory of segments holding series records (ref → labels), samples
+/// records (ref, timestamp, value) and exemplars records (ref, timestamp, value, labels). See
+/// `docs/wal-format.md` for the format.
 ///
 /// One instance owns the directory for writing. All methods are thread-safe; they block on file
 /// I/O (`pwrite`, `fsync`), so call them from a thread that may block, not an event loop.
@@ -82,8 +83,11 @@ public final class WriteAheadLog: Sendable {
 
     /// Resolves the batch's new series against the series table (an existing label set reuses its
     /// ref, an unknown one gets a new ref), then writes one series record for the refs that are
-    /// really new (none if there are none) followed by one samples record, with write(2) before
-    /// returning, so readers see whole records at once. Not durable until ``sync()``.
+    /// really new (none if there are none), one samples record (none if the batch has no samples)
+    /// and one exemplars record (none if the batch has no exemplars), all with a single write(2)
+    /// before returning, so readers see whole records at once. Exemplars appended for a new series
+    /// (``AppendBatch/appendExemplar(newSeries:timestamp:value:labels:)``) get the ref resolved
+    /// here. Not durable until ``sync()``.
     ///
     /// - Returns: The refs of the batch's new series, in the order they were appended.
     public func commit(_ batch: AppendBatch) throws -> [SeriesRef] {
@@ -111,26 +115,54 @@ public final class WriteAheadLog: Sendable {
             }
             series.finish(into: &s.seriesScratch)
 
-            // Samples, with the refs just resolved.
-            var samples = ByteEncoder(taking: &s.samplesScratch)
-            samples.byte(WALRecordType.samples.rawValue)
+            // Samples, with the refs just resolved (no samples record when there are no samples).
+            @inline(__always) func resolve(isNew: Bool, _ refOrIndex: UInt64) -> SeriesRef {
+                isNew ? refs[Int(refOrIndex)] : refOrIndex
+            }
             let entries = batch.entries
-            @inline(__always) func resolve(_ e: AppendBatch.Entry) -> SeriesRef {
-                e.isNew ? refs[Int(e.refOrIndex)] : e.refOrIndex
+            let writeSamples = !entries.isEmpty
+            if writeSamples {
+                var samples = ByteEncoder(taking: &s.samplesScratch)
+                samples.byte(WALRecordType.samples.rawValue)
+                let baseRef = resolve(isNew: entries[0].isNew, entries[0].refOrIndex)
+                let baseTime = entries[0].timestamp
+                samples.be64(baseRef)
+                samples.be64(UInt64(bitPattern: baseTime))
+                for e in entries {
+                    RecordCodec.appendSample(
+                        resolve(isNew: e.isNew, e.refOrIndex), e.timestamp, e.value,
+                        baseRef: baseRef, baseTime: baseTime, to: &samples)
+                }
+                samples.finish(into: &s.samplesScratch)
             }
-            let baseRef = resolve(entries[0])
-            let baseTime = entries[0].timestamp
-            samples.be64(baseRef)
-            samples.be64(UInt64(bitPattern: baseTime))
-            for e in entries {
-                RecordCodec.appendSample(resolve(e), e.timestamp, e.value, baseRef: baseRef, baseTime: baseTime, to: &samples)
+
+            // Exemplars, likewise (no exemplars record when there are none).
+            let exemplars = batch.exemplars
+            let writeExemplars = !exemplars.isEmpty
+            if writeExemplars {
+                var out = ByteEncoder(taking: &s.exemplarsScratch)
+                out.byte(WALRecordType.exemplars.rawValue)
+                let baseRef = resolve(isNew: exemplars[0].isNew, exemplars[0].refOrIndex)
+                let baseTime = exemplars[0].timestamp
+                out.be64(baseRef)
+                out.be64(UInt64(bitPattern: baseTime))
+                for x in exemplars {
+                    RecordCodec.appendExemplar(
+                        resolve(isNew: x.isNew, x.refOrIndex), x.timestamp, x.value, x.labels,
+                        baseRef: baseRef, baseTime: baseTime, to: &out)
+                }
+                out.finish(into: &s.exemplarsScratch)
             }
-            samples.finish(into: &s.samplesScratch)
 
             do {
                 var writeSeries = newCount > 0
                 var needed = writeSeries ? WALSegment.encodedSize(payloadLength: s.seriesScratch.count, at: s.offset) : 0
-                needed += WALSegment.encodedSize(payloadLength: s.samplesScratch.count, at: s.offset + needed)
+                if writeSamples {
+                    needed += WALSegment.encodedSize(payloadLength: s.samplesScratch.count, at: s.offset + needed)
+                }
+                if writeExemplars {
+                    needed += WALSegment.encodedSize(payloadLength: s.exemplarsScratch.count, at: s.offset + needed)
+                }
                 // The head alone may approach the limit when the series table is big: then let
                 // the segment grow to twice the head, so that most of every segment is data.
                 let limit = max(segmentSize, 2 * s.headSize)
@@ -140,7 +172,8 @@ public final class WriteAheadLog: Sendable {
                     writeSeries = false  // the new segment's head already lists them
                 }
                 if writeSeries { s.appendRecord(s.seriesScratch) }
-                s.appendRecord(s.samplesScratch)
+                if writeSamples { s.appendRecord(s.samplesScratch) }
+                if writeExemplars { s.appendRecord(s.exemplarsScratch) }
                 s.segmentHasCommit = true
                 try s.flush()
             } catch {
@@ -212,12 +245,13 @@ public final class WriteAheadLog: Sendable {
     /// Rebuilds the series table from the newest segments, repairing corrupt tails.
     ///
     /// Every segment starts with the full series table, so replay walks back from the newest
-    /// segment until one that holds a samples record (whose head is therefore complete) and takes
-    /// the union of the series found; refs found in newer segments win.
+    /// segment until one that holds a commit's samples or exemplars record (whose head is
+    /// therefore complete) and takes the union of the series found; refs found in newer segments
+    /// win. Exemplars records are not decoded (they do not affect the series table).
     static func replay(directory: String, segments: [Int], logger: Logger, into s: inout WriterState) throws {
         var maxRef: SeriesRef = 0
         for segment in segments.reversed() {
-            var sawSamples = false
+            var sawCommit = false
             let path = WALSegment.path(directory, segment)
             let file = try ReadOnlyFile(path: path)
             var scanner = SegmentScanner(file: file, segment: segment, offset: 0)
@@ -227,8 +261,10 @@ public final class WriteAheadLog: Sendable {
                 switch result {
                 case .record(let start, _):
                     let payload = scanner.payload
-                    if payload.first == WALRecordType.samples.rawValue {
-                        sawSamples = true
+                    if payload.first == WALRecordType.samples.rawValue
+                        || payload.first == WALRecordType.exemplars.rawValue
+                    {
+                        sawCommit = true
                     } else if payload.first == WALRecordType.series.rawValue {
                         do {
                             if case .series(let list)? = try RecordCodec.decode(payload) {
@@ -259,7 +295,7 @@ public final class WriteAheadLog: Sendable {
                     break scan
                 }
             }
-            if sawSamples { break }
+            if sawCommit { break }
         }
         s.nextRef = max(s.nextRef, maxRef + 1)
     }
@@ -293,6 +329,7 @@ struct WriterState {
 
     var seriesScratch: [UInt8] = []
     var samplesScratch: [UInt8] = []
+    var exemplarsScratch: [UInt8] = []
 
     /// Payload size above which the series head is split into several records.
     static let headRecordLimit = 1 << 20

@@ -21,6 +21,8 @@ final class LoopHarness {
     var state = ScrapeLoop.State()
     private var reader: WALReader
     private var labelsByRef: [SeriesRef: Labels] = [:]
+    /// Exemplars read so far, by their series' text.
+    private(set) var exemplars: [String: ExemplarRecord] = [:]
 
     init(configure: (inout ScrapeConfig) -> Void = { _ in }, respond: @escaping @Sendable (ReceivedRequest) -> CannedResponse) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("scrape-loop-\(UUID().uuidString)")
@@ -69,6 +71,8 @@ final class LoopHarness {
                 for sample in records {
                     samples[labelsByRef[sample.ref]?.description ?? "ref \(sample.ref)"] = (sample.timestamp, sample.value)
                 }
+            case .exemplars(let records):
+                for exemplar in records { exemplars[labelsByRef[exemplar.ref]?.description ?? "ref \(exemplar.ref)"] = exemplar }
             }
         }
         return samples
@@ -143,6 +147,30 @@ func isStale(_ value: Double?) -> Bool { value.map { $0.bitPattern == staleMarke
         let samples = try await h.scrape()
         #expect(samples[h.series("c_total")]?.value == 3)
         #expect(samples[h.series("up")]?.value == 1)
+    }
+
+    @Test func exemplarsAreKeptInTheWALAndInvalidOnesDroppedWithoutTheSample() async throws {
+        let longLabel = String(repeating: "x", count: 130)
+        let h = try await LoopHarness { _ in
+            CannedResponse(
+                contentType: "application/openmetrics-text; version=1.0.0",
+                body: """
+                    # TYPE c counter
+                    c_total 3 # {trace_id="abc"} 1.5 1700000000.5
+                    # TYPE d counter
+                    d_total 4 # {trace_id="\(longLabel)"} 1
+                    # EOF
+
+                    """)
+        }
+        let first = try await h.scrape()
+        #expect(first[h.series("c_total")]?.value == 3)
+        #expect(first[h.series("d_total")]?.value == 4, "the sample stays when its exemplar is dropped")
+        let exemplar = try #require(h.exemplars[h.series("c_total")])
+        #expect(exemplar.labels == Labels(["trace_id": "abc"]) && exemplar.value == 1.5 && exemplar.timestamp == 1_700_000_000_500)
+        #expect(h.exemplars[h.series("d_total")] == nil)
+        _ = try await h.scrape()
+        #expect(h.exemplars[h.series("c_total")] != nil, "exemplars of cached series are kept too")
     }
 
     @Test func vanishedSeriesAndFailedScrapesGetStalenessMarkers() async throws {

@@ -100,3 +100,10 @@ func writeBytes(_ bytes: [UInt8], to path: String) {
 func appendBytes(_ bytes: [UInt8], to path: String) {
     writeBytes(fileBytes(path) + bytes, to: path)
 }
+
+func allExemplars(_ records: [(record: WALRecord, next: WALPosition)]) -> [ExemplarRecord] {
+    records.flatMap { r -> [ExemplarRecord] in
+        if case .exemplars(let x) = r.record { return x }
+        return []
+    }
+}

@@ -174,7 +174,8 @@ import Testing
     }
 
     @Test func skipsZeroPaddingAndUnknownRecords() throws {
-        // A Prometheus-style segment: records, then the page zero-padded; plus an exemplar record.
+        // A Prometheus-style segment: records, then the page zero-padded; plus a metadata record
+        // (a type this module skips).
         func fragment(_ type: UInt8, _ payload: [UInt8]) -> [UInt8] {
             let crc = CRC32C.checksum(payload)
             return [type, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF),
@@ -182,8 +183,8 @@ import Testing
         }
         let series = RecordCodec.encode(.series([SeriesRecord(ref: 9, labels: labels("p"))]))
         let samples = RecordCodec.encode(.samples([SampleRecord(ref: 9, timestamp: 5, value: 0.5)]))
-        let exemplar: [UInt8] = [4, 1, 2, 3]
-        var seg0 = fragment(1, series) + fragment(1, exemplar)
+        let metadata: [UInt8] = [6, 1, 2, 3]
+        var seg0 = fragment(1, series) + fragment(1, metadata)
         seg0 += [UInt8](repeating: 0, count: WALSegment.pageSize - seg0.count)
         // The record on page 2 is split across fragments.
         seg0 += fragment(2, Array(samples[..<10])) + fragment(3, Array(samples[10..<12])) + fragment(4, Array(samples[12...]))
@@ -194,7 +195,7 @@ import Testing
         var reader = try WALReader(directory: dir.path, from: WALPosition(segment: 0, offset: 0))
         #expect(try reader.next()?.record == .series([SeriesRecord(ref: 9, labels: labels("p"))]))
         #expect(try reader.next() == nil)
-        #expect(reader.position.offset == 7 + series.count + 7 + exemplar.count)
+        #expect(reader.position.offset == 7 + series.count + 7 + metadata.count)
 
         writeBytes(fragment(1, samples), to: dir.segmentPath(1))
         let records = try readAll(dir.path)

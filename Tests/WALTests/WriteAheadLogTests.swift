@@ -111,6 +111,7 @@ import Testing
                 switch r.record {
                 case .series(let s): known.formUnion(s.map(\.ref))
                 case .samples(let s): #expect(s.allSatisfy { known.contains($0.ref) })
+                case .exemplars(let x): #expect(x.allSatisfy { known.contains($0.ref) })
                 }
             }
             // The head lists the whole table as it was when the segment started.
