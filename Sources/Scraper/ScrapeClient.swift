@@ -46,7 +46,7 @@ struct ScrapeClient: Sendable {
         request.tls = TLSOptions(
             caFile: http.tls.caFile, certFile: http.tls.certFile, keyFile: http.tls.keyFile,
             serverName: http.tls.serverName, insecureSkipVerify: http.tls.insecureSkipVerify,
-            minVersion: http.tls.minVersion.flatMap(TLSVersion.init(rawValue:)))
+            minVersion: http.tls.minVersion.flatMap(TLSVersion.init(rawValue:)) ?? .tls12)  // Prometheus's default minimum
         if let basic = http.basicAuth {
             request.basicAuth = CurlBasicAuth(username: basic.username, password: try password?.value(refresh: refreshCredentials) ?? "")
         }

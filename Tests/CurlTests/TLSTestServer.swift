@@ -1,5 +1,4 @@
 import Foundation
-import NIOPosix
 
 /// Certificates generated with the `openssl` command-line tool into a private temporary
 /// directory: a server CA and a server certificate for `localhost`, `target.test` and
@@ -112,7 +111,11 @@ final class TLSTestServer: @unchecked Sendable {
     private var stopped = false
 
     private static let script = #"""
-        import argparse, base64, http.server, os, ssl, sys, threading
+        import argparse, base64, http.server, os, signal, ssl, sys, threading
+
+        # The mask is inherited from the (thread-pool) thread that spawned us, which may
+        # block SIGTERM and friends.
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
         parser = argparse.ArgumentParser()
         parser.add_argument("--cert", required=True)
@@ -226,7 +229,7 @@ final class TLSTestServer: @unchecked Sendable {
             line.append(chunk)
         }
         guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            process.terminate()
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
             let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
             throw TestFailure("TLS test server did not start: \(log)")
@@ -244,7 +247,9 @@ final class TLSTestServer: @unchecked Sendable {
             return stopped
         }
         guard !alreadyStopped else { return }
-        if process.isRunning { process.terminate() }
+        // SIGKILL: it cannot be blocked or ignored (a child inherits the spawning thread's
+        // signal mask, and thread-pool threads block SIGTERM).
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         try? stdin.fileHandleForWriting.close()
     }
@@ -264,8 +269,9 @@ func withTLSServer(
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
 
-    // openssl and the server start block; keep them off the cooperative pool.
-    let (pki, server) = try await NIOThreadPool.singleton.runIfActive {
+    // openssl and the server start block for a while: keep them off the cooperative pool, and
+    // off NIO's small shared thread pool that the requests themselves use.
+    let (pki, server) = try await onOwnThread {
         let pki = try TestPKI.generate(in: directory)
         let server = try TLSTestServer(
             pki: pki, directory: directory, requireClientCert: requireClientCert, maxTLS12: maxTLS12,
@@ -274,4 +280,11 @@ func withTLSServer(
     }
     defer { server.stop() }
     try await body(server, pki)
+}
+
+/// Runs blocking `work` on a new thread and returns its result.
+private func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
 }
