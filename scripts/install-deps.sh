@@ -12,7 +12,7 @@ want=(libsnappy-dev libprotobuf-c-dev libcurl4-openssl-dev pkg-config)
 case "${1:-test}" in
   build) ;;
   run) want+=(prometheus curl) ;;
-  test) want+=(prometheus prometheus-node-exporter protobuf-c-compiler curl) ;;
+  test) want+=(prometheus prometheus-node-exporter protobuf-c-compiler curl openssl python3) ;;
   *) echo "usage: $0 [build|run|test]" >&2; exit 2 ;;
 esac
 

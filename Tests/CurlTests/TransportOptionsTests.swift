@@ -1,4 +1,5 @@
 import Curl
+import TestSupport
 import Testing
 
 /// The `key=value` lines of a ``TLSTestServer`` response body.

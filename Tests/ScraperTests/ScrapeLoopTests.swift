@@ -302,6 +302,33 @@ func isStale(_ value: Double?) -> Bool { value.map { $0.bitPattern == staleMarke
         #expect(h.requests.value.map { $0.header("Authorization") ?? "" } == ["Bearer first-token", "Bearer first-token", "Bearer second-token"])
     }
 
+    @Test func scrapesOverTLSWithCAServerNameAndClientCertificate() async throws {
+        try await withTLSServer(requireClientCert: true) { server, pki in
+            func harness(verified: Bool) async throws -> LoopHarness {
+                try await LoopHarness(configure: {
+                    $0.scheme = "https"
+                    $0.metricsPath = "/exposition"
+                    $0.staticConfigs = [StaticConfig(targets: ["127.0.0.1:\(server.port)"])]
+                    $0.httpClient.tls.caFile = verified ? pki.caFile : nil
+                    $0.httpClient.tls.certFile = pki.clientCert
+                    $0.httpClient.tls.keyFile = pki.clientKey
+                    $0.httpClient.tls.serverName = "target.test"
+                }) { _ in text("unused 1\n") }
+            }
+            let h = try await harness(verified: true)
+            let samples = try await h.scrape()
+            let info = samples.first { $0.key.hasPrefix("tls_target_info{") }
+            #expect(info?.value.value == 1, "\(samples.keys)")
+            #expect(info?.key.contains(#"sni="target.test""#) == true, "SNI is the server_name")
+            #expect(info?.key.contains(#"client="scraper""#) == true, "the client certificate was presented")
+            #expect(info?.key.contains(#"instance="127.0.0.1:\#(server.port)""#) == true)
+            // Without the CA the self-signed certificate is not trusted: the scrape fails.
+            let untrusted = try await harness(verified: false)
+            let failed = try await untrusted.scrape()
+            #expect(failed.first { $0.key.hasPrefix("up{") }?.value.value == 0)
+        }
+    }
+
     @Test func basicAuthWithPasswordFile() async throws {
         let passwordFile = FileManager.default.temporaryDirectory.appendingPathComponent("password-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: passwordFile) }

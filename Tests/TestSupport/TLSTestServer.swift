@@ -4,14 +4,14 @@ import Foundation
 /// directory: a server CA and a server certificate for `localhost`, `target.test` and
 /// `127.0.0.1`, and a separate client CA with a client certificate (CN `scraper`).
 /// All keys are unencrypted EC P-256.
-struct TestPKI: Sendable {
-    let directory: String
-    var caFile: String { directory + "/ca.crt" }
-    var serverCert: String { directory + "/server.crt" }
-    var serverKey: String { directory + "/server.key" }
-    var clientCAFile: String { directory + "/client-ca.crt" }
-    var clientCert: String { directory + "/client.crt" }
-    var clientKey: String { directory + "/client.key" }
+public struct TestPKI: Sendable {
+    public let directory: String
+    public var caFile: String { directory + "/ca.crt" }
+    public var serverCert: String { directory + "/server.crt" }
+    public var serverKey: String { directory + "/server.key" }
+    public var clientCAFile: String { directory + "/client-ca.crt" }
+    public var clientCert: String { directory + "/client.crt" }
+    public var clientKey: String { directory + "/client.key" }
 
     private static let config = """
         [req]
@@ -40,7 +40,7 @@ struct TestPKI: Sendable {
         """
 
     /// Generates everything into `directory`, which must exist.
-    static func generate(in directory: String) throws -> TestPKI {
+    public static func generate(in directory: String) throws -> TestPKI {
         let pki = TestPKI(directory: directory)
         let config = directory + "/openssl.cnf"
         try Self.config.write(toFile: config, atomically: true, encoding: .utf8)
@@ -87,9 +87,9 @@ private func run(_ arguments: [String]) throws {
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A real HTTPS server: Python 3's `http.server` and `ssl` in a child process, on 127.0.0.1
@@ -98,13 +98,14 @@ struct TestFailure: Error, CustomStringConvertible {
 /// `GET <any path>` answers 200 with a `text/plain` body of `key=value` lines: `path`,
 /// `host` (the Host header), `sni` (the TLS server name the client sent, or `None`),
 /// `version` (the negotiated TLS version, e.g. `TLSv1.3`) and `client` (the client
-/// certificate's CN, or `None`). With `basicAuth` ("user:password") it answers 401 unless
+/// certificate's CN, or `None`). `GET /exposition` answers the same facts as a Prometheus text
+/// exposition (`tls_target_info{sni=…,version=…,client=…} 1`), for scraping it. With `basicAuth` ("user:password") it answers 401 unless
 /// the request carries those credentials.
 ///
 /// The process ends when ``stop()`` is called, when the test process exits (its stdin
 /// reaches EOF) or after 5 minutes, whichever comes first.
-final class TLSTestServer: @unchecked Sendable {
-    let port: Int
+public final class TLSTestServer: @unchecked Sendable {
+    public let port: Int
     private let process: Process
     private let stdin: Pipe
     private let lock = NSLock()
@@ -151,6 +152,9 @@ final class TLSTestServer: @unchecked Sendable {
                 tls = self.connection
                 peer = tls.getpeercert()
                 client = dict(pair[0] for pair in peer["subject"]).get("commonName") if peer else None
+                if self.path.startswith("/exposition"):
+                    return self.reply(200, f'tls_target_info{{sni="{getattr(tls, "sni_name", None)}",'
+                                           f'version="{tls.version()}",client="{client}"}} 1\n')
                 self.reply(200, f"path={self.path}\nhost={self.headers.get('Host')}\n"
                                 f"sni={getattr(tls, 'sni_name', None)}\nversion={tls.version()}\nclient={client}\n")
 
@@ -197,7 +201,7 @@ final class TLSTestServer: @unchecked Sendable {
 
     /// Starts the server with `pki`'s server certificate; the script and its stderr log go
     /// into `directory`.
-    init(
+    public init(
         pki: TestPKI, directory: String, requireClientCert: Bool = false, maxTLS12: Bool = false,
         basicAuth: String? = nil
     ) throws {
@@ -238,10 +242,10 @@ final class TLSTestServer: @unchecked Sendable {
     }
 
     /// `https://127.0.0.1:<port><path>`.
-    func url(_ path: String) -> String { "https://127.0.0.1:\(port)\(path)" }
+    public func url(_ path: String) -> String { "https://127.0.0.1:\(port)\(path)" }
 
     /// Kills the process and waits for it. Idempotent.
-    func stop() {
+    public func stop() {
         let alreadyStopped = lock.withLock {
             defer { stopped = true }
             return stopped
@@ -260,7 +264,7 @@ final class TLSTestServer: @unchecked Sendable {
 /// Generates a fresh PKI and starts a ``TLSTestServer`` in a new temporary directory, runs
 /// `body`, then stops the server and deletes the directory, also when `body` throws. Each
 /// call is independent, so tests may run in parallel.
-func withTLSServer(
+public func withTLSServer(
     requireClientCert: Bool = false, maxTLS12: Bool = false, basicAuth: String? = nil,
     _ body: (TLSTestServer, TestPKI) async throws -> Void
 ) async throws {
