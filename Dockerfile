@@ -1,7 +1,7 @@
 # Build: the Swift toolchain image plus Debian's -dev packages for the C libraries.
 FROM swift:6.2-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libsnappy-dev libprotobuf-c-dev libcurl4-openssl-dev pkg-config \
+ && apt-get install -y --no-install-recommends libsnappy-dev libprotobuf-c-dev libcurl4-openssl-dev libre2-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -13,7 +13,7 @@ RUN swift build -c release --product agent --static-swift-stdlib \
 # Run: Debian slim with only the runtime libraries.
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libsnappy1v5 libprotobuf-c1 libcurl4 ca-certificates \
+ && apt-get install -y --no-install-recommends libsnappy1v5 libprotobuf-c1 libcurl4 libre2-9 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /data agent \
  && mkdir -p /data /etc/agent && chown agent /data

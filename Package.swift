@@ -26,6 +26,10 @@ let package = Package(
             name: "CCurl",
             linkerSettings: [.linkedLibrary("curl")]
         ),
+        .target(
+            name: "CRE2Shim",
+            linkerSettings: [.linkedLibrary("re2")]
+        ),
 
         // MARK: Safe Swift wrappers over the C libraries
         .target(name: "Snappy", dependencies: ["CSnappy"]),
@@ -44,8 +48,13 @@ let package = Package(
             dependencies: ["WAL"]
         ),
         .target(
+            name: "Relabel",
+            dependencies: ["CRE2Shim", "WAL"]
+        ),
+        .target(
             name: "AgentConfig",
             dependencies: [
+                "Relabel",
                 "Yams",
                 "WAL",
             ]
@@ -54,6 +63,8 @@ let package = Package(
             name: "Scraper",
             dependencies: [
                 "AgentConfig",
+                "Relabel",
+                "Yams",
                 "Curl",
                 "Exposition",
                 "WAL",
@@ -67,6 +78,7 @@ let package = Package(
             name: "RemoteWrite",
             dependencies: [
                 "AgentConfig",
+                "Relabel",
                 "Curl",
                 "PrometheusProto",
                 "Snappy",
@@ -125,6 +137,7 @@ let package = Package(
         ),
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition"], resources: [.copy("Fixtures")]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
+        .testTarget(name: "RelabelTests", dependencies: ["Relabel"]),
         .testTarget(name: "ScraperTests", dependencies: ["Scraper", "TestSupport"]),
         .testTarget(name: "AgentConfigTests", dependencies: ["AgentConfig"], resources: [.copy("Fixtures")]),
         .testTarget(
@@ -142,5 +155,6 @@ let package = Package(
             ],
             resources: [.copy("Fixtures")]
         ),
-    ]
+    ],
+    cxxLanguageStandard: .cxx17
 )

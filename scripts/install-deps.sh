@@ -8,7 +8,7 @@
 # prometheus and node_exporter never start: the demo and the tests start private instances.
 set -euo pipefail
 
-want=(libsnappy-dev libprotobuf-c-dev libcurl4-openssl-dev pkg-config)
+want=(libsnappy-dev libprotobuf-c-dev libcurl4-openssl-dev libre2-dev pkg-config)
 case "${1:-test}" in
   build) ;;
   run) want+=(prometheus curl) ;;
