@@ -60,9 +60,14 @@ let package = Package(
             ]
         ),
         .target(
+            name: "AgentHTTP",
+            dependencies: ["AgentConfig", "Curl"]
+        ),
+        .target(
             name: "Scraper",
             dependencies: [
                 "AgentConfig",
+                "AgentHTTP",
                 "Relabel",
                 "Yams",
                 "Curl",
@@ -78,6 +83,7 @@ let package = Package(
             name: "RemoteWrite",
             dependencies: [
                 "AgentConfig",
+                "AgentHTTP",
                 "Relabel",
                 "Curl",
                 "PrometheusProto",
@@ -103,6 +109,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
 

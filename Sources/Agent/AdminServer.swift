@@ -7,19 +7,21 @@ import Prometheus
 import Scraper
 import ServiceLifecycle
 
-/// The agent's own HTTP endpoints: `/metrics`, `/-/healthy`, `/-/ready`, `/api/v1/targets`.
+/// The agent's own HTTP endpoints: `/metrics`, `/-/healthy`, `/-/ready`, `/api/v1/targets`, `/-/reload`.
 final class AdminServer: Service {
     private let host: String
     private let port: Int
     private let registry: PrometheusCollectorRegistry
     private let scraper: ScrapeManager
+    private let reloader: ConfigReloader
     private let logger: Logger
 
-    init(host: String, port: Int, registry: PrometheusCollectorRegistry, scraper: ScrapeManager, logger: Logger) {
+    init(host: String, port: Int, registry: PrometheusCollectorRegistry, scraper: ScrapeManager, reloader: ConfigReloader, logger: Logger) {
         self.host = host
         self.port = port
         self.registry = registry
         self.scraper = scraper
+        self.reloader = reloader
         self.logger = logger
     }
 
@@ -27,12 +29,13 @@ final class AdminServer: Service {
     func bind(on group: EventLoopGroup) async throws -> Channel {
         let registry = self.registry
         let scraper = self.scraper
+        let reloader = self.reloader
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(AdminHandler(registry: registry, scraper: scraper))
+                    channel.pipeline.addHandler(AdminHandler(registry: registry, scraper: scraper, reloader: reloader))
                 }
             }
             .bind(host: host, port: port)
@@ -54,11 +57,13 @@ private final class AdminHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private let registry: PrometheusCollectorRegistry
     private let scraper: ScrapeManager
+    private let reloader: ConfigReloader
     private var head: HTTPRequestHead?
 
-    init(registry: PrometheusCollectorRegistry, scraper: ScrapeManager) {
+    init(registry: PrometheusCollectorRegistry, scraper: ScrapeManager, reloader: ConfigReloader) {
         self.registry = registry
         self.scraper = scraper
+        self.reloader = reloader
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -90,8 +95,32 @@ private final class AdminHandler: ChannelInboundHandler, @unchecked Sendable {
         case (.GET, "/-/ready"), (.HEAD, "/-/ready"):
             (status, contentType, body) = (.ok, "text/plain; charset=utf-8", Array("Metrics Agent is Ready.\n".utf8))
         case (.GET, "/api/v1/targets"):
-            (status, contentType, body) = (.ok, "application/json", TargetsAPI.body(for: scraper.targetStatus, query: query))
-        case (_, "/metrics"), (_, "/-/healthy"), (_, "/-/ready"), (_, "/api/v1/targets"):
+            (status, contentType, body) = (
+                .ok, "application/json", TargetsAPI.body(for: scraper.targetStatus, dropped: scraper.droppedTargets, query: query)
+            )
+        case (.POST, "/-/reload"), (.PUT, "/-/reload"):
+            // The reload reads a file and restarts loops: off the event loop, answered when done.
+            let reloader = self.reloader
+            let channel = context.channel
+            let version = request.version
+            let keepAlive = request.isKeepAlive
+            let done = context.eventLoop.makePromise(of: String?.self)
+            done.completeWithTask { reloader.reload().map { "failed to reload config: \($0)\n" } }
+            done.futureResult.whenSuccess { failure in
+                let body = Array((failure ?? "").utf8)
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+                headers.add(name: "Content-Length", value: "\(body.count)")
+                if !keepAlive { headers.add(name: "Connection", value: "close") }
+                let head = HTTPResponseHead(version: version, status: failure == nil ? .ok : .internalServerError, headers: headers)
+                channel.write(HTTPServerResponsePart.head(head), promise: nil)
+                channel.write(HTTPServerResponsePart.body(.byteBuffer(channel.allocator.buffer(bytes: body))), promise: nil)
+                channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in
+                    if !keepAlive { channel.close(promise: nil) }
+                }
+            }
+            return
+        case (_, "/metrics"), (_, "/-/healthy"), (_, "/-/ready"), (_, "/api/v1/targets"), (_, "/-/reload"):
             (status, contentType, body) = (.methodNotAllowed, "text/plain; charset=utf-8", Array("Method Not Allowed\n".utf8))
         default:
             (status, contentType, body) = (.notFound, "text/plain; charset=utf-8", Array("404 page not found\n".utf8))

@@ -13,11 +13,14 @@ struct ConfigCommand: ParsableCommand {
         @Argument(help: "Configuration files to check.")
         var files: [String]
 
+        @Flag(name: .customLong("config.expand-env"), help: "Expand ${VAR} and ${VAR:-default} from the environment first.")
+        var expandEnvironment = false
+
         func run() throws {
             var failed = false
             for file in files {
                 do {
-                    let config = try ConfigLoader.load(file: file)
+                    let config = try ConfigLoader.load(file: file, expandEnvironment: expandEnvironment)
                     for warning in config.warnings { print("warning: \(warning)") }
                     let targets = config.scrapeConfigs.reduce(0) { $0 + $1.staticConfigs.reduce(0) { $0 + $1.targets.count } }
                     print("\(file): valid (\(config.scrapeConfigs.count) scrape configs, \(targets) static targets, \(config.remoteWrite.count) remote write endpoints)")

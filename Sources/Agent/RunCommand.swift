@@ -15,6 +15,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("config.file"), help: "Agent configuration file (Prometheus format).")
     var configFile: String = "agent.yml"
 
+    @Flag(name: .customLong("config.expand-env"), help: "Expand ${VAR} and ${VAR:-default} in the configuration file from the environment.")
+    var expandEnvironment = false
+
     @Option(name: .customLong("storage.path"), help: "Base path for the WAL and remote-write cursors.")
     var storagePath: String = "data-agent"
 
@@ -55,7 +58,7 @@ struct RunCommand: AsyncParsableCommand {
         let logger = logging.bootstrap()
         let configuration: Configuration
         do {
-            configuration = try ConfigLoader.load(file: configFile)
+            configuration = try ConfigLoader.load(file: configFile, expandEnvironment: expandEnvironment)
         } catch {
             logger.error("invalid configuration", metadata: ["file": "\(configFile)", "errors": "\(error)"])
             throw ExitCode(1)
@@ -76,7 +79,10 @@ struct RunCommand: AsyncParsableCommand {
             configuration: configuration, wal: wal, storagePath: storagePath,
             flushDeadline: PrometheusDuration.parse(flushDeadline)!, registry: registry, logger: logger)
         let walService = WALService(wal: wal, syncInterval: PrometheusDuration.parse(walSyncInterval)!, logger: logger)
-        let server = AdminServer(host: host, port: port, registry: registry, scraper: scraper, logger: logger)
+        let reloader = ConfigReloader(
+            file: configFile, expandEnvironment: expandEnvironment, scraper: scraper, remoteWrite: remoteWrite,
+            registry: registry, logger: logger)
+        let server = AdminServer(host: host, port: port, registry: registry, scraper: scraper, reloader: reloader, logger: logger)
 
         logger.info(
             "starting agent",
@@ -84,10 +90,10 @@ struct RunCommand: AsyncParsableCommand {
                 "version": "\(AgentVersion.current)", "config": "\(configFile)", "storage": "\(storagePath)",
                 "scrape_configs": "\(configuration.scrapeConfigs.count)", "remote_write": "\(configuration.remoteWrite.count)",
             ])
-        // Graceful shutdown runs in reverse order: the scraper stops first, remote write drains,
-        // the WAL closes, and the admin server (still serving /metrics meanwhile) goes last.
+        // Graceful shutdown runs in reverse order: reloads stop, the scraper stops, remote write
+        // drains, the WAL closes, and the admin server (still serving /metrics meanwhile) goes last.
         let group = ServiceGroup(
-            services: [server, walService, remoteWrite, scraper],
+            services: [server, walService, remoteWrite, scraper, reloader],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

@@ -36,7 +36,10 @@ enum TargetsAPI {
     }
 
     /// The response body for `query` (`state=active|dropped|any`, `scrapePool=NAME`).
-    static func body(for status: [(target: Target, lastScrape: ScrapeReport?)], query: [String: String]) -> [UInt8] {
+    static func body(
+        for status: [(target: Target, lastScrape: ScrapeReport?)], dropped: [(job: String, discoveredLabels: Labels)],
+        query: [String: String]
+    ) -> [UInt8] {
         let state = query["state"] ?? "any"
         let pool = query["scrapePool"]
         let active: [ActiveTarget] =
@@ -59,7 +62,11 @@ enum TargetsAPI {
             }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let response = Response(data: TargetsData(activeTargets: active, droppedTargets: []))
+        let droppedList: [DroppedTarget] =
+            state == "active"
+            ? []
+            : dropped.filter { pool == nil || $0.job == pool }.map { DroppedTarget(discoveredLabels: dictionary($0.discoveredLabels.pairs)) }
+        let response = Response(data: TargetsData(activeTargets: active, droppedTargets: droppedList))
         return Array((try? encoder.encode(response)) ?? Data())
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Relabel
 import WAL
 import Yams
 
@@ -11,8 +12,11 @@ public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
 /// Reads a Prometheus-format YAML configuration, applying Prometheus's defaults and rejecting
 /// unknown keys, wrong types and invalid values with errors that name file, line, column and key.
 public enum ConfigLoader {
-    /// Loads and validates the file at `path`.
-    public static func load(file path: String) throws(ConfigErrors) -> Configuration {
+    /// Loads and validates the file at `path`; with `expandEnvironment`, `${VAR}` and
+    /// `${VAR:-default}` are replaced from `environment` first (`$$` is a literal `$`).
+    public static func load(
+        file path: String, expandEnvironment: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigErrors) -> Configuration {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -21,7 +25,33 @@ public enum ConfigLoader {
                 ConfigError(file: path, line: 0, column: 0, key: "", message: "cannot read file: \(error.localizedDescription)")
             ])
         }
-        return try parse(yaml: text, file: path)
+        return try parse(yaml: expandEnvironment ? expand(text, environment: environment) : text, file: path)
+    }
+
+    /// `${VAR}` and `${VAR:-default}` replaced from `environment` (an unset VAR without a default
+    /// becomes empty), `$$` replaced by `$`; anything else is left as written.
+    public static func expand(_ text: String, environment: [String: String]) -> String {
+        var out = ""
+        var rest = Substring(text)
+        while let dollar = rest.firstIndex(of: "$") {
+            out += rest[..<dollar]
+            let after = rest[rest.index(after: dollar)...]
+            if after.first == "$" {
+                out += "$"
+                rest = after.dropFirst()
+            } else if after.first == "{", let close = after.firstIndex(of: "}") {
+                let body = after[after.index(after: after.startIndex)..<close]
+                let (name, fallback): (Substring, Substring?) =
+                    body.range(of: ":-").map { (body[..<$0.lowerBound], body[$0.upperBound...]) } ?? (body, nil)
+                let value = environment[String(name)].flatMap { $0.isEmpty ? nil : $0 }
+                out += value ?? fallback.map(String.init) ?? ""
+                rest = after[after.index(after: close)...]
+            } else {
+                out += "$"
+                rest = after
+            }
+        }
+        return out + rest
     }
 
     /// Parses and validates `yaml`; `file` names it in errors.
@@ -188,8 +218,10 @@ struct NodeReader {
             ignored: ["rule_files", "alerting", "remote_read", "storage", "tracing", "scrape_config_files", "otlp", "runtime"]
         )
         if let node = top["global"] { config.global = global(node) }
+        let globalFingerprint = top["global"].map(Self.fingerprint) ?? ""
         for (index, node) in optionalSequence(top["scrape_configs"], "scrape_configs").enumerated() {
-            if let scrape = scrapeConfig(node, "scrape_configs[\(index)]", global: config.global) {
+            if var scrape = scrapeConfig(node, "scrape_configs[\(index)]", global: config.global) {
+                scrape.fingerprint = Self.fingerprint(node) + "\n---\n" + globalFingerprint
                 if config.scrapeConfigs.contains(where: { $0.jobName == scrape.jobName }) {
                     fail(node, "scrape_configs[\(index)].job_name", "duplicate job name \"\(scrape.jobName)\"")
                 }
@@ -197,7 +229,8 @@ struct NodeReader {
             }
         }
         for (index, node) in optionalSequence(top["remote_write"], "remote_write").enumerated() {
-            if let remote = remoteWriteConfig(node, "remote_write[\(index)]") {
+            if var remote = remoteWriteConfig(node, "remote_write[\(index)]") {
+                remote.fingerprint += "\n---\n" + config.global.externalLabels.description
                 if config.remoteWrite.contains(where: { $0.name == remote.name }) {
                     fail(node, "remote_write[\(index)].name", "duplicate remote write name \"\(remote.name)\"")
                 }
@@ -236,7 +269,9 @@ struct NodeReader {
             known: Set([
                 "job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "honor_labels",
                 "honor_timestamps", "track_timestamps_staleness", "params", "enable_compression", "static_configs",
-            ]).union(Self.limitKeys).union(Self.httpClientKeys)
+                "file_sd_configs", "kubernetes_sd_configs", "relabel_configs", "metric_relabel_configs",
+            ]).union(Self.limitKeys).union(Self.httpClientKeys),
+            ignored: ["scrape_protocols", "scrape_classic_histograms", "native_histogram_bucket_limit", "keep_dropped_targets", "target_limit"]
         )
         guard let nameNode = map["job_name"] else {
             fail(node, "\(path).job_name", "job_name is required")
@@ -287,11 +322,35 @@ struct NodeReader {
             let extra = staticMap["labels"].map { labels($0, "\(staticPath).labels") } ?? .empty
             scrape.staticConfigs.append(StaticConfig(targets: targets, labels: extra))
         }
+        for (index, sdNode) in optionalSequence(map["file_sd_configs"], "\(path).file_sd_configs").enumerated() {
+            let sdPath = "\(path).file_sd_configs[\(index)]"
+            let sd = mapping(sdNode, sdPath, known: ["files", "refresh_interval"])
+            let files = optionalSequence(sd["files"], "\(sdPath).files").compactMap { string($0, "\(sdPath).files") }
+            if files.isEmpty { fail(sdNode, "\(sdPath).files", "file_sd_configs needs at least one file") }
+            for (fileIndex, file) in files.enumerated() where !Self.isValidFileSDPath(file) {
+                fail(sd["files"], "\(sdPath).files[\(fileIndex)]", "path \"\(file)\" is not valid for file discovery: it must end in .json, .yml or .yaml, and only its last element may be a glob")
+            }
+            var fileSD = FileSDConfig(files: files)
+            if let n = sd["refresh_interval"], let value = duration(n, "\(sdPath).refresh_interval") { fileSD.refreshInterval = value }
+            scrape.fileSDConfigs.append(fileSD)
+        }
+        for (index, sdNode) in optionalSequence(map["kubernetes_sd_configs"], "\(path).kubernetes_sd_configs").enumerated() {
+            if let sd = kubernetesSD(sdNode, "\(path).kubernetes_sd_configs[\(index)]") { scrape.kubernetesSDConfigs.append(sd) }
+        }
+        scrape.relabelConfigs = relabelConfigs(map["relabel_configs"], "\(path).relabel_configs")
+        scrape.metricRelabelConfigs = relabelConfigs(map["metric_relabel_configs"], "\(path).metric_relabel_configs")
         return scrape
     }
 
     mutating func remoteWriteConfig(_ node: Node, _ path: String) -> RemoteWriteConfig? {
-        let map = mapping(node, path, known: ["url", "name", "remote_timeout", "queue_config"])
+        let map = mapping(
+            node, path,
+            known: Set([
+                "url", "name", "remote_timeout", "queue_config", "headers", "write_relabel_configs", "metadata_config",
+                "send_exemplars", "protobuf_message",
+            ]).union(Self.httpClientKeys),
+            ignored: ["send_native_histograms", "round_robin_dns", "sigv4", "azuread", "google_iam", "oauth2", "enable_http2"]
+        )
         guard let urlNode = map["url"] else {
             fail(node, "\(path).url", "url is required")
             return nil
@@ -308,9 +367,23 @@ struct NodeReader {
             let queuePath = "\(path).queue_config"
             let queue = mapping(
                 queueNode, queuePath,
-                known: ["capacity", "max_samples_per_send", "batch_send_deadline", "min_backoff", "max_backoff"]
+                known: [
+                    "capacity", "max_samples_per_send", "batch_send_deadline", "min_backoff", "max_backoff", "min_shards",
+                    "max_shards", "retry_on_http_429", "sample_age_limit",
+                ]
             )
-            if let n = queue["capacity"], let v = int(n, "\(queuePath).capacity") { remote.queueConfig.capacity = v }
+            func positive(_ key: String, _ keyPath: WritableKeyPath<QueueConfig, Int>) {
+                guard let n = queue[key], let v = int(n, "\(queuePath).\(key)") else { return }
+                if v > 0 { remote.queueConfig[keyPath: keyPath] = v } else { fail(n, "\(queuePath).\(key)", "must be greater than 0") }
+            }
+            positive("capacity", \.capacity)
+            positive("min_shards", \.minShards)
+            positive("max_shards", \.maxShards)
+            if remote.queueConfig.minShards > remote.queueConfig.maxShards {
+                fail(queue["min_shards"], "\(queuePath).min_shards", "min_shards must not exceed max_shards")
+            }
+            if let n = queue["retry_on_http_429"], let v = bool(n, "\(queuePath).retry_on_http_429") { remote.queueConfig.retryOnHTTP429 = v }
+            if let n = queue["sample_age_limit"], let v = duration(n, "\(queuePath).sample_age_limit") { remote.queueConfig.sampleAgeLimit = v }
             if let n = queue["max_samples_per_send"], let v = int(n, "\(queuePath).max_samples_per_send") {
                 if v > 0 { remote.queueConfig.maxSamplesPerSend = v } else { fail(n, "\(queuePath).max_samples_per_send", "must be greater than 0") }
             }
@@ -318,7 +391,129 @@ struct NodeReader {
             if let n = queue["min_backoff"], let v = duration(n, "\(queuePath).min_backoff") { remote.queueConfig.minBackoff = v }
             if let n = queue["max_backoff"], let v = duration(n, "\(queuePath).max_backoff") { remote.queueConfig.maxBackoff = v }
         }
+        if let n = map["headers"], let headerMap = n.mapping {
+            for (keyNode, valueNode) in headerMap {
+                guard let name = keyNode.scalar?.string, let value = string(valueNode, "\(path).headers.\(keyNode.scalar?.string ?? "")") else { continue }
+                if Self.reservedHeaders.contains(name.lowercased()) {
+                    fail(keyNode, "\(path).headers.\(name)", "\(name) is a reserved header and cannot be set")
+                } else {
+                    remote.headers.append((name, value))
+                }
+            }
+        } else if let n = map["headers"] {
+            fail(n, "\(path).headers", "expected a mapping of header names to values")
+        }
+        remote.httpClient = httpClient(map, node, path)
+        if remote.headers.contains(where: { $0.name.lowercased() == "authorization" }), remote.httpClient.basicAuth != nil || remote.httpClient.authorization != nil {
+            fail(map["headers"], "\(path).headers.Authorization", "authorization header conflicts with basic_auth or authorization")
+        }
+        remote.writeRelabelConfigs = relabelConfigs(map["write_relabel_configs"], "\(path).write_relabel_configs")
+        if let n = map["metadata_config"] {
+            let metaPath = "\(path).metadata_config"
+            let meta = mapping(n, metaPath, known: ["send", "send_interval", "max_samples_per_send"])
+            if let v = meta["send"], let value = bool(v, "\(metaPath).send") { remote.metadataConfig.send = value }
+            if let v = meta["send_interval"], let value = duration(v, "\(metaPath).send_interval") { remote.metadataConfig.sendInterval = value }
+            if let v = meta["max_samples_per_send"], let value = int(v, "\(metaPath).max_samples_per_send") { remote.metadataConfig.maxSamplesPerSend = value }
+        }
+        if let n = map["send_exemplars"], let value = bool(n, "\(path).send_exemplars") { remote.sendExemplars = value }
+        if let n = map["protobuf_message"], let value = string(n, "\(path).protobuf_message") {
+            if let message = RemoteWriteConfig.ProtobufMessage(rawValue: value) {
+                remote.protobufMessage = message
+            } else {
+                fail(n, "\(path).protobuf_message", "unknown protobuf message \"\(value)\" (prometheus.WriteRequest or io.prometheus.write.v2.Request)")
+            }
+        }
+        remote.fingerprint = Self.fingerprint(node)
         return remote
+    }
+
+    /// Headers remote write sets itself (Prometheus's list).
+    static let reservedHeaders: Set<String> = [
+        "host", "content-encoding", "content-length", "content-type", "user-agent", "connection", "keep-alive",
+        "proxy-authenticate", "proxy-authorization", "www-authenticate", "accept-encoding",
+        "x-prometheus-remote-write-version", "x-prometheus-remote-read-version",
+    ]
+
+    /// A node serialized canonically, for comparing configs across reloads.
+    static func fingerprint(_ node: Node) -> String {
+        (try? Yams.serialize(node: node)) ?? "\(node)"
+    }
+
+    /// Prometheus's file SD rule: `.json`, `.yml` or `.yaml`; a glob only in the last element.
+    static func isValidFileSDPath(_ path: String) -> Bool {
+        let last = (path as NSString).lastPathComponent
+        let directory = (path as NSString).deletingLastPathComponent
+        guard last.hasSuffix(".json") || last.hasSuffix(".yml") || last.hasSuffix(".yaml") else { return false }
+        return !directory.contains { "*?[".contains($0) }
+    }
+
+    /// A list of relabel configs (`relabel_configs`, `metric_relabel_configs`, `write_relabel_configs`).
+    mutating func relabelConfigs(_ node: Node?, _ path: String) -> [RelabelConfig] {
+        optionalSequence(node, path).enumerated().compactMap { index, entry in
+            let entryPath = "\(path)[\(index)]"
+            let map = mapping(entry, entryPath, known: ["source_labels", "separator", "regex", "modulus", "target_label", "replacement", "action"])
+            let sourceLabels = optionalSequence(map["source_labels"], "\(entryPath).source_labels").compactMap { string($0, "\(entryPath).source_labels") }
+            for name in sourceLabels where !LabelName.isValid(name) {
+                fail(map["source_labels"], "\(entryPath).source_labels", "invalid source label name \"\(name)\"")
+            }
+            var action = RelabelAction.replace
+            if let n = map["action"], let text = string(n, "\(entryPath).action") {
+                guard let parsed = RelabelAction(rawValue: text.lowercased()) else {
+                    fail(n, "\(entryPath).action", "unknown relabel action \"\(text)\" (one of \(RelabelAction.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    return nil
+                }
+                action = parsed
+            }
+            var modulus: UInt64 = 0
+            if let n = map["modulus"] {
+                guard let text = n.scalar?.string, let value = UInt64(text) else {
+                    fail(n, "\(entryPath).modulus", "expected a non-negative integer")
+                    return nil
+                }
+                modulus = value
+            }
+            do {
+                return try RelabelConfig(
+                    sourceLabels: sourceLabels,
+                    separator: map["separator"].flatMap { string($0, "\(entryPath).separator") } ?? ";",
+                    regex: map["regex"].flatMap { string($0, "\(entryPath).regex") } ?? "(.*)",
+                    modulus: modulus,
+                    targetLabel: map["target_label"].flatMap { string($0, "\(entryPath).target_label") } ?? "",
+                    replacement: map["replacement"].flatMap { string($0, "\(entryPath).replacement") } ?? "$1",
+                    action: action)
+            } catch {
+                fail(map["regex"] ?? entry, entryPath, "\(error)")
+                return nil
+            }
+        }
+    }
+
+    /// A `kubernetes_sd_configs` entry: read and validated; discovery comes with Kubernetes support.
+    mutating func kubernetesSD(_ node: Node, _ path: String) -> KubernetesSDConfig? {
+        let map = mapping(
+            node, path,
+            known: Set(["role", "api_server", "kubeconfig_file", "namespaces", "selectors", "attach_metadata"]).union(Self.httpClientKeys))
+        guard let roleNode = map["role"], let roleText = string(roleNode, "\(path).role") else {
+            fail(node, "\(path).role", "role is required")
+            return nil
+        }
+        guard let role = KubernetesSDConfig.Role(rawValue: roleText) else {
+            fail(roleNode, "\(path).role", "unknown role \"\(roleText)\" (one of \(KubernetesSDConfig.Role.allCases.map(\.rawValue).joined(separator: ", ")))")
+            return nil
+        }
+        var sd = KubernetesSDConfig(role: role)
+        sd.apiServer = map["api_server"].flatMap { string($0, "\(path).api_server") }
+        sd.kubeconfigFile = map["kubeconfig_file"].flatMap { string($0, "\(path).kubeconfig_file") }
+        if sd.apiServer != nil, sd.kubeconfigFile != nil {
+            fail(map["kubeconfig_file"], "\(path).kubeconfig_file", "api_server and kubeconfig_file are mutually exclusive")
+        }
+        if let n = map["namespaces"] {
+            let namespaces = mapping(n, "\(path).namespaces", known: ["names", "own_namespace"])
+            sd.namespaces = optionalSequence(namespaces["names"], "\(path).namespaces.names").compactMap { string($0, "\(path).namespaces.names") }
+            if let v = namespaces["own_namespace"], let value = bool(v, "\(path).namespaces.own_namespace") { sd.ownNamespace = value }
+        }
+        _ = httpClient(map, node, path)
+        return sd
     }
 
     static let limitKeys: Set<String> = ["body_size_limit", "sample_limit", "label_limit", "label_name_length_limit", "label_value_length_limit"]

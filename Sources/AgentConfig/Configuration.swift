@@ -1,3 +1,4 @@
+import Relabel
 import WAL
 
 /// The agent's configuration: Prometheus's own YAML model, the parts an agent uses.
@@ -112,7 +113,9 @@ public struct ScrapeConfig: Sendable, Equatable {
             && lhs.honorTimestamps == rhs.honorTimestamps && lhs.trackTimestampsStaleness == rhs.trackTimestampsStaleness
             && lhs.params.map(\.name) == rhs.params.map(\.name) && lhs.params.map(\.values) == rhs.params.map(\.values)
             && lhs.limits == rhs.limits && lhs.enableCompression == rhs.enableCompression && lhs.httpClient == rhs.httpClient
-            && lhs.staticConfigs == rhs.staticConfigs
+            && lhs.staticConfigs == rhs.staticConfigs && lhs.fileSDConfigs == rhs.fileSDConfigs
+            && lhs.kubernetesSDConfigs == rhs.kubernetesSDConfigs && lhs.fingerprint == rhs.fingerprint
+            && lhs.relabelConfigs.count == rhs.relabelConfigs.count && lhs.metricRelabelConfigs.count == rhs.metricRelabelConfigs.count
     }
 
     public var jobName: String
@@ -131,6 +134,16 @@ public struct ScrapeConfig: Sendable, Equatable {
     public var enableCompression: Bool = true
     public var httpClient = HTTPClientConfig()
     public var staticConfigs: [StaticConfig] = []
+    public var fileSDConfigs: [FileSDConfig] = []
+    /// Parsed and validated; discovery itself comes with Kubernetes support.
+    public var kubernetesSDConfigs: [KubernetesSDConfig] = []
+    /// Applied to discovered targets.
+    public var relabelConfigs: [RelabelConfig] = []
+    /// Applied to scraped samples (not to the synthetic series).
+    public var metricRelabelConfigs: [RelabelConfig] = []
+    /// The job's YAML (and the global section's), canonically serialized: two configs with the
+    /// same fingerprint mean the same thing, which is how a reload finds unchanged jobs.
+    public var fingerprint: String = ""
 
     public init(jobName: String, scrapeInterval: Duration, scrapeTimeout: Duration) {
         self.jobName = jobName
@@ -150,14 +163,66 @@ public struct StaticConfig: Sendable, Equatable {
     }
 }
 
+/// A `file_sd_configs` entry.
+public struct FileSDConfig: Sendable, Equatable {
+    /// Paths; the last element may be a glob (`targets/*.json`).
+    public var files: [String]
+    /// Prometheus's default: 5m.
+    public var refreshInterval: Duration = .seconds(300)
+
+    public init(files: [String]) {
+        self.files = files
+    }
+}
+
+/// A `kubernetes_sd_configs` entry, as far as this version reads it.
+public struct KubernetesSDConfig: Sendable, Equatable {
+    public enum Role: String, Sendable, CaseIterable {
+        case node, pod, service, endpoints, endpointslice, ingress
+    }
+    public var role: Role
+    public var namespaces: [String] = []
+    public var ownNamespace = false
+    public var apiServer: String?
+    public var kubeconfigFile: String?
+
+    public init(role: Role) {
+        self.role = role
+    }
+}
+
 /// One `remote_write` entry.
 public struct RemoteWriteConfig: Sendable, Equatable {
+    public static func == (lhs: RemoteWriteConfig, rhs: RemoteWriteConfig) -> Bool {
+        lhs.url == rhs.url && lhs.name == rhs.name && lhs.fingerprint == rhs.fingerprint && lhs.remoteTimeout == rhs.remoteTimeout
+            && lhs.queueConfig == rhs.queueConfig && lhs.headers.map(\.name) == rhs.headers.map(\.name)
+            && lhs.headers.map(\.value) == rhs.headers.map(\.value) && lhs.httpClient == rhs.httpClient
+            && lhs.metadataConfig == rhs.metadataConfig && lhs.sendExemplars == rhs.sendExemplars
+            && lhs.protobufMessage == rhs.protobufMessage && lhs.writeRelabelConfigs.count == rhs.writeRelabelConfigs.count
+    }
+
+    /// The remote-write protocol's message.
+    public enum ProtobufMessage: String, Sendable {
+        case v1 = "prometheus.WriteRequest"
+        case v2 = "io.prometheus.write.v2.Request"
+    }
+
     public var url: String
     /// A name unique among the endpoints; defaults to a hash of the URL, as in Prometheus.
     public var name: String
     /// Prometheus's default: 30s.
     public var remoteTimeout: Duration = .seconds(30)
     public var queueConfig = QueueConfig()
+    /// Extra request headers (e.g. `X-Scope-OrgID`); the protocol's own headers are reserved.
+    public var headers: [(name: String, value: String)] = []
+    public var httpClient = HTTPClientConfig()
+    /// Applied after external labels are added.
+    public var writeRelabelConfigs: [RelabelConfig] = []
+    public var metadataConfig = MetadataConfig()
+    public var sendExemplars = false
+    public var protobufMessage = ProtobufMessage.v1
+    /// The endpoint's YAML and the external labels, canonically serialized (see ScrapeConfig).
+    public var fingerprint: String = ""
 
     public init(url: String, name: String) {
         self.url = url
@@ -168,10 +233,25 @@ public struct RemoteWriteConfig: Sendable, Equatable {
 /// `queue_config` with Prometheus's defaults.
 public struct QueueConfig: Sendable, Equatable {
     public var capacity = 10_000
+    public var minShards = 1
+    public var maxShards = 50
     public var maxSamplesPerSend = 2_000
     public var batchSendDeadline: Duration = .seconds(5)
     public var minBackoff: Duration = .milliseconds(30)
     public var maxBackoff: Duration = .seconds(5)
+    /// Prometheus's default is false; Grafana Agent and Alloy retry 429. We follow the agents.
+    public var retryOnHTTP429 = true
+    /// Samples older than this are dropped instead of sent (0: no limit).
+    public var sampleAgeLimit: Duration = .zero
+
+    public init() {}
+}
+
+/// `metadata_config`.
+public struct MetadataConfig: Sendable, Equatable {
+    public var send = true
+    public var sendInterval: Duration = .seconds(60)
+    public var maxSamplesPerSend = 2_000
 
     public init() {}
 }

@@ -1,4 +1,5 @@
 import AgentConfig
+import AgentHTTP
 import Foundation
 import Curl
 import Logging
@@ -21,6 +22,7 @@ final class RemoteEndpoint: Sendable {
     private let walDirectory: String
     private let encoderSeed: Labels
     private let cursorFile: CursorFile
+    private let http: HTTPClient
     private let metrics: RemoteWriteMetrics
     private let logger: Logger
     /// The endpoint's acknowledged cursor, for WAL truncation; nil until it has started.
@@ -35,6 +37,7 @@ final class RemoteEndpoint: Sendable {
         self.walDirectory = walDirectory
         self.encoderSeed = externalLabels
         self.cursorFile = CursorFile(directory: cursorDirectory, endpointName: config.name)
+        self.http = HTTPClient(config: config.httpClient)
         self.metrics = RemoteWriteMetrics(registry: registry, name: config.name, url: config.url)
         var logger = logger
         logger[metadataKey: "remote_name"] = "\(config.name)"
@@ -61,10 +64,12 @@ final class RemoteEndpoint: Sendable {
         var started: ContinuousClock.Instant?
     }
 
-    func run(threadPool: NIOThreadPool, walHead: @Sendable () -> WALPosition) async throws {
+    /// Sends until shut down. Without a stored cursor it starts at `startingAt` (a reload adds
+    /// the endpoint: from now on) or at the beginning of the WAL.
+    func run(threadPool: NIOThreadPool, walHead: @Sendable () -> WALPosition, startingAt: WALPosition? = nil) async throws {
         let connection = HTTPConnection()
-        var encoder = RequestEncoder(externalLabels: encoderSeed)
-        let start = cursorFile.load() ?? Cursor(position: WALPosition(segment: 0, offset: 0))
+        var encoder = RequestEncoder(externalLabels: encoderSeed, writeRelabelConfigs: config.writeRelabelConfigs)
+        let start = cursorFile.load() ?? Cursor(position: startingAt ?? WALPosition(segment: 0, offset: 0))
         var reader = try WALReader(directory: walDirectory, from: WALPosition(segment: start.position.segment, offset: 0))
         // The cursor's segment is gone (truncated under a later cursor, or a fresh WAL): start
         // wherever the reader landed.
@@ -114,6 +119,7 @@ final class RemoteEndpoint: Sendable {
                     index += 1
                     guard encoder.knows(sample.ref) else {
                         metrics.samplesDropped.increment()
+                        if encoder.isDropped(sample.ref) { continue }
                         if !unknownRefWarned {
                             unknownRefWarned = true
                             logger.warning("WAL sample refers to an unknown series; dropped", metadata: ["ref": "\(sample.ref)"])
@@ -187,15 +193,18 @@ final class RemoteEndpoint: Sendable {
             body: body,
             timeout: config.remoteTimeout
         )
+        request.headers += config.headers
         var backoff = config.queueConfig.minBackoff
         var attempt = 0
         while true {
             if attempt > 0 { request.headers.append(("Retry-Attempt", "\(attempt)")) }
             let outcome: Outcome
             do {
-                let pending = request
-                let response = try await threadPool.runIfActive { try connection.perform(pending) }
-                outcome = Self.classify(response)
+                var pending = request
+                // Credentials are applied per attempt: a 401 re-reads credential files.
+                try http.apply(to: &pending, refreshCredentials: attempt > 0 && http.hasCredentialFile)
+                let response = try await threadPool.runIfActive { [pending] in try connection.perform(pending) }
+                outcome = Self.classify(response, retryOn429: config.queueConfig.retryOnHTTP429)
             } catch {
                 outcome = .retry(reason: "\(error)", after: nil)
             }
@@ -241,12 +250,14 @@ final class RemoteEndpoint: Sendable {
         case retry(reason: String, after: Duration?)
     }
 
-    /// 2xx is accepted; 5xx and 429 are retried (honouring `Retry-After` in seconds); any other
+    /// 2xx is accepted; 5xx and 429 (unless `retry_on_http_429: false`) are retried (honouring `Retry-After` in seconds); any other
     /// status is a rejection of the batch that retrying cannot fix.
-    static func classify(_ response: HTTPResponse) -> Outcome {
+    static func classify(_ response: HTTPResponse, retryOn429: Bool = true) -> Outcome {
         switch response.status {
         case 200..<300:
             return .accepted
+        case 429 where !retryOn429:
+            return .rejected(status: response.status, message: message(of: response))
         case 429, 500..<600:
             let retryAfter = response.header("Retry-After").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }.map { Duration.seconds($0) }
             return .retry(reason: "server returned HTTP status \(response.status): \(message(of: response))", after: retryAfter)

@@ -1,4 +1,5 @@
 import PrometheusProto
+import Relabel
 import Snappy
 import WAL
 
@@ -8,18 +9,30 @@ struct RequestEncoder {
     /// Each series' labels as sent: external labels added (the series' own label wins on a clash),
     /// sorted by name.
     private(set) var seriesLabels: [SeriesRef: [ProtoLabel]] = [:]
+    /// Series `write_relabel_configs` dropped: their samples are not sent.
+    private(set) var droppedSeries: Set<SeriesRef> = []
     let externalLabels: Labels
+    let writeRelabelConfigs: [RelabelConfig]
 
-    init(externalLabels: Labels) {
+    init(externalLabels: Labels, writeRelabelConfigs: [RelabelConfig] = []) {
         self.externalLabels = externalLabels
+        self.writeRelabelConfigs = writeRelabelConfigs
     }
 
+    /// Remembers a series' labels as sent: external labels added, then write relabeling.
     mutating func addSeries(_ record: SeriesRecord) {
-        let labels = record.labels.addingMissing(from: externalLabels)
+        let withExternal = record.labels.addingMissing(from: externalLabels)
+        guard let labels = Relabeler.process(withExternal, with: writeRelabelConfigs) else {
+            seriesLabels[record.ref] = nil
+            droppedSeries.insert(record.ref)
+            return
+        }
+        droppedSeries.remove(record.ref)
         seriesLabels[record.ref] = labels.pairs.map { ProtoLabel(name: $0.name, value: $0.value) }
     }
 
     func knows(_ ref: SeriesRef) -> Bool { seriesLabels[ref] != nil }
+    func isDropped(_ ref: SeriesRef) -> Bool { droppedSeries.contains(ref) }
 
     /// The compressed request for `samples`, grouped per series in order of first appearance
     /// (so each series' samples stay in timestamp order).

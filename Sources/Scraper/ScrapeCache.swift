@@ -34,6 +34,10 @@ struct ScrapeCache {
         case pending
     }
 
+    /// The ref of series that `metric_relabel_configs` dropped: remembered so later scrapes skip
+    /// them without relabeling again; never stored, never marked stale.
+    static let droppedRef = SeriesRef.max
+
     private var buckets: [UInt64: [Entry]] = [:]
     /// Successful scrapes so far.
     private(set) var generation: UInt64 = 0
@@ -68,6 +72,12 @@ struct ScrapeCache {
         pending.append(hash)
     }
 
+    /// Remembers a series that metric relabeling dropped.
+    mutating func insertDropped(_ series: UnsafeRawBufferPointer, hash: UInt64) {
+        buckets[hash, default: []].append(
+            Entry(series: Array(series), ref: Self.droppedRef, pendingIndex: -1, attempt: attempt, generation: 0, explicitTimestamp: false))
+    }
+
     /// Ends a successful attempt: the series it saw move to a new generation; returns the refs of
     /// those seen in the previous generation but not now (staleness candidates), skipping
     /// explicitly timestamped ones unless `trackTimestamps`.
@@ -79,7 +89,9 @@ struct ScrapeCache {
                 let entry = buckets.values[slot][index]
                 if entry.attempt == attempt {
                     buckets.values[slot][index].generation = generation
-                } else if entry.generation == generation &- 1, entry.pendingIndex < 0, trackTimestamps || !entry.explicitTimestamp {
+                } else if entry.generation == generation &- 1, entry.pendingIndex < 0, entry.ref != Self.droppedRef,
+                    trackTimestamps || !entry.explicitTimestamp
+                {
                     vanished.append(entry.ref)
                 }
             }
@@ -101,7 +113,10 @@ struct ScrapeCache {
         guard generation > 0 else { return [] }
         var refs: [SeriesRef] = []
         for bucket in buckets.values {
-            for entry in bucket where entry.generation == generation && entry.pendingIndex < 0 && (trackTimestamps || !entry.explicitTimestamp) {
+            for entry in bucket
+            where entry.generation == generation && entry.pendingIndex < 0 && entry.ref != Self.droppedRef
+                && (trackTimestamps || !entry.explicitTimestamp)
+            {
                 refs.append(entry.ref)
             }
         }

@@ -1,4 +1,5 @@
 import AgentConfig
+import AgentHTTP
 import Curl
 
 /// How one scrape config's targets are requested: headers, compression, limits, TLS, proxy and
@@ -10,17 +11,15 @@ struct ScrapeClient: Sendable {
     static let userAgent = "metrics-agent/\(AgentVersion.current)"
 
     let config: ScrapeConfig
-    private let password: SecretReader?
-    private let credentials: SecretReader?
+    private let http: HTTPClient
 
     init(config: ScrapeConfig) {
         self.config = config
-        password = config.httpClient.basicAuth?.password.map(SecretReader.init)
-        credentials = config.httpClient.authorization?.credentials.map(SecretReader.init)
+        http = HTTPClient(config: config.httpClient)
     }
 
     /// Whether a 401 may be cured by re-reading a credential file.
-    var hasCredentialFile: Bool { password?.isFile == true || credentials?.isFile == true }
+    var hasCredentialFile: Bool { http.hasCredentialFile }
 
     /// The request for one scrape of `target`; `refreshCredentials` re-reads credential files.
     func request(for target: Target, refreshCredentials: Bool = false) throws -> HTTPRequest {
@@ -40,20 +39,7 @@ struct ScrapeClient: Sendable {
             request.headers.append(("Accept-Encoding", "identity"))
         }
         if config.limits.bodySizeLimit > 0 { request.maxResponseBytes = config.limits.bodySizeLimit }
-        let http = config.httpClient
-        request.followRedirects = http.followRedirects
-        request.proxyURL = http.proxyURL
-        request.tls = TLSOptions(
-            caFile: http.tls.caFile, certFile: http.tls.certFile, keyFile: http.tls.keyFile,
-            serverName: http.tls.serverName, insecureSkipVerify: http.tls.insecureSkipVerify,
-            minVersion: http.tls.minVersion.flatMap(TLSVersion.init(rawValue:)) ?? .tls12)  // Prometheus's default minimum
-        if let basic = http.basicAuth {
-            request.basicAuth = CurlBasicAuth(username: basic.username, password: try password?.value(refresh: refreshCredentials) ?? "")
-        }
-        if let authorization = http.authorization {
-            let value = try credentials?.value(refresh: refreshCredentials) ?? ""
-            request.headers.append(("Authorization", "\(authorization.type) \(value)"))
-        }
+        try http.apply(to: &request, refreshCredentials: refreshCredentials)
         return request
     }
 

@@ -3,6 +3,7 @@ import Curl
 import Exposition
 import Logging
 import NIOPosix
+import Relabel
 import Synchronization
 import WAL
 
@@ -172,6 +173,7 @@ struct ScrapeLoop: Sendable {
         var counts = Counts()
         let honorTimestamps = target.config.honorTimestamps
         let limits = target.config.limits
+        let metricRelabelConfigs = target.config.metricRelabelConfigs
         try body.withUnsafeBytes { bytes in
             while let sample = try parser.next() {
                 counts.scraped += 1
@@ -182,6 +184,8 @@ struct ScrapeLoop: Sendable {
                 let seriesRef: SeriesRef?
                 let newSeriesIndex: Int?
                 switch cache.lookup(series, hash: hash, explicitTimestamp: explicit) {
+                case .hit(ScrapeCache.droppedRef):
+                    continue
                 case .hit(let ref):
                     batch.append(ref: ref, timestamp: sampleTime, value: sample.value)
                     (seriesRef, newSeriesIndex) = (ref, nil)
@@ -189,7 +193,11 @@ struct ScrapeLoop: Sendable {
                     counts.duplicates += 1
                     continue
                 case .miss:
-                    let labels = target.seriesLabels(exposed: try parser.labels(of: sample))
+                    let merged = target.seriesLabels(exposed: try parser.labels(of: sample))
+                    guard let labels = Relabeler.process(merged, with: metricRelabelConfigs) else {
+                        cache.insertDropped(series, hash: hash)
+                        continue
+                    }
                     try Self.check(labels, against: limits)
                     let index = batch.append(labels: labels, timestamp: sampleTime, value: sample.value)
                     cache.insertPending(series, hash: hash, index: index, explicitTimestamp: explicit)

@@ -1,4 +1,5 @@
 import AgentConfig
+import Relabel
 import WAL
 
 /// One endpoint to scrape, with the labels every series from it gets.
@@ -7,44 +8,118 @@ public struct Target: Sendable, Equatable {
     public var config: ScrapeConfig
     /// `host:port`.
     public var address: String
-    /// `job`, `instance` and the static config's labels.
+    public var scheme: String
+    public var metricsPath: String
+    /// Query parameters: the config's `params`, with `__param_<name>` labels overriding.
+    public var params: [(name: String, values: [String])]
+    public var interval: Duration
+    public var timeout: Duration
+    /// The labels every series of the target gets (relabeled; no `__` labels).
     public var labels: Labels
     /// The labels discovery gave the target, before relabeling (`__address__`, `__scheme__`, …).
     public var discoveredLabels: Labels
 
+    public static func == (lhs: Target, rhs: Target) -> Bool { lhs.id == rhs.id && lhs.config == rhs.config }
+
     public var job: String { config.jobName }
-    public var interval: Duration { config.scrapeInterval }
-    public var timeout: Duration { config.scrapeTimeout }
     public var honorLabels: Bool { config.honorLabels }
 
-    /// The scrape URL: scheme, address, metrics path and `params` (sorted by name and
+    /// The scrape URL: scheme, address, metrics path and params (sorted by name and
     /// query-escaped as Go's `url.Values.Encode` does, so it matches Prometheus's URL).
     public var url: String {
-        let query = config.params.sorted { $0.name < $1.name }.flatMap { param in
+        let query = params.sorted { $0.name < $1.name }.flatMap { param in
             param.values.map { "\(Self.queryEscape(param.name))=\(Self.queryEscape($0))" }
         }
-        let base = "\(config.scheme)://\(address)\(config.metricsPath)"
+        let base = "\(scheme)://\(address)\(metricsPath)"
         return query.isEmpty ? base : base + "?" + query.joined(separator: "&")
     }
 
-    /// Identifies the target among all targets: job, URL and labels.
-    public var id: String { "\(job)\u{0}\(url)\u{0}\(labels)" }
+    /// Identifies the target among all targets: job, URL, labels, interval and timeout.
+    public var id: String { "\(job)\u{0}\(url)\u{0}\(labels)\u{0}\(interval)\u{0}\(timeout)" }
 
-    /// The targets a scrape config's `static_configs` name, in order.
+    /// What became of one discovered target.
+    public enum Outcome: Sendable {
+        case active(Target)
+        /// Dropped by relabeling, or left without an address; with its discovered labels.
+        case dropped(Labels)
+    }
+
+    /// The targets of a scrape config's `static_configs`, relabeled.
     public static func targets(for config: ScrapeConfig) -> [Target] {
-        config.staticConfigs.flatMap { group in
-            group.targets.map { address in
-                let labels = Labels(group.labels.pairs + [Label("job", config.jobName), Label("instance", address)])
-                let discovered = Labels(
-                    group.labels.pairs + [
-                        Label("__address__", address), Label("__metrics_path__", config.metricsPath),
-                        Label("__scheme__", config.scheme), Label("job", config.jobName),
-                        Label("__scrape_interval__", PrometheusDuration.format(config.scrapeInterval)),
-                        Label("__scrape_timeout__", PrometheusDuration.format(config.scrapeTimeout)),
-                    ])
-                return Target(config: config, address: address, labels: labels, discoveredLabels: discovered)
+        targets(for: config, groups: staticGroups(of: config)).compactMap {
+            if case .active(let target) = $0 { return target }
+            return nil
+        }
+    }
+
+    /// The static configs as target groups.
+    public static func staticGroups(of config: ScrapeConfig) -> [TargetGroup] {
+        config.staticConfigs.enumerated().map { index, group in
+            TargetGroup(source: "static/\(index)", targets: group.targets, labels: group.labels)
+        }
+    }
+
+    /// Prometheus's `PopulateLabels` for every target of `groups`: the group's labels and
+    /// `__address__`, the config's defaults (`job`, `__scheme__`, `__metrics_path__`,
+    /// `__scrape_interval__`, `__scrape_timeout__`, `__param_<name>`), then `relabel_configs`;
+    /// then `__meta_*`/`__tmp*` and all other `__` labels leave the target's label set, and
+    /// `instance` defaults to the address.
+    public static func targets(for config: ScrapeConfig, groups: [TargetGroup]) -> [Outcome] {
+        var outcomes: [Outcome] = []
+        for group in groups {
+            for address in group.targets {
+                var pairs = group.labels.pairs
+                pairs.append(Label("__address__", address))
+                let base = Labels(pairs)
+                var defaults: [Label] = [
+                    Label("job", config.jobName), Label("__scheme__", config.scheme), Label("__metrics_path__", config.metricsPath),
+                    Label("__scrape_interval__", PrometheusDuration.format(config.scrapeInterval)),
+                    Label("__scrape_timeout__", PrometheusDuration.format(config.scrapeTimeout)),
+                ]
+                for param in config.params where !param.values.isEmpty {
+                    defaults.append(Label("__param_\(param.name)", param.values[0]))
+                }
+                let discovered = base.addingMissing(from: Labels(defaults))
+                outcomes.append(target(config: config, discovered: discovered))
             }
         }
+        return outcomes
+    }
+
+    private static func target(config: ScrapeConfig, discovered: Labels) -> Outcome {
+        guard var relabeled = Relabeler.process(discovered, with: config.relabelConfigs),
+            var address = relabeled["__address__"], !address.isEmpty, !address.contains("/")
+        else { return .dropped(discovered) }
+        // Prometheus 2 adds the scheme's default port to an address without one.
+        if !Self.hasPort(address) {
+            address += (relabeled["__scheme__"] ?? config.scheme) == "https" ? ":443" : ":80"
+            relabeled = relabeled.setting("__address__", to: address)
+        }
+        let interval = relabeled["__scrape_interval__"].flatMap(PrometheusDuration.parse) ?? config.scrapeInterval
+        let timeout = relabeled["__scrape_timeout__"].flatMap(PrometheusDuration.parse) ?? config.scrapeTimeout
+        guard interval > .zero, timeout <= interval else { return .dropped(discovered) }
+        var params = config.params
+        for label in relabeled.pairs where label.name.hasPrefix("__param_") {
+            let name = String(label.name.dropFirst("__param_".count))
+            if let index = params.firstIndex(where: { $0.name == name }) {
+                params[index].values[0] = label.value
+            } else {
+                params.append((name, [label.value]))
+            }
+        }
+        var final = relabeled.pairs.filter { !$0.name.hasPrefix("__") }
+        if relabeled["instance"] == nil { final.append(Label("instance", address)) }
+        return .active(
+            Target(
+                config: config, address: address, scheme: relabeled["__scheme__"] ?? config.scheme,
+                metricsPath: relabeled["__metrics_path__"] ?? config.metricsPath, params: params, interval: interval,
+                timeout: timeout, labels: Labels(final), discoveredLabels: discovered))
+    }
+
+    /// Whether `address` is `host:port` or `[v6]:port`.
+    static func hasPort(_ address: String) -> Bool {
+        if address.hasPrefix("[") { return address.contains("]:") }
+        return address.contains(":")
     }
 
     /// A stable offset within the interval, so that many targets do not all fire at once.
@@ -69,15 +144,10 @@ public struct Target: Sendable, Equatable {
             case UInt8(ascii: " "):
                 out += "+"
             default:
-                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+                let hex = String(byte, radix: 16, uppercase: true)
+                out += "%" + (hex.count == 1 ? "0" + hex : hex)
             }
         }
         return out
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -5,23 +5,23 @@ import Synchronization
 /// The current value of a configured secret. A file is re-read at most a minute after its last
 /// read, or at once when the caller says the value was refused (a 401), so rotated tokens keep
 /// working without a restart. No file handle is kept open.
-final class SecretReader: Sendable {
-    static let rereadInterval: Duration = .seconds(60)
+public final class SecretReader: Sendable {
+    public static let rereadInterval: Duration = .seconds(60)
 
     private let secret: Secret
     private let cache = Mutex<(value: String, readAt: ContinuousClock.Instant)?>(nil)
 
-    init(_ secret: Secret) {
+    public init(_ secret: Secret) {
         self.secret = secret
     }
 
-    var isFile: Bool {
+    public var isFile: Bool {
         if case .file = secret { return true }
         return false
     }
 
     /// The secret; `refresh` forces a file to be read again.
-    func value(refresh: Bool = false) throws -> String {
+    public func value(refresh: Bool = false) throws -> String {
         switch secret {
         case .inline(let value):
             return value
@@ -34,10 +34,15 @@ final class SecretReader: Sendable {
             do {
                 value = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             } catch {
-                throw ScrapeFailure("cannot read secret file \(path): \(error.localizedDescription)")
+                throw SecretError(description: "cannot read secret file \(path): \(error.localizedDescription)")
             }
             cache.withLock { $0 = (value, now) }
             return value
         }
     }
+}
+
+/// A secret file that could not be read.
+public struct SecretError: Error, CustomStringConvertible, Sendable {
+    public var description: String
 }

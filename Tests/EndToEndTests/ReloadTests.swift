@@ -1,0 +1,105 @@
+import Curl
+import Foundation
+import PrometheusProto
+import Snappy
+import Testing
+
+/// Live reload with the real binary: SIGHUP and `POST /-/reload`, against recording receivers.
+@Suite("Live reload")
+struct ReloadTests {
+    /// Records every decoded sample it receives.
+    final class RecordingReceiver: Sendable {
+        let server: TestHTTPServer
+        private let series: Locked<[ProtoTimeSeries]>
+
+        init() async throws {
+            let series = Locked<[ProtoTimeSeries]>([])
+            self.series = series
+            server = try await TestHTTPServer { request in
+                if let body = try? Snappy.decompress(request.body), let decoded = try? WriteRequest(serializedBytes: body) {
+                    series.withLock { $0 += decoded.timeseries }
+                }
+                return CannedResponse(status: 204)
+            }
+        }
+
+        var url: String { "http://\(server.address)/api/v1/write" }
+
+        /// Samples of series whose labels include all of `matching`, in arrival order.
+        func samples(_ matching: [String: String]) -> [ProtoSample] {
+            series.value.filter { ts in
+                let labels = Dictionary(uniqueKeysWithValues: ts.labels.map { ($0.name, $0.value) })
+                return matching.allSatisfy { labels[$0.key] == $0.value }
+            }.flatMap(\.samples)
+        }
+    }
+
+    static func isStale(_ sample: ProtoSample) -> Bool { sample.value.bitPattern == 0x7ff0_0000_0000_0002 }
+
+    @Test func reloadKeepsUnchangedTargetsStalesRemovedOnesAndRejectsInvalidFiles() async throws {
+        let directory = try Paths.temporaryDirectory("reload")
+        defer { Paths.removeUnlessKept(directory) }
+        let keep = try await CounterTarget()
+        let gone = try await CounterTarget()
+        let added = try await CounterTarget()
+        let first = try await RecordingReceiver()
+        let second = try await RecordingReceiver()
+        func config(jobs: [(String, String, String)], receivers: [RecordingReceiver]) -> String {
+            """
+            global:
+              scrape_interval: 1s
+              scrape_timeout: 1s
+            scrape_configs:
+            \(jobs.map { "  - job_name: \($0.0)\n    scrape_interval: \($0.2)\n    static_configs:\n      - targets: [\"\($0.1)\"]" }.joined(separator: "\n"))
+            remote_write:
+            \(receivers.enumerated().map { "  - url: \($0.element.url)\n    name: r\($0.offset)\n    queue_config:\n      batch_send_deadline: 500ms" }.joined(separator: "\n"))
+            """
+        }
+        let agent = try AgentHarness(directory: directory)
+        try agent.start(config: config(jobs: [("keep", keep.server.address, "1s"), ("gone", gone.server.address, "1s")], receivers: [first]))
+        try await Task.sleep(for: .seconds(4))
+
+        // SIGHUP: "gone" leaves, "added" arrives, a second endpoint starts, "keep" is untouched.
+        let configFile = directory.appendingPathComponent("agent.yml")
+        try config(jobs: [("keep", keep.server.address, "1s"), ("added", added.server.address, "1s")], receivers: [first, second])
+            .write(to: configFile, atomically: true, encoding: .utf8)
+        kill(agent.process!.process.processIdentifier, SIGHUP)
+        try await Task.sleep(for: .seconds(4))
+
+        // An invalid file changes nothing and is answered 500.
+        try "scrape_configs: [{job_name: broken, scrape_interval: soon}]\n".write(to: configFile, atomically: true, encoding: .utf8)
+        let connection = HTTPConnection()
+        let reload = try connection.perform(HTTPRequest(method: .post, url: "http://127.0.0.1:\(agent.listenPort)/-/reload", timeout: .seconds(10)))
+        let metrics = String(decoding: try connection.perform(HTTPRequest(url: "http://127.0.0.1:\(agent.listenPort)/metrics", timeout: .seconds(5))).body, as: UTF8.self)
+        try await Task.sleep(for: .seconds(2))
+        let status = await agent.stop()
+        for target in [keep, gone, added] { try await target.server.stop() }
+        try await first.server.stop()
+        try await second.server.stop()
+
+        #expect(status == 0, "\(agent.log)")
+        #expect(reload.status == 500)
+        #expect(String(decoding: reload.body, as: UTF8.self).contains("invalid duration"))
+        #expect(metrics.contains("agent_config_last_reload_successful 0"), "\(metrics)")
+
+        // "keep" scraped on without a gap or a restart: every value 1…N, no staleness marker.
+        let keptValues = first.samples(["__name__": "e2e_counter_total", "job": "keep"])
+        #expect(keptValues.map(\.value) == (1...keep.scrapesServed).map(Double.init), "\(keptValues.map(\.value))")
+        #expect(!first.samples(["job": "keep"]).contains(where: Self.isStale))
+
+        // "gone": its series and its synthetic series end with a staleness marker.
+        for name in ["e2e_counter_total", "up", "scrape_duration_seconds"] {
+            #expect(first.samples(["__name__": name, "job": "gone"]).last.map(Self.isStale) == true, "\(name) of the removed target goes stale")
+        }
+        let goneServed = gone.scrapesServed
+        #expect(goneServed >= 3 && goneServed <= 6, "scraping stopped at the reload (\(goneServed))")
+
+        // "added" is scraped after the reload, and the new endpoint got data from then on only.
+        #expect(!first.samples(["job": "added"]).isEmpty)
+        #expect(!second.samples(["job": "added"]).isEmpty)
+        // A new endpoint starts at the current WAL position: of "gone" it may see the staleness
+        // markers written at the reload, never an earlier sample.
+        #expect(second.samples(["job": "gone"]).allSatisfy(Self.isStale), "a new endpoint starts at the current WAL position")
+        #expect(agent.log.contains("configuration reloaded"))
+    }
+}
