@@ -1,5 +1,6 @@
 import Curl
 import PrometheusProto
+import Relabel
 import Snappy
 import Testing
 import WAL
@@ -43,6 +44,24 @@ import WAL
 }
 
 @Suite struct RequestEncoderTests {
+    @Test func writeRelabelingSeesExternalLabelsAndCanDropSeries() throws {
+        var encoder = RequestEncoder(
+            externalLabels: Labels(["cluster": "prod"]),
+            writeRelabelConfigs: [
+                try RelabelConfig(sourceLabels: ["__name__"], regex: "expensive_.*", action: .drop),
+                try RelabelConfig(sourceLabels: ["cluster"], targetLabel: "region", replacement: "eu-$1"),
+            ])
+        encoder.addSeries(SeriesRecord(ref: 1, labels: Labels(["__name__": "expensive_total"])))
+        encoder.addSeries(SeriesRecord(ref: 2, labels: Labels(["__name__": "cheap_total"])))
+        #expect(encoder.isDropped(1) && !encoder.knows(1))
+        let request = try WriteRequest(serializedBytes: Snappy.decompress(encoder.encode([
+            SampleRecord(ref: 1, timestamp: 1, value: 1), SampleRecord(ref: 2, timestamp: 1, value: 2),
+        ])))
+        #expect(request.timeseries.count == 1)
+        #expect(request.timeseries[0].labels.map(\.name) == ["__name__", "cluster", "region"])
+        #expect(request.timeseries[0].labels.last?.value == "eu-prod")
+    }
+
     @Test func groupsSamplesPerSeriesWithExternalLabelsSorted() throws {
         var encoder = RequestEncoder(externalLabels: Labels(["cluster": "prod", "job": "ignored-external"]))
         encoder.addSeries(SeriesRecord(ref: 1, labels: Labels(["__name__": "up", "job": "node", "instance": "a:1"])))

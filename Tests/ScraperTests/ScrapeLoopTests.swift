@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOPosix
 import Prometheus
+import Relabel
 import TestSupport
 import Testing
 import WAL
@@ -216,6 +217,23 @@ func isStale(_ value: Double?) -> Bool { value.map { $0.bitPattern == staleMarke
         let h = try await LoopHarness(configure: { $0.honorTimestamps = false }) { _ in text("t 5 1700000000000\n") }
         let samples = try await h.scrape()
         #expect(samples[h.series("t")]?.timestamp == samples[h.series("up")]?.timestamp)
+    }
+
+    @Test func metricRelabelingDropsAndRewritesScrapedSeriesButNotSyntheticOnes() async throws {
+        let h = try await LoopHarness(configure: {
+            $0.metricRelabelConfigs = [
+                try! RelabelConfig(sourceLabels: ["__name__"], regex: "go_.*|up", action: .drop),
+                try! RelabelConfig(sourceLabels: ["mode"], regex: "(.*)", targetLabel: "mode", replacement: "${1}_mode"),
+            ]
+        }) { _ in text("go_goroutines 5\nnode_cpu{mode=\"idle\"} 1\nup 7\n") }
+        for _ in 0..<2 {
+            let samples = try await h.scrape()
+            #expect(samples[h.series("go_goroutines")] == nil)
+            #expect(samples[h.series("node_cpu", ["mode": "idle_mode"])]?.value == 1)
+            #expect(samples[h.series("up")]?.value == 1, "the synthetic up is not relabeled (the exposed up was dropped)")
+            #expect(samples[h.series("scrape_samples_scraped")]?.value == 3)
+            #expect(samples[h.series("scrape_samples_post_metric_relabeling")]?.value == 1)
+        }
     }
 
     @Test func duplicateSeriesLinesAreDroppedNotFatal() async throws {
