@@ -337,6 +337,9 @@ struct NodeReader {
         for (index, sdNode) in optionalSequence(map["kubernetes_sd_configs"], "\(path).kubernetes_sd_configs").enumerated() {
             if let sd = kubernetesSD(sdNode, "\(path).kubernetes_sd_configs[\(index)]") { scrape.kubernetesSDConfigs.append(sd) }
         }
+        if !scrape.kubernetesSDConfigs.isEmpty {
+            warnings.append("\(file):\(map["kubernetes_sd_configs"]?.mark?.line ?? 0): \(path).kubernetes_sd_configs is validated but not run by this version: job \"\(jobName)\" gets no Kubernetes targets")
+        }
         scrape.relabelConfigs = relabelConfigs(map["relabel_configs"], "\(path).relabel_configs")
         scrape.metricRelabelConfigs = relabelConfigs(map["metric_relabel_configs"], "\(path).metric_relabel_configs")
         return scrape
