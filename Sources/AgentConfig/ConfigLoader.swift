@@ -25,7 +25,9 @@ public enum ConfigLoader {
                 ConfigError(file: path, line: 0, column: 0, key: "", message: "cannot read file: \(error.localizedDescription)")
             ])
         }
-        return try parse(yaml: expandEnvironment ? expand(text, environment: environment) : text, file: path)
+        var configuration = try parse(yaml: expandEnvironment ? expand(text, environment: environment) : text, file: path)
+        configuration.resolvePaths(relativeTo: (path as NSString).deletingLastPathComponent)
+        return configuration
     }
 
     /// `${VAR}` and `${VAR:-default}` replaced from `environment` (an unset VAR without a default

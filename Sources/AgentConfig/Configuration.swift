@@ -255,3 +255,26 @@ public struct MetadataConfig: Sendable, Equatable {
 
     public init() {}
 }
+
+extension Configuration {
+    /// Makes relative file paths (file SD, TLS files, credential files) relative to `directory`,
+    /// the configuration file's folder, as Prometheus does.
+    mutating func resolvePaths(relativeTo directory: String) {
+        guard !directory.isEmpty else { return }
+        func resolve(_ path: String) -> String { path.hasPrefix("/") ? path : directory + "/" + path }
+        func resolve(_ client: inout HTTPClientConfig) {
+            client.tls.caFile = client.tls.caFile.map(resolve)
+            client.tls.certFile = client.tls.certFile.map(resolve)
+            client.tls.keyFile = client.tls.keyFile.map(resolve)
+            if case .file(let path) = client.basicAuth?.password { client.basicAuth?.password = .file(resolve(path)) }
+            if case .file(let path) = client.authorization?.credentials { client.authorization?.credentials = .file(resolve(path)) }
+        }
+        for index in scrapeConfigs.indices {
+            resolve(&scrapeConfigs[index].httpClient)
+            for sd in scrapeConfigs[index].fileSDConfigs.indices {
+                scrapeConfigs[index].fileSDConfigs[sd].files = scrapeConfigs[index].fileSDConfigs[sd].files.map(resolve)
+            }
+        }
+        for index in remoteWrite.indices { resolve(&remoteWrite[index].httpClient) }
+    }
+}
