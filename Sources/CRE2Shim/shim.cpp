@@ -64,6 +64,17 @@ cre2_regex *cre2_compile(const char *pattern, size_t len, char **error) {
         delete regex;
         return nullptr;
     }
+    // Go's regexp rejects a group name used twice; older RE2 releases accept it (the first
+    // group wins a name lookup). Reject it here, as Go does.
+    const std::map<std::string, int> &byName = regex->re.NamedCapturingGroups();
+    for (const auto &entry : regex->re.CapturingGroupNames()) {
+        auto first = byName.find(entry.second);
+        if (first != byName.end() && first->second != entry.first) {
+            if (error != nullptr) *error = copyMessage("duplicate capture group name: " + entry.second);
+            delete regex;
+            return nullptr;
+        }
+    }
     return regex;
 }
 

@@ -37,6 +37,29 @@ import WAL
         #expect(dev.remoteWrite[0] != production.remoteWrite[0], "external labels are part of an endpoint's identity")
     }
 
+    @Test func relativePathsResolveAgainstTheConfigFilesFolder() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("config-paths-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("agent.yml")
+        try """
+            scrape_configs:
+              - job_name: a
+                file_sd_configs: [{files: ["targets/*.json", "/abs/t.yml"]}]
+                tls_config: {ca_file: ca.pem}
+                bearer_token_file: secrets/token
+            remote_write:
+              - url: http://hub/api/v1/write
+                basic_auth: {username: u, password_file: pw}
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let config = try ConfigLoader.load(file: file.path)
+        let job = config.scrapeConfigs[0]
+        #expect(job.fileSDConfigs[0].files == [directory.path + "/targets/*.json", "/abs/t.yml"])
+        #expect(job.httpClient.tls.caFile == directory.path + "/ca.pem")
+        #expect(job.httpClient.authorization?.credentials == .file(directory.path + "/secrets/token"))
+        #expect(config.remoteWrite[0].httpClient.basicAuth?.password == .file(directory.path + "/pw"))
+    }
+
     @Test(arguments: [
         ("${A}", ["A": "x"], "x"), ("${A:-d}", [:], "d"), ("${A:-d}", ["A": ""], "d"), ("${A}", [:], ""),
         ("$$HOME", [:], "$HOME"), ("a$b", [:], "a$b"), ("${A}-${B:-2}", ["A": "1"], "1-2"),

@@ -51,7 +51,7 @@ import Testing
         ("(", "missing ): ("),
         ("a)", "unexpected ): a)"),
         ("a**", "bad repetition operator: **"),
-        ("x{1001}", "bad repetition operator: {1001}"),
+        ("x{1001}", "invalid repetition size: {1001}"),
         ("(?P<n>a)(?P<n>b)", "duplicate capture group name: n"),
     ])
     func rejectsWhatGoRejects(pattern: String, message: String) {
