@@ -101,27 +101,59 @@ public struct RelabelConfig: Sendable, Equatable, CustomStringConvertible {
     public static let defaultReplacement = "$1"
 
     /// Labels whose values are joined with `separator` (a missing label contributes "").
-    public let sourceLabels: [String]
+    public var sourceLabels: [String] { storage.sourceLabels }
     /// Joins the source values.
-    public let separator: String
+    public var separator: String { storage.separator }
     /// The regex as configured (it is matched anchored, as `^(?s:REGEX)$`).
-    public let regex: String
+    public var regex: String { storage.regex }
     /// The `hashmod` modulus; 0 means unset.
-    public let modulus: UInt64
+    public var modulus: UInt64 { storage.modulus }
     /// The label written by `replace` (a template), `hashmod`, `lowercase`, `uppercase`, or
     /// compared by `keepequal`/`dropequal`; "" when unset.
-    public let targetLabel: String
+    public var targetLabel: String { storage.targetLabel }
     /// The value template of `replace`, or the name template of `labelmap`.
-    public let replacement: String
+    public var replacement: String { storage.replacement }
     /// What this step does.
-    public let action: RelabelAction
+    public var action: RelabelAction { storage.action }
 
-    /// The compiled `^(?s:REGEX)$`.
-    let compiled: RE2Regex
-    let targetTemplate: ExpandTemplate
-    let replacementTemplate: ExpandTemplate
-    /// `target_label` has no `$`: it needs no expansion and was validated as a label name.
-    let targetIsStatic: Bool
+    /// Everything, behind one reference: a config is copied for every step applied, so copying
+    /// must cost one retain, not one per field.
+    let storage: Storage
+
+    final class Storage: Sendable {
+        let sourceLabels: [String]
+        let separator: String
+        let regex: String
+        let modulus: UInt64
+        let targetLabel: String
+        let replacement: String
+        let action: RelabelAction
+        /// The compiled `^(?s:REGEX)$`.
+        let compiled: RE2Regex
+        let targetTemplate: ExpandTemplate
+        let replacementTemplate: ExpandTemplate
+        /// `target_label` has no `$`: it needs no expansion and was validated as a label name.
+        let targetIsStatic: Bool
+
+        init(
+            sourceLabels: [String], separator: String, regex: String, modulus: UInt64,
+            targetLabel: String, replacement: String, action: RelabelAction, compiled: RE2Regex
+        ) {
+            self.sourceLabels = sourceLabels
+            self.separator = separator
+            self.regex = regex
+            self.modulus = modulus
+            self.targetLabel = targetLabel
+            self.replacement = replacement
+            self.action = action
+            self.compiled = compiled
+            self.targetTemplate = ExpandTemplate(targetLabel, regex: compiled)
+            self.replacementTemplate = ExpandTemplate(replacement, regex: compiled)
+            self.targetIsStatic = !targetLabel.contains("$")
+        }
+    }
+
+    var compiled: RE2Regex { storage.compiled }
 
     /// Validates and compiles a relabel configuration. Defaults are Prometheus'.
     /// - Throws: `RelabelConfigError` naming the offending field, by the rules of Prometheus'
@@ -148,17 +180,9 @@ public struct RelabelConfig: Sendable, Equatable, CustomStringConvertible {
             sourceLabels: sourceLabels, separator: separator, regex: regex, modulus: modulus,
             targetLabel: targetLabel, replacement: replacement, action: action)
 
-        self.sourceLabels = sourceLabels
-        self.separator = separator
-        self.regex = regex
-        self.modulus = modulus
-        self.targetLabel = targetLabel
-        self.replacement = replacement
-        self.action = action
-        self.compiled = compiled
-        self.targetTemplate = ExpandTemplate(targetLabel, regex: compiled)
-        self.replacementTemplate = ExpandTemplate(replacement, regex: compiled)
-        self.targetIsStatic = !targetLabel.contains("$")
+        self.storage = Storage(
+            sourceLabels: sourceLabels, separator: separator, regex: regex, modulus: modulus,
+            targetLabel: targetLabel, replacement: replacement, action: action, compiled: compiled)
     }
 
     private static func validate(
@@ -209,7 +233,8 @@ public struct RelabelConfig: Sendable, Equatable, CustomStringConvertible {
     }
 
     public static func == (lhs: RelabelConfig, rhs: RelabelConfig) -> Bool {
-        lhs.sourceLabels == rhs.sourceLabels && lhs.separator == rhs.separator
+        if lhs.storage === rhs.storage { return true }
+        return lhs.sourceLabels == rhs.sourceLabels && lhs.separator == rhs.separator
             && lhs.regex == rhs.regex && lhs.modulus == rhs.modulus
             && lhs.targetLabel == rhs.targetLabel && lhs.replacement == rhs.replacement
             && lhs.action == rhs.action

@@ -11,13 +11,13 @@ public enum Relabeler {
         if configs.isEmpty { return labels }
         var builder = LabelsBuilder(labels)
         for config in configs {
-            guard apply(config, to: &builder) else { return nil }
+            guard apply(config.storage, to: &builder) else { return nil }
         }
         return builder.labels()
     }
 
     /// One step; false when the label set is dropped.
-    static func apply(_ config: RelabelConfig, to builder: inout LabelsBuilder) -> Bool {
+    static func apply(_ config: RelabelConfig.Storage, to builder: inout LabelsBuilder) -> Bool {
         switch config.action {
         case .drop:
             return !config.compiled.matches(joinedValue(config, builder))
@@ -59,7 +59,7 @@ public enum Relabeler {
         return true
     }
 
-    private static func replace(_ config: RelabelConfig, _ value: String, _ builder: inout LabelsBuilder) {
+    private static func replace(_ config: RelabelConfig.Storage, _ value: String, _ builder: inout LabelsBuilder) {
         let groups = max(config.targetTemplate.groupsNeeded, config.replacementTemplate.groupsNeeded)
         let expanded = config.compiled.withFullMatch(value, groups: groups) { match in
             (config.targetTemplate.expand(value, match), config.replacementTemplate.expand(value, match))
@@ -72,7 +72,7 @@ public enum Relabeler {
     }
 
     /// The source labels' values joined by the separator; a missing label contributes "".
-    private static func joinedValue(_ config: RelabelConfig, _ builder: LabelsBuilder) -> String {
+    private static func joinedValue(_ config: RelabelConfig.Storage, _ builder: LabelsBuilder) -> String {
         switch config.sourceLabels.count {
         case 0:
             return ""
