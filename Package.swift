@@ -64,6 +64,16 @@ let package = Package(
             dependencies: ["AgentConfig", "Curl"]
         ),
         .target(
+            name: "KubernetesDiscovery",
+            dependencies: [
+                "AgentConfig",
+                "AgentHTTP",
+                "Curl",
+                "WAL",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "Scraper",
             dependencies: [
                 "AgentConfig",
@@ -145,6 +155,11 @@ let package = Package(
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition"], resources: [.copy("Fixtures")]),
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "RelabelTests", dependencies: ["Relabel"]),
+        .testTarget(
+            name: "KubernetesDiscoveryTests",
+            dependencies: ["KubernetesDiscovery", "TestSupport"],
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(name: "ScraperTests", dependencies: ["Scraper", "TestSupport"]),
         .testTarget(name: "AgentConfigTests", dependencies: ["AgentConfig"], resources: [.copy("Fixtures")]),
         .testTarget(

@@ -53,9 +53,27 @@ struct LabelsBuilder {
     /// The result; the original `Labels` value itself when nothing was changed.
     func labels() -> Labels {
         if added.isEmpty && deleted.isEmpty { return base }
-        var pairs = base.pairs.filter { !isOverridden($0.name) }
-        pairs.append(contentsOf: added)
+        // Merge the (sorted) base with the sorted additions, so that `Labels.init` finds its
+        // input already sorted.
+        var additions = added
+        if additions.count > 1 { additions.sort(by: Self.nameLess) }
+        var pairs: [Label] = []
+        pairs.reserveCapacity(base.count + additions.count)
+        var next = 0
+        for label in base.pairs where !isOverridden(label.name) {
+            while next < additions.count, Self.nameLess(additions[next], label) {
+                pairs.append(additions[next])
+                next += 1
+            }
+            pairs.append(label)
+        }
+        pairs.append(contentsOf: additions[next...])
         return Labels(pairs)
+    }
+
+    /// Byte order of names, as `Labels` sorts.
+    private static func nameLess(_ lhs: Label, _ rhs: Label) -> Bool {
+        lhs.name.utf8.lexicographicallyPrecedes(rhs.name.utf8)
     }
 
     private func isOverridden(_ name: String) -> Bool {

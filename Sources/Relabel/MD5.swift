@@ -31,39 +31,31 @@ enum MD5 {
 
     /// The MD5 digest of `message`.
     static func digest<Bytes: Sequence<UInt8>>(_ message: Bytes) -> Digest {
+        // Pad in a copy: 0x80, zeros up to 56 mod 64, then the bit length, little-endian.
+        var bytes = Array(message)
+        let bitLength = UInt64(bytes.count) &* 8
+        bytes.reserveCapacity((bytes.count + 8) / 64 * 64 + 64)
+        bytes.append(0x80)
+        while bytes.count % 64 != 56 { bytes.append(0) }
+        for shift in stride(from: 0, to: 64, by: 8) {
+            bytes.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift)))
+        }
+
         var state = State()
-        var block = [UInt32](repeating: 0, count: 16)
-        var filled = 0  // bytes in the current block
-        var length: UInt64 = 0
-
-        func append(_ byte: UInt8) {
-            block[filled >> 2] |= UInt32(byte) << (UInt32(filled & 3) * 8)
-            filled += 1
-            if filled == 64 {
-                state.compress(block)
-                for i in 0..<16 { block[i] = 0 }
-                filled = 0
-            }
+        var offset = 0
+        while offset < bytes.count {
+            state.compress(bytes, at: offset)
+            offset += 64
         }
 
-        for byte in message {
-            append(byte)
-            length &+= 1
-        }
-        // Padding: 0x80, zeros up to 56 mod 64, then the bit length, little-endian.
-        append(0x80)
-        while filled != 56 { append(0) }
-        let bits = length &* 8
-        for shift in stride(from: 0, to: 64, by: 8) { append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
-
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(16)
+        var digest: [UInt8] = []
+        digest.reserveCapacity(16)
         for word in [state.a, state.b, state.c, state.d] {
             for shift in stride(from: 0, to: 32, by: 8) {
-                bytes.append(UInt8(truncatingIfNeeded: word >> UInt32(shift)))
+                digest.append(UInt8(truncatingIfNeeded: word >> UInt32(shift)))
             }
         }
-        return Digest(bytes: bytes)
+        return Digest(bytes: digest)
     }
 
     private struct State {
@@ -92,7 +84,15 @@ enum MD5 {
             0x6fa8_7e4f, 0xfe2c_e6e0, 0xa301_4314, 0x4e08_11a1, 0xf753_7e82, 0xbd3a_f235, 0x2ad7_d2bb, 0xeb86_d391,
         ]
 
-        mutating func compress(_ m: [UInt32]) {
+        /// Processes the 64-byte block of `bytes` at `offset`.
+        mutating func compress(_ bytes: [UInt8], at offset: Int) {
+            func word(_ index: Int) -> UInt32 {
+                let base = offset + index * 4
+                return UInt32(bytes[base]) | UInt32(bytes[base + 1]) << 8
+                    | UInt32(bytes[base + 2]) << 16 | UInt32(bytes[base + 3]) << 24
+            }
+            let constants = Self.constants
+            let shifts = Self.shifts
             var a = a, b = b, c = c, d = d
             for i in 0..<64 {
                 var f: UInt32
@@ -111,11 +111,11 @@ enum MD5 {
                     f = c ^ (b | ~d)
                     g = (7 &* i) & 15
                 }
-                f = f &+ a &+ Self.constants[i] &+ m[g]
+                f = f &+ a &+ constants[i] &+ word(g)
                 a = d
                 d = c
                 c = b
-                let s = Self.shifts[i]
+                let s = shifts[i]
                 b = b &+ ((f << s) | (f >> (32 - s)))
             }
             self.a &+= a
