@@ -37,6 +37,14 @@ import Testing
         #expect(groups == ["ééñ😀z", "éé", "ñ", "😀z"])
     }
 
+    @Test func manyGroups() throws {
+        let regex = try RE2Regex(String(repeating: "(.)", count: 20))
+        let groups = try #require(regex.fullMatch("abcdefghijklmnopqrst"))
+        #expect(groups.count == 21)
+        #expect(groups[20] == "t")
+        #expect(groups[1] == "a")
+    }
+
     @Test func emptyGroupIsNotAMissingGroup() throws {
         let regex = try RE2Regex("(a*)|(b)")
         #expect(regex.fullMatch("") == ["", "", nil])
