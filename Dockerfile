@@ -15,7 +15,8 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libsnappy1v5 libprotobuf-c1 libcurl4 libre2-9 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /data agent \
+ && groupadd --system --gid 10001 agent \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /data agent \
  && mkdir -p /data /etc/agent && chown agent /data
 COPY --from=build /out/agent /usr/local/bin/agent
 COPY config/demo.yaml /etc/agent/agent.yml

@@ -12,7 +12,7 @@ want=(libsnappy-dev libprotobuf-c-dev libcurl4-openssl-dev libre2-dev pkg-config
 case "${1:-test}" in
   build) ;;
   run) want+=(prometheus curl) ;;
-  test) want+=(prometheus prometheus-node-exporter protobuf-c-compiler curl openssl python3) ;;
+  test) want+=(prometheus prometheus-node-exporter protobuf-c-compiler curl openssl python3 python3-yaml) ;;
   *) echo "usage: $0 [build|run|test]" >&2; exit 2 ;;
 esac
 
