@@ -25,7 +25,8 @@ public enum Curl {
 /// libcurl is used with `CURLOPT_NOSIGNAL`; a proxy is used only when the request names one
 /// (``HTTPRequest/proxyURL``): environment variables such as `http_proxy` are ignored.
 public final class HTTPConnection: Sendable {
-    private let easy: Mutex<EasyHandle?>
+    /// Internal (not private) for ``stream(_:idleTimeout:cancellation:onStatus:onData:)``.
+    let easy: Mutex<EasyHandle?>
 
     /// Creates the handle. Does not connect; the first request does.
     public init() {
@@ -51,7 +52,7 @@ public final class HTTPConnection: Sendable {
 }
 
 /// Owns a `CURL *` and its error buffer. Not thread-safe: used only under the `Mutex`.
-private final class EasyHandle {
+final class EasyHandle {
     let pointer: UnsafeMutableRawPointer
     let errorBuffer: UnsafeMutablePointer<CChar>
 
@@ -67,7 +68,10 @@ private final class EasyHandle {
         errorBuffer.deallocate()
     }
 
-    func perform(_ request: HTTPRequest) throws(CurlError) -> HTTPResponse {
+    /// - Parameter stream: When set, body bytes go to the sink as they arrive instead of being
+    ///   collected, there is no total timeout, and the sink may abort the transfer (which then
+    ///   returns normally, with an empty body).
+    func perform(_ request: HTTPRequest, stream: StreamSink? = nil) throws(CurlError) -> HTTPResponse {
         curl_easy_reset(pointer)
         errorBuffer[0] = 0
 
@@ -81,7 +85,7 @@ private final class EasyHandle {
             try append([connectTo], to: &connectToList)
         }
 
-        let transfer = Transfer(maxBodyBytes: request.maxResponseBytes)
+        let transfer = Transfer(maxBodyBytes: stream == nil ? request.maxResponseBytes : nil, stream: stream)
         let context = Unmanaged.passUnretained(transfer).toOpaque()
 
         try check(ccurl_setopt_long(pointer, CURLOPT_NOSIGNAL, 1))
@@ -109,7 +113,11 @@ private final class EasyHandle {
         try check(ccurl_setopt_long(pointer, CURLOPT_TCP_KEEPALIVE, 1))
         try check(ccurl_setopt_long(pointer, CURLOPT_FOLLOWLOCATION, request.followRedirects ? 1 : 0))
         try check(ccurl_setopt_long(pointer, CURLOPT_MAXREDIRS, 10))
-        try check(ccurl_setopt_long(pointer, CURLOPT_TIMEOUT_MS, milliseconds(request.timeout)))
+        if let stream {
+            try stream.configure(pointer)
+        } else {
+            try check(ccurl_setopt_long(pointer, CURLOPT_TIMEOUT_MS, milliseconds(request.timeout)))
+        }
         if let connectTimeout = request.connectTimeout {
             try check(ccurl_setopt_long(pointer, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(connectTimeout)))
         }
@@ -158,11 +166,18 @@ private final class EasyHandle {
             }
         }
 
-        guard code == CURLE_OK else {
+        guard code == CURLE_OK || stream?.abortedByCaller == true else {
+            if let stream {
+                var status = 0
+                if ccurl_getinfo_long(pointer, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK, status > 0 {
+                    stream.deliverStatus(status)
+                }
+            }
             throw error(for: code, bodyLimit: transfer.bodyTooLarge ? request.maxResponseBytes : nil)
         }
         var status = 0
         try check(ccurl_getinfo_long(pointer, CURLINFO_RESPONSE_CODE, &status))
+        stream?.deliverStatus(status)
         return HTTPResponse(status: status, headers: transfer.headers, body: transfer.body)
     }
 
@@ -361,16 +376,19 @@ private struct Target {
 /// Per-request state the libcurl callbacks fill in.
 private final class Transfer {
     let maxBodyBytes: Int?
+    let stream: StreamSink?
     var body: [UInt8] = []
     var headers: [(name: String, value: String)] = []
     var bodyTooLarge = false
 
-    init(maxBodyBytes: Int?) {
+    init(maxBodyBytes: Int?, stream: StreamSink? = nil) {
         self.maxBodyBytes = maxBodyBytes
+        self.stream = stream
     }
 
     /// CURLOPT_WRITEFUNCTION: returning less than `data.count` aborts the transfer.
     func receiveBody(_ data: UnsafeRawBufferPointer) -> Int {
+        if let stream { return stream.receive(data) }
         if let maxBodyBytes, body.count + data.count > maxBodyBytes {
             bodyTooLarge = true
             return 0

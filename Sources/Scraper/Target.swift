@@ -67,10 +67,9 @@ public struct Target: Sendable, Equatable {
     public static func targets(for config: ScrapeConfig, groups: [TargetGroup]) -> [Outcome] {
         var outcomes: [Outcome] = []
         for group in groups {
-            for address in group.targets {
-                var pairs = group.labels.pairs
-                pairs.append(Label("__address__", address))
-                let base = Labels(pairs)
+            for targetLabels in group.targets {
+                // A target's own labels win over its group's.
+                let base = targetLabels.addingMissing(from: group.labels)
                 var defaults: [Label] = [
                     Label("job", config.jobName), Label("__scheme__", config.scheme), Label("__metrics_path__", config.metricsPath),
                     Label("__scrape_interval__", PrometheusDuration.format(config.scrapeInterval)),

@@ -147,8 +147,8 @@ private final class TempDirectory {
         try dir.write("t1.yaml", "- targets: ['one:1']\n")
         try dir.write("t2.yaml", "- targets: ['two:1']\n")
         try dir.write("t10.yaml", "- targets: ['ten:1']\n")
-        #expect(discovery(["\(dir.path)/t?.yaml"]).refresh().flatMap(\.targets) == ["one:1", "two:1"])
-        #expect(discovery(["\(dir.path)/t[2-9].yaml"]).refresh().flatMap(\.targets) == ["two:1"])
+        #expect(discovery(["\(dir.path)/t?.yaml"]).refresh().flatMap(\.addresses) == ["one:1", "two:1"])
+        #expect(discovery(["\(dir.path)/t[2-9].yaml"]).refresh().flatMap(\.addresses) == ["two:1"])
     }
 
     @Test func invalidPatternsAreRejectedAndLogged() throws {
@@ -227,7 +227,7 @@ private final class TempDirectory {
         try dir.write("other.json", #"[{"targets": ["o:2"]}]"#)
         let afterBad = sd.refresh()
         #expect(afterBad.filter { $0.source.hasPrefix(file) } == good.filter { $0.source.hasPrefix(file) })
-        #expect(afterBad.filter { $0.source.hasPrefix(other) }.flatMap(\.targets) == ["o:2"], "other files still update")
+        #expect(afterBad.filter { $0.source.hasPrefix(other) }.flatMap(\.addresses) == ["o:2"], "other files still update")
         #expect(log.errors.count == 1)
 
         _ = sd.refresh()
@@ -239,7 +239,7 @@ private final class TempDirectory {
         #expect(log.errors.count == 2, "a changed file that is still bad is logged again")
 
         try dir.write("t.json", #"[{"targets": ["10.0.0.9:9100"]}]"#)
-        #expect(sd.refresh().filter { $0.source.hasPrefix(file) }.flatMap(\.targets) == ["10.0.0.9:9100"])
+        #expect(sd.refresh().filter { $0.source.hasPrefix(file) }.flatMap(\.addresses) == ["10.0.0.9:9100"])
     }
 
     @Test func deletedFileContributesNothing() throws {
@@ -247,7 +247,7 @@ private final class TempDirectory {
         let keep = try dir.write("keep.yml", "- targets: ['k:1']\n")
         try dir.write("gone.yml", "- targets: ['g:1']\n")
         let sd = discovery(["\(dir.path)/*.yml", "\(dir.path)/gone.yml"])
-        #expect(sd.refresh().flatMap(\.targets) == ["g:1", "k:1"])
+        #expect(sd.refresh().flatMap(\.addresses) == ["g:1", "k:1"])
         try dir.remove("gone.yml")
         #expect(sd.refresh() == [TargetGroup(source: "\(keep):0", targets: ["k:1"], labels: Labels(["__meta_filepath": keep]))])
         #expect(log.errors.isEmpty)
@@ -296,13 +296,13 @@ private final class TempDirectory {
         var reports = stream.makeAsyncIterator()
 
         let first = await reports.next()
-        #expect(first?.flatMap(\.targets) == ["a:1"])
+        #expect(first?.flatMap(\.addresses) == ["a:1"])
 
         let clock = ContinuousClock()
         let changedAt = clock.now
         try dir.write("t.json", #"[{"targets": ["a:1", "b:2"]}]"#)
         let second = await reports.next()
-        #expect(second?.flatMap(\.targets) == ["a:1", "b:2"])
+        #expect(second?.flatMap(\.addresses) == ["a:1", "b:2"])
         #expect(clock.now - changedAt < .seconds(1), "noticed within about one 100 ms poll")
         #expect(second?.first?.source == "\(file):0")
 
@@ -312,7 +312,7 @@ private final class TempDirectory {
 
         try dir.remove("t.json")
         let fourth = await reports.next()
-        #expect(fourth?.flatMap(\.targets) == ["c:3"])
+        #expect(fourth?.flatMap(\.addresses) == ["c:3"])
 
         task.cancel()
         #expect(await reports.next() == nil, "run returns when cancelled")

@@ -13,6 +13,9 @@
 
 /* Callback shapes for CURLOPT_WRITEFUNCTION and CURLOPT_HEADERFUNCTION. */
 typedef size_t (*ccurl_data_callback)(char *data, size_t size, size_t count, void *userdata);
+/* Callback shape for CURLOPT_XFERINFOFUNCTION (non-zero aborts the transfer). */
+typedef int (*ccurl_xferinfo_callback)(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+                                       curl_off_t ultotal, curl_off_t ulnow);
 
 CURLcode ccurl_global_init(void);
 
@@ -22,6 +25,7 @@ CURLcode ccurl_setopt_pointer(CURL *handle, CURLoption option, void *value);
 CURLcode ccurl_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value);
 CURLcode ccurl_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value);
 CURLcode ccurl_setopt_data_callback(CURL *handle, CURLoption option, ccurl_data_callback value);
+CURLcode ccurl_setopt_xferinfo_callback(CURL *handle, ccurl_xferinfo_callback value);
 
 CURLcode ccurl_getinfo_long(CURL *handle, CURLINFO info, long *value);
 

@@ -1,0 +1,92 @@
+import WAL
+
+/// A target group as Kubernetes discovery builds it: Prometheus's `targetgroup.Group`, where
+/// every target carries its own label set (with `__address__`) and the group carries labels
+/// shared by all its targets.
+///
+/// A group with no targets and no labels, under a source that was reported before, tells the
+/// consumer that the object is gone (or, for a pod, has no IP yet): its targets must be dropped.
+public struct DiscoveredGroup: Sendable, Equatable {
+    /// Unique per object and role, e.g. `pod/flux-system/source-controller-7d9c7b5b4-x2x9p`.
+    public var source: String
+    /// Each target's own labels, including `__address__`, in the order Prometheus builds them.
+    public var targets: [Labels]
+    /// Labels shared by every target of the group; a target's own label of the same name wins.
+    public var labels: Labels
+
+    public init(source: String, targets: [Labels] = [], labels: Labels = .empty) {
+        self.source = source
+        self.targets = targets
+        self.labels = labels
+    }
+}
+
+/// A label set while it is being built, as Go's `model.LabelSet`: assignment replaces, `merge`
+/// lets the other set win. Empty values are kept here and dropped by `Labels` at the end, which
+/// is what an empty value means to Prometheus anyway.
+typealias LabelMap = [String: String]
+
+extension LabelMap {
+    mutating func merge(_ other: LabelMap) {
+        merge(other) { _, new in new }
+    }
+
+    var labels: Labels {
+        Labels(map { Label($0.key, $0.value) })
+    }
+}
+
+/// Label names and helpers shared by the roles (Prometheus `discovery/kubernetes/kubernetes.go`).
+enum Meta {
+    static let prefix = "__meta_kubernetes_"
+    static let namespace = prefix + "namespace"
+    static let address = "__address__"
+    static let instance = "instance"
+    static let present = "true"
+
+    /// Adds `<role>_name` and, for each label and annotation, `<role>_label_<name>`,
+    /// `<role>_labelpresent_<name>`, `<role>_annotation_<name>`, `<role>_annotationpresent_<name>`,
+    /// names sanitised (Prometheus `addObjectMetaLabels`). Keys are visited in sorted order so that
+    /// two keys sanitising to the same name resolve the same way every time (Go's map order is random).
+    static func addObjectMetaLabels(_ labels: inout LabelMap, _ meta: ObjectMeta, role: String) {
+        let rolePrefix = prefix + role
+        labels[rolePrefix + "_name"] = meta.name
+        for (key, value) in (meta.labels ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let name = sanitize(key)
+            labels[rolePrefix + "_label_" + name] = value
+            labels[rolePrefix + "_labelpresent_" + name] = present
+        }
+        for (key, value) in (meta.annotations ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let name = sanitize(key)
+            labels[rolePrefix + "_annotation_" + name] = value
+            labels[rolePrefix + "_annotationpresent_" + name] = present
+        }
+    }
+
+    /// Replaces every character outside `[a-zA-Z0-9_]` by `_`, one `_` per Unicode scalar
+    /// (Prometheus `strutil.SanitizeLabelName`; a leading digit is left alone, as there).
+    static func sanitize(_ name: String) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in name.unicodeScalars {
+            switch scalar {
+            case "a"..."z", "A"..."Z", "0"..."9", "_": out.append(scalar)
+            default: out.append("_")
+            }
+        }
+        return String(out)
+    }
+
+    /// `host:port`, with brackets around a host that contains a colon (Go `net.JoinHostPort`).
+    static func joinHostPort(_ host: String, _ port: String) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    static func joinHostPort(_ host: String, _ port: Int) -> String {
+        joinHostPort(host, String(port))
+    }
+
+    /// `namespace/name`, the key Prometheus uses for namespaced objects.
+    static func namespacedName(_ namespace: String, _ name: String) -> String {
+        namespace + "/" + name
+    }
+}

@@ -1,0 +1,177 @@
+import WAL
+
+/// The `endpoints` role (Prometheus `discovery/kubernetes/endpoints.go`): one target per
+/// address and port of each subset (not-ready addresses too, `endpoint_ready="false"`), with the
+/// labels of the backing pod and of the container port matching the endpoint port; then one
+/// target per container port of each backing pod that no endpoint port covered. The group
+/// carries the labels of the Service of the same name, when there is one.
+public enum EndpointsRole {
+    static let nodeName = Meta.prefix + "endpoint_node_name"
+    static let hostname = Meta.prefix + "endpoint_hostname"
+    static let ready = Meta.prefix + "endpoint_ready"
+    static let portName = Meta.prefix + "endpoint_port_name"
+    static let portProtocol = Meta.prefix + "endpoint_port_protocol"
+    static let addressTargetKind = Meta.prefix + "endpoint_address_target_kind"
+    static let addressTargetName = Meta.prefix + "endpoint_address_target_name"
+
+    /// `endpoints/<namespace>/<name>`.
+    public static func source(namespace: String, name: String) -> String {
+        "endpoints/" + Meta.namespacedName(namespace, name)
+    }
+
+    /// The group of `endpoints`, looking the Service and the pods up in the lists given
+    /// (objects of other namespaces are ignored).
+    public static func groups(for endpoints: Endpoints, services: [KubernetesService], pods: [Pod]) -> DiscoveredGroup {
+        let lookup = ObjectLookup(services: services, pods: pods)
+        return groups(for: endpoints, service: lookup.service, pod: lookup.pod)
+    }
+
+    /// The group of `endpoints`, looking objects up by `(namespace, name)` through the closures,
+    /// e.g. in a watch cache.
+    public static func groups(
+        for endpoints: Endpoints,
+        service: (_ namespace: String, _ name: String) -> KubernetesService?,
+        pod: (_ namespace: String, _ name: String) -> Pod?
+    ) -> DiscoveredGroup {
+        let namespace = endpoints.metadata.namespace ?? ""
+        let name = endpoints.metadata.name
+
+        var groupLabels: LabelMap = [Meta.namespace: namespace]
+        if let svc = service(namespace, name) {
+            groupLabels.merge(ServiceRole.serviceLabels(svc))
+        }
+        Meta.addObjectMetaLabels(&groupLabels, endpoints.metadata, role: "endpoints")
+
+        var targets: [LabelMap] = []
+        var seenPods = SeenPods()
+
+        func add(_ address: EndpointAddress, _ port: EndpointPort, ready isReady: String) {
+            var target: LabelMap = [
+                Meta.address: Meta.joinHostPort(address.ip, port.port),
+                portName: port.name ?? "",
+                portProtocol: port.protocol ?? "",
+                ready: isReady,
+            ]
+            if let ref = address.targetRef {
+                target[addressTargetKind] = ref.kind ?? ""
+                target[addressTargetName] = ref.name ?? ""
+            }
+            if let node = address.nodeName {
+                target[nodeName] = node
+            }
+            if let host = address.hostname, !host.isEmpty {
+                target[hostname] = host
+            }
+
+            guard let backing = resolvePodRef(address.targetRef, pod) else {
+                // Not a pod: no pod labels.
+                targets.append(target)
+                return
+            }
+            target.merge(PodRole.podLabels(backing))
+            // The container port matching the endpoint port; the last container wins.
+            for (container, isInit) in PodRole.allContainers(backing) {
+                for cport in container.ports ?? [] where cport.containerPort == port.port {
+                    target[PodRole.containerName] = container.name
+                    target[PodRole.containerImage] = container.image ?? ""
+                    target[PodRole.containerPortName] = cport.name ?? ""
+                    target[PodRole.containerPortNumber] = String(port.port)
+                    // As Prometheus does for this role: the endpoint port's protocol.
+                    target[PodRole.containerPortProtocol] = port.protocol ?? ""
+                    target[PodRole.containerInit] = String(isInit)
+                    break
+                }
+            }
+            seenPods.record(backing, port: port.port)
+            targets.append(target)
+        }
+
+        for subset in endpoints.subsets ?? [] {
+            for port in subset.ports ?? [] {
+                for address in subset.addresses ?? [] {
+                    add(address, port, ready: "true")
+                }
+                for address in subset.notReadyAddresses ?? [] {
+                    add(address, port, ready: "false")
+                }
+            }
+        }
+
+        targets += seenPods.uncoveredPortTargets()
+        return DiscoveredGroup(
+            source: source(namespace: namespace, name: name), targets: targets.map(\.labels), labels: groupLabels.labels)
+    }
+
+    /// The pod an address refers to, if it refers to a pod that is known.
+    static func resolvePodRef(_ ref: ObjectReference?, _ pod: (String, String) -> Pod?) -> Pod? {
+        guard let ref, ref.kind == "Pod" else { return nil }
+        return pod(ref.namespace ?? "", ref.name ?? "")
+    }
+}
+
+/// Dictionaries over the object lists handed to the endpoints and endpointslice roles.
+struct ObjectLookup {
+    private var services: [String: KubernetesService] = [:]
+    private var pods: [String: Pod] = [:]
+
+    init(services: [KubernetesService], pods: [Pod]) {
+        for svc in services {
+            self.services[Meta.namespacedName(svc.metadata.namespace ?? "", svc.metadata.name)] = svc
+        }
+        for pod in pods {
+            self.pods[Meta.namespacedName(pod.metadata.namespace ?? "", pod.metadata.name)] = pod
+        }
+    }
+
+    func service(_ namespace: String, _ name: String) -> KubernetesService? {
+        services[Meta.namespacedName(namespace, name)]
+    }
+
+    func pod(_ namespace: String, _ name: String) -> Pod? {
+        pods[Meta.namespacedName(namespace, name)]
+    }
+}
+
+/// The pods that back endpoint addresses, in the order first seen, with the endpoint ports
+/// already turned into targets for each.
+struct SeenPods {
+    private var order: [String] = []
+    private var entries: [String: (pod: Pod, ports: [Int])] = [:]
+
+    mutating func record(_ pod: Pod, port: Int?) {
+        let key = Meta.namespacedName(pod.metadata.namespace ?? "", pod.metadata.name)
+        if entries[key] == nil {
+            order.append(key)
+            entries[key] = (pod, [])
+        }
+        if let port { entries[key]!.ports.append(port) }
+    }
+
+    /// One target per container port (init containers included) that no endpoint port covered,
+    /// at `podIP:port`, with the pod's labels; pods without an IP are skipped. Prometheus visits
+    /// the pods in Go map order (random); here they come in the order first seen.
+    func uncoveredPortTargets() -> [LabelMap] {
+        var targets: [LabelMap] = []
+        for key in order {
+            let (pod, covered) = entries[key]!
+            guard let podIP = pod.status?.podIP, !podIP.isEmpty else { continue }
+            for (container, isInit) in PodRole.allContainers(pod) {
+                for cport in container.ports ?? [] where !covered.contains(cport.containerPort) {
+                    let number = String(cport.containerPort)
+                    var target: LabelMap = [
+                        Meta.address: Meta.joinHostPort(podIP, number),
+                        PodRole.containerName: container.name,
+                        PodRole.containerImage: container.image ?? "",
+                        PodRole.containerPortName: cport.name ?? "",
+                        PodRole.containerPortNumber: number,
+                        PodRole.containerPortProtocol: cport.protocol ?? "",
+                        PodRole.containerInit: String(isInit),
+                    ]
+                    target.merge(PodRole.podLabels(pod))
+                    targets.append(target)
+                }
+            }
+        }
+        return targets
+    }
+}

@@ -1,0 +1,128 @@
+import WAL
+
+/// The `pod` role (Prometheus `discovery/kubernetes/pod.go`): one group per pod, one target per
+/// declared container port (`podIP:port`), or one target with the bare pod IP for a container
+/// that declares no port; init containers included, flagged by `__meta_kubernetes_pod_container_init`.
+public enum PodRole {
+    static let prefix = Meta.prefix + "pod_"
+    static let ip = prefix + "ip"
+    static let ipv4 = prefix + "ipv4"
+    static let ipv6 = prefix + "ipv6"
+    static let ready = prefix + "ready"
+    static let phase = prefix + "phase"
+    static let nodeName = prefix + "node_name"
+    static let hostIP = prefix + "host_ip"
+    static let uid = prefix + "uid"
+    static let controllerKind = prefix + "controller_kind"
+    static let controllerName = prefix + "controller_name"
+    static let containerName = prefix + "container_name"
+    static let containerID = prefix + "container_id"
+    static let containerImage = prefix + "container_image"
+    static let containerInit = prefix + "container_init"
+    static let containerPortName = prefix + "container_port_name"
+    static let containerPortNumber = prefix + "container_port_number"
+    static let containerPortProtocol = prefix + "container_port_protocol"
+
+    /// `pod/<namespace>/<name>`.
+    public static func source(namespace: String, name: String) -> String {
+        "pod/" + Meta.namespacedName(namespace, name)
+    }
+
+    /// The pod's group. A pod without an IP (starting, or evicted) gives an empty group, which
+    /// drops any targets reported for it before.
+    public static func groups(for pod: Pod) -> DiscoveredGroup {
+        let namespace = pod.metadata.namespace ?? ""
+        var group = DiscoveredGroup(source: source(namespace: namespace, name: pod.metadata.name))
+        guard let podIP = pod.status?.podIP, !podIP.isEmpty else { return group }
+
+        var labels = podLabels(pod)
+        labels[Meta.namespace] = namespace
+        group.labels = labels.labels
+
+        for (container, isInit) in allContainers(pod) {
+            let statuses = isInit ? pod.status?.initContainerStatuses : pod.status?.containerStatuses
+            let id = statuses?.first { $0.name == container.name }?.containerID ?? ""
+            let ports = container.ports ?? []
+            if ports.isEmpty {
+                // No port: the bare pod IP, bracketed if it is IPv6 (RFC 3986 forbids a trailing ':').
+                var address = podIP
+                if let bytes = IPAddress.parse(podIP), !IPAddress.isIPv4(bytes) {
+                    address = "[" + IPAddress.formatIPv6(bytes) + "]"
+                }
+                group.targets.append(
+                    [
+                        Meta.address: address,
+                        containerName: container.name,
+                        containerID: id,
+                        containerImage: container.image ?? "",
+                        containerInit: String(isInit),
+                    ].labels)
+                continue
+            }
+            for port in ports {
+                let number = String(port.containerPort)
+                group.targets.append(
+                    [
+                        Meta.address: Meta.joinHostPort(podIP, number),
+                        containerName: container.name,
+                        containerID: id,
+                        containerImage: container.image ?? "",
+                        containerPortNumber: number,
+                        containerPortName: port.name ?? "",
+                        containerPortProtocol: port.protocol ?? "",
+                        containerInit: String(isInit),
+                    ].labels)
+            }
+        }
+        return group
+    }
+
+    /// The containers, then the init containers, each with its init flag.
+    static func allContainers(_ pod: Pod) -> [(Container, isInit: Bool)] {
+        (pod.spec?.containers ?? []).map { ($0, false) } + (pod.spec?.initContainers ?? []).map { ($0, true) }
+    }
+
+    /// The pod's own labels, without the namespace (Prometheus `podLabels`); the endpoints and
+    /// endpointslice roles attach them to targets backed by the pod.
+    static func podLabels(_ pod: Pod) -> LabelMap {
+        var labels: LabelMap = [
+            ip: pod.status?.podIP ?? "",
+            ready: podReady(pod),
+            phase: pod.status?.phase ?? "",
+            nodeName: pod.spec?.nodeName ?? "",
+            hostIP: pod.status?.hostIP ?? "",
+            uid: pod.metadata.uid ?? "",
+        ]
+
+        // The first IPv4 and the first IPv6 address of status.podIPs (dual stack).
+        for podIP in pod.status?.podIPs ?? [] {
+            guard let text = podIP.ip, !text.isEmpty else { continue }
+            let haveV4 = labels[ipv4] != nil
+            let haveV6 = labels[ipv6] != nil
+            if haveV4 && haveV6 { break }
+            guard let bytes = IPAddress.parse(text) else { continue }
+            if IPAddress.isIPv4(bytes) {
+                if !haveV4 { labels[ipv4] = text }
+            } else if !haveV6 {
+                labels[ipv6] = text
+            }
+        }
+
+        Meta.addObjectMetaLabels(&labels, pod.metadata, role: "pod")
+
+        // The owner reference marked as controller (apimachinery GetControllerOf).
+        if let controller = pod.metadata.ownerReferences?.first(where: { $0.controller == true }) {
+            if !controller.kind.isEmpty { labels[controllerKind] = controller.kind }
+            if !controller.name.isEmpty { labels[controllerName] = controller.name }
+        }
+        return labels
+    }
+
+    /// The `Ready` condition's status in lower case, `unknown` when there is none.
+    static func podReady(_ pod: Pod) -> String {
+        for condition in pod.status?.conditions ?? [] where condition.type == "Ready" {
+            return condition.status.lowercased()
+        }
+        return "unknown"
+    }
+}

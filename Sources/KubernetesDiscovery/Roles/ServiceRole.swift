@@ -1,0 +1,53 @@
+import WAL
+
+/// The `service` role (Prometheus `discovery/kubernetes/service.go`): one target per service
+/// port, at `<name>.<namespace>.svc:<port>`.
+public enum ServiceRole {
+    static let portName = Meta.prefix + "service_port_name"
+    static let portNumber = Meta.prefix + "service_port_number"
+    static let portProtocol = Meta.prefix + "service_port_protocol"
+    static let clusterIP = Meta.prefix + "service_cluster_ip"
+    static let loadBalancerIP = Meta.prefix + "service_loadbalancer_ip"
+    static let externalName = Meta.prefix + "service_external_name"
+    static let type = Meta.prefix + "service_type"
+
+    /// `svc/<namespace>/<name>`.
+    public static func source(namespace: String, name: String) -> String {
+        "svc/" + Meta.namespacedName(namespace, name)
+    }
+
+    public static func groups(for service: KubernetesService) -> DiscoveredGroup {
+        let namespace = service.metadata.namespace ?? ""
+        let name = service.metadata.name
+        let spec = service.spec
+        let serviceType = spec?.type ?? ""
+        var group = DiscoveredGroup(source: source(namespace: namespace, name: name), labels: serviceLabels(service).labels)
+        for port in spec?.ports ?? [] {
+            var target: LabelMap = [
+                Meta.address: Meta.joinHostPort("\(name).\(namespace).svc", port.port),
+                portName: port.name ?? "",
+                portNumber: String(port.port),
+                portProtocol: port.protocol ?? "",
+                type: serviceType,
+            ]
+            if serviceType == "ExternalName" {
+                target[externalName] = spec?.externalName ?? ""
+            } else {
+                target[clusterIP] = spec?.clusterIP ?? ""
+            }
+            if serviceType == "LoadBalancer" {
+                target[loadBalancerIP] = spec?.loadBalancerIP ?? ""
+            }
+            group.targets.append(target.labels)
+        }
+        return group
+    }
+
+    /// The namespace, `service_name` and the service's labels and annotations (Prometheus
+    /// `serviceLabels`); the endpoints and endpointslice roles attach them to their groups.
+    static func serviceLabels(_ service: KubernetesService) -> LabelMap {
+        var labels: LabelMap = [Meta.namespace: service.metadata.namespace ?? ""]
+        Meta.addObjectMetaLabels(&labels, service.metadata, role: "service")
+        return labels
+    }
+}
