@@ -78,6 +78,7 @@ let package = Package(
             dependencies: [
                 "AgentConfig",
                 "AgentHTTP",
+                "KubernetesDiscovery",
                 "Relabel",
                 "Yams",
                 "Curl",

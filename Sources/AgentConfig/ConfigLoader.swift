@@ -339,9 +339,7 @@ struct NodeReader {
         for (index, sdNode) in optionalSequence(map["kubernetes_sd_configs"], "\(path).kubernetes_sd_configs").enumerated() {
             if let sd = kubernetesSD(sdNode, "\(path).kubernetes_sd_configs[\(index)]") { scrape.kubernetesSDConfigs.append(sd) }
         }
-        if !scrape.kubernetesSDConfigs.isEmpty {
-            warnings.append("\(file):\(map["kubernetes_sd_configs"]?.mark?.line ?? 0): \(path).kubernetes_sd_configs is validated but not run by this version: job \"\(jobName)\" gets no Kubernetes targets")
-        }
+
         scrape.relabelConfigs = relabelConfigs(map["relabel_configs"], "\(path).relabel_configs")
         scrape.metricRelabelConfigs = relabelConfigs(map["metric_relabel_configs"], "\(path).metric_relabel_configs")
         return scrape
@@ -517,7 +515,21 @@ struct NodeReader {
             sd.namespaces = optionalSequence(namespaces["names"], "\(path).namespaces.names").compactMap { string($0, "\(path).namespaces.names") }
             if let v = namespaces["own_namespace"], let value = bool(v, "\(path).namespaces.own_namespace") { sd.ownNamespace = value }
         }
-        _ = httpClient(map, node, path)
+        sd.httpClient = httpClient(map, node, path)
+        for (index, selectorNode) in optionalSequence(map["selectors"], "\(path).selectors").enumerated() {
+            let selectorPath = "\(path).selectors[\(index)]"
+            let selector = mapping(selectorNode, selectorPath, known: ["role", "label", "field"])
+            guard let roleNode = selector["role"], let roleText = string(roleNode, "\(selectorPath).role"),
+                let selectorRole = KubernetesSDConfig.Role(rawValue: roleText)
+            else {
+                fail(selector["role"] ?? selectorNode, "\(selectorPath).role", "a selector needs a valid role")
+                continue
+            }
+            sd.selectors.append(
+                KubernetesSDConfig.Selector(
+                    role: selectorRole, label: selector["label"].flatMap { string($0, "\(selectorPath).label") },
+                    field: selector["field"].flatMap { string($0, "\(selectorPath).field") }))
+        }
         return sd
     }
 

@@ -185,6 +185,23 @@ public struct KubernetesSDConfig: Sendable, Equatable {
     public var ownNamespace = false
     public var apiServer: String?
     public var kubeconfigFile: String?
+    /// How to reach `api_server` (TLS, authorization, proxy).
+    public var httpClient = HTTPClientConfig()
+    /// Label and field selectors per role, as the API server applies them to LIST and WATCH.
+    public var selectors: [Selector] = []
+
+    /// A `selectors` entry.
+    public struct Selector: Sendable, Equatable {
+        public var role: Role
+        public var label: String?
+        public var field: String?
+
+        public init(role: Role, label: String? = nil, field: String? = nil) {
+            self.role = role
+            self.label = label
+            self.field = field
+        }
+    }
 
     public init(role: Role) {
         self.role = role

@@ -1,4 +1,5 @@
 import AgentConfig
+import KubernetesDiscovery
 import Logging
 import NIOPosix
 import Prometheus
@@ -16,6 +17,7 @@ public final class ScrapeManager: Service {
     private let logger: Logger
     private let threadPool: NIOThreadPool
     private let duplicates: Counter
+    private let kubernetesFailures: Counter
     private let state = Mutex(State())
     private let reports = Mutex<[String: ScrapeReport]>([:])
 
@@ -25,6 +27,8 @@ public final class ScrapeManager: Service {
         var client: ScrapeClient
         var metrics: ScrapeMetrics
         var targetsGauge: Gauge
+        /// `prometheus_sd_discovered_targets`: active and dropped targets.
+        var discoveredGauge: Gauge
         /// Target groups by provider (0: static configs, 1…: file_sd_configs).
         var groups: [Int: [TargetGroup]] = [:]
         var discovery: [Task<Void, Never>] = []
@@ -52,6 +56,11 @@ public final class ScrapeManager: Service {
         self.registry = registry
         self.logger = logger
         self.duplicates = ScrapeMetrics.duplicatesCounter(registry: registry)
+        self.kubernetesFailures = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "prometheus_sd_kubernetes_failures_total", unitName: "",
+                helpText: "The number of failed Kubernetes lists and watches (each is retried)."),
+            labels: [])
         let targetCount = configuration.scrapeConfigs.reduce(0) { $0 + $1.staticConfigs.reduce(0) { $0 + $1.targets.count } }
         // Scrapes block a thread for their HTTP transfer, so they run on a pool of their own.
         self.threadPool = NIOThreadPool(numberOfThreads: max(4, min(64, targetCount)))
@@ -95,12 +104,14 @@ public final class ScrapeManager: Service {
     /// removed jobs are rebuilt, started and stopped.
     public func apply(_ configuration: Configuration) {
         var started: [(job: String, index: Int, discovery: FileDiscovery)] = []
+        var kubernetes: [(job: String, index: Int, discoverer: KubernetesDiscoverer)] = []
         state.withLock { state in
             guard !state.stopped else { return }
             let wanted = Dictionary(uniqueKeysWithValues: configuration.scrapeConfigs.map { ($0.jobName, $0) })
             for (job, pool) in state.pools where wanted[job]?.fingerprint != pool.config.fingerprint || wanted[job] == nil {
                 for task in pool.discovery { task.cancel() }
                 pool.targetsGauge.set(0.0)
+                pool.discoveredGauge.set(0.0)
                 state.pools[job] = nil
             }
             for config in configuration.scrapeConfigs where state.pools[config.jobName] == nil {
@@ -111,10 +122,24 @@ public final class ScrapeManager: Service {
                         descriptor: MetricNameDescriptor(
                             metricName: "prometheus_target_scrape_pool_targets", unitName: "",
                             helpText: "Current number of targets in this scrape pool."),
-                        labels: [("scrape_job", config.jobName)]))
+                        labels: [("scrape_job", config.jobName)]),
+                    discoveredGauge: registry.makeGauge(
+                        descriptor: MetricNameDescriptor(
+                            metricName: "prometheus_sd_discovered_targets", unitName: "",
+                            helpText: "Current number of discovered targets."),
+                        labels: [("config", config.jobName), ("name", "scrape")]))
                 pool.groups[0] = Target.staticGroups(of: config)
                 for (index, fileSD) in config.fileSDConfigs.enumerated() {
                     started.append((config.jobName, index + 1, FileDiscovery(files: fileSD.files, refreshInterval: fileSD.refreshInterval, logger: logger)))
+                }
+                for (index, sd) in config.kubernetesSDConfigs.enumerated() {
+                    do {
+                        kubernetes.append((config.jobName, Self.kubernetesProviderBase + index, try makeDiscoverer(sd)))
+                    } catch {
+                        kubernetesFailures.increment()
+                        logger.error(
+                            "cannot start kubernetes discovery", metadata: ["job": "\(config.jobName)", "role": "\(sd.role.rawValue)", "error": "\(error)"])
+                    }
                 }
                 state.pools[config.jobName] = pool
             }
@@ -129,16 +154,50 @@ public final class ScrapeManager: Service {
             sync(&state)
         }
         for entry in started {
-            let task = Task { [self] in
+            track(job: entry.job) { [self] in
                 await entry.discovery.run { groups in self.update(job: entry.job, provider: entry.index, groups: groups) }
             }
-            let kept = state.withLock { state -> Bool in
-                guard state.pools[entry.job] != nil, !state.stopped else { return false }
-                state.pools[entry.job]!.discovery.append(task)
-                return true
-            }
-            if !kept { task.cancel() }
         }
+        for entry in kubernetes {
+            track(job: entry.job) { [self] in
+                await entry.discoverer.run { groups in
+                    self.update(
+                        job: entry.job, provider: entry.index,
+                        groups: groups.map { TargetGroup(source: $0.source, targetLabels: $0.targets, labels: $0.labels) })
+                }
+            }
+        }
+    }
+
+    /// Provider numbers of Kubernetes discovery (after static 0 and file discovery 1…).
+    private static let kubernetesProviderBase = 10_000
+
+    /// Runs a discovery task for as long as its job's pool exists.
+    private func track(job: String, _ body: @escaping @Sendable () async -> Void) {
+        let task = Task { await body() }
+        let kept = state.withLock { state -> Bool in
+            guard state.pools[job] != nil, !state.stopped else { return false }
+            state.pools[job]!.discovery.append(task)
+            return true
+        }
+        if !kept { task.cancel() }
+    }
+
+    private func makeDiscoverer(_ sd: KubernetesSDConfig) throws -> KubernetesDiscoverer {
+        let registry = self.registry
+        let role = sd.role.rawValue
+        let failures = kubernetesFailures
+        return try KubernetesDiscoverer(
+            config: sd, logger: logger,
+            onEvent: { event in
+                registry.makeCounter(
+                    descriptor: MetricNameDescriptor(
+                        metricName: "prometheus_sd_kubernetes_events_total", unitName: "",
+                        helpText: "The number of Kubernetes events handled."),
+                    labels: [("role", role), ("event", event.rawValue)]
+                ).increment()
+            },
+            onFailure: { _ in failures.increment() })
     }
 
     /// New target groups from a discovery provider.
@@ -167,6 +226,7 @@ public final class ScrapeManager: Service {
             }
         }
         pool.targetsGauge.set(Double(pool.active.count))
+        pool.discoveredGauge.set(Double(pool.active.count + pool.dropped.count))
     }
 
     /// Starts and stops loops so that exactly the pools' active targets are scraped.

@@ -178,7 +178,7 @@ private func status(_ result: Result<HTTPResponse, CurlError>) throws -> Int {
             let resultStatus = try status(result)
             #expect(resultStatus == 200)
             #expect(received.pieces.count == 3)
-            #expect(ContinuousClock.now - start < .seconds(2))
+            #expect(ContinuousClock.now - start < .seconds(10))
             // The connection stays usable.
             let (_, again) = await stream(connection, HTTPRequest(url: server.url("/pieces?n=2&ms=10")))
             let againStatus = try status(again)
@@ -199,7 +199,7 @@ private func status(_ result: Result<HTTPResponse, CurlError>) throws -> Int {
             #expect(received.status == [200])
             #expect(received.pieces.isEmpty)
             // The progress callback runs at least once a second.
-            #expect(ContinuousClock.now - start < .seconds(3))
+            #expect(ContinuousClock.now - start < .seconds(10))
         }
     }
 
@@ -224,7 +224,7 @@ private func status(_ result: Result<HTTPResponse, CurlError>) throws -> Int {
             }
             #expect(error.kind == .timeout)
             #expect(received.status == [200])
-            #expect(ContinuousClock.now - start < .seconds(5))
+            #expect(ContinuousClock.now - start < .seconds(10))
         }
     }
 

@@ -47,8 +47,6 @@ struct ManifestTests {
             Paths.agentBinary, ["config", "check", "--config.expand-env", Self.agentConfig.path], environment: Self.productionEnvironment)
         #expect(status == 0, "\(output)")
         #expect(output.contains("\(Self.agentConfig.path): valid (6 scrape configs, 1 static targets, 1 remote write endpoints)"), "\(output)")
-        // Expected until Kubernetes discovery runs: the check says so rather than failing.
-        #expect(output.contains("kubernetes_sd_configs is validated but not run"), "\(output)")
     }
 
     @Test func expandedConfigCarriesTheClusterAndTheHub() throws {

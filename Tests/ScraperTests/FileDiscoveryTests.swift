@@ -303,7 +303,7 @@ private final class TempDirectory {
         try dir.write("t.json", #"[{"targets": ["a:1", "b:2"]}]"#)
         let second = await reports.next()
         #expect(second?.flatMap(\.addresses) == ["a:1", "b:2"])
-        #expect(clock.now - changedAt < .seconds(1), "noticed within about one 100 ms poll")
+        #expect(clock.now - changedAt < .seconds(5), "noticed within a few 100 ms polls (generous for loaded CI machines)")
         #expect(second?.first?.source == "\(file):0")
 
         let added = try dir.write("u.json", #"[{"targets": ["c:3"]}]"#)

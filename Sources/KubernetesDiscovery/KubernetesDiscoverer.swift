@@ -1,0 +1,129 @@
+import AgentConfig
+import Foundation
+import Logging
+import WAL
+
+/// Discovers the targets of one `kubernetes_sd_configs` entry: informers (LIST then WATCH) for
+/// the objects its role needs, in the configured namespaces, turned into Prometheus's target
+/// groups. Changes are batched: after one, it waits `batchInterval` (Prometheus waits 5 s) for the
+/// rest of a rollout before it reports the whole set, so a rollout does not restart every loop.
+public final class KubernetesDiscoverer: Sendable {
+    public let config: KubernetesSDConfig
+    private let api: KubernetesAPIConfig
+    private let batchInterval: Duration
+    private let logger: Logger
+    private let onEvent: @Sendable (InformerEventKind) -> Void
+    private let onFailure: @Sendable (any Error) -> Void
+
+    /// - Throws: when the API server cannot be determined (no in-cluster environment, a bad
+    ///   kubeconfig).
+    public init(
+        config: KubernetesSDConfig, batchInterval: Duration = .seconds(5), logger: Logger,
+        onEvent: @escaping @Sendable (InformerEventKind) -> Void = { _ in },
+        onFailure: @escaping @Sendable (any Error) -> Void = { _ in }
+    ) throws {
+        self.config = config
+        self.api = try KubernetesAPIConfig.resolve(config, httpClient: config.httpClient)
+        self.batchInterval = batchInterval
+        self.logger = logger
+        self.onEvent = onEvent
+        self.onFailure = onFailure
+    }
+
+    /// The namespaces to watch: `nil` means all.
+    private var namespaces: [String?] {
+        var names = config.namespaces
+        if config.ownNamespace, let own = api.namespace, !names.contains(own) { names.append(own) }
+        return names.isEmpty ? [nil] : names
+    }
+
+    private func selector(_ role: KubernetesSDConfig.Role) -> (label: String?, field: String?) {
+        let matching = config.selectors.filter { $0.role == role }
+        func joined(_ parts: [String]) -> String? { parts.isEmpty ? nil : parts.joined(separator: ",") }
+        return (joined(matching.compactMap(\.label)), joined(matching.compactMap(\.field)))
+    }
+
+    /// Informers for `T` in every namespace; each change marks the set dirty.
+    private func informers<T: KubernetesResource>(
+        _ type: T.Type, role: KubernetesSDConfig.Role, client: KubernetesClient, dirty: AsyncStream<Void>.Continuation
+    ) -> [Informer<T>] {
+        let (label, field) = selector(role)
+        return namespaces.map { namespace in
+            Informer<T>(
+                client: client, namespace: namespace, labelSelector: label, fieldSelector: field, logger: logger,
+                onChange: { _ in dirty.yield() }, onEvent: onEvent,
+                onFailure: { [logger, onFailure] error in
+                    onFailure(error)
+                    logger.warning("kubernetes discovery failed; keeping the last targets", metadata: ["role": "\(role.rawValue)", "error": "\(error)"])
+                })
+        }
+    }
+
+    private static func runner<T>(_ informer: Informer<T>) -> @Sendable () async -> Void {
+        { await informer.run() }
+    }
+
+    private static func values<T>(_ informers: [Informer<T>]) -> [T] { informers.flatMap { $0.store.values } }
+
+    /// Runs until cancelled, calling `onChange` with every target group whenever the set changes.
+    public func run(onChange: @escaping @Sendable ([DiscoveredGroup]) async -> Void) async {
+        let client = KubernetesClient(config: api)
+        let (dirty, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        var runs: [@Sendable () async -> Void] = []
+        let compute: @Sendable () -> [DiscoveredGroup]
+        switch config.role {
+        case .pod:
+            let pods = informers(Pod.self, role: .pod, client: client, dirty: continuation)
+            runs = pods.map { informer in { @Sendable in await informer.run() } }
+            compute = { Self.values(pods).map(PodRole.groups(for:)) }
+        case .node:
+            let nodes = informers(Node.self, role: .node, client: client, dirty: continuation)
+            runs = nodes.map { informer in { @Sendable in await informer.run() } }
+            compute = { Self.values(nodes).compactMap(NodeRole.groups(for:)) }
+        case .service:
+            let services = informers(KubernetesService.self, role: .service, client: client, dirty: continuation)
+            runs = services.map { informer in { @Sendable in await informer.run() } }
+            compute = { Self.values(services).map(ServiceRole.groups(for:)) }
+        case .ingress:
+            let ingresses = informers(Ingress.self, role: .ingress, client: client, dirty: continuation)
+            runs = ingresses.map { informer in { @Sendable in await informer.run() } }
+            compute = { Self.values(ingresses).map(IngressRole.groups(for:)) }
+        case .endpoints:
+            let endpoints = informers(Endpoints.self, role: .endpoints, client: client, dirty: continuation)
+            let services = informers(KubernetesService.self, role: .service, client: client, dirty: continuation)
+            let pods = informers(Pod.self, role: .pod, client: client, dirty: continuation)
+            runs = endpoints.map(Self.runner) + services.map(Self.runner) + pods.map(Self.runner)
+            compute = {
+                let (allServices, allPods) = (Self.values(services), Self.values(pods))
+                return Self.values(endpoints).map { EndpointsRole.groups(for: $0, services: allServices, pods: allPods) }
+            }
+        case .endpointslice:
+            let slices = informers(EndpointSlice.self, role: .endpointslice, client: client, dirty: continuation)
+            let services = informers(KubernetesService.self, role: .service, client: client, dirty: continuation)
+            let pods = informers(Pod.self, role: .pod, client: client, dirty: continuation)
+            runs = slices.map(Self.runner) + services.map(Self.runner) + pods.map(Self.runner)
+            compute = {
+                let (allServices, allPods) = (Self.values(services), Self.values(pods))
+                return Self.values(slices).map { EndpointSliceRole.groups(for: $0, services: allServices, pods: allPods) }
+            }
+        }
+        let batchInterval = self.batchInterval
+        await withDiscardingTaskGroup { group in
+            for run in runs { group.addTask { await run() } }
+            group.addTask {
+                var last: [DiscoveredGroup]?
+                for await _ in dirty {
+                    // Wait for the rest of a burst (a rollout) before reporting.
+                    try? await Task.sleep(for: batchInterval)
+                    guard !Task.isCancelled else { return }
+                    let groups = compute().sorted { $0.source < $1.source }
+                    if groups != last {
+                        last = groups
+                        await onChange(groups)
+                    }
+                }
+            }
+        }
+        continuation.finish()
+    }
+}
