@@ -70,6 +70,7 @@ let package = Package(
                 "AgentHTTP",
                 "Curl",
                 "WAL",
+                "Yams",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -491,7 +491,8 @@ struct NodeReader {
         }
     }
 
-    /// A `kubernetes_sd_configs` entry: read and validated; discovery comes with Kubernetes support.
+    /// A `kubernetes_sd_configs` entry: read and validated. `attach_metadata.node` is accepted for
+    /// every role and, as in Prometheus, ignored where the role has no node (service, ingress, node).
     mutating func kubernetesSD(_ node: Node, _ path: String) -> KubernetesSDConfig? {
         let map = mapping(
             node, path,
@@ -514,6 +515,11 @@ struct NodeReader {
             let namespaces = mapping(n, "\(path).namespaces", known: ["names", "own_namespace"])
             sd.namespaces = optionalSequence(namespaces["names"], "\(path).namespaces.names").compactMap { string($0, "\(path).namespaces.names") }
             if let v = namespaces["own_namespace"], let value = bool(v, "\(path).namespaces.own_namespace") { sd.ownNamespace = value }
+        }
+        if let n = map["attach_metadata"], !isNull(n) {
+            let attach = mapping(n, "\(path).attach_metadata", known: ["node", "namespace"])
+            if let v = attach["node"], let value = bool(v, "\(path).attach_metadata.node") { sd.attachMetadata.node = value }
+            if let v = attach["namespace"], let value = bool(v, "\(path).attach_metadata.namespace") { sd.attachMetadata.namespace = value }
         }
         sd.httpClient = httpClient(map, node, path)
         for (index, selectorNode) in optionalSequence(map["selectors"], "\(path).selectors").enumerated() {

@@ -189,6 +189,19 @@ public struct KubernetesSDConfig: Sendable, Equatable {
     public var httpClient = HTTPClientConfig()
     /// Label and field selectors per role, as the API server applies them to LIST and WATCH.
     public var selectors: [Selector] = []
+    /// `attach_metadata`: labels of the target's node and namespace objects.
+    public var attachMetadata = AttachMetadata()
+
+    /// `attach_metadata`. As in Prometheus, `node` only has an effect for the pod, endpoints and
+    /// endpointslice roles and `namespace` for the namespaced roles; elsewhere they are ignored.
+    public struct AttachMetadata: Sendable, Equatable {
+        /// Adds the `__meta_kubernetes_node_*` labels of the target's node.
+        public var node = false
+        /// Adds the `__meta_kubernetes_namespace_{label,annotation}*` labels of the target's namespace.
+        public var namespace = false
+
+        public init() {}
+    }
 
     /// A `selectors` entry.
     public struct Selector: Sendable, Equatable {

@@ -43,12 +43,14 @@ public final class KubernetesDiscoverer: Sendable {
         return (joined(matching.compactMap(\.label)), joined(matching.compactMap(\.field)))
     }
 
-    /// Informers for `T` in every namespace; each change marks the set dirty.
+    /// Informers for `T` in every namespace (one for all namespaces when `clusterWide`), with the
+    /// selectors of `role` unless `selected` is false; each change marks the set dirty.
     private func informers<T: KubernetesResource>(
-        _ type: T.Type, role: KubernetesSDConfig.Role, client: KubernetesClient, dirty: AsyncStream<Void>.Continuation
+        _ type: T.Type, role: KubernetesSDConfig.Role, client: KubernetesClient, dirty: AsyncStream<Void>.Continuation,
+        clusterWide: Bool = false, selected: Bool = true
     ) -> [Informer<T>] {
-        let (label, field) = selector(role)
-        return namespaces.map { namespace in
+        let (label, field) = selected ? selector(role) : (nil, nil)
+        return (clusterWide ? [nil] : namespaces).map { namespace in
             Informer<T>(
                 client: client, namespace: namespace, labelSelector: label, fieldSelector: field, logger: logger,
                 onChange: { _ in dirty.yield() }, onEvent: onEvent,
@@ -65,6 +67,23 @@ public final class KubernetesDiscoverer: Sendable {
 
     private static func values<T>(_ informers: [Informer<T>]) -> [T] { informers.flatMap { $0.store.values } }
 
+    /// The objects of `informers` by name (nodes, namespaces: cluster-scoped, so names are unique).
+    private static func byName<T>(_ informers: [Informer<T>]) -> [String: T] {
+        Dictionary(values(informers).map { ($0.metadata.name, $0) }, uniquingKeysWith: { _, last in last })
+    }
+
+    /// `attach_metadata.node`: one cluster-wide Node informer (with the node selectors, as
+    /// Prometheus does), or none.
+    private func nodeInformers(client: KubernetesClient, dirty: AsyncStream<Void>.Continuation) -> [Informer<Node>] {
+        config.attachMetadata.node ? informers(Node.self, role: .node, client: client, dirty: dirty, clusterWide: true) : []
+    }
+
+    /// `attach_metadata.namespace`: one cluster-wide Namespace informer (no selectors), or none.
+    private func namespaceInformers(client: KubernetesClient, dirty: AsyncStream<Void>.Continuation) -> [Informer<Namespace>] {
+        config.attachMetadata.namespace
+            ? informers(Namespace.self, role: config.role, client: client, dirty: dirty, clusterWide: true, selected: false) : []
+    }
+
     /// Runs until cancelled, calling `onChange` with every target group whenever the set changes.
     public func run(onChange: @escaping @Sendable ([DiscoveredGroup]) async -> Void) async {
         let client = KubernetesClient(config: api)
@@ -74,37 +93,69 @@ public final class KubernetesDiscoverer: Sendable {
         switch config.role {
         case .pod:
             let pods = informers(Pod.self, role: .pod, client: client, dirty: continuation)
-            runs = pods.map { informer in { @Sendable in await informer.run() } }
-            compute = { Self.values(pods).map(PodRole.groups(for:)) }
+            let nodes = nodeInformers(client: client, dirty: continuation)
+            let namespaceObjects = namespaceInformers(client: client, dirty: continuation)
+            runs = pods.map(Self.runner) + nodes.map(Self.runner) + namespaceObjects.map(Self.runner)
+            compute = {
+                let (nodeByName, namespaceByName) = (Self.byName(nodes), Self.byName(namespaceObjects))
+                return Self.values(pods).map {
+                    PodRole.groups(
+                        for: $0, node: nodeByName[$0.spec?.nodeName ?? ""], namespace: namespaceByName[$0.metadata.namespace ?? ""])
+                }
+            }
         case .node:
             let nodes = informers(Node.self, role: .node, client: client, dirty: continuation)
             runs = nodes.map { informer in { @Sendable in await informer.run() } }
             compute = { Self.values(nodes).compactMap(NodeRole.groups(for:)) }
         case .service:
             let services = informers(KubernetesService.self, role: .service, client: client, dirty: continuation)
-            runs = services.map { informer in { @Sendable in await informer.run() } }
-            compute = { Self.values(services).map(ServiceRole.groups(for:)) }
+            let namespaceObjects = namespaceInformers(client: client, dirty: continuation)
+            runs = services.map(Self.runner) + namespaceObjects.map(Self.runner)
+            compute = {
+                let namespaceByName = Self.byName(namespaceObjects)
+                return Self.values(services).map { ServiceRole.groups(for: $0, namespace: namespaceByName[$0.metadata.namespace ?? ""]) }
+            }
         case .ingress:
             let ingresses = informers(Ingress.self, role: .ingress, client: client, dirty: continuation)
-            runs = ingresses.map { informer in { @Sendable in await informer.run() } }
-            compute = { Self.values(ingresses).map(IngressRole.groups(for:)) }
+            let namespaceObjects = namespaceInformers(client: client, dirty: continuation)
+            runs = ingresses.map(Self.runner) + namespaceObjects.map(Self.runner)
+            compute = {
+                let namespaceByName = Self.byName(namespaceObjects)
+                return Self.values(ingresses).map { IngressRole.groups(for: $0, namespace: namespaceByName[$0.metadata.namespace ?? ""]) }
+            }
         case .endpoints:
             let endpoints = informers(Endpoints.self, role: .endpoints, client: client, dirty: continuation)
             let services = informers(KubernetesService.self, role: .service, client: client, dirty: continuation)
             let pods = informers(Pod.self, role: .pod, client: client, dirty: continuation)
-            runs = endpoints.map(Self.runner) + services.map(Self.runner) + pods.map(Self.runner)
+            let nodes = nodeInformers(client: client, dirty: continuation)
+            let namespaceObjects = namespaceInformers(client: client, dirty: continuation)
+            runs = endpoints.map(Self.runner) + services.map(Self.runner) + pods.map(Self.runner) + nodes.map(Self.runner)
+                + namespaceObjects.map(Self.runner)
             compute = {
-                let (allServices, allPods) = (Self.values(services), Self.values(pods))
-                return Self.values(endpoints).map { EndpointsRole.groups(for: $0, services: allServices, pods: allPods) }
+                let (allServices, allPods, allNodes) = (Self.values(services), Self.values(pods), Self.values(nodes))
+                let namespaceByName = Self.byName(namespaceObjects)
+                return Self.values(endpoints).map {
+                    EndpointsRole.groups(
+                        for: $0, services: allServices, pods: allPods, nodes: allNodes,
+                        namespace: namespaceByName[$0.metadata.namespace ?? ""])
+                }
             }
         case .endpointslice:
             let slices = informers(EndpointSlice.self, role: .endpointslice, client: client, dirty: continuation)
             let services = informers(KubernetesService.self, role: .service, client: client, dirty: continuation)
             let pods = informers(Pod.self, role: .pod, client: client, dirty: continuation)
-            runs = slices.map(Self.runner) + services.map(Self.runner) + pods.map(Self.runner)
+            let nodes = nodeInformers(client: client, dirty: continuation)
+            let namespaceObjects = namespaceInformers(client: client, dirty: continuation)
+            runs = slices.map(Self.runner) + services.map(Self.runner) + pods.map(Self.runner) + nodes.map(Self.runner)
+                + namespaceObjects.map(Self.runner)
             compute = {
-                let (allServices, allPods) = (Self.values(services), Self.values(pods))
-                return Self.values(slices).map { EndpointSliceRole.groups(for: $0, services: allServices, pods: allPods) }
+                let (allServices, allPods, allNodes) = (Self.values(services), Self.values(pods), Self.values(nodes))
+                let namespaceByName = Self.byName(namespaceObjects)
+                return Self.values(slices).map {
+                    EndpointSliceRole.groups(
+                        for: $0, services: allServices, pods: allPods, nodes: allNodes,
+                        namespace: namespaceByName[$0.metadata.namespace ?? ""])
+                }
             }
         }
         let batchInterval = self.batchInterval

@@ -186,6 +186,21 @@ public struct NodeDaemonEndpoints: Codable, Sendable, Equatable {
     }
 }
 
+// MARK: - Namespace (core/v1)
+
+/// A Namespace: discovery reads only its labels and annotations (`attach_metadata.namespace`).
+public struct Namespace: KubernetesResource, Equatable {
+    public static var clusterPath: String { "/api/v1/namespaces" }
+    /// Namespaces are cluster-scoped: the namespace is ignored.
+    public static func namespacedPath(_ namespace: String) -> String { clusterPath }
+
+    public var metadata: ObjectMeta
+
+    public init(metadata: ObjectMeta) {
+        self.metadata = metadata
+    }
+}
+
 // MARK: - Service (core/v1)
 
 /// A Service. Named `KubernetesService`, not `Service`, so that it does not clash with

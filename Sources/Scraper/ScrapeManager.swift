@@ -237,7 +237,9 @@ public final class ScrapeManager: Service {
             for target in pool.active { wanted[target.id] = (target, pool) }
         }
         for (id, loop) in state.loops {
-            if let (target, _) = wanted[id], target.config.fingerprint == loop.target.config.fingerprint { continue }
+            if let (target, _) = wanted[id], target.config.fingerprint == loop.target.config.fingerprint,
+                target.interval == loop.target.interval, target.timeout == loop.target.timeout
+            { continue }
             // Gone from discovery: its series go stale. Same target under a changed config: it
             // restarts and keeps its series, without markers.
             loop.removed.value.store(wanted[id] == nil, ordering: .relaxed)

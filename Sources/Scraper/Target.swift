@@ -34,8 +34,9 @@ public struct Target: Sendable, Equatable {
         return query.isEmpty ? base : base + "?" + query.joined(separator: "&")
     }
 
-    /// Identifies the target among all targets: job, URL, labels, interval and timeout.
-    public var id: String { "\(job)\u{0}\(url)\u{0}\(labels)\u{0}\(interval)\u{0}\(timeout)" }
+    /// Identifies the target among all targets and across reloads: job, URL and labels. (A
+    /// changed interval restarts the target's loop without staleness markers, as in Prometheus.)
+    public var id: String { "\(job)\u{0}\(url)\u{0}\(labels)" }
 
     /// What became of one discovered target.
     public enum Outcome: Sendable {

@@ -42,6 +42,7 @@ struct ReloadTests {
         let keep = try await CounterTarget()
         let gone = try await CounterTarget()
         let added = try await CounterTarget()
+        let retimed = try await CounterTarget()
         let first = try await RecordingReceiver()
         let second = try await RecordingReceiver()
         func config(jobs: [(String, String, String)], receivers: [RecordingReceiver]) -> String {
@@ -56,35 +57,63 @@ struct ReloadTests {
             """
         }
         let agent = try AgentHarness(directory: directory)
-        try agent.start(config: config(jobs: [("keep", keep.server.address, "1s"), ("gone", gone.server.address, "1s")], receivers: [first]))
+        try agent.start(config: config(
+            jobs: [("keep", keep.server.address, "1s"), ("gone", gone.server.address, "1s"), ("retimed", retimed.server.address, "1s")],
+            receivers: [first]))
         try await Task.sleep(for: .seconds(4))
 
-        // SIGHUP: "gone" leaves, "added" arrives, a second endpoint starts, "keep" is untouched.
+        // SIGHUP: "gone" leaves, "added" arrives, "retimed" scrapes every 3 s instead of every
+        // second, a second endpoint starts, "keep" is untouched.
         let configFile = directory.appendingPathComponent("agent.yml")
-        try config(jobs: [("keep", keep.server.address, "1s"), ("added", added.server.address, "1s")], receivers: [first, second])
-            .write(to: configFile, atomically: true, encoding: .utf8)
+        let secondConfig = config(
+            jobs: [("keep", keep.server.address, "1s"), ("added", added.server.address, "1s"), ("retimed", retimed.server.address, "3s")],
+            receivers: [first, second])
+        try secondConfig.write(to: configFile, atomically: true, encoding: .utf8)
         kill(agent.process!.process.processIdentifier, SIGHUP)
-        try await Task.sleep(for: .seconds(4))
+        let retimedAtReload = retimed.scrapesServed
+        try await Task.sleep(for: .seconds(6))
+        let retimedAfter = retimed.scrapesServed - retimedAtReload
+
+        // POST /-/reload: the first endpoint is removed; it receives nothing more.
+        try config(
+            jobs: [("keep", keep.server.address, "1s"), ("added", added.server.address, "1s"), ("retimed", retimed.server.address, "3s")],
+            receivers: [second]
+        ).replacingOccurrences(of: "name: r0", with: "name: r1").write(to: configFile, atomically: true, encoding: .utf8)
+        let connection = HTTPConnection()
+        let removal = try connection.perform(HTTPRequest(method: .post, url: "http://127.0.0.1:\(agent.listenPort)/-/reload", timeout: .seconds(10)))
+        try await Task.sleep(for: .seconds(1))
+        let firstAtRemoval = first.samples([:]).count
+        try await Task.sleep(for: .seconds(3))
+        let firstAfterRemoval = first.samples([:]).count
 
         // An invalid file changes nothing and is answered 500.
         try "scrape_configs: [{job_name: broken, scrape_interval: soon}]\n".write(to: configFile, atomically: true, encoding: .utf8)
-        let connection = HTTPConnection()
         let reload = try connection.perform(HTTPRequest(method: .post, url: "http://127.0.0.1:\(agent.listenPort)/-/reload", timeout: .seconds(10)))
         let metrics = String(decoding: try connection.perform(HTTPRequest(url: "http://127.0.0.1:\(agent.listenPort)/metrics", timeout: .seconds(5))).body, as: UTF8.self)
         try await Task.sleep(for: .seconds(2))
         let status = await agent.stop()
-        for target in [keep, gone, added] { try await target.server.stop() }
+        for target in [keep, gone, added, retimed] { try await target.server.stop() }
         try await first.server.stop()
         try await second.server.stop()
 
         #expect(status == 0, "\(agent.log)")
+        #expect(removal.status == 200, "\(String(decoding: removal.body, as: UTF8.self))")
+        #expect(firstAfterRemoval == firstAtRemoval, "a removed endpoint receives nothing more")
+        #expect(retimedAfter >= 1 && retimedAfter <= 3, "3 s interval after the reload: \(retimedAfter) scrapes in 6 s")
+        #expect(!first.samples(["job": "retimed"]).contains(where: Self.isStale), "a retimed target keeps its series: no markers")
         #expect(reload.status == 500)
         #expect(String(decoding: reload.body, as: UTF8.self).contains("invalid duration"))
         #expect(metrics.contains("agent_config_last_reload_successful 0"), "\(metrics)")
 
         // "keep" scraped on without a gap or a restart: every value 1…N, no staleness marker.
-        let keptValues = first.samples(["__name__": "e2e_counter_total", "job": "keep"])
-        #expect(keptValues.map(\.value) == (1...keep.scrapesServed).map(Double.init), "\(keptValues.map(\.value))")
+        // The first endpoint has values 1…m until it was removed, the second (added at the first
+        // reload) from some k ≤ m+1 to the last scrape: together every scrape, none twice per endpoint.
+        let keptByFirst = first.samples(["__name__": "e2e_counter_total", "job": "keep"]).map(\.value)
+        let keptBySecond = second.samples(["__name__": "e2e_counter_total", "job": "keep"]).map(\.value)
+        #expect(keptByFirst == (1...max(1, keptByFirst.count)).map(Double.init), "\(keptByFirst)")
+        let secondStart = Int(keptBySecond.first ?? 0)
+        #expect(secondStart >= 2 && secondStart <= keptByFirst.count + 1, "\(keptBySecond)")
+        #expect(keptBySecond == (secondStart...max(secondStart, keep.scrapesServed)).map(Double.init), "\(keptBySecond)")
         #expect(!first.samples(["job": "keep"]).contains(where: Self.isStale))
 
         // "gone": its series and its synthetic series end with a staleness marker.
@@ -100,6 +129,7 @@ struct ReloadTests {
         // A new endpoint starts at the current WAL position: of "gone" it may see the staleness
         // markers written at the reload, never an earlier sample.
         #expect(second.samples(["job": "gone"]).allSatisfy(Self.isStale), "a new endpoint starts at the current WAL position")
+        #expect(second.samples(["job": "keep"]).count > first.samples(["job": "keep"]).count / 3, "the second endpoint kept receiving")
         #expect(agent.log.contains("configuration reloaded"))
     }
 }

@@ -545,6 +545,67 @@ private func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.so
         }
     }
 
+    /// YAML the old hand-written reader rejected: block scalars, flow mappings and sequences,
+    /// anchors and aliases, a document marker, a quoted boolean; and an exec-only user.
+    @Test func kubeconfigWithRicherYAML() async throws {
+        try await withTemporaryDirectory { directory in
+            let ca = Data("-----BEGIN CERTIFICATE-----\nRICH CA\n-----END CERTIFICATE-----\n".utf8).base64EncodedString()
+            // Base64 folded over several lines of a literal block scalar.
+            let caLines = stride(from: 0, to: ca.count, by: 16).map { offset in
+                "      " + ca.dropFirst(offset).prefix(16)
+            }.joined(separator: "\n")
+            let yaml = """
+                ---
+                apiVersion: v1
+                kind: Config
+                clusters:
+                - name: rich
+                  cluster:
+                    server: &server https://rich.example.test:6443
+                    certificate-authority-data: |
+                \(caLines)
+                    insecure-skip-tls-verify: "true"
+                - {name: flow, cluster: {server: *server, certificate-authority: ca/flow.crt}}
+                contexts:
+                - {name: rich-ctx, context: {cluster: rich, user: rich-user, namespace: observability}}
+                - name: flow-ctx
+                  context: {cluster: flow, user: exec-user}
+                current-context: rich-ctx
+                users:
+                - name: rich-user
+                  user:
+                    token: >-
+                      folded
+                      token
+                - name: exec-user
+                  user:
+                    exec: {command: aws, args: [eks, get-token]}
+
+                """
+            let file = directory + "/kubeconfig"
+            try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+
+            let config = try KubernetesAPIConfig.kubeconfig(file: file)
+            #expect(config.server == "https://rich.example.test:6443")
+            #expect(config.namespace == "observability")
+            #expect(config.httpClient.tls.insecureSkipVerify)
+            #expect(config.httpClient.authorization == Authorization(type: "Bearer", credentials: .inline("folded token")))
+            let caFile = try #require(config.httpClient.tls.caFile)
+            #expect(try String(contentsOfFile: caFile, encoding: .utf8).contains("RICH CA"))
+
+            #expect(throws: KubernetesClientError.self) {
+                try KubernetesAPIConfig.kubeconfig(file: file, context: "flow-ctx")
+            }
+            try yaml.replacingOccurrences(of: "user: exec-user", with: "user: rich-user")
+                .write(toFile: file, atomically: true, encoding: .utf8)
+            let flow = try KubernetesAPIConfig.kubeconfig(file: file, context: "flow-ctx")
+            #expect(flow.server == "https://rich.example.test:6443")
+            #expect(flow.httpClient.tls.caFile == directory + "/ca/flow.crt")
+            #expect(!flow.httpClient.tls.insecureSkipVerify)
+            #expect(flow.namespace == "default")
+        }
+    }
+
     @Test func kubeconfigAgainstTheFakeServer() async throws {
         try await withTemporaryDirectory { directory in
             try await withFakeAPIServer(token: "kube-token") { server in

@@ -63,6 +63,37 @@ enum Meta {
         }
     }
 
+    /// `attach_metadata.node` (Prometheus `addNodeLabels`): the node's `node_name` and its labels
+    /// and annotations as `node_label_*`, `node_labelpresent_*`, `node_annotation_*`,
+    /// `node_annotationpresent_*`, merged over `labels`. Nothing when the node is not known.
+    static func addNodeLabels(_ labels: inout LabelMap, _ node: Node?) {
+        guard let node else { return }
+        var nodeLabels: LabelMap = [:]
+        addObjectMetaLabels(&nodeLabels, node.metadata, role: "node")
+        labels.merge(nodeLabels)
+    }
+
+    /// `attach_metadata.namespace` (Prometheus `addNamespaceLabels`): the namespace's labels and
+    /// annotations as `namespace_label_*`, `namespace_labelpresent_*`, `namespace_annotation_*`,
+    /// `namespace_annotationpresent_*` (no `namespace_name`: `__meta_kubernetes_namespace` has it),
+    /// merged over `labels`. Nothing when the namespace is not known.
+    static func addNamespaceLabels(_ labels: inout LabelMap, _ namespace: Namespace?) {
+        guard let namespace else { return }
+        let rolePrefix = Meta.namespace
+        var namespaceLabels: LabelMap = [:]
+        for (key, value) in (namespace.metadata.labels ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let name = sanitize(key)
+            namespaceLabels[rolePrefix + "_label_" + name] = value
+            namespaceLabels[rolePrefix + "_labelpresent_" + name] = present
+        }
+        for (key, value) in (namespace.metadata.annotations ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let name = sanitize(key)
+            namespaceLabels[rolePrefix + "_annotation_" + name] = value
+            namespaceLabels[rolePrefix + "_annotationpresent_" + name] = present
+        }
+        labels.merge(namespaceLabels)
+    }
+
     /// Replaces every character outside `[a-zA-Z0-9_]` by `_`, one `_` per Unicode scalar
     /// (Prometheus `strutil.SanitizeLabelName`; a leading digit is left alone, as there).
     static func sanitize(_ name: String) -> String {

@@ -28,17 +28,23 @@ public enum EndpointSliceRole {
         "endpointslice/" + Meta.namespacedName(namespace, name)
     }
 
-    /// The group of `slice`, looking the Service and the pods up in the lists given.
-    public static func groups(for slice: EndpointSlice, services: [KubernetesService], pods: [Pod]) -> DiscoveredGroup {
-        let lookup = ObjectLookup(services: services, pods: pods)
-        return groups(for: slice, service: lookup.service, pod: lookup.pod)
+    /// The group of `slice`, looking the Service, the pods and the nodes up in the lists given.
+    /// `nodes` (`attach_metadata.node`) and `namespace` (`attach_metadata.namespace`, the slice's
+    /// namespace object) add their labels.
+    public static func groups(
+        for slice: EndpointSlice, services: [KubernetesService], pods: [Pod], nodes: [Node] = [], namespace: Namespace? = nil
+    ) -> DiscoveredGroup {
+        let lookup = ObjectLookup(services: services, pods: pods, nodes: nodes)
+        return groups(for: slice, service: lookup.service, pod: lookup.pod, node: lookup.node, namespace: namespace)
     }
 
     /// The group of `slice`, looking objects up by `(namespace, name)` through the closures.
     public static func groups(
         for slice: EndpointSlice,
         service: (_ namespace: String, _ name: String) -> KubernetesService?,
-        pod: (_ namespace: String, _ name: String) -> Pod?
+        pod: (_ namespace: String, _ name: String) -> Pod?,
+        node: (_ name: String) -> Node? = { _ in nil },
+        namespace namespaceObject: Namespace? = nil
     ) -> DiscoveredGroup {
         let namespace = slice.metadata.namespace ?? ""
 
@@ -49,6 +55,7 @@ public enum EndpointSliceRole {
         {
             groupLabels.merge(ServiceRole.serviceLabels(svc))
         }
+        Meta.addNamespaceLabels(&groupLabels, namespaceObject)
 
         var targets: [LabelMap] = []
         var seenPods = SeenPods()
@@ -76,6 +83,12 @@ public enum EndpointSliceRole {
                 let name = Meta.sanitize(key)
                 target[topologyPrefix + name] = value
                 target[topologyPresentPrefix + name] = Meta.present
+            }
+            // attach_metadata.node: the node the endpoint refers to, else its node name.
+            if let ref = endpoint.targetRef, ref.kind == "Node" {
+                Meta.addNodeLabels(&target, node(ref.name ?? ""))
+            } else if let name = endpoint.nodeName {
+                Meta.addNodeLabels(&target, node(name))
             }
 
             guard let backing = EndpointsRole.resolvePodRef(endpoint.targetRef, pod) else {

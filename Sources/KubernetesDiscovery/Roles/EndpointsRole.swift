@@ -19,11 +19,14 @@ public enum EndpointsRole {
         "endpoints/" + Meta.namespacedName(namespace, name)
     }
 
-    /// The group of `endpoints`, looking the Service and the pods up in the lists given
-    /// (objects of other namespaces are ignored).
-    public static func groups(for endpoints: Endpoints, services: [KubernetesService], pods: [Pod]) -> DiscoveredGroup {
-        let lookup = ObjectLookup(services: services, pods: pods)
-        return groups(for: endpoints, service: lookup.service, pod: lookup.pod)
+    /// The group of `endpoints`, looking the Service, the pods and the nodes up in the lists given
+    /// (objects of other namespaces are ignored). `nodes` (`attach_metadata.node`) and `namespace`
+    /// (`attach_metadata.namespace`, the endpoints' namespace object) add their labels.
+    public static func groups(
+        for endpoints: Endpoints, services: [KubernetesService], pods: [Pod], nodes: [Node] = [], namespace: Namespace? = nil
+    ) -> DiscoveredGroup {
+        let lookup = ObjectLookup(services: services, pods: pods, nodes: nodes)
+        return groups(for: endpoints, service: lookup.service, pod: lookup.pod, node: lookup.node, namespace: namespace)
     }
 
     /// The group of `endpoints`, looking objects up by `(namespace, name)` through the closures,
@@ -31,7 +34,9 @@ public enum EndpointsRole {
     public static func groups(
         for endpoints: Endpoints,
         service: (_ namespace: String, _ name: String) -> KubernetesService?,
-        pod: (_ namespace: String, _ name: String) -> Pod?
+        pod: (_ namespace: String, _ name: String) -> Pod?,
+        node: (_ name: String) -> Node? = { _ in nil },
+        namespace namespaceObject: Namespace? = nil
     ) -> DiscoveredGroup {
         let namespace = endpoints.metadata.namespace ?? ""
         let name = endpoints.metadata.name
@@ -41,6 +46,7 @@ public enum EndpointsRole {
             groupLabels.merge(ServiceRole.serviceLabels(svc))
         }
         Meta.addObjectMetaLabels(&groupLabels, endpoints.metadata, role: "endpoints")
+        Meta.addNamespaceLabels(&groupLabels, namespaceObject)
 
         var targets: [LabelMap] = []
         var seenPods = SeenPods()
@@ -61,6 +67,12 @@ public enum EndpointsRole {
             }
             if let host = address.hostname, !host.isEmpty {
                 target[hostname] = host
+            }
+            // attach_metadata.node: the address's node, else the node it refers to.
+            if let name = address.nodeName {
+                Meta.addNodeLabels(&target, node(name))
+            } else if let ref = address.targetRef, ref.kind == "Node" {
+                Meta.addNodeLabels(&target, node(ref.name ?? ""))
             }
 
             guard let backing = resolvePodRef(address.targetRef, pod) else {
@@ -113,8 +125,12 @@ public enum EndpointsRole {
 struct ObjectLookup {
     private var services: [String: KubernetesService] = [:]
     private var pods: [String: Pod] = [:]
+    private var nodes: [String: Node] = [:]
 
-    init(services: [KubernetesService], pods: [Pod]) {
+    init(services: [KubernetesService], pods: [Pod], nodes: [Node] = []) {
+        for node in nodes {
+            self.nodes[node.metadata.name] = node
+        }
         for svc in services {
             self.services[Meta.namespacedName(svc.metadata.namespace ?? "", svc.metadata.name)] = svc
         }
@@ -129,6 +145,10 @@ struct ObjectLookup {
 
     func pod(_ namespace: String, _ name: String) -> Pod? {
         pods[Meta.namespacedName(namespace, name)]
+    }
+
+    func node(_ name: String) -> Node? {
+        nodes[name]
     }
 }
 

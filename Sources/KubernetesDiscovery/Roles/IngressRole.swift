@@ -13,13 +13,16 @@ public enum IngressRole {
         "ingress/" + Meta.namespacedName(namespace, name)
     }
 
-    public static func groups(for ingress: Ingress) -> DiscoveredGroup {
+    /// The ingress's group; `namespace` (with `attach_metadata.namespace`) adds the labels of
+    /// the ingress's namespace object to it.
+    public static func groups(for ingress: Ingress, namespace namespaceObject: Namespace? = nil) -> DiscoveredGroup {
         let namespace = ingress.metadata.namespace ?? ""
         var labels: LabelMap = [Meta.namespace: namespace]
         if let cls = ingress.spec?.ingressClassName {
             labels[className] = cls
         }
         Meta.addObjectMetaLabels(&labels, ingress.metadata, role: "ingress")
+        Meta.addNamespaceLabels(&labels, namespaceObject)
         var group = DiscoveredGroup(source: source(namespace: namespace, name: ingress.metadata.name), labels: labels.labels)
 
         let tlsHosts = (ingress.spec?.tls ?? []).flatMap { $0.hosts ?? [] }

@@ -30,13 +30,19 @@ public enum PodRole {
 
     /// The pod's group. A pod without an IP (starting, or evicted) gives an empty group, which
     /// drops any targets reported for it before.
-    public static func groups(for pod: Pod) -> DiscoveredGroup {
+    ///
+    /// - Parameters:
+    ///   - node: the pod's node (`spec.nodeName`), with `attach_metadata.node`: its labels go on the group.
+    ///   - namespace: the pod's namespace object, with `attach_metadata.namespace`: its labels go on the group.
+    public static func groups(for pod: Pod, node: Node? = nil, namespace namespaceObject: Namespace? = nil) -> DiscoveredGroup {
         let namespace = pod.metadata.namespace ?? ""
         var group = DiscoveredGroup(source: source(namespace: namespace, name: pod.metadata.name))
         guard let podIP = pod.status?.podIP, !podIP.isEmpty else { return group }
 
         var labels = podLabels(pod)
         labels[Meta.namespace] = namespace
+        Meta.addNodeLabels(&labels, node)
+        Meta.addNamespaceLabels(&labels, namespaceObject)
         group.labels = labels.labels
 
         for (container, isInit) in allContainers(pod) {

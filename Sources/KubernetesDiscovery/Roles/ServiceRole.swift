@@ -16,12 +16,16 @@ public enum ServiceRole {
         "svc/" + Meta.namespacedName(namespace, name)
     }
 
-    public static func groups(for service: KubernetesService) -> DiscoveredGroup {
+    /// The service's group; `namespace` (with `attach_metadata.namespace`) adds the labels of
+    /// the service's namespace object to it.
+    public static func groups(for service: KubernetesService, namespace namespaceObject: Namespace? = nil) -> DiscoveredGroup {
         let namespace = service.metadata.namespace ?? ""
         let name = service.metadata.name
         let spec = service.spec
         let serviceType = spec?.type ?? ""
-        var group = DiscoveredGroup(source: source(namespace: namespace, name: name), labels: serviceLabels(service).labels)
+        var groupLabels = serviceLabels(service)
+        Meta.addNamespaceLabels(&groupLabels, namespaceObject)
+        var group = DiscoveredGroup(source: source(namespace: namespace, name: name), labels: groupLabels.labels)
         for port in spec?.ports ?? [] {
             var target: LabelMap = [
                 Meta.address: Meta.joinHostPort("\(name).\(namespace).svc", port.port),
