@@ -1,3 +1,4 @@
+import Curl
 import Foundation
 import Testing
 
@@ -67,6 +68,9 @@ struct KubernetesDiscoveryEndToEndTests {
         api.add(path: "/api/v1/pods", object: Self.pod("web-3", port: later.server.port, scrape: true))
         let laterScraped = await eventually(timeout: .seconds(20)) { later.scrapesServed >= 2 }
         try await Task.sleep(for: .seconds(2))
+        let metrics = String(
+            decoding: (try? HTTPConnection().perform(HTTPRequest(url: "http://127.0.0.1:\(agent.listenPort)/metrics", timeout: .seconds(5))).body) ?? [],
+            as: UTF8.self)
         let status = await agent.stop()
         for target in [first, skipped, later] { try await target.server.stop() }
         defer { Task { await hub.stop() } }
@@ -84,5 +88,8 @@ struct KubernetesDiscoveryEndToEndTests {
         #expect(labels.keys.allSatisfy { $0 == "__name__" || !$0.hasPrefix("__") }, "no discovery label leaks: \(labels)")
         #expect(api.requests.contains { $0.isWatch }, "the agent watches after listing")
         #expect(api.requests.allSatisfy { $0.authorization == "Bearer secret-token" })
+        #expect(metrics.contains(#"prometheus_sd_kubernetes_events_total{role="pod",event="add"} 3"#), "\(metrics)")
+        #expect(metrics.contains(#"prometheus_sd_discovered_targets{config="kubernetes-pods",name="scrape"} 3"#), "\(metrics)")
+        #expect(metrics.contains(#"prometheus_target_scrape_pool_targets{scrape_job="kubernetes-pods"} 2"#), "\(metrics)")
     }
 }
