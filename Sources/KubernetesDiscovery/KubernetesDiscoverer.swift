@@ -84,6 +84,27 @@ public final class KubernetesDiscoverer: Sendable {
             ? informers(Namespace.self, role: config.role, client: client, dirty: dirty, clusterWide: true, selected: false) : []
     }
 
+    /// Informers for `T` joined with the services and pods behind it (and nodes and namespaces
+    /// for `attach_metadata`): the endpoints and endpointslice roles.
+    private func joinedWithServicesAndPods<T: KubernetesResource>(
+        _ type: T.Type, role: KubernetesSDConfig.Role, client: KubernetesClient, dirty: AsyncStream<Void>.Continuation,
+        build: @escaping @Sendable (T, [KubernetesService], [Pod], [Node], Namespace?) -> DiscoveredGroup
+    ) -> (runs: [@Sendable () async -> Void], compute: @Sendable () -> [DiscoveredGroup]) {
+        let objects = informers(T.self, role: role, client: client, dirty: dirty)
+        let services = informers(KubernetesService.self, role: .service, client: client, dirty: dirty)
+        let pods = informers(Pod.self, role: .pod, client: client, dirty: dirty)
+        let nodes = nodeInformers(client: client, dirty: dirty)
+        let namespaceObjects = namespaceInformers(client: client, dirty: dirty)
+        let runs = objects.map(Self.runner) + services.map(Self.runner) + pods.map(Self.runner) + nodes.map(Self.runner)
+            + namespaceObjects.map(Self.runner)
+        let compute: @Sendable () -> [DiscoveredGroup] = {
+            let (allServices, allPods, allNodes) = (Self.values(services), Self.values(pods), Self.values(nodes))
+            let namespaceByName = Self.byName(namespaceObjects)
+            return Self.values(objects).map { build($0, allServices, allPods, allNodes, namespaceByName[$0.metadata.namespace ?? ""]) }
+        }
+        return (runs, compute)
+    }
+
     /// Runs until cancelled, calling `onChange` with every target group whenever the set changes.
     public func run(onChange: @escaping @Sendable ([DiscoveredGroup]) async -> Void) async {
         let client = KubernetesClient(config: api)
@@ -105,7 +126,7 @@ public final class KubernetesDiscoverer: Sendable {
             }
         case .node:
             let nodes = informers(Node.self, role: .node, client: client, dirty: continuation)
-            runs = nodes.map { informer in { @Sendable in await informer.run() } }
+            runs = nodes.map(Self.runner)
             compute = { Self.values(nodes).compactMap(NodeRole.groups(for:)) }
         case .service:
             let services = informers(KubernetesService.self, role: .service, client: client, dirty: continuation)
@@ -124,38 +145,12 @@ public final class KubernetesDiscoverer: Sendable {
                 return Self.values(ingresses).map { IngressRole.groups(for: $0, namespace: namespaceByName[$0.metadata.namespace ?? ""]) }
             }
         case .endpoints:
-            let endpoints = informers(Endpoints.self, role: .endpoints, client: client, dirty: continuation)
-            let services = informers(KubernetesService.self, role: .service, client: client, dirty: continuation)
-            let pods = informers(Pod.self, role: .pod, client: client, dirty: continuation)
-            let nodes = nodeInformers(client: client, dirty: continuation)
-            let namespaceObjects = namespaceInformers(client: client, dirty: continuation)
-            runs = endpoints.map(Self.runner) + services.map(Self.runner) + pods.map(Self.runner) + nodes.map(Self.runner)
-                + namespaceObjects.map(Self.runner)
-            compute = {
-                let (allServices, allPods, allNodes) = (Self.values(services), Self.values(pods), Self.values(nodes))
-                let namespaceByName = Self.byName(namespaceObjects)
-                return Self.values(endpoints).map {
-                    EndpointsRole.groups(
-                        for: $0, services: allServices, pods: allPods, nodes: allNodes,
-                        namespace: namespaceByName[$0.metadata.namespace ?? ""])
-                }
+            (runs, compute) = joinedWithServicesAndPods(Endpoints.self, role: .endpoints, client: client, dirty: continuation) {
+                EndpointsRole.groups(for: $0, services: $1, pods: $2, nodes: $3, namespace: $4)
             }
         case .endpointslice:
-            let slices = informers(EndpointSlice.self, role: .endpointslice, client: client, dirty: continuation)
-            let services = informers(KubernetesService.self, role: .service, client: client, dirty: continuation)
-            let pods = informers(Pod.self, role: .pod, client: client, dirty: continuation)
-            let nodes = nodeInformers(client: client, dirty: continuation)
-            let namespaceObjects = namespaceInformers(client: client, dirty: continuation)
-            runs = slices.map(Self.runner) + services.map(Self.runner) + pods.map(Self.runner) + nodes.map(Self.runner)
-                + namespaceObjects.map(Self.runner)
-            compute = {
-                let (allServices, allPods, allNodes) = (Self.values(services), Self.values(pods), Self.values(nodes))
-                let namespaceByName = Self.byName(namespaceObjects)
-                return Self.values(slices).map {
-                    EndpointSliceRole.groups(
-                        for: $0, services: allServices, pods: allPods, nodes: allNodes,
-                        namespace: namespaceByName[$0.metadata.namespace ?? ""])
-                }
+            (runs, compute) = joinedWithServicesAndPods(EndpointSlice.self, role: .endpointslice, client: client, dirty: continuation) {
+                EndpointSliceRole.groups(for: $0, services: $1, pods: $2, nodes: $3, namespace: $4)
             }
         }
         let batchInterval = self.batchInterval
