@@ -7,6 +7,7 @@ WORKDIR /src
 COPY Package.swift ./
 COPY Sources Sources
 COPY Tests Tests
+COPY Benchmarks Benchmarks
 RUN swift build -c release --product agent --static-swift-stdlib \
  && install -D .build/release/agent /out/agent
 
