@@ -124,11 +124,7 @@ public struct Target: Sendable, Equatable {
 
     /// A stable offset within the interval, so that many targets do not all fire at once.
     var offset: Duration {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in id.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
+        let hash = Array(id.utf8).withUnsafeBytes(ScrapeCache.hash)
         let intervalNanos = UInt64(max(1, interval.milliseconds)) * 1_000_000
         return .nanoseconds(Int64(hash % intervalNanos))
     }
