@@ -216,7 +216,7 @@ struct NodeReader {
         guard let root, !isNull(root) else { return config }
         let top = mapping(
             root, "",
-            known: ["global", "scrape_configs", "remote_write"],
+            known: ["global", "scrape_configs", "remote_write", "wal"],
             ignored: ["rule_files", "alerting", "remote_read", "storage", "tracing", "scrape_config_files", "otlp", "runtime"]
         )
         if let node = top["global"] { config.global = global(node) }
@@ -239,8 +239,40 @@ struct NodeReader {
                 config.remoteWrite.append(remote)
             }
         }
+        if let node = top["wal"] { config.wal = walConfig(node) }
         config.warnings = warnings
         return config
+    }
+
+    mutating func walConfig(_ node: Node) -> WALConfig {
+        var wal = WALConfig()
+        let map = mapping(node, "wal", known: ["segment_size", "max_size", "max_age", "compression"])
+        func size(_ key: String, minimum: Int) -> Int? {
+            guard let n = map[key], let text = string(n, "wal.\(key)") else { return nil }
+            guard let bytes = ByteSize.parse(text) else {
+                fail(n, "wal.\(key)", "invalid size \"\(text)\" (use e.g. 512MiB, 2GB)")
+                return nil
+            }
+            guard bytes >= minimum else {
+                fail(n, "wal.\(key)", "must be at least \(minimum) bytes")
+                return nil
+            }
+            return bytes
+        }
+        if let v = size("segment_size", minimum: 64 << 10) { wal.segmentSize = v }
+        if let v = size("max_size", minimum: 0) { wal.maxSize = v }
+        if wal.maxSize > 0, wal.maxSize < 2 * wal.segmentSize {
+            fail(map["max_size"] ?? node, "wal.max_size", "must be 0 (no cap) or at least twice wal.segment_size (\(wal.segmentSize) bytes)")
+        }
+        if let n = map["max_age"], let v = duration(n, "wal.max_age") { wal.maxAge = v }
+        if let n = map["compression"], let text = string(n, "wal.compression") {
+            switch text {
+            case "snappy": wal.compression = true
+            case "none": wal.compression = false
+            default: fail(n, "wal.compression", "must be snappy or none, got \"\(text)\"")
+            }
+        }
+        return wal
     }
 
     mutating func global(_ node: Node) -> GlobalConfig {
@@ -350,7 +382,7 @@ struct NodeReader {
             node, path,
             known: Set([
                 "url", "name", "remote_timeout", "queue_config", "headers", "write_relabel_configs", "metadata_config",
-                "send_exemplars", "protobuf_message",
+                "send_exemplars", "protobuf_message", "protobuf_message_fallback",
             ]).union(Self.httpClientKeys),
             ignored: ["send_native_histograms", "round_robin_dns", "sigv4", "azuread", "google_iam", "oauth2", "enable_http2"]
         )
@@ -372,7 +404,7 @@ struct NodeReader {
                 queueNode, queuePath,
                 known: [
                     "capacity", "max_samples_per_send", "batch_send_deadline", "min_backoff", "max_backoff", "min_shards",
-                    "max_shards", "retry_on_http_429", "sample_age_limit",
+                    "max_shards", "retry_on_http_429", "sample_age_limit", "retry_on_http_status",
                 ]
             )
             func positive(_ key: String, _ keyPath: WritableKeyPath<QueueConfig, Int>) {
@@ -386,6 +418,16 @@ struct NodeReader {
                 fail(queue["min_shards"], "\(queuePath).min_shards", "min_shards must not exceed max_shards")
             }
             if let n = queue["retry_on_http_429"], let v = bool(n, "\(queuePath).retry_on_http_429") { remote.queueConfig.retryOnHTTP429 = v }
+            if let n = queue["retry_on_http_status"] {
+                for (i, item) in sequence(n, "\(queuePath).retry_on_http_status").enumerated() {
+                    guard let code = int(item, "\(queuePath).retry_on_http_status[\(i)]") else { continue }
+                    if (400..<600).contains(code) {
+                        remote.queueConfig.retryOnHTTPStatus.append(code)
+                    } else {
+                        fail(item, "\(queuePath).retry_on_http_status[\(i)]", "must be an HTTP status from 400 to 599, got \(code)")
+                    }
+                }
+            }
             if let n = queue["sample_age_limit"], let v = duration(n, "\(queuePath).sample_age_limit") { remote.queueConfig.sampleAgeLimit = v }
             if let n = queue["max_samples_per_send"], let v = int(n, "\(queuePath).max_samples_per_send") {
                 if v > 0 { remote.queueConfig.maxSamplesPerSend = v } else { fail(n, "\(queuePath).max_samples_per_send", "must be greater than 0") }
@@ -425,6 +467,9 @@ struct NodeReader {
             } else {
                 fail(n, "\(path).protobuf_message", "unknown protobuf message \"\(value)\" (prometheus.WriteRequest or io.prometheus.write.v2.Request)")
             }
+        }
+        if let n = map["protobuf_message_fallback"], let value = bool(n, "\(path).protobuf_message_fallback") {
+            remote.protobufMessageFallback = value
         }
         remote.fingerprint = Self.fingerprint(node)
         return remote

@@ -6,6 +6,8 @@ public struct Configuration: Sendable, Equatable {
     public var global: GlobalConfig
     public var scrapeConfigs: [ScrapeConfig]
     public var remoteWrite: [RemoteWriteConfig]
+    /// `wal:` (an extra key of ours): the write-ahead log's segment size, compression and caps.
+    public var wal: WALConfig = WALConfig()
     /// Non-fatal remarks made while loading (keys accepted for compatibility but unused).
     public var warnings: [String]
 
@@ -228,7 +230,7 @@ public struct RemoteWriteConfig: Sendable, Equatable {
             && lhs.queueConfig == rhs.queueConfig && lhs.headers.map(\.name) == rhs.headers.map(\.name)
             && lhs.headers.map(\.value) == rhs.headers.map(\.value) && lhs.httpClient == rhs.httpClient
             && lhs.metadataConfig == rhs.metadataConfig && lhs.sendExemplars == rhs.sendExemplars
-            && lhs.protobufMessage == rhs.protobufMessage && lhs.writeRelabelConfigs.count == rhs.writeRelabelConfigs.count
+            && lhs.protobufMessage == rhs.protobufMessage && lhs.protobufMessageFallback == rhs.protobufMessageFallback && lhs.writeRelabelConfigs.count == rhs.writeRelabelConfigs.count
     }
 
     /// The remote-write protocol's message.
@@ -251,6 +253,9 @@ public struct RemoteWriteConfig: Sendable, Equatable {
     public var metadataConfig = MetadataConfig()
     public var sendExemplars = false
     public var protobufMessage = ProtobufMessage.v1
+    /// `protobuf_message_fallback` (ours): when a receiver answers 415 Unsupported Media Type to a
+    /// Remote Write 2.0 request, send Remote Write 1.0 to it from then on.
+    public var protobufMessageFallback = false
     /// The endpoint's YAML and the external labels, canonically serialized (see ScrapeConfig).
     public var fingerprint: String = ""
 
@@ -258,6 +263,24 @@ public struct RemoteWriteConfig: Sendable, Equatable {
         self.url = url
         self.name = name
     }
+}
+
+/// `wal:`, the agent's own section (Prometheus has none): how the write-ahead log is kept.
+///
+/// The caps bound the log while a receiver is down: when the log is bigger than `maxSize` or
+/// holds data older than `maxAge`, its oldest segments are removed even if an endpoint has not
+/// sent them yet; those samples are counted as dropped for that endpoint.
+public struct WALConfig: Sendable, Equatable {
+    /// A new segment starts at this size. Takes effect at the next start.
+    public var segmentSize = 32 << 20
+    /// Largest size on disk (0: no cap). Default 1 GiB.
+    public var maxSize = 1 << 30
+    /// Oldest data kept, by the time a segment was last written (zero: no cap). Default 24h.
+    public var maxAge: Duration = .seconds(24 * 3600)
+    /// Whether records are snappy-compressed. Takes effect at the next start.
+    public var compression = true
+
+    public init() {}
 }
 
 /// `queue_config` with Prometheus's defaults.
@@ -273,6 +296,9 @@ public struct QueueConfig: Sendable, Equatable {
     public var retryOnHTTP429 = true
     /// Samples older than this are dropped instead of sent (0: no limit).
     public var sampleAgeLimit: Duration = .zero
+    /// `retry_on_http_status` (ours): status codes retried besides 5xx (and 429, unless
+    /// `retry_on_http_429: false`), e.g. `[408, 425]`.
+    public var retryOnHTTPStatus: [Int] = []
 
     public init() {}
 }

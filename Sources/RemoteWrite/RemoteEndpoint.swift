@@ -21,7 +21,7 @@ final class RemoteEndpoint: Sendable {
     let config: RemoteWriteConfig
     private let walDirectory: String
     private let encoderSeed: Labels
-    private let cursorFile: CursorFile
+    private let cursorFile: EndpointProgressFile
     private let http: HTTPClient
     private let metrics: RemoteWriteMetrics
     private let logger: Logger
@@ -36,7 +36,7 @@ final class RemoteEndpoint: Sendable {
         self.config = config
         self.walDirectory = walDirectory
         self.encoderSeed = externalLabels
-        self.cursorFile = CursorFile(directory: cursorDirectory, endpointName: config.name)
+        self.cursorFile = EndpointProgressFile(directory: cursorDirectory, endpointName: config.name)
         self.http = HTTPClient(config: config.httpClient)
         self.metrics = RemoteWriteMetrics(registry: registry, name: config.name, url: config.url)
         var logger = logger
@@ -69,7 +69,7 @@ final class RemoteEndpoint: Sendable {
     func run(threadPool: NIOThreadPool, walHead: @Sendable () -> WALPosition, startingAt: WALPosition? = nil) async throws {
         let connection = HTTPConnection()
         var encoder = RequestEncoder(externalLabels: encoderSeed, writeRelabelConfigs: config.writeRelabelConfigs)
-        let start = cursorFile.load() ?? Cursor(position: startingAt ?? WALPosition(segment: 0, offset: 0))
+        let start = ((try? cursorFile.load()) ?? nil)?.acknowledged ?? Cursor(position: startingAt ?? WALPosition(segment: 0, offset: 0))
         var reader = try WALReader(directory: walDirectory, from: WALPosition(segment: start.position.segment, offset: 0))
         // The cursor's segment is gone (truncated under a later cursor, or a fresh WAL): start
         // wherever the reader landed.
@@ -167,7 +167,7 @@ final class RemoteEndpoint: Sendable {
 
     private func persist(_ cursor: Cursor) {
         do {
-            try cursorFile.store(cursor)
+            try cursorFile.store(EndpointProgress(acknowledged: cursor, url: config.url), durable: true)
         } catch {
             logger.error("cannot store the remote write cursor", metadata: ["error": "\(error)"])
         }
