@@ -3,16 +3,17 @@
 # Usage: scripts/install-deps.sh [build|test|run]
 #   build: C libraries the agent links (libsnappy, libprotobuf-c, libcurl)
 #   run:   build + Debian's prometheus (the demo hub)
-#   test:  run + prometheus-node-exporter and protobuf-c-compiler
+#   test:  run + prometheus-node-exporter, victoria-metrics and protobuf-c-compiler
 # Service start-up is blocked during installation (policy-rc.d), so the system's own
-# prometheus and node_exporter never start: the demo and the tests start private instances.
+# prometheus, node_exporter and victoria-metrics never start: the demo and the tests start
+# private instances.
 set -euo pipefail
 
 want=(libsnappy-dev libprotobuf-c-dev libcurl4-openssl-dev libre2-dev pkg-config)
 case "${1:-test}" in
   build) ;;
   run) want+=(prometheus curl) ;;
-  test) want+=(prometheus prometheus-node-exporter protobuf-c-compiler curl openssl python3 python3-yaml) ;;
+  test) want+=(prometheus prometheus-node-exporter victoria-metrics protobuf-c-compiler curl openssl python3 python3-yaml) ;;
   *) echo "usage: $0 [build|run|test]" >&2; exit 2 ;;
 esac
 
