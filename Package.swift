@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -40,6 +41,7 @@ let package = Package(
         .target(
             name: "WAL",
             dependencies: [
+                "Snappy",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -101,11 +103,16 @@ let package = Package(
                 "PrometheusProto",
                 "Snappy",
                 "WAL",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .target(
+            name: "WALInspect",
+            dependencies: ["Relabel", "WAL"]
         ),
         .executableTarget(
             name: "Agent",
@@ -114,6 +121,7 @@ let package = Package(
                 "RemoteWrite",
                 "Scraper",
                 "WAL",
+                "WALInspect",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -130,6 +138,16 @@ let package = Package(
             name: "ParserBenchmark",
             dependencies: ["Exposition"],
             path: "Benchmarks/ParserBenchmark"
+        ),
+        .executableTarget(
+            name: "WALBenchmark",
+            dependencies: ["Exposition", "WAL", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/WALBenchmark"
+        ),
+        .executableTarget(
+            name: "EncodeBenchmark",
+            dependencies: ["PrometheusProto", "RemoteWrite", "Snappy", "WAL"],
+            path: "Benchmarks/EncodeBenchmark"
         ),
 
         // MARK: Tests
@@ -158,6 +176,11 @@ let package = Package(
         .testTarget(name: "WALTests", dependencies: ["WAL"]),
         .testTarget(name: "RelabelTests", dependencies: ["Relabel"]),
         .testTarget(
+            name: "WALInspectTests",
+            dependencies: ["WALInspect", "WAL", .product(name: "Logging", package: "swift-log")],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
             name: "KubernetesDiscoveryTests",
             dependencies: ["KubernetesDiscovery", "TestSupport"],
             resources: [.copy("Fixtures")]
@@ -176,6 +199,8 @@ let package = Package(
                 "PrometheusProto",
                 "Snappy",
                 "TestSupport",
+                "WAL",
+                .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Fixtures")]
         ),

@@ -67,7 +67,9 @@ struct RunCommand: AsyncParsableCommand {
 
         let (host, port) = try parseListenAddress()
         try FileManager.default.createDirectory(atPath: storagePath, withIntermediateDirectories: true)
-        let wal = try WriteAheadLog(directory: "\(storagePath)/wal", logger: logger)
+        let wal = try WriteAheadLog(
+            directory: "\(storagePath)/wal", segmentSize: configuration.wal.segmentSize,
+            compression: configuration.wal.compression ? .snappy : .none, logger: logger)
         let registry = PrometheusCollectorRegistry()
         registry.makeGauge(
             descriptor: MetricNameDescriptor(metricName: "agent_build_info", unitName: "", helpText: "The agent's version."),

@@ -1,83 +1,243 @@
 import Curl
-import PrometheusProto
+import Foundation
 import Relabel
-import Snappy
 import Testing
 import WAL
 
 @testable import RemoteWrite
 
-@Suite struct ResponseClassificationTests {
+@Suite struct RetryRulesTests {
+    let rules = RetryRules(retryOn429: true)
+
     func response(_ status: Int, headers: [(name: String, value: String)] = [], body: String = "") -> HTTPResponse {
-        var response = HTTPResponse(status: status, headers: headers, body: Array(body.utf8))
-        response.status = status
-        return response
+        HTTPResponse(status: status, headers: headers.map { ($0.name.lowercased(), $0.value) }, body: Array(body.utf8))
     }
 
     @Test(arguments: [200, 204, 299])
     func successIsAccepted(status: Int) {
-        #expect(RemoteEndpoint.classify(response(status)) == .accepted)
+        #expect(rules.classify(response(status)) == .accepted(written: nil))
+    }
+
+    @Test func remoteWrite2WrittenCountsAreRead() {
+        let answer = response(204, headers: [
+            ("X-Prometheus-Remote-Write-Samples-Written", "7"), ("X-Prometheus-Remote-Write-Exemplars-Written", "1"),
+        ])
+        #expect(rules.classify(answer) == .accepted(written: WrittenCounts(samples: 7, histograms: nil, exemplars: 1)))
     }
 
     @Test(arguments: [500, 502, 503, 599, 429])
     func serverErrorsAndTooManyRequestsAreRetried(status: Int) {
-        guard case .retry = RemoteEndpoint.classify(response(status)) else {
+        guard case .retry = rules.classify(response(status)) else {
             Issue.record("\(status) not retried")
             return
         }
     }
 
-    @Test(arguments: [400, 401, 403, 404, 413, 415])
+    @Test func tooManyRequestsIsDroppedWhenRetryOn429IsOff() {
+        let strict = RetryRules(retryOn429: false)
+        #expect(strict.classify(response(429, body: "slow down")) == .rejected(status: 429, message: "slow down"))
+    }
+
+    @Test func configuredStatusesAreRetried() {
+        let rules = RetryRules(retryOn429: true, extraStatuses: [408, 425])
+        guard case .retry = rules.classify(response(408)) else {
+            Issue.record("408 not retried")
+            return
+        }
+        #expect(rules.classify(response(409, body: "conflict")) == .rejected(status: 409, message: "conflict"))
+    }
+
+    @Test(arguments: [400, 401, 403, 404, 413])
     func otherClientErrorsDropTheBatch(status: Int) {
-        #expect(RemoteEndpoint.classify(response(status, body: "out of order sample\n")) == .rejected(status: status, message: "out of order sample"))
+        #expect(rules.classify(response(status, body: "out of order sample\n")) == .rejected(status: status, message: "out of order sample"))
+    }
+
+    @Test func unsupportedMediaTypeIsReportedForTheFallback() {
+        #expect(rules.classify(response(415, body: "v2 not supported")) == .unsupportedMediaType(message: "v2 not supported"))
     }
 
     @Test func retryAfterSecondsIsHonoured() {
-        #expect(RemoteEndpoint.classify(response(429, headers: [("retry-after", "7")])) == .retry(reason: "server returned HTTP status 429: ", after: .seconds(7)))
+        #expect(rules.classify(response(429, headers: [("Retry-After", "7")])) == .retry(reason: "server returned HTTP status 429: ", after: .seconds(7)))
+    }
+
+    @Test func retryAfterHTTPDatesAreRead() {
+        let now = Date(timeIntervalSince1970: 784_111_777)  // Sun, 06 Nov 1994 08:49:37 GMT
+        #expect(RetryRules.parseRetryAfter("Sun, 06 Nov 1994 08:50:07 GMT", now: now) == .seconds(30))
+        #expect(RetryRules.parseRetryAfter("Sunday, 06-Nov-94 08:49:47 GMT", now: now) == .seconds(10))
+        #expect(RetryRules.parseRetryAfter("Sun Nov  6 08:49:57 1994", now: now) == .seconds(20))
+        #expect(RetryRules.parseRetryAfter("Sun, 06 Nov 1994 08:00:00 GMT", now: now) == .zero, "a date in the past means no wait")
+        #expect(RetryRules.parseRetryAfter("soon", now: now) == nil)
+        #expect(RetryRules.parseRetryAfter("-3", now: now) == nil)
     }
 
     @Test func longReceiverMessagesAreTruncated() {
-        let message = RemoteEndpoint.message(of: response(400, body: String(repeating: "x", count: 2000)))
-        #expect(message.count == RemoteEndpoint.maxLoggedResponse + 1)
+        let message = RetryRules.message(of: response(400, body: String(repeating: "x", count: 2000)))
+        #expect(message.count == RetryRules.maxMessageLength + 1)
         #expect(message.hasSuffix("…"))
     }
 }
 
-@Suite struct RequestEncoderTests {
+@Suite struct BackoffTests {
+    @Test func doublesFromMinimumUpToMaximum() {
+        var backoff = Backoff(minimum: .milliseconds(30), maximum: .milliseconds(200))
+        let waits = (0..<6).map { _ in backoff.next() }
+        #expect(waits == [.milliseconds(30), .milliseconds(60), .milliseconds(120), .milliseconds(200), .milliseconds(200), .milliseconds(200)])
+    }
+
+    @Test func retryAfterLongerThanTheBackoffWins() {
+        var backoff = Backoff(minimum: .milliseconds(30), maximum: .seconds(5))
+        #expect(backoff.next(retryAfter: .seconds(2)) == .seconds(2))
+        #expect(backoff.next(retryAfter: .milliseconds(1)) == .milliseconds(60), "a shorter Retry-After does not undercut the backoff")
+    }
+}
+
+@Suite struct SeriesCacheTests {
+    @Test func externalLabelsAreAddedAndTheSeriesOwnLabelWins() {
+        var cache = SeriesCache(externalLabels: Labels(["cluster": "prod", "job": "external"]), writeRelabelConfigs: [], attachMetadata: false)
+        cache.add(SeriesRecord(ref: 1, labels: Labels(["__name__": "up", "job": "node"])))
+        guard case .series(let series) = cache.lookup(1) else {
+            Issue.record("series 1 unknown")
+            return
+        }
+        #expect(series.labels == Labels(["__name__": "up", "cluster": "prod", "job": "node"]))
+    }
+
     @Test func writeRelabelingSeesExternalLabelsAndCanDropSeries() throws {
-        var encoder = RequestEncoder(
+        var cache = SeriesCache(
             externalLabels: Labels(["cluster": "prod"]),
             writeRelabelConfigs: [
                 try RelabelConfig(sourceLabels: ["__name__"], regex: "expensive_.*", action: .drop),
                 try RelabelConfig(sourceLabels: ["cluster"], targetLabel: "region", replacement: "eu-$1"),
-            ])
-        encoder.addSeries(SeriesRecord(ref: 1, labels: Labels(["__name__": "expensive_total"])))
-        encoder.addSeries(SeriesRecord(ref: 2, labels: Labels(["__name__": "cheap_total"])))
-        #expect(encoder.isDropped(1) && !encoder.knows(1))
-        let request = try WriteRequest(serializedBytes: Snappy.decompress(encoder.encode([
-            SampleRecord(ref: 1, timestamp: 1, value: 1), SampleRecord(ref: 2, timestamp: 1, value: 2),
-        ])))
-        #expect(request.timeseries.count == 1)
-        #expect(request.timeseries[0].labels.map(\.name) == ["__name__", "cluster", "region"])
-        #expect(request.timeseries[0].labels.last?.value == "eu-prod")
+            ],
+            attachMetadata: false)
+        cache.add(SeriesRecord(ref: 1, labels: Labels(["__name__": "expensive_total"])))
+        cache.add(SeriesRecord(ref: 2, labels: Labels(["__name__": "cheap_total"])))
+        guard case .dropped = cache.lookup(1), case .series(let cheap) = cache.lookup(2) else {
+            Issue.record("expected series 1 dropped and 2 kept")
+            return
+        }
+        #expect(cheap.labels == Labels(["__name__": "cheap_total", "cluster": "prod", "region": "eu-prod"]))
+        guard case .unknown = cache.lookup(3) else {
+            Issue.record("series 3 should be unknown")
+            return
+        }
     }
 
-    @Test func groupsSamplesPerSeriesWithExternalLabelsSorted() throws {
-        var encoder = RequestEncoder(externalLabels: Labels(["cluster": "prod", "job": "ignored-external"]))
-        encoder.addSeries(SeriesRecord(ref: 1, labels: Labels(["__name__": "up", "job": "node", "instance": "a:1"])))
-        encoder.addSeries(SeriesRecord(ref: 2, labels: Labels(["__name__": "up", "job": "node", "instance": "b:1"])))
-        let body = encoder.encode([
-            SampleRecord(ref: 1, timestamp: 1000, value: 1),
-            SampleRecord(ref: 2, timestamp: 1000, value: 0),
-            SampleRecord(ref: 1, timestamp: 2000, value: 1),
-            SampleRecord(ref: 99, timestamp: 2000, value: 5),
+    @Test func seriesMissingFromASegmentHeadAreForgotten() {
+        var cache = SeriesCache(externalLabels: .empty, writeRelabelConfigs: [], attachMetadata: false)
+        cache.beginSegment()
+        for ref in 1...3 { cache.add(SeriesRecord(ref: SeriesRef(ref), labels: Labels(["__name__": "m\(ref)"]))) }
+        cache.endHead()
+        #expect(cache.count == 3)
+        // The next segment's head lists only series 2 and 3 (the WAL released series 1).
+        cache.beginSegment()
+        cache.add(SeriesRecord(ref: 2, labels: Labels(["__name__": "m2"])))
+        cache.add(SeriesRecord(ref: 3, labels: Labels(["__name__": "m3"])))
+        cache.endHead()
+        #expect(cache.count == 2)
+        guard case .unknown = cache.lookup(1) else {
+            Issue.record("series 1 should be forgotten")
+            return
+        }
+    }
+
+    @Test func remoteWrite2SeriesCarryTheirFamilyMetadata() {
+        var cache = SeriesCache(externalLabels: .empty, writeRelabelConfigs: [], attachMetadata: true)
+        cache.add(SeriesRecord(ref: 1, labels: Labels(["__name__": "http_requests_total"])))
+        cache.add(SeriesRecord(ref: 2, labels: Labels(["__name__": "latency_seconds_bucket", "le": "1"])))
+        cache.setMetadata([
+            FamilyMetadata(family: "http_requests_total", type: .counter, help: "Requests."),
+            FamilyMetadata(family: "latency_seconds", type: .histogram, help: "Latency.", unit: "seconds"),
         ])
-        let request = try WriteRequest(serializedBytes: Snappy.decompress(body))
-        #expect(request.timeseries.count == 2)
-        let first = request.timeseries[0]
-        #expect(first.labels.map(\.name) == ["__name__", "cluster", "instance", "job"])
-        #expect(first.labels.first { $0.name == "job" }?.value == "node", "a series' own label wins over an external one")
-        #expect(first.samples == [ProtoSample(value: 1, timestamp: 1000), ProtoSample(value: 1, timestamp: 2000)])
-        #expect(request.timeseries[1].samples == [ProtoSample(value: 0, timestamp: 1000)])
+        guard case .series(let requests) = cache.lookup(1), case .series(let latency) = cache.lookup(2) else {
+            Issue.record("series unknown")
+            return
+        }
+        #expect(requests.metadata?.type == .counter)
+        #expect(latency.metadata?.family == "latency_seconds")
+        #expect(latency.metadata?.unit == "seconds")
+    }
+}
+
+@Suite struct ReshardPolicyTests {
+    @Test func growsWhenSendingCannotKeepUp() {
+        var policy = ReshardPolicy(minShards: 1, maxShards: 50)
+        // 10 000 samples/s come in; each sample costs 1 ms of a shard's time: 10 shards needed.
+        policy.observe(interval: .seconds(10), samplesIn: 100_000, samplesOut: 10_000, sendTime: .seconds(10))
+        #expect(policy.desiredShards(current: 1, delaySeconds: 0, failing: false) == 10)
+    }
+
+    @Test func staysWithinToleranceAndBounds() {
+        var policy = ReshardPolicy(minShards: 2, maxShards: 4)
+        policy.observe(interval: .seconds(10), samplesIn: 100_000, samplesOut: 10_000, sendTime: .seconds(10))
+        #expect(policy.desiredShards(current: 2, delaySeconds: 0, failing: false) == 4, "capped at max_shards")
+        var idle = ReshardPolicy(minShards: 2, maxShards: 4)
+        idle.observe(interval: .seconds(10), samplesIn: 100, samplesOut: 100, sendTime: .milliseconds(10))
+        #expect(idle.desiredShards(current: 4, delaySeconds: 0, failing: false) == 2, "never below min_shards")
+        var steady = ReshardPolicy(minShards: 1, maxShards: 50)
+        steady.observe(interval: .seconds(10), samplesIn: 10_000, samplesOut: 10_000, sendTime: .seconds(11))
+        #expect(steady.desiredShards(current: 10, delaySeconds: 0, failing: false) == 10, "a 10 % change is within tolerance")
+    }
+
+    @Test func doesNotGrowWhileFailingNorShrinkWhileBehind() {
+        var policy = ReshardPolicy(minShards: 1, maxShards: 50)
+        policy.observe(interval: .seconds(10), samplesIn: 100_000, samplesOut: 10_000, sendTime: .seconds(10))
+        #expect(policy.desiredShards(current: 2, delaySeconds: 0, failing: true) == 2)
+        var idle = ReshardPolicy(minShards: 1, maxShards: 50)
+        idle.observe(interval: .seconds(10), samplesIn: 100, samplesOut: 100, sendTime: .milliseconds(10))
+        #expect(idle.desiredShards(current: 8, delaySeconds: 60, failing: false) == 8)
+        #expect(idle.desiredShards(current: 8, delaySeconds: 0, failing: false) == 1)
+    }
+}
+
+@Suite struct ShardQueueTests {
+    func sample(_ series: OutgoingSeries, _ i: Int) -> QueuedSample {
+        QueuedSample(series: series, timestamp: Int64(i), value: Double(i), place: Cursor(position: WALPosition(segment: 0, offset: i)))
+    }
+
+    @Test func pushStopsAtCapacityAndTakingMakesRoom() async {
+        let queue = ShardQueue(capacity: 3)
+        let series = OutgoingSeries(labels: Labels(["__name__": "x"]), metadata: nil)
+        let items = (0..<5).map { sample(series, $0) }
+        #expect(queue.push(items, from: 0) == 3)
+        #expect(queue.firstPending == items[0].place)
+        let batch = await queue.nextBatch(maxPerBatch: 2, deadline: .seconds(60))
+        #expect(batch?.samples.map(\.timestamp) == [0, 1])
+        #expect(queue.firstPending == items[0].place, "the batch in flight is still pending")
+        queue.completeBatch()
+        #expect(queue.firstPending == items[2].place)
+        #expect(queue.push(items, from: 3) == 5)
+    }
+
+    @Test func aPartialBatchGoesAtTheDeadline() async {
+        let queue = ShardQueue(capacity: 100)
+        let series = OutgoingSeries(labels: Labels(["__name__": "x"]), metadata: nil)
+        _ = queue.push([sample(series, 1)], from: 0)
+        let started = ContinuousClock.now
+        let batch = await queue.nextBatch(maxPerBatch: 10, deadline: .milliseconds(200))
+        #expect(batch?.samples.count == 1)
+        #expect(ContinuousClock.now - started >= .milliseconds(150))
+    }
+
+    @Test func closingFlushesAtOnceThenEnds() async {
+        let queue = ShardQueue(capacity: 100)
+        let series = OutgoingSeries(labels: Labels(["__name__": "x"]), metadata: nil)
+        _ = queue.push([sample(series, 1), sample(series, 2)], from: 0)
+        queue.close()
+        let batch = await queue.nextBatch(maxPerBatch: 10, deadline: .seconds(60))
+        #expect(batch?.samples.count == 2)
+        queue.completeBatch()
+        #expect(await queue.nextBatch(maxPerBatch: 10, deadline: .seconds(60)) == nil)
+    }
+
+    @Test func aWaitingProducerIsWokenWhenRoomAppears() async {
+        let queue = ShardQueue(capacity: 1)
+        let series = OutgoingSeries(labels: Labels(["__name__": "x"]), metadata: nil)
+        #expect(queue.push([sample(series, 1)], from: 0) == 1)
+        async let waited: Void = queue.waitForRoom()
+        try? await Task.sleep(for: .milliseconds(50))
+        _ = await queue.nextBatch(maxPerBatch: 1, deadline: .seconds(60))
+        await waited
+        #expect(queue.push([sample(series, 2)], from: 0) == 1)
     }
 }

@@ -1,0 +1,100 @@
+import PrometheusProto
+import WAL
+
+/// HELP, TYPE and UNIT of a metric family, as remote write sends them: in 1.0 as
+/// `WriteRequest.metadata` entries of their own (``RequestEncoder/encodeV1Metadata(_:)``), in 2.0
+/// attached to every series of the family (``OutgoingSeries/metadata``).
+package struct FamilyMetadata: Sendable, Hashable {
+    /// The metric type, numbered as Prometheus's `MetricMetadata.MetricType` (1.0) and
+    /// `Metadata.MetricType` (2.0, where 0 is `METRIC_TYPE_UNSPECIFIED`).
+    package enum MetricType: UInt8, Sendable, CaseIterable {
+        case unknown = 0
+        case counter = 1
+        case gauge = 2
+        case histogram = 3
+        case gaugeHistogram = 4
+        case summary = 5
+        case info = 6
+        case stateSet = 7
+    }
+
+    /// The family name, e.g. `http_requests` for `http_requests_total` in OpenMetrics.
+    package var family: String
+    /// The metric type.
+    package var type: MetricType
+    /// The HELP text; empty when there is none.
+    package var help: String
+    /// The UNIT; empty when there is none.
+    package var unit: String
+
+    /// Creates a metadata entry.
+    package init(family: String, type: MetricType, help: String = "", unit: String = "") {
+        self.family = family
+        self.type = type
+        self.help = help
+        self.unit = unit
+    }
+}
+
+/// One series as an endpoint sends it, made once per series and shared by every request that
+/// carries it: its final labels and its metric metadata, with the labels already encoded.
+///
+/// Immutable, so any shard may encode it concurrently. The encoded labels cost about as much
+/// memory as the label strings themselves; in exchange a request copies them instead of
+/// converting every label to libprotobuf-c structures and C strings again.
+package final class OutgoingSeries: Sendable {
+    /// The labels as sent: external labels added, write relabeling applied; sorted by name with
+    /// unique names (``WAL/Labels`` guarantees both).
+    package let labels: Labels
+    /// The family's HELP/TYPE/UNIT, if known; Remote Write 2.0 sends it with every series.
+    package let metadata: FamilyMetadata?
+    /// The labels as the repeated field `labels = 1` of a 1.0 `prometheus.TimeSeries` (tag,
+    /// length and `Label` message per label), packed once with libprotobuf-c. Remote Write 2.0
+    /// reads its label names and values from these bytes too (``RequestEncoder``).
+    let encodedLabels: [UInt8]
+
+    /// Encodes `labels` once; `labels` must be what the endpoint sends (after external labels
+    /// and write relabeling).
+    package init(labels: Labels, metadata: FamilyMetadata?) {
+        self.labels = labels
+        self.metadata = metadata
+        self.encodedLabels = ProtoLabel.encodedFields(labels.pairs.map { ProtoLabel(name: $0.name, value: $0.value) })
+    }
+}
+
+/// One float sample of a series, ready to encode.
+package struct OutgoingSample: Sendable {
+    /// The series the sample belongs to.
+    package var series: OutgoingSeries
+    /// Milliseconds since the Unix epoch.
+    package var timestamp: Int64
+    /// The value, sent bit for bit (-0.0 and NaN payloads such as the staleness marker included).
+    package var value: Double
+
+    /// Creates a sample.
+    package init(series: OutgoingSeries, timestamp: Int64, value: Double) {
+        self.series = series
+        self.timestamp = timestamp
+        self.value = value
+    }
+}
+
+/// One exemplar of a series, ready to encode.
+package struct OutgoingExemplar: Sendable {
+    /// The series the exemplar belongs to.
+    package var series: OutgoingSeries
+    /// Milliseconds since the Unix epoch.
+    package var timestamp: Int64
+    /// The observed value, sent bit for bit.
+    package var value: Double
+    /// The exemplar's own labels, e.g. `trace_id`.
+    package var labels: Labels
+
+    /// Creates an exemplar.
+    package init(series: OutgoingSeries, timestamp: Int64, value: Double, labels: Labels) {
+        self.series = series
+        self.timestamp = timestamp
+        self.value = value
+        self.labels = labels
+    }
+}

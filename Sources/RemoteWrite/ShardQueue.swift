@@ -1,0 +1,261 @@
+import DequeModule
+import Synchronization
+import WAL
+
+/// A sample read from the WAL on its way to the receiver, with the place it was read from.
+struct QueuedSample {
+    var series: OutgoingSeries
+    var timestamp: Int64
+    var value: Double
+    var place: Cursor
+}
+
+/// An exemplar read from the WAL on its way to the receiver (`send_exemplars: true`).
+struct QueuedExemplar {
+    var series: OutgoingSeries
+    var timestamp: Int64
+    var value: Double
+    var labels: Labels
+    var place: Cursor
+}
+
+/// What a shard's sender takes for one request.
+struct ShardBatch {
+    var samples: [QueuedSample] = []
+    var exemplars: [QueuedExemplar] = []
+    var isEmpty: Bool { samples.isEmpty && exemplars.isEmpty }
+    var count: Int { samples.count + exemplars.count }
+
+    /// The earliest WAL place in the batch.
+    var firstPlace: Cursor? {
+        switch (samples.first?.place, exemplars.first?.place) {
+        case let (s?, e?): min(s, e)
+        case let (s?, nil): s
+        case let (nil, e?): e
+        case (nil, nil): nil
+        }
+    }
+}
+
+/// One shard's bounded queue between the WAL watcher (one producer) and the shard's sender (one
+/// consumer).
+///
+/// The producer pushes what fits and waits for room (backpressure: a full queue slows reading
+/// the WAL, it never drops). The consumer takes a batch when `maxPerBatch` are queued, when the
+/// oldest queued item has waited `deadline`, or at once when the queue is closed (flushing).
+/// The queue remembers the batch in flight until ``completeBatch()``, so that ``firstPending``
+/// is the place of the oldest item not yet acknowledged.
+final class ShardQueue: Sendable {
+    let capacity: Int
+    private let state: Mutex<State>
+
+    private struct State {
+        var samples = Deque<QueuedSample>()
+        var exemplars = Deque<QueuedExemplar>()
+        var inFlightFirst: Cursor?
+        var closed = false
+        /// When the oldest queued item arrived (for the batch deadline).
+        var oldestArrival: ContinuousClock.Instant?
+        var producer: CheckedContinuation<Void, Never>?
+        var consumer: CheckedContinuation<Void, Never>?
+        /// The consumer waits for this many items (or the deadline).
+        var consumerWants = 1
+
+        var count: Int { samples.count + exemplars.count }
+    }
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        state = Mutex(State())
+    }
+
+    /// Queued items, the batch in flight excluded.
+    var count: Int { state.withLock { $0.count } }
+
+    /// The place of the oldest item not acknowledged yet (in flight or queued), nil when none.
+    var firstPending: Cursor? {
+        state.withLock { s in
+            if let f = s.inFlightFirst { return f }
+            switch (s.samples.first?.place, s.exemplars.first?.place) {
+            case let (a?, b?): return min(a, b)
+            case let (a?, nil): return a
+            case let (nil, b?): return b
+            case (nil, nil): return nil
+            }
+        }
+    }
+
+    /// Pushes samples from `items[from...]` while there is room; returns the index after the last
+    /// one pushed (`items.count` when all fit).
+    func push(_ items: [QueuedSample], from: Int) -> Int {
+        let (end, wake) = state.withLock { s -> (Int, CheckedContinuation<Void, Never>?) in
+            let room = capacity - s.count
+            guard room > 0 else { return (from, nil) }
+            let end = min(items.count, from + room)
+            if s.count == 0 { s.oldestArrival = .now }
+            s.samples.append(contentsOf: items[from..<end])
+            return (end, takeConsumerIfReady(&s))
+        }
+        wake?.resume()
+        return end
+    }
+
+    /// Pushes one exemplar if there is room; false when the queue is full.
+    func push(_ exemplar: QueuedExemplar) -> Bool {
+        let (pushed, wake) = state.withLock { s -> (Bool, CheckedContinuation<Void, Never>?) in
+            guard s.count < capacity else { return (false, nil) }
+            if s.count == 0 { s.oldestArrival = .now }
+            s.exemplars.append(exemplar)
+            return (true, takeConsumerIfReady(&s))
+        }
+        wake?.resume()
+        return pushed
+    }
+
+    private func takeConsumerIfReady(_ s: inout State) -> CheckedContinuation<Void, Never>? {
+        guard s.consumer != nil, s.count >= s.consumerWants || s.closed else { return nil }
+        defer { s.consumer = nil }
+        return s.consumer
+    }
+
+    /// Waits until there is room, or until ``wakeProducer()``.
+    func waitForRoom() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLock { s -> Bool in
+                if s.count < capacity || s.closed { return true }
+                s.producer = c
+                return false
+            }
+            if resumeNow { c.resume() }
+        }
+    }
+
+    /// Lets a producer waiting in ``waitForRoom()`` go on (to look at a request to stop or skip).
+    func wakeProducer() {
+        let producer = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            defer { s.producer = nil }
+            return s.producer
+        }
+        producer?.resume()
+    }
+
+    /// No more items will come: the consumer takes what is queued without waiting for deadlines,
+    /// then ``nextBatch(maxPerBatch:deadline:)`` returns nil.
+    func close() {
+        let (consumer, producer) = state.withLock { s in
+            s.closed = true
+            defer { s.consumer = nil; s.producer = nil }
+            return (s.consumer, s.producer)
+        }
+        consumer?.resume()
+        producer?.resume()
+    }
+
+    /// The next batch: up to `maxPerBatch` items, taken when that many are queued, when the
+    /// oldest has waited `deadline`, or at once when closed. Nil when closed and empty.
+    /// The batch stays "in flight" (see ``firstPending``) until ``completeBatch()``.
+    func nextBatch(maxPerBatch: Int, deadline: Duration) async -> ShardBatch? {
+        while true {
+            enum Step { case take, finished, wait(ContinuousClock.Instant?) }
+            let step = state.withLock { s -> Step in
+                let count = s.count
+                if count == 0 { return s.closed ? .finished : .wait(nil) }
+                if count >= maxPerBatch || s.closed { return .take }
+                let due = s.oldestArrival.map { $0 + deadline } ?? .now
+                return due <= .now ? .take : .wait(due)
+            }
+            switch step {
+            case .finished:
+                return nil
+            case .take:
+                return take(maxPerBatch)
+            case .wait(let until):
+                await waitForItems(maxPerBatch, until: until)
+            }
+        }
+    }
+
+    private func take(_ maxPerBatch: Int) -> ShardBatch {
+        let (batch, producer) = state.withLock { s -> (ShardBatch, CheckedContinuation<Void, Never>?) in
+            var batch = ShardBatch()
+            // Oldest first across both kinds, so the batch is a prefix of the queue by WAL place.
+            while batch.count < maxPerBatch {
+                let sample = s.samples.first?.place, exemplar = s.exemplars.first?.place
+                if let sp = sample, exemplar == nil || sp <= exemplar! {
+                    batch.samples.append(s.samples.removeFirst())
+                } else if exemplar != nil {
+                    batch.exemplars.append(s.exemplars.removeFirst())
+                } else {
+                    break
+                }
+            }
+            s.inFlightFirst = batch.firstPlace
+            s.oldestArrival = s.count > 0 ? .now : nil
+            defer { s.producer = nil }
+            return (batch, s.producer)
+        }
+        producer?.resume()
+        return batch
+    }
+
+    /// The batch taken last was acknowledged (or given up for good).
+    func completeBatch() {
+        state.withLock { $0.inFlightFirst = nil }
+    }
+
+    private func waitForItems(_ wanted: Int, until: ContinuousClock.Instant?) async {
+        let timer = until.map { instant in
+            Task { [weak self] in
+                try? await Task.sleep(until: instant, clock: .continuous)
+                self?.wakeConsumer()
+            }
+        }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLock { s -> Bool in
+                let dueNow = until.map { $0 <= .now } ?? false
+                if s.closed || s.count >= wanted || (s.count > 0 && until == nil) || dueNow { return true }
+                // With nothing queued, wake at the first item (its arrival starts the deadline).
+                s.consumerWants = until == nil ? 1 : wanted
+                s.consumer = c
+                return false
+            }
+            if resumeNow { c.resume() }
+        }
+        timer?.cancel()
+    }
+
+    private func wakeConsumer() {
+        let consumer = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            defer { s.consumer = nil }
+            return s.consumer
+        }
+        consumer?.resume()
+    }
+}
+
+/// A one-shot signal that tasks can wait for.
+final class OneShotEvent: Sendable {
+    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    var hasFired: Bool { state.withLock { $0.fired } }
+
+    func fire() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.fired = true
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.fired { return true }
+                s.waiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+}
