@@ -9,7 +9,7 @@ struct AgentCommand: AsyncParsableCommand {
         commandName: "agent",
         abstract: "A Prometheus-compatible scrape and remote-write forwarding agent.",
         version: AgentVersion.current,
-        subcommands: [RunCommand.self, ConfigCommand.self],
+        subcommands: [RunCommand.self, ConfigCommand.self, WALCommand.self],
         defaultSubcommand: nil
     )
 }

@@ -1,0 +1,163 @@
+import Foundation
+import WAL
+
+/// A storage directory that cannot be inspected: it or its `wal` folder is missing or unreadable.
+public struct InspectionError: Error, Equatable, CustomStringConvertible {
+    public let message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// Reads an agent's storage directory (`STORAGE/wal`, `STORAGE/remote/*.json`) without changing
+/// anything in it: the engine of `agent wal dump`.
+///
+/// Only ``WALReader`` and ``EndpointProgressFile/loadAll(directory:)`` touch the files, both
+/// read-only, so an inspection may run while the agent writes. It reads the WAL as it was when
+/// the inspection started (see ``WALScan``).
+public struct WALInspector: Sendable {
+    /// What to print.
+    public struct Options: Sendable {
+        public var format: OutputFormat
+        public var selection: Selection
+        /// Print each selected record entry (the default when neither `stats` nor `lag` is set).
+        public var records: Bool
+        /// Print ``WALStats`` after the records.
+        public var stats: Bool
+        /// Print an ``EndpointLag`` per progress file.
+        public var lag: Bool
+
+        public init(format: OutputFormat = .text, selection: Selection = .all, records: Bool = true, stats: Bool = false, lag: Bool = false) {
+            self.format = format
+            self.selection = selection
+            self.records = records
+            self.stats = stats
+            self.lag = lag
+        }
+    }
+
+    /// What an inspection found besides what it printed.
+    public struct Report: Sendable {
+        public var stats: WALStats
+        /// One per progress file, by name; empty unless ``Options/lag`` was set.
+        public var lag: [EndpointLag]
+        /// Corrupt records met (each ended the reading of its segment).
+        public var corruptions: [WALCorruptionError]
+
+        /// True when nothing was corrupt.
+        public var isClean: Bool { corruptions.isEmpty }
+    }
+
+    public let storagePath: String
+
+    public var walDirectory: String { storagePath + "/wal" }
+    public var remoteDirectory: String { storagePath + "/remote" }
+
+    /// - Throws: ``InspectionError`` naming the path when `storagePath` or its `wal` folder does
+    ///   not exist or is not a directory.
+    public init(storagePath: String) throws(InspectionError) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: storagePath, isDirectory: &isDirectory) else {
+            throw InspectionError("storage directory \(storagePath) does not exist")
+        }
+        guard isDirectory.boolValue else { throw InspectionError("storage path \(storagePath) is not a directory") }
+        let wal = storagePath + "/wal"
+        guard FileManager.default.fileExists(atPath: wal, isDirectory: &isDirectory) else {
+            throw InspectionError("no WAL in \(storagePath): \(wal) does not exist")
+        }
+        guard isDirectory.boolValue else { throw InspectionError("\(wal) is not a directory") }
+        self.storagePath = storagePath
+    }
+
+    /// Reads the WAL once, calling `output` with each line to print (records, then stats, then
+    /// lag, as `options` ask) and `problem` with a message for each corrupt record (naming the
+    /// segment and offset; the rest of that segment is skipped and reading goes on with the next).
+    ///
+    /// - Throws: I/O errors that stop the reading (a segment that cannot be opened, the WAL
+    ///   directory that cannot be listed).
+    public func run(_ options: Options, output: (String) -> Void, problem: (String) -> Void) throws -> Report {
+        let segments: [SegmentFile]
+        do {
+            segments = try SegmentFile.list(walDirectory)
+        } catch {
+            throw InspectionError("cannot list \(walDirectory): \(error.localizedDescription)")
+        }
+        let selection = options.selection
+        let printer = RecordPrinter(format: options.format)
+        var table = SeriesTable(selection: selection)
+        var stats = WALStats()
+        stats.segments = segments.map(\.number)
+        stats.bytes = segments.reduce(0) { $0 + $1.size }
+        stats.filtered = selection.isFiltering
+        var selectedRefs = Set<SeriesRef>()
+        var lags = options.lag
+            ? EndpointProgressFile.loadAll(directory: remoteDirectory).map { EndpointLag(name: $0.key, progress: $0.value) }
+                .sorted { $0.name < $1.name }
+            : []
+
+        let scan = WALScan(directory: walDirectory, segments: segments)
+        let outcome = try scan.run(
+            record: { position, record in
+                switch record {
+                case .series(let entries):
+                    for series in entries where table.add(series) {
+                        selectedRefs.insert(series.ref)
+                        if options.records { output(printer.series(series, at: position)) }
+                    }
+                case .samples(let samples):
+                    stats.allSamples += samples.count
+                    for (index, sample) in samples.enumerated()
+                    where table.selects(sample.ref) && selection.selects(timestamp: sample.timestamp) {
+                        stats.samples += 1
+                        if PrometheusFormat.isStaleMarker(sample.value) { stats.staleMarkers += 1 }
+                        stats.oldestSample = min(stats.oldestSample ?? sample.timestamp, sample.timestamp)
+                        stats.newestSample = max(stats.newestSample ?? sample.timestamp, sample.timestamp)
+                        if !lags.isEmpty {
+                            let place = Cursor(position: position, samplesDone: index)
+                            for i in lags.indices { lags[i].observe(ref: sample.ref, timestamp: sample.timestamp, at: place) }
+                        }
+                        if options.records {
+                            output(printer.sample(sample, index: index, labels: table.labels(sample.ref), at: position))
+                        }
+                    }
+                case .exemplars(let exemplars):
+                    for (index, exemplar) in exemplars.enumerated()
+                    where table.selects(exemplar.ref) && selection.selects(timestamp: exemplar.timestamp) {
+                        stats.exemplars += 1
+                        if options.records {
+                            output(printer.exemplar(exemplar, index: index, labels: table.labels(exemplar.ref), at: position))
+                        }
+                    }
+                case .metadata(let entries):
+                    for entry in entries where selection.selects(family: entry.family) {
+                        stats.metadata += 1
+                        if options.records { output(printer.metadata(entry, at: position)) }
+                    }
+                default:
+                    // Record kinds added to the WAL later are not printed until this learns them.
+                    break
+                }
+            },
+            corruption: { error, skipped in
+                problem(
+                    "\(error) (file \(walDirectory)/\(SegmentFile.name(error.segment))); "
+                        + "skipped the rest of that segment (\(skipped) bytes)")
+            })
+
+        stats.series = selectedRefs.count
+        stats.unreadableTail = outcome.unreadableTail
+        stats.corruptSegments = outcome.corruptions.map(\.error.segment)
+        if options.stats { stats.lines(format: options.format).forEach(output) }
+        if options.lag {
+            for i in lags.indices { lags[i].measure(segments: segments) }
+            if lags.isEmpty, options.format == .text {
+                output("no remote endpoints: no progress files in \(remoteDirectory)")
+            }
+            for lag in lags { lag.lines(format: options.format).forEach(output) }
+        }
+        return Report(stats: stats, lag: lags, corruptions: outcome.corruptions.map(\.error))
+    }
+}
