@@ -1,6 +1,7 @@
 /// Record payload types (first byte of every record payload), numbered as in Prometheus
-/// `tsdb/record`. Only `series`, `samples` and `exemplars` are written and decoded here; readers
-/// skip the others.
+/// `tsdb/record`. `series`, `samples`, `exemplars` and `metadata` are written and decoded here
+/// (metadata in this module's own per-family layout, see docs/wal-format.md); readers skip the
+/// others.
 public enum WALRecordType: UInt8, Sendable {
     case series = 1
     case samples = 2
@@ -195,12 +196,34 @@ public enum RecordCodec {
         }
     }
 
+    /// Appends a metadata record for `metadata` to `out` (cleared first). An empty list encodes
+    /// as the type byte alone.
+    public static func encodeMetadata(_ metadata: [MetadataRecord], into out: inout [UInt8]) {
+        var e = ByteEncoder(taking: &out)
+        e.byte(WALRecordType.metadata.rawValue)
+        for m in metadata { appendMetadata(m, to: &e) }
+        e.finish(into: &out)
+    }
+
+    /// One entry of a metadata record: family, type byte, then its fields as (name, value)
+    /// string pairs after their count, as Prometheus's metadata record does after its ref.
+    static func appendMetadata(_ m: MetadataRecord, to e: inout ByteEncoder) {
+        e.uvarintString(m.family)
+        e.byte(m.type.rawValue)
+        e.uvarint(2)
+        e.uvarintString("unit")
+        e.uvarintString(m.unit)
+        e.uvarintString("help")
+        e.uvarintString(m.help)
+    }
+
     public static func encode(_ record: WALRecord) -> [UInt8] {
         var out: [UInt8] = []
         switch record {
         case .series(let s): encodeSeries(s, into: &out)
         case .samples(let s): encodeSamples(s, into: &out)
         case .exemplars(let x): encodeExemplars(x, into: &out)
+        case .metadata(let m): encodeMetadata(m, into: &out)
         }
         return out
     }
@@ -267,6 +290,28 @@ public enum RecordCodec {
                     labels: labels))
             }
             return .exemplars(exemplars)
+        case WALRecordType.metadata.rawValue:
+            var metadata: [MetadataRecord] = []
+            while d.remaining > 0 {
+                let family = try d.uvarintString()
+                let typeByte = try d.byte()
+                // A type number this module does not know (a newer writer's) reads as unknown.
+                var m = MetadataRecord(family: family, type: WALMetricType(rawValue: typeByte) ?? .unknown)
+                let fields = try d.uvarint()
+                guard fields <= UInt64(d.remaining / 2) else { throw RecordDecodingError(reason: "metadata field count too large") }
+                for _ in 0..<fields {
+                    let name = try d.uvarintString()
+                    let value = try d.uvarintString()
+                    // Unknown fields are skipped, as Prometheus does.
+                    switch name {
+                    case "unit": m.unit = value
+                    case "help": m.help = value
+                    default: break
+                    }
+                }
+                metadata.append(m)
+            }
+            return .metadata(metadata)
         default:
             return nil
         }

@@ -58,11 +58,55 @@ public struct ExemplarRecord: Sendable, Equatable {
     }
 }
 
+/// A metric family's type, numbered as Prometheus's `record.MetricType` (and the remote-write
+/// protocol's `MetricMetadata.MetricType`), so the raw value can be sent as it is.
+public enum WALMetricType: UInt8, Sendable, Hashable, CaseIterable {
+    case unknown = 0
+    case counter = 1
+    case gauge = 2
+    case histogram = 3
+    case gaugeHistogram = 4
+    case summary = 5
+    case info = 6
+    case stateset = 7
+}
+
+/// HELP, TYPE and UNIT of one metric family, as a metadata record (type 6) stores them.
+public struct MetadataRecord: Sendable, Hashable {
+    /// The family name (`node_cpu_seconds`, as on the exposition's HELP/TYPE/UNIT lines).
+    public var family: String
+    public var type: WALMetricType
+    /// The unit (OpenMetrics `# UNIT`); empty when there is none.
+    public var unit: String
+    /// The HELP text, unescaped; empty when there is none.
+    public var help: String
+
+    public init(family: String, type: WALMetricType, unit: String = "", help: String = "") {
+        self.family = family
+        self.type = type
+        self.unit = unit
+        self.help = help
+    }
+}
+
 /// A decoded WAL record. Records of types this module does not know are skipped by readers.
 public enum WALRecord: Sendable, Equatable {
     case series([SeriesRecord])
     case samples([SampleRecord])
     case exemplars([ExemplarRecord])
+    /// Metric family metadata: new or changed entries after a commit's series record, and the
+    /// whole current table in each segment's head (after the series). A later entry for a family
+    /// replaces an earlier one.
+    case metadata([MetadataRecord])
+}
+
+/// How the writer stores record payloads.
+public enum WALCompression: Sendable, Hashable {
+    /// Payloads as they are.
+    case none
+    /// Each record's payload snappy-compressed (block format) when that makes it smaller, flagged
+    /// with bit `0x08` in its fragments' type byte, as Prometheus's `wlog` does.
+    case snappy
 }
 
 /// A place in the log: the byte offset where a record starts in a segment.
@@ -109,6 +153,8 @@ public struct AppendBatch: Sendable {
     var entries: [Entry] = []
     var newSeries: [Labels] = []
     var exemplars: [ExemplarEntry] = []
+    var metadata: [MetadataRecord] = []
+    var released: [SeriesRef] = []
 
     public init() {}
 
@@ -144,17 +190,45 @@ public struct AppendBatch: Sendable {
             refOrIndex: UInt64(index), isNew: true, timestamp: timestamp, value: value, labels: labels))
     }
 
-    /// Removes every sample, new series and exemplar, keeping the storage for reuse.
+    /// HELP/TYPE/UNIT of a metric family. The log writes it only when it is new or differs from
+    /// what the log last stored for that family; announcing an unchanged entry again just keeps it
+    /// alive (entries not announced for a while are forgotten, see
+    /// ``WriteAheadLog/init(directory:segmentSize:compression:metadataRetention:logger:)``).
+    public mutating func appendMetadata(_ metadata: MetadataRecord) {
+        self.metadata.append(metadata)
+    }
+
+    /// Says that the caller will not append `ref` again (the series vanished and got its
+    /// staleness marker, or its target is gone). The log drops the series from its table, and so
+    /// from the heads of later segments, when it starts its next segment, unless the series is
+    /// appended again before that (by labels, keeping its ref, or by ref). Takes effect when the
+    /// batch is committed; samples of `ref` in the same batch (e.g. its staleness marker) are
+    /// written as usual and do not keep it, but a series appended by labels in the same batch
+    /// that resolves to `ref` does.
+    ///
+    /// A ref shared by several appenders (two targets producing the same label set) must only be
+    /// released by the last of them; the others keep it alive by appending it.
+    public mutating func release(ref: SeriesRef) {
+        released.append(ref)
+    }
+
+    /// Removes every sample, new series, exemplar, metadata entry and release, keeping the
+    /// storage for reuse.
     public mutating func removeAll() {
         entries.removeAll(keepingCapacity: true)
         newSeries.removeAll(keepingCapacity: true)
         exemplars.removeAll(keepingCapacity: true)
+        metadata.removeAll(keepingCapacity: true)
+        released.removeAll(keepingCapacity: true)
     }
 
-    /// True when the batch holds neither samples nor exemplars (committing it writes nothing).
-    public var isEmpty: Bool { entries.isEmpty && exemplars.isEmpty }
+    /// True when the batch holds nothing at all (committing it does nothing).
+    public var isEmpty: Bool { entries.isEmpty && exemplars.isEmpty && metadata.isEmpty && released.isEmpty }
     public var sampleCount: Int { entries.count }
     public var exemplarCount: Int { exemplars.count }
+    public var metadataCount: Int { metadata.count }
+    /// Number of refs released with ``release(ref:)``.
+    public var releaseCount: Int { released.count }
     /// Number of samples appended with labels instead of a ref.
     public var newSeriesCount: Int { newSeries.count }
 }

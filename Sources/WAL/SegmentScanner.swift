@@ -1,3 +1,5 @@
+import Snappy
+
 /// A record in a segment was found corrupt: bad checksum, impossible fragment sequence,
 /// fragment crossing a page, garbage, or a record cut short in a segment that is complete.
 public struct WALCorruptionError: Error, CustomStringConvertible, Equatable {
@@ -39,14 +41,19 @@ struct SegmentScanner: Sendable {
     let segment: Int
     /// Start of the next record to read.
     private(set) var offset: Int
-    /// Payload of the record last returned by ``next(finished:)``.
+    /// Payload of the record last returned by ``next(finished:)`` (decompressed if it was stored
+    /// compressed).
     private(set) var payload: [UInt8] = []
+    /// Whether the record last returned was stored snappy-compressed.
+    private(set) var wasCompressed = false
 
     private var buffer: [UInt8] = []
     /// Segment offset of `buffer[0]`.
     private var bufferBase: Int
 
     private static let readChunk = 128 * 1024
+    /// Largest decompressed record accepted (a record is at most one commit or one head part).
+    static let maxRecordLength = 1 << 30
 
     init(file: ReadOnlyFile, segment: Int, offset: Int) {
         self.file = file
@@ -69,7 +76,18 @@ struct SegmentScanner: Sendable {
             case .needMore:
                 if try fill() == 0 { eof = true }
             case .result(let r):
-                if case .record(_, let end) = r { offset = end }
+                if case .record(let start, let end) = r {
+                    if wasCompressed {
+                        // Checksums were fine, so these are the bytes the writer wrote: a block
+                        // that does not decompress is corruption, not a torn write.
+                        do {
+                            payload = try Snappy.decompress(payload, maxLength: Self.maxRecordLength)
+                        } catch {
+                            return .corrupt(recordStart: start, offset: start, reason: "compressed record does not decompress: \(error)")
+                        }
+                    }
+                    offset = end
+                }
                 return r
             }
         }
@@ -115,6 +133,8 @@ struct SegmentScanner: Sendable {
         out.removeAll(keepingCapacity: true)
         let start = offset
         let base = bufferBase
+        var recordFlags: UInt8 = 0
+        defer { wasCompressed = recordFlags & WALSegment.snappyFlag != 0 }
         return buffer.withUnsafeBytes { b -> Step in
             let end = base + b.count
             var o = start
@@ -158,9 +178,19 @@ struct SegmentScanner: Sendable {
                     o = pageEnd
                     continue
                 }
-                guard let fragment = WALSegment.FragmentType(rawValue: type) else {
+                let flags = type & ~WALSegment.typeMask
+                guard let fragment = WALSegment.FragmentType(rawValue: type & WALSegment.typeMask),
+                    fragment != .pageTerm, flags & ~(WALSegment.snappyFlag | WALSegment.zstdFlag) == 0
+                else {
                     return corrupt("invalid fragment type \(type)")
                 }
+                if flags & WALSegment.zstdFlag != 0 {
+                    return corrupt("zstd-compressed record (not supported)")
+                }
+                if started && flags != recordFlags {
+                    return corrupt("compression flag differs between fragments of a record")
+                }
+                recordFlags = flags
                 let length = Int(b[o - base + 1]) << 8 | Int(b[o - base + 2])
                 if WALSegment.headerSize + length > inPage {
                     return corrupt("fragment of \(length) bytes crosses a page boundary")

@@ -7,8 +7,16 @@ enum WALSegment {
     /// type (1) + payload length (2, BE) + CRC32C of the payload (4, BE).
     static let headerSize = 7
 
-    /// Fragment types (the low 3 bits of the header's first byte in Prometheus; the upper bits
-    /// are compression flags there, which this module never sets and refuses to read).
+    /// The header's first byte: the fragment type in the low 3 bits, compression flags above.
+    static let typeMask: UInt8 = 0x07
+    /// Set in every fragment of a record whose payload is snappy-compressed (Prometheus's
+    /// `snappyMask`).
+    static let snappyFlag: UInt8 = 0x08
+    /// Prometheus's zstd flag (`zstdMask`): not written here, and read as an error.
+    static let zstdFlag: UInt8 = 0x10
+
+    /// Fragment types (the low 3 bits of the header's first byte, as in Prometheus; the bits above
+    /// are the compression flags).
     enum FragmentType: UInt8 {
         case pageTerm = 0
         case full = 1

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import struct Foundation.Date
 
 /// A failed system call: which call, on which path, and `errno`.
 public struct WALIOError: Error, CustomStringConvertible, Equatable {
@@ -104,6 +105,22 @@ enum Syscall {
         var st = stat()
         _ = try retrying("fstat", path) { fstat(fd, &st) }
         return Int(st.st_size)
+    }
+
+    /// Size and modification time of `path`, or nil when it does not exist.
+    static func statIfExists(_ path: String) throws(WALIOError) -> (size: Int, modified: Date)? {
+        var st = stat()
+        if stat(path, &st) != 0 {
+            let e = errno
+            if e == ENOENT { return nil }
+            throw WALIOError(function: "stat", path: path, errno: e)
+        }
+        #if canImport(Darwin)
+        let ts = st.st_mtimespec
+        #else
+        let ts = st.st_mtim
+        #endif
+        return (Int(st.st_size), Date(timeIntervalSince1970: Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9))
     }
 
     static func exists(_ path: String) -> Bool {

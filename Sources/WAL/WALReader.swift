@@ -20,6 +20,8 @@ public struct WALReader: Sendable {
     private var scanner: SegmentScanner?
     /// True once a later segment exists, i.e. the current one will not grow any more.
     private var finished = false
+    /// The segment whose corruption the last ``next()`` call threw, until skipped.
+    private var corruptSegment: Int?
 
     /// - Parameters:
     ///   - directory: The WAL directory (must exist).
@@ -35,11 +37,44 @@ public struct WALReader: Sendable {
     /// The next complete record and the position right after it, or nil when no further complete
     /// record is written yet (call again later; the reader stays where it is).
     ///
-    /// Series, samples and exemplars records are returned, in the order they were written (a
-    /// commit's exemplars record follows its samples record). Records of other types are skipped. Throws ``WALCorruptionError`` for a corrupt record in
-    /// a segment that is complete (a later segment exists); in the segment still being written,
-    /// bad bytes are reported as nil, since the writer repairs a torn tail when it restarts.
+    /// Series, metadata, samples and exemplars records are returned, in the order they were
+    /// written (a commit writes series, metadata, samples, exemplars). Records of other types are
+    /// skipped. Compressed records are decompressed.
+    ///
+    /// Throws ``WALCorruptionError`` for a corrupt record in a segment that is complete (a later
+    /// segment exists); the reader then stays where it is (calling `next()` again throws again)
+    /// until ``skipCorruptSegment()`` moves it past the damage. In the segment still being
+    /// written, bad bytes are reported as nil, since the writer repairs a torn tail when it
+    /// restarts.
     public mutating func next() throws -> (record: WALRecord, next: WALPosition)? {
+        do {
+            let result = try nextRecord()
+            corruptSegment = nil
+            return result
+        } catch let error as WALCorruptionError {
+            corruptSegment = error.segment
+            throw error
+        }
+    }
+
+    /// After ``next()`` threw a ``WALCorruptionError``: gives up the rest of that segment and
+    /// moves to the start of the next one (or the oldest existing segment after it), where the
+    /// segment head lists every live series again. Everything after the damage in the skipped
+    /// segment is lost to this reader; count it, log it, and go on.
+    ///
+    /// - Returns: The number of the segment skipped, or nil (and nothing changes) when the last
+    ///   call to `next()` did not throw a corruption error.
+    @discardableResult
+    public mutating func skipCorruptSegment() -> Int? {
+        guard let segment = corruptSegment else { return nil }
+        corruptSegment = nil
+        position = WALPosition(segment: segment + 1, offset: 0)
+        scanner = nil
+        finished = false
+        return segment
+    }
+
+    private mutating func nextRecord() throws -> (record: WALRecord, next: WALPosition)? {
         while true {
             guard try openSegment() else { return nil }
             switch try scanner!.next(finished: finished) {

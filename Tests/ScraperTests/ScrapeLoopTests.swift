@@ -24,12 +24,18 @@ final class LoopHarness {
     private var labelsByRef: [SeriesRef: Labels] = [:]
     /// Exemplars read so far, by their series' text.
     private(set) var exemplars: [String: ExemplarRecord] = [:]
+    /// Metadata entries read so far, in order.
+    private(set) var metadata: [MetadataRecord] = []
+    let registry = PrometheusCollectorRegistry()
 
-    init(configure: (inout ScrapeConfig) -> Void = { _ in }, respond: @escaping @Sendable (ReceivedRequest) -> CannedResponse) async throws {
+    init(
+        segmentSize: Int = 32 << 20, walDirectory: String? = nil, configure: (inout ScrapeConfig) -> Void = { _ in },
+        respond: @escaping @Sendable (ReceivedRequest) -> CannedResponse
+    ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("scrape-loop-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        wal = try WriteAheadLog(directory: directory.path, logger: Logger(label: "test"))
-        reader = try WALReader(directory: directory.path, from: WALPosition(segment: 0, offset: 0))
+        wal = try WriteAheadLog(directory: walDirectory ?? directory.path, segmentSize: segmentSize, logger: Logger(label: "test"))
+        reader = try WALReader(directory: walDirectory ?? directory.path, from: WALPosition(segment: 0, offset: 0))
         threadPool.start()
         let handler = Locked<@Sendable (ReceivedRequest) -> CannedResponse>(respond)
         self.respond = handler
@@ -42,7 +48,6 @@ final class LoopHarness {
         config.staticConfigs = [StaticConfig(targets: [server.address])]
         configure(&config)
         let target = Target.targets(for: config)[0]
-        let registry = PrometheusCollectorRegistry()
         loop = ScrapeLoop(
             target: target, client: ScrapeClient(config: config), wal: wal, threadPool: threadPool,
             metrics: ScrapeMetrics(registry: registry, job: "test", duplicates: ScrapeMetrics.duplicatesCounter(registry: registry)),
@@ -74,12 +79,24 @@ final class LoopHarness {
                 }
             case .exemplars(let records):
                 for exemplar in records { exemplars[labelsByRef[exemplar.ref]?.description ?? "ref \(exemplar.ref)"] = exemplar }
+            case .metadata(let entries):
+                metadata += entries
             }
         }
         return samples
     }
 
     var seriesRecords: Int { labelsByRef.count }
+
+    /// The value of the self-metric whose exposition line starts with `series` (name and labels).
+    func metric(_ series: String) -> Double? {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        for line in String(decoding: buffer, as: UTF8.self).split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.dropFirst(series.count + 1))
+        }
+        return nil
+    }
 
     /// `name{instance=…, job="test"}` for a series of this target with `extra` labels.
     func series(_ name: String, _ extra: KeyValuePairs<String, String> = [:]) -> String {

@@ -96,7 +96,7 @@ import Testing
     }
 
     @Test func unknownTypesAreSkippedAndMalformedThrows() throws {
-        #expect(try RecordCodec.decode([6, 1, 2, 3]) == nil)  // metadata: not decoded here
+        #expect(try RecordCodec.decode([7, 1, 2, 3]) == nil)  // histogram samples: not decoded here
         #expect(try RecordCodec.decode([255]) == nil)
         #expect(throws: RecordDecodingError.self) { try RecordCodec.decode([1, 0, 0, 0]) }
         #expect(throws: RecordDecodingError.self) { try RecordCodec.decode([2, 0, 0, 0, 0, 0, 0, 0, 1]) }

@@ -107,3 +107,78 @@ func allExemplars(_ records: [(record: WALRecord, next: WALPosition)]) -> [Exemp
         return []
     }
 }
+
+func allMetadata(_ records: [(record: WALRecord, next: WALPosition)]) -> [MetadataRecord] {
+    records.flatMap { r -> [MetadataRecord] in
+        if case .metadata(let m) = r.record { return m }
+        return []
+    }
+}
+
+extension LogCapture {
+    var errors: [String] {
+        entries.withLock { $0.filter { $0.level == .error }.map(\.message) }
+    }
+
+    func messages(_ level: Logger.Level) -> [String] {
+        entries.withLock { $0.filter { $0.level == level }.map(\.message) }
+    }
+}
+
+/// Runs `executable` with `arguments`; true when it exits 0.
+@discardableResult
+func run(_ executable: String, _ arguments: [String]) -> Bool {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    do {
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    } catch {
+        return false
+    }
+}
+
+/// A real, tiny tmpfs mounted for one test (needs the right to mount: root in this sandbox), so
+/// that writes fail with ENOSPC for real. Unmounted and removed when the value goes away.
+struct TinyFilesystem: ~Copyable {
+    let path: String
+
+    /// Whether this process may mount a tmpfs (checked once, by mounting one).
+    static let available: Bool = {
+        guard let fs = TinyFilesystem(kilobytes: 64) else { return false }
+        _ = fs
+        return true
+    }()
+
+    init?(kilobytes: Int) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("wal-tinyfs-\(UUID().uuidString)").path
+        guard (try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)) != nil else { return nil }
+        guard FileManager.default.isExecutableFile(atPath: "/bin/mount"),
+            run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(kilobytes)k", "tmpfs", path])
+        else {
+            try? FileManager.default.removeItem(atPath: path)
+            return nil
+        }
+        self.path = path
+    }
+
+    deinit {
+        run("/bin/umount", [path])
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// The type bytes of a segment's fragments, in order (for segments without page padding).
+func fragmentTypes(_ bytes: [UInt8]) -> [UInt8] {
+    var types: [UInt8] = []
+    var o = 0
+    while o + 7 <= bytes.count {
+        types.append(bytes[o])
+        o += 7 + (Int(bytes[o + 1]) << 8 | Int(bytes[o + 2]))
+    }
+    return types
+}

@@ -84,7 +84,7 @@ import Testing
     @Test func recordWithLaterFragmentsNotYetWritten() throws {
         // Build a segment holding one record of three pages, then expose it piece by piece.
         let source = TempDir()
-        let wal = try WriteAheadLog(directory: source.path, logger: log.logger)
+        let wal = try WriteAheadLog(directory: source.path, compression: .none, logger: log.logger)
         var b = AppendBatch()
         b.append(labels: labels("big", ("v", String(repeating: "z", count: 70_000))), timestamp: 1, value: 1)
         _ = try wal.commit(b)
@@ -174,7 +174,7 @@ import Testing
     }
 
     @Test func skipsZeroPaddingAndUnknownRecords() throws {
-        // A Prometheus-style segment: records, then the page zero-padded; plus a metadata record
+        // A Prometheus-style segment: records, then the page zero-padded; plus a histogram record
         // (a type this module skips).
         func fragment(_ type: UInt8, _ payload: [UInt8]) -> [UInt8] {
             let crc = CRC32C.checksum(payload)
@@ -183,7 +183,7 @@ import Testing
         }
         let series = RecordCodec.encode(.series([SeriesRecord(ref: 9, labels: labels("p"))]))
         let samples = RecordCodec.encode(.samples([SampleRecord(ref: 9, timestamp: 5, value: 0.5)]))
-        let metadata: [UInt8] = [6, 1, 2, 3]
+        let metadata: [UInt8] = [7, 1, 2, 3]  // histogram samples: skipped
         var seg0 = fragment(1, series) + fragment(1, metadata)
         seg0 += [UInt8](repeating: 0, count: WALSegment.pageSize - seg0.count)
         // The record on page 2 is split across fragments.

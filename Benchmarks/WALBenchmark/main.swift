@@ -1,0 +1,290 @@
+// WAL benchmark: append throughput, bytes per sample on disk and replay (open) time, for
+// node_exporter-like scrapes. Not a test: it prints figures (see docs/wal-benchmark.md).
+//
+//   swift run -c release --scratch-path .build-wal WALBenchmark [fixture.prom] [targets] [rounds] [replayTargets]
+//
+// Defaults: Tests/ExpositionTests/Fixtures/node_exporter.prom (relative to the package root),
+// 10 targets, 300 rounds, 200 targets (200,000 series) for the replay WAL.
+//
+// Each target exposes 1,000 series: the fixture's 521 series (real node_exporter output) with
+// the target's `instance` and `job="node"`, plus `node_cpu_seconds_total` for more CPUs and
+// modes until there are 1,000. One commit per target per round ("scrape"), every 15 s of
+// simulated time: the first round appends by labels, the others by ref, as the scraper does.
+// Counters grow, a quarter of the gauges change, the rest stay constant, which is roughly what
+// node_exporter does between two scrapes.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Exposition
+import Foundation
+import Logging
+import WAL
+
+/// SplitMix64: a fixed-seed generator, so every run writes the same data.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+struct SeriesTemplate {
+    var labels: [Label]
+    var value: Double
+    var isCounter: Bool
+}
+
+/// The fixture's series, extended to 1,000 with more CPUs.
+func loadTemplates(_ path: String) throws -> [SeriesTemplate] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        print("cannot read \(path)")
+        exit(1)
+    }
+    var parser = TextParser([UInt8](data), format: .prometheusText)
+    var out: [SeriesTemplate] = []
+    while let sample = try parser.next() {
+        let labels = try parser.labels(of: sample)
+        let name = labels.metricName
+        let counter = name.hasSuffix("_total") || name.hasSuffix("_count") || name.hasSuffix("_sum") || name.hasSuffix("_bucket")
+        out.append(SeriesTemplate(labels: labels.pairs, value: sample.value.isFinite ? sample.value : 0, isCounter: counter))
+    }
+    let modes = ["idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"]
+    var cpu = 2
+    while out.count < 1000 {
+        for mode in modes where out.count < 1000 {
+            out.append(SeriesTemplate(
+                labels: [Label("__name__", "node_cpu_seconds_total"), Label("cpu", "\(cpu)"), Label("mode", mode)],
+                value: Double(1000 + cpu * 37 + mode.utf8.count * 101) + 0.25, isCounter: true))
+        }
+        cpu += 1
+    }
+    return out
+}
+
+struct Target {
+    var labels: [Labels]
+    var values: [Double]
+    var refs: [SeriesRef] = []
+
+    init(index: Int, templates: [SeriesTemplate]) {
+        let instance = "10.\(index / 250).\(index % 250).\(10 + index % 7):9100"
+        labels = templates.map { t in
+            Labels(t.labels + [Label("instance", instance), Label("job", "node")])
+        }
+        values = templates.map(\.value)
+    }
+
+    /// One scrape's batch at `timestamp`, advancing the values.
+    mutating func batch(_ templates: [SeriesTemplate], timestamp: Int64, rng: inout SplitMix64, into batch: inout AppendBatch) {
+        batch.removeAll()
+        for i in values.indices {
+            if templates[i].isCounter {
+                // A few increments per second, kept to two decimals as CPU seconds are.
+                values[i] = ((values[i] + Double(rng.next() % 3000) / 100) * 100).rounded() / 100
+            } else if rng.next() % 4 == 0 {
+                values[i] = (values[i] * (0.9 + Double(rng.next() % 2000) / 10000) * 1000).rounded() / 1000
+            }
+            if refs.isEmpty {
+                batch.append(labels: labels[i], timestamp: timestamp, value: values[i])
+            } else {
+                batch.append(ref: refs[i], timestamp: timestamp, value: values[i])
+            }
+        }
+    }
+}
+
+func directorySize(_ path: String) -> Int {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    return names.reduce(0) { sum, name in
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path + "/" + name)
+        return sum + ((attributes?[.size] as? NSNumber)?.intValue ?? 0)
+    }
+}
+
+func tempDirectory(_ tag: String) -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("wal-bench-\(tag)-\(UUID().uuidString)").path
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+
+func fmt(_ x: Double, _ decimals: Int = 1) -> String {
+    String(format: "%.\(decimals)f", x)
+}
+
+let logger: Logger = {
+    var l = Logger(label: "wal-bench")
+    l.logLevel = .error
+    return l
+}()
+
+/// Opens a WAL with the given compression ("none" or "snappy").
+func openWAL(_ directory: String, compression: String, segmentSize: Int = 32 << 20) throws -> WriteAheadLog {
+    let mode: WALCompression = compression == "none" ? .none : .snappy
+    return try WriteAheadLog(directory: directory, segmentSize: segmentSize, compression: mode, logger: logger)
+}
+
+struct AppendResult {
+    var samples: Int
+    var commits: Int
+    var seconds: Double
+    var bytes: Int
+    var totalSamples: Int
+}
+
+func appendRun(templates: [SeriesTemplate], targets targetCount: Int, rounds: Int, compression: String) throws -> AppendResult {
+    let dir = tempDirectory("append")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let wal = try openWAL(dir, compression: compression)
+    var rng = SplitMix64(state: 42)
+    var targets = (0..<targetCount).map { Target(index: $0, templates: templates) }
+    var batch = AppendBatch()
+    var t0: Int64 = 1_700_000_000_000
+    // Round 0: every series is new (not timed).
+    for i in targets.indices {
+        targets[i].batch(templates, timestamp: t0, rng: &rng, into: &batch)
+        targets[i].refs = try wal.commit(batch)
+    }
+    var samples = 0
+    var commits = 0
+    let clock = ContinuousClock()
+    let start = clock.now
+    for _ in 1..<rounds {
+        t0 += 15_000
+        for i in targets.indices {
+            targets[i].batch(templates, timestamp: t0, rng: &rng, into: &batch)
+            _ = try wal.commit(batch)
+            samples += batch.sampleCount
+            commits += 1
+        }
+    }
+    let elapsed = seconds(clock.now - start)
+    try wal.close()
+    return AppendResult(
+        samples: samples, commits: commits, seconds: elapsed, bytes: directorySize(dir),
+        totalSamples: samples + targetCount * templates.count)
+}
+
+/// Time of the batch building alone (what the scraper would do anyway), to subtract.
+func buildOnly(templates: [SeriesTemplate], targets targetCount: Int, rounds: Int) -> Double {
+    var rng = SplitMix64(state: 42)
+    var targets = (0..<targetCount).map { Target(index: $0, templates: templates) }
+    for i in targets.indices { targets[i].refs = Array(1...SeriesRef(templates.count)) }
+    var batch = AppendBatch()
+    var sink = 0
+    let clock = ContinuousClock()
+    let start = clock.now
+    for r in 1..<rounds {
+        for i in targets.indices {
+            targets[i].batch(templates, timestamp: Int64(r), rng: &rng, into: &batch)
+            sink &+= batch.sampleCount
+        }
+    }
+    let elapsed = seconds(clock.now - start)
+    if sink == 42 { print("") }
+    return elapsed
+}
+
+struct ReplayResult {
+    var series: Int
+    var segments: Int
+    var directoryBytes: Int
+    var openSeconds: Double
+    var report: WALOpenReport
+}
+
+func replayRun(templates: [SeriesTemplate], targets targetCount: Int, compression: String) throws -> ReplayResult {
+    let dir = tempDirectory("replay")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    // Small segments, so the WAL has several; then each segment head holds the whole table.
+    let segmentSize = 16 << 20
+    do {
+        let wal = try openWAL(dir, compression: compression, segmentSize: segmentSize)
+        var rng = SplitMix64(state: 7)
+        var targets = (0..<targetCount).map { Target(index: $0, templates: templates) }
+        var batch = AppendBatch()
+        var t0: Int64 = 1_700_000_000_000
+        for round in 0..<12 {
+            for i in targets.indices {
+                targets[i].batch(templates, timestamp: t0, rng: &rng, into: &batch)
+                let refs = try wal.commit(batch)
+                if round == 0 { targets[i].refs = refs }
+            }
+            t0 += 15_000
+        }
+        try wal.close()
+    }
+    let segments = try FileManager.default.contentsOfDirectory(atPath: dir).count
+    let bytes = directorySize(dir)
+    let clock = ContinuousClock()
+    let start = clock.now
+    let wal = try openWAL(dir, compression: compression, segmentSize: segmentSize)
+    let elapsed = seconds(clock.now - start)
+    let series = wal.seriesCount
+    let report = wal.openReport
+    try wal.close()
+    return ReplayResult(series: series, segments: segments, directoryBytes: bytes, openSeconds: elapsed, report: report)
+}
+
+// MARK: Main
+
+let args = CommandLine.arguments
+let fixture = args.count > 1 ? args[1] : "Tests/ExpositionTests/Fixtures/node_exporter.prom"
+let targetCount = args.count > 2 ? Int(args[2]) ?? 10 : 10
+let rounds = args.count > 3 ? Int(args[3]) ?? 300 : 300
+let replayTargets = args.count > 4 ? Int(args[4]) ?? 200 : 200
+
+let modes = ["none", "snappy"]
+let templates = try loadTemplates(fixture)
+print("WAL benchmark: \(targetCount) targets × \(templates.count) series, \(rounds) rounds (one commit per target per round)")
+let build = buildOnly(templates: templates, targets: targetCount, rounds: rounds)
+print("batch building alone: \(fmt(build / Double(targetCount * (rounds - 1)) * 1e6)) µs per batch (subtracted below)")
+print("")
+print("| compression | samples/s | µs per commit (1000 samples) | bytes/sample on disk | WAL size |")
+print("|---|---:|---:|---:|---:|")
+var perMode: [String: AppendResult] = [:]
+for mode in modes {
+    // Best of three: the machine is shared.
+    var best: AppendResult?
+    for _ in 0..<3 {
+        let r = try appendRun(templates: templates, targets: targetCount, rounds: rounds, compression: mode)
+        if best == nil || r.seconds < best!.seconds { best = r }
+    }
+    let r = best!
+    perMode[mode] = r
+    let walSeconds = max(1e-9, r.seconds - build)
+    print("| \(mode) | \(fmt(Double(r.samples) / walSeconds, 0)) | \(fmt(walSeconds / Double(r.commits) * 1e6)) | "
+        + "\(fmt(Double(r.bytes) / Double(r.totalSamples), 2)) | \(fmt(Double(r.bytes) / 1e6)) MB |")
+}
+if let n = perMode["none"], let s = perMode["snappy"] {
+    print("")
+    print("snappy vs none: size × \(fmt(Double(s.bytes) / Double(n.bytes), 3)), time per commit × "
+        + "\(fmt((s.seconds - build) / max(1e-9, n.seconds - build), 2))")
+}
+print("")
+print("Replay (open) of a WAL with \(replayTargets * templates.count) series, 12 rounds of scrapes, 16 MiB segments:")
+print("| compression | segments on disk | WAL size | replayed | open time | MB/s replayed | series/s | series table (estimate) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for mode in modes {
+    // Best of three.
+    var best: ReplayResult?
+    for _ in 0..<3 {
+        let r = try replayRun(templates: templates, targets: replayTargets, compression: mode)
+        if best == nil || r.openSeconds < best!.openSeconds { best = r }
+    }
+    let r = best!
+    print("| \(mode) | \(r.segments) | \(fmt(Double(r.directoryBytes) / 1e6)) MB | \(r.report.segments) segment, "
+        + "\(fmt(Double(r.report.bytes) / 1e6)) MB | \(fmt(r.openSeconds * 1000)) ms | "
+        + "\(fmt(Double(r.report.bytes) / 1e6 / r.openSeconds)) | \(fmt(Double(r.series) / r.openSeconds, 0)) | "
+        + "\(fmt(Double(r.report.seriesMemoryBytes) / 1e6)) MB |")
+}

@@ -1,0 +1,133 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+@testable import WAL
+
+/// Disk full for real: a tiny tmpfs (mounting needs root; skipped where it is not allowed).
+@Suite(.enabled(if: TinyFilesystem.available, "needs the right to mount a tmpfs"))
+struct WriteFailureTests {
+    let log = LogCapture()
+
+    /// Fills the filesystem at `directory` with a file of zeros until ENOSPC; returns its path.
+    private func fill(_ directory: String) -> String {
+        let path = directory + "/filler"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        precondition(fd >= 0)
+        defer { close(fd) }
+        let chunk = [UInt8](repeating: 0, count: 4096)
+        while chunk.withUnsafeBytes({ write(fd, $0.baseAddress!, $0.count) }) > 0 {}
+        return path
+    }
+
+    private func isDiskFull(_ error: any Error) -> Bool {
+        guard case WALError.writeFailed(let underlying) = error, let io = underlying as? WALIOError else { return false }
+        return io.errno == ENOSPC
+    }
+
+    /// One scrape-like batch: `count` series named after `round`, plus the ones known by ref.
+    private func batch(round: Int, new count: Int, known: [SeriesRef]) -> AppendBatch {
+        var b = AppendBatch()
+        for k in 0..<count {
+            b.append(labels: labels("m", ("round", "\(round)"), ("k", "\(k)"), ("pad", String(repeating: "p", count: 40))), timestamp: Int64(round), value: Double(k))
+        }
+        for ref in known { b.append(ref: ref, timestamp: Int64(round), value: 1) }
+        b.appendMetadata(MetadataRecord(family: "m\(round)", type: .gauge, help: "round \(round)"))
+        return b
+    }
+
+    @Test func aCommitThatHitsAFullDiskIsRolledBackAndLaterCommitsSucceed() throws {
+        guard let fs = TinyFilesystem(kilobytes: 256) else { Issue.record("cannot mount"); return }
+        let dir = fs.path + "/wal"
+        let wal = try WriteAheadLog(directory: dir, segmentSize: 1 << 20, compression: .none, logger: log.logger)
+        var known: [SeriesRef] = []
+        var written: [Int64] = []
+        for round in 0..<3 {
+            known += try wal.commit(batch(round: round, new: 5, known: known))
+            written.append(Int64(round))
+        }
+        let filler = fill(fs.path)
+        let before = (head: wal.head, series: wal.seriesCount, metadata: wal.metadataCount)
+        let sizeBefore = fileBytes(WALSegment.path(dir, before.head.segment)).count
+
+        // Full: the commit throws, and leaves nothing behind, in memory or on disk.
+        var failures = 0
+        for round in 3..<6 {
+            #expect(throws: WALError.self) { try wal.commit(batch(round: round, new: 200, known: known)) }
+            do { _ = try wal.commit(batch(round: round, new: 200, known: known)) } catch { #expect(isDiskFull(error), "\(error)") }
+            failures += 2
+        }
+        #expect(wal.head == before.head)
+        #expect(wal.seriesCount == before.series)
+        #expect(wal.metadataCount == before.metadata)
+        #expect(fileBytes(WALSegment.path(dir, before.head.segment)).count == sizeBefore)
+        #expect(wal.writeFailures == failures)
+        #expect(log.errors.count == 1, "logged once per failure streak: \(log.errors)")
+
+        // Space again: the next commit works, its series get refs the failed ones never used.
+        try FileManager.default.removeItem(atPath: filler)
+        let refs = try wal.commit(batch(round: 6, new: 5, known: known))
+        written.append(6)
+        #expect(Set(refs).isDisjoint(with: known))
+        #expect(wal.seriesCount == before.series + 5)
+        #expect(log.messages(.info).filter { $0 == "WAL writes recovered" }.count == 1)
+
+        // Readers see exactly the successful commits, without any error.
+        let records = try readAll(dir)
+        #expect(Set(allSamples(records).map(\.timestamp)) == Set(written))
+        #expect(allMetadata(records).map(\.family) == ["m0", "m1", "m2", "m6"])
+        try wal.close()
+        let reopened = try WriteAheadLog(directory: dir, logger: log.logger)
+        #expect(reopened.openReport.corruptions == 0)
+        try reopened.close()
+        _ = fs.path  // mounted until here
+    }
+
+    @Test func aFullDiskWhileStartingASegmentLeavesNoBrokenSegment() throws {
+        guard let fs = TinyFilesystem(kilobytes: 256) else { Issue.record("cannot mount"); return }
+        let dir = fs.path + "/wal"
+        // Segments of one commit each: every commit starts a new segment, with its head.
+        let wal = try WriteAheadLog(directory: dir, segmentSize: 1, compression: .none, logger: log.logger)
+        var known: [SeriesRef] = []
+        var written: Set<Int64> = []
+        var round = 0
+        var filler: String?
+        var failed = 0
+        while failed < 5 {
+            do {
+                known += try wal.commit(batch(round: round, new: 20, known: known))
+                written.insert(Int64(round))
+            } catch {
+                #expect(isDiskFull(error), "\(error)")
+                failed += 1
+            }
+            round += 1
+            if round == 3 { filler = fill(fs.path) }
+        }
+        #expect(wal.writeFailures == 5)
+        try FileManager.default.removeItem(atPath: filler!)
+        for _ in 0..<3 {
+            known += try wal.commit(batch(round: round, new: 20, known: known))
+            written.insert(Int64(round))
+            round += 1
+        }
+        let segments = try wal.segments()
+        #expect(segments == Array(segments.first!...segments.last!), "no gap: \(segments)")
+        // Every segment can be read on its own, and all of the log from the start, without error.
+        let records = try readAll(dir)
+        #expect(Set(allSamples(records).map(\.timestamp)) == written)
+        for n in segments {
+            var knownRefs = Set<SeriesRef>()
+            for r in try readAll(dir, from: WALPosition(segment: n, offset: 0)) {
+                if case .series(let s) = r.record { knownRefs.formUnion(s.map(\.ref)) }
+                if case .samples(let s) = r.record { #expect(s.allSatisfy { knownRefs.contains($0.ref) }, "segment \(n)") }
+            }
+        }
+        try wal.close()
+        let reopened = try WriteAheadLog(directory: dir, logger: log.logger)
+        #expect(reopened.openReport.corruptions == 0)
+        try reopened.close()
+        _ = fs.path  // mounted until here
+    }
+}
