@@ -1,0 +1,191 @@
+import Foundation
+import Testing
+
+/// A target exposing one counter whose value is the number of scrapes served so far (1, 2, 3, …),
+/// recording when each value was served, so a test can tell which values a crash may have cost.
+final class ServedCounterTarget: Sendable {
+    let server: TestHTTPServer
+    /// `servedAt[v - 1]`: when value `v` was served (Unix seconds).
+    private let servedAt: Locked<[Double]>
+
+    init(metric: String = "e2e_counter_total") async throws {
+        let servedAt = Locked<[Double]>([])
+        self.servedAt = servedAt
+        server = try await TestHTTPServer { request in
+            guard request.uri.hasPrefix("/metrics") else { return CannedResponse(status: 404) }
+            let value = servedAt.withLock { times in
+                times.append(Date().timeIntervalSince1970)
+                return times.count
+            }
+            let body = """
+                # HELP \(metric) Scrapes served by the test target.
+                # TYPE \(metric) counter
+                \(metric) \(value)
+
+                """
+            return CannedResponse(headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(body.utf8))
+        }
+    }
+
+    /// The last value served (the number of scrapes served).
+    var served: Int { servedAt.withLock { $0.count } }
+    var servedTimes: [Double] { servedAt.value }
+}
+
+/// A small seeded generator (SplitMix64), so a failing run can be replayed with `E2E_SEED`.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    static func fromEnvironment() -> (seed: UInt64, generator: SeededGenerator) {
+        let seed = ProcessInfo.processInfo.environment["E2E_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64(UInt32.max))
+        return (seed, SeededGenerator(seed: seed))
+    }
+}
+
+/// The real binary killed with SIGKILL over and over while it scrapes and sends to Debian's
+/// Prometheus, which is itself down for a while: what the WAL committed must all arrive, once,
+/// in order.
+@Suite("Crash recovery")
+struct CrashRecoveryTests {
+    static let kills = 22
+
+    @Test("kill -9 at random points loses at most the scrape in flight at each kill; everything else reaches Prometheus in order, once")
+    func killedAgentResumesFromItsCursorLosingOnlyTheScrapeInFlight() async throws {
+        let directory = try Paths.temporaryDirectory("e2e-crash")
+        defer { Paths.removeUnlessKept(directory) }
+        let hub = try PrometheusHub(directory: directory)
+        try await hub.start()
+        let target = try await ServedCounterTarget()
+        let agent = try AgentHarness(directory: directory)
+        try agent.start(config: """
+            global:
+              scrape_interval: 200ms
+              scrape_timeout: 200ms
+              external_labels:
+                cluster: crash
+            scrape_configs:
+              - job_name: counter
+                static_configs:
+                  - targets: ["\(target.server.address)"]
+            remote_write:
+              - url: \(hub.writeURL)
+                name: hub
+                queue_config:
+                  batch_send_deadline: 200ms
+                  min_backoff: 50ms
+                  max_backoff: 500ms
+            """)
+        #expect(await agent.waitUntilReady(), "agent did not become ready:\n\(agent.log)")
+
+        var (seed, random) = SeededGenerator.fromEnvironment()
+        let started = ContinuousClock.now
+        // lastServedAtKill[i]: the counter's value once the i-th killed process was gone, i.e. the
+        // last value a scrape of that process (or an earlier one) was served.
+        var lastServedAtKill: [Int] = []
+        var delays: [Double] = []
+        var diedOnTheirOwn = 0
+        var hubDownFor: Duration = .zero
+        var hubStoppedAt: ContinuousClock.Instant?
+        for kill in 1...Self.kills {
+            // The receiver is down between the 6th and the 12th kill (several seconds).
+            if kill == 6 {
+                await hub.stop()
+                hubStoppedAt = .now
+            }
+            if kill == 12, let stoppedAt = hubStoppedAt {
+                try await hub.start()
+                hubDownFor = .now - stoppedAt
+            }
+            let delay = Double.random(in: 0.3...3.0, using: &random)
+            delays.append(delay)
+            try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+            if agent.process?.isRunning != true { diedOnTheirOwn += 1 }
+            await agent.kill()
+            lastServedAtKill.append(target.served)
+            try agent.restart()
+        }
+        let killPhase = ContinuousClock.now - started
+
+        // Let the last process drain the backlog, then stop it gracefully.
+        let caughtUp = try await eventually(timeout: .seconds(60)) {
+            let newest = try hub.vector(#"e2e_counter_total{cluster="crash"}"#).first?.value ?? 0
+            return newest >= Double(target.served - 5)
+        }
+        try await Task.sleep(for: .seconds(2))
+        let status = await agent.stop()
+        let served = target.served
+        let servedTimes = target.servedTimes
+        try await target.server.stop()
+        defer { Task { await hub.stop() } }
+
+        let counter = try hub.samples(#"e2e_counter_total{cluster="crash"}[1h]"#)
+        let up = try hub.samples(#"up{cluster="crash",job="counter"}[1h]"#)
+        #expect(counter.count == 1, "one counter series: \(counter.map(\.labels))")
+        #expect(up.count == 1, "one up series: \(up.map(\.labels))")
+        let values = counter.first?.values ?? []
+        let upSamples = up.first?.values ?? []
+
+        // Scrapes that failed (up 0, e.g. a timeout on a loaded machine) were served a value the
+        // agent rightly did not store: the value served within the scrape's timeout.
+        let failedScrapes = upSamples.filter { $0.value == 0 }.map(\.time)
+        let excusedByFailure = Set(servedTimes.indices.filter { index in
+            failedScrapes.contains { servedTimes[index] >= $0 - 0.05 && servedTimes[index] <= $0 + 0.7 }
+        }.map { $0 + 1 })
+
+        let received = values.map { Int(exactly: $0.value) ?? -1 }
+        let receivedSet = Set(received)
+        let missing = Set(1...max(1, served)).subtracting(receivedSet)
+        let allowed = Set(lastServedAtKill).union(excusedByFailure)
+        let unexplained = missing.subtracting(allowed).sorted()
+        let duplicates = received.count - receivedSet.count
+        let outOfOrder = zip(received, received.dropFirst()).filter { $0 >= $1 }.count
+        print("""
+            crash recovery: seed \(seed), \(Self.kills) kills in \(killPhase) (delays \(delays.map { String(format: "%.2f", $0) }.joined(separator: " ")) s), \
+            hub down \(hubDownFor); values served \(served), received \(values.count) (distinct \(receivedSet.count)), \
+            missing \(missing.count) \(missing.sorted()), of which allowed by a kill \(missing.intersection(lastServedAtKill).count), \
+            by a failed scrape \(missing.subtracting(lastServedAtKill).intersection(excusedByFailure).count), unexplained \(unexplained.count); \
+            duplicates \(duplicates), out of order \(outOfOrder); up samples \(upSamples.count) (failed \(failedScrapes.count)); \
+            processes that died on their own \(diedOnTheirOwn); caught up \(caughtUp)
+            """)
+
+        #expect(status == 0, "final graceful stop; log tail:\n\(agent.logTail())")
+        #expect(diedOnTheirOwn == 0, "every killed process was still running when killed")
+        #expect(outOfOrder == 0 && duplicates == 0, "values strictly increasing in time: \(received)")
+        #expect(receivedSet.isSubset(of: Set(1...max(1, served))), "only values the target served")
+        #expect(
+            unexplained.isEmpty,
+            """
+            values missing that no kill explains: \(unexplained) (allowed: the last value served before each kill \(lastServedAtKill)); \
+            log lines:\n\(Self.interestingLines(agent.allLogs))
+            """)
+        #expect(receivedSet.contains(served), "the value served last, before the graceful stop, arrived")
+        #expect(values.count >= served / 2, "the agent spent most of the run scraping")
+
+        // `up`: a sample 1 at every counter sample's timestamp, 0 only where no counter sample is.
+        let counterTimes = Set(values.map(\.time))
+        let upByTime = Dictionary(upSamples.map { ($0.time, $0.value) }, uniquingKeysWith: { first, _ in first })
+        #expect(upByTime.count == upSamples.count, "up has no duplicate timestamps")
+        let upMissing = counterTimes.filter { upByTime[$0] != 1 }.sorted()
+        #expect(upMissing.isEmpty, "up is 1 at every scrape that stored the counter; not at \(upMissing.prefix(10))")
+        let upExtra = upByTime.filter { !counterTimes.contains($0.key) && $0.value != 0 }.keys.sorted()
+        #expect(upExtra.isEmpty, "up 1 without a counter sample at \(upExtra.prefix(10))")
+        let upTimes = upSamples.map(\.time)
+        #expect(zip(upTimes, upTimes.dropFirst()).allSatisfy { $0 < $1 })
+    }
+
+    /// Log lines worth showing when samples went missing: warnings, errors, rejections, starts.
+    static func interestingLines(_ log: String, limit: Int = 80) -> String {
+        log.split(separator: "\n").filter { line in
+            line.hasPrefix("====") || line.contains("level=error") || line.contains("level=warn")
+                || line.contains("remote write starting") || line.contains("corrupt")
+        }.suffix(limit).joined(separator: "\n")
+    }
+}
