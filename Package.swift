@@ -149,6 +149,19 @@ let package = Package(
             dependencies: ["PrometheusProto", "RemoteWrite", "Snappy", "WAL"],
             path: "Benchmarks/EncodeBenchmark"
         ),
+        .executableTarget(
+            name: "SendBenchmark",
+            dependencies: [
+                "AgentConfig", "RemoteWrite", "WAL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Benchmarks/SendBenchmark"
+        ),
 
         // MARK: Tests
         .target(
@@ -189,7 +202,12 @@ let package = Package(
         .testTarget(name: "AgentConfigTests", dependencies: ["AgentConfig"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "RemoteWriteTests",
-            dependencies: ["RemoteWrite", "PrometheusProto", "Snappy", "WAL"]
+            dependencies: [
+                "RemoteWrite", "PrometheusProto", "Snappy", "WAL", "AgentConfig", "Relabel", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "EndToEndTests",
