@@ -4,10 +4,12 @@
 #   Usage: scripts/generate-proto.sh        (from anywhere inside the repository)
 #   Needs: protoc-c (Debian: apt-get install protobuf-c-compiler)
 #
-# Reads proto/remote.proto and writes
-#   Sources/CProtobufC/remote.pb-c.c
-#   Sources/CProtobufC/include/remote.pb-c.h
-# Both generated files are committed; rerun this after every edit of the .proto
+# Reads proto/remote.proto (Remote Write 1.0, prometheus.WriteRequest) and
+# proto/remote_v2.proto (Remote Write 2.0, io.prometheus.write.v2.Request) and writes, for
+# each NAME of them,
+#   Sources/CProtobufC/NAME.pb-c.c
+#   Sources/CProtobufC/include/NAME.pb-c.h
+# The generated files are committed; rerun this after every edit of a .proto
 # and commit the result together with it.
 set -eu
 
@@ -21,14 +23,16 @@ command -v protoc-c >/dev/null 2>&1 || {
     exit 1
 }
 
-protoc-c --proto_path="$root/proto" --c_out="$tmp" "$root/proto/remote.proto"
-
 mkdir -p "$out/include"
-# The header lives in include/ (SwiftPM's public header directory); the .c file
-# includes it by bare name, which resolves through that include path. Normalise
-# the include line anyway so a different protoc-c layout cannot break it.
-sed -e 's|^#include "[^"]*remote\.pb-c\.h"|#include "remote.pb-c.h"|' \
-    "$tmp/remote.pb-c.c" > "$out/remote.pb-c.c"
-cp "$tmp/remote.pb-c.h" "$out/include/remote.pb-c.h"
+for name in remote remote_v2; do
+    protoc-c --proto_path="$root/proto" --c_out="$tmp" "$root/proto/$name.proto"
+    # The header lives in include/ (SwiftPM's public header directory); the .c file
+    # includes it by bare name, which resolves through that include path. Normalise
+    # the include line anyway so a different protoc-c layout cannot break it.
+    sed -e "s|^#include \"[^\"]*$name\\.pb-c\\.h\"|#include \"$name.pb-c.h\"|" \
+        "$tmp/$name.pb-c.c" > "$out/$name.pb-c.c"
+    cp "$tmp/$name.pb-c.h" "$out/include/$name.pb-c.h"
+    echo "generated $out/$name.pb-c.c and $out/include/$name.pb-c.h"
+done
 
-echo "generated $out/remote.pb-c.c and $out/include/remote.pb-c.h ($(protoc-c --version | head -n1))"
+echo "($(protoc-c --version | head -n1))"

@@ -121,18 +121,22 @@ public struct WriteRequest: Sendable, Equatable {
     }
 }
 
-/// Input that libprotobuf-c could not parse as a `WriteRequest`.
+/// Input that libprotobuf-c could not parse as a remote-write request.
 public struct ProtoDecodingError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The size of the rejected input.
     public var byteCount: Int
+    /// The message the input was parsed as: `prometheus.WriteRequest` or
+    /// `io.prometheus.write.v2.Request`.
+    public var message: String
 
     /// Creates an error.
-    public init(byteCount: Int) {
+    public init(byteCount: Int, message: String = "prometheus.WriteRequest") {
         self.byteCount = byteCount
+        self.message = message
     }
 
     /// A human-readable explanation.
     public var description: String {
-        "malformed remote-write WriteRequest (\(byteCount) bytes)"
+        "malformed remote-write \(message) (\(byteCount) bytes)"
     }
 }

@@ -72,6 +72,28 @@ extension WriteRequest {
 }
 
 extension ProtoLabel {
+    /// The wire bytes of `labels` as the repeated field `labels = 1` of a 1.0 `TimeSeries`, packed
+    /// with libprotobuf-c (`prometheus__time_series__pack` of a series holding only the labels):
+    /// for each label, in the given order, the tag of field 1, the label message's length and
+    /// the `Label` message.
+    ///
+    /// `Exemplar.labels` is field 1 of the same type, so the bytes serve there too. A sender
+    /// that encodes a series' labels once can build every later `TimeSeries` by copying them,
+    /// followed by its samples. Empty names or values are omitted inside each `Label`, as proto3
+    /// does for empty strings; a string with an embedded NUL is truncated at it.
+    public static func encodedFields(_ labels: [ProtoLabel]) -> [UInt8] {
+        guard !labels.isEmpty else { return [] }
+        let arena = CMessageArena(for: WriteRequest(timeseries: [ProtoTimeSeries(labels: labels, samples: [])]))
+        return withExtendedLifetime(arena) {
+            let series = arena.root.pointee.timeseries[0]!
+            let size = prometheus__time_series__get_packed_size(series)
+            return [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+                initialized = prometheus__time_series__pack(series, buffer.baseAddress!)
+                precondition(initialized == size, "protobuf-c packed \(initialized) bytes, expected \(size)")
+            }
+        }
+    }
+
     fileprivate init(copying label: Prometheus__Label) {
         self.init(name: swiftString(label.name), value: swiftString(label.value))
     }
