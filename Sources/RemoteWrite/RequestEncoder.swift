@@ -4,7 +4,6 @@ import Glibc
 import Darwin
 #endif
 import PrometheusProto
-import Relabel
 import Snappy
 import WAL
 
@@ -42,10 +41,8 @@ package struct RequestEncoder {
     private var seriesRefStarts: [Int] = []
     /// 2.0: where each exemplar's refs start in `refs` (one more entry than exemplars).
     private var exemplarRefStarts: [Int] = []
-    /// 2.0: per group, the help and unit refs (0 when the series has no metadata).
-    private var metadataRefs: [(help: UInt32, unit: UInt32)] = []
-    /// Transitional: the single-shard endpoint's series cache (see the end of this file).
-    private var legacy: LegacySeriesCache?
+    /// 2.0: per group, its metadata's type and help and unit refs; nil when it has none.
+    private var metadataRefs: [(type: UInt8, help: UInt32, unit: UInt32)?] = []
 
     /// Creates an encoder with empty scratch buffers.
     package init() {}
@@ -90,8 +87,7 @@ package struct RequestEncoder {
         for group in 0..<groups {
             var size = grouping.series(group).encodedLabels.count
             for index in grouping.samples(of: group) {
-                let sample = samples[index]
-                size += 2 + Wire.sampleFieldsSize(value: sample.value, timestamp: sample.timestamp)
+                size += 2 + Wire.sampleFieldsSize(value: samples[index].value, timestamp: samples[index].timestamp)
             }
             for index in grouping.exemplars(of: group) {
                 let length = Wire.exemplarV1Size(exemplars[index], labels: exemplarLabels[index].count)
@@ -110,8 +106,7 @@ package struct RequestEncoder {
                 out.varint(seriesSizes[group])
                 out.bytes(grouping.series(group).encodedLabels)
                 for index in grouping.samples(of: group) {
-                    let sample = samples[index]
-                    out.sample(tag: Wire.timeSeriesSamples, value: sample.value, timestamp: sample.timestamp)
+                    out.sample(tag: Wire.timeSeriesSamples, value: samples[index].value, timestamp: samples[index].timestamp)
                 }
                 for index in grouping.exemplars(of: group) {
                     let exemplar = exemplars[index]
@@ -163,9 +158,9 @@ package struct RequestEncoder {
                 }
             }
             if let metadata = series.metadata {
-                metadataRefs.append((symbols.intern(metadata.help), symbols.intern(metadata.unit)))
+                metadataRefs.append((metadata.type.rawValue, symbols.intern(metadata.help), symbols.intern(metadata.unit)))
             } else {
-                metadataRefs.append((0, 0))
+                metadataRefs.append(nil)
             }
         }
         seriesRefStarts.append(refs.count)
@@ -185,15 +180,14 @@ package struct RequestEncoder {
         for group in 0..<groups {
             var size = Wire.packedFieldSize(refs[seriesRefStarts[group]..<seriesRefStarts[group + 1]])
             for index in grouping.samples(of: group) {
-                let sample = samples[index]
-                size += 2 + Wire.sampleFieldsSize(value: sample.value, timestamp: sample.timestamp)
+                size += 2 + Wire.sampleFieldsSize(value: samples[index].value, timestamp: samples[index].timestamp)
             }
             for index in grouping.exemplars(of: group) {
                 let length = Wire.exemplarV2Size(exemplars[index], refs: refs[exemplarRefStarts[index]..<exemplarRefStarts[index + 1]])
                 size += 1 + Wire.varintSize(length) + length
             }
-            if let metadata = grouping.series(group).metadata {
-                size += 2 + Wire.metadataV2Size(type: metadata.type.rawValue, help: metadataRefs[group].help, unit: metadataRefs[group].unit)
+            if let metadata = metadataRefs[group] {
+                size += 2 + Wire.metadataV2Size(type: metadata.type, help: metadata.help, unit: metadata.unit)
             }
             seriesSizes.append(size)
             total += 1 + Wire.varintSize(size) + size
@@ -209,8 +203,7 @@ package struct RequestEncoder {
                 out.varint(seriesSizes[group])
                 out.packed(tag: Wire.timeSeriesLabelsRefs, refs[seriesRefStarts[group]..<seriesRefStarts[group + 1]])
                 for index in grouping.samples(of: group) {
-                    let sample = samples[index]
-                    out.sample(tag: Wire.timeSeriesSamples, value: sample.value, timestamp: sample.timestamp)
+                    out.sample(tag: Wire.timeSeriesSamples, value: samples[index].value, timestamp: samples[index].timestamp)
                 }
                 for index in grouping.exemplars(of: group) {
                     let exemplar = exemplars[index]
@@ -220,8 +213,8 @@ package struct RequestEncoder {
                     out.packed(tag: Wire.exemplarLabelsRefs, exemplarRefs)
                     out.exemplarValueAndTimestamp(value: exemplar.value, timestamp: exemplar.timestamp)
                 }
-                if let metadata = grouping.series(group).metadata {
-                    out.metadataV2(type: metadata.type.rawValue, help: metadataRefs[group].help, unit: metadataRefs[group].unit)
+                if let metadata = metadataRefs[group] {
+                    out.metadataV2(type: metadata.type, help: metadata.help, unit: metadata.unit)
                 }
             }
             precondition(out.written(since: buffer.baseAddress!) == total, "2.0 request size mismatch")
@@ -352,27 +345,24 @@ private struct SeriesGrouping {
 private struct SymbolTable {
     /// `repeated string symbols = 4`, one field per symbol, in ref order.
     private(set) var encoded: [UInt8] = []
-    private var starts: [Int] = []
-    private var lengths: [Int] = []
+    /// Per symbol: where its bytes start in `encoded` (high 32 bits) and their length.
+    private var spans: [UInt64] = []
     private var hashes: [UInt64] = []
-    private var slots: [Int32] = []
-    private var slotStamps: [UInt32] = []
-    private var stamp: UInt32 = 0
+    /// Per slot: the generation stamp (high 32 bits) and the symbol's index; a slot whose stamp
+    /// is not the current one is empty.
+    private var slots: [UInt64] = []
+    private var stamp: UInt64 = 0
 
-    var count: Int { starts.count }
+    var count: Int { spans.count }
 
     mutating func reset() {
         encoded.removeAll(keepingCapacity: true)
-        starts.removeAll(keepingCapacity: true)
-        lengths.removeAll(keepingCapacity: true)
+        spans.removeAll(keepingCapacity: true)
         hashes.removeAll(keepingCapacity: true)
-        if slots.isEmpty {
-            slots = [Int32](repeating: 0, count: 1024)
-            slotStamps = [UInt32](repeating: 0, count: 1024)
-        }
-        stamp &+= 1
-        if stamp == 0 {
-            for index in slotStamps.indices { slotStamps[index] = 0 }
+        if slots.isEmpty { slots = [UInt64](repeating: 0, count: 1024) }
+        stamp += 1
+        if stamp > UInt64(UInt32.max) {
+            for index in slots.indices { slots[index] = 0 }
             stamp = 1
         }
         _ = intern(UnsafeRawBufferPointer(start: nil, count: 0))
@@ -389,45 +379,56 @@ private struct SymbolTable {
         let hash = Self.hash(bytes)
         let mask = slots.count - 1
         var slot = Int(truncatingIfNeeded: hash) & mask
-        while slotStamps[slot] == stamp {
-            let index = Int(slots[slot])
-            if hashes[index] == hash, lengths[index] == bytes.count, equal(index, bytes) { return UInt32(index) }
+        let length = bytes.count
+        while slots[slot] >> 32 == stamp {
+            let index = Int(truncatingIfNeeded: slots[slot] & 0xFFFF_FFFF)
+            let span = spans[index]
+            if hashes[index] == hash, Int(truncatingIfNeeded: span & 0xFFFF_FFFF) == length,
+                length == 0 || encoded.withUnsafeBytes({ Self.same($0.baseAddress! + Int(span >> 32), bytes.baseAddress!, length) })
+            {
+                return UInt32(index)
+            }
             slot = (slot + 1) & mask
         }
-        let index = starts.count
+        let index = spans.count
         encoded.append(Wire.requestSymbols)
-        Wire.appendVarint(UInt64(bytes.count), to: &encoded)
-        starts.append(encoded.count)
-        lengths.append(bytes.count)
+        Wire.appendVarint(UInt64(length), to: &encoded)
+        spans.append(UInt64(encoded.count) << 32 | UInt64(length))
         hashes.append(hash)
         encoded.append(contentsOf: bytes)
-        slotStamps[slot] = stamp
-        slots[slot] = Int32(index)
-        if starts.count * 2 > slots.count { grow() }
+        slots[slot] = stamp << 32 | UInt64(index)
+        if spans.count * 2 > slots.count { grow() }
         return UInt32(index)
     }
 
-    private func equal(_ index: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard bytes.count > 0 else { return true }
-        return encoded.withUnsafeBytes { memcmp($0.baseAddress! + starts[index], bytes.baseAddress!, bytes.count) == 0 }
+    /// Whether the `count` bytes at `a` and `b` are equal (inline: symbols are short).
+    @inline(__always) private static func same(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+        var offset = 0
+        while offset + 8 <= count {
+            if a.loadUnaligned(fromByteOffset: offset, as: UInt64.self) != b.loadUnaligned(fromByteOffset: offset, as: UInt64.self) { return false }
+            offset += 8
+        }
+        while offset < count {
+            if a.load(fromByteOffset: offset, as: UInt8.self) != b.load(fromByteOffset: offset, as: UInt8.self) { return false }
+            offset += 1
+        }
+        return true
     }
 
     private mutating func grow() {
         let capacity = slots.count * 2
-        slots = [Int32](repeating: 0, count: capacity)
-        slotStamps = [UInt32](repeating: 0, count: capacity)
+        slots = [UInt64](repeating: 0, count: capacity)
         let mask = capacity - 1
-        for index in 0..<starts.count {
+        for index in 0..<spans.count {
             var slot = Int(truncatingIfNeeded: hashes[index]) & mask
-            while slotStamps[slot] == stamp { slot = (slot + 1) & mask }
-            slotStamps[slot] = stamp
-            slots[slot] = Int32(index)
+            while slots[slot] >> 32 == stamp { slot = (slot + 1) & mask }
+            slots[slot] = stamp << 32 | UInt64(index)
         }
     }
 
     /// A fast 64-bit hash of `bytes`, eight bytes at a time. Not for untrusted keys' worst case:
     /// collisions only cost probes, and a request's strings are bounded.
-    static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    @inline(__always) static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var hash: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
         guard let base = bytes.baseAddress else { return hash }
         var offset = 0
@@ -663,54 +664,5 @@ private enum Wire {
                 varint(UInt64(unit))
             }
         }
-    }
-}
-
-// MARK: - Transitional: the single-shard endpoint's series cache
-
-// `RemoteEndpoint` still keeps its series cache in the encoder, through the calls below. They
-// are built on the encoding above (one ``OutgoingSeries`` per WAL series) and go away when the
-// sharded queue, which owns the series cache, replaces that loop.
-extension RequestEncoder {
-    /// The series cache of the single-shard endpoint.
-    fileprivate struct LegacySeriesCache {
-        var externalLabels: Labels
-        var writeRelabelConfigs: [RelabelConfig]
-        var series: [SeriesRef: OutgoingSeries] = [:]
-        /// Series `write_relabel_configs` dropped: their samples are not sent.
-        var dropped: Set<SeriesRef> = []
-    }
-
-    /// An encoder that also keeps the endpoint's series: external labels are added to each
-    /// series (its own label wins on a clash), then `writeRelabelConfigs` apply.
-    init(externalLabels: Labels, writeRelabelConfigs: [RelabelConfig] = []) {
-        self.init()
-        legacy = LegacySeriesCache(externalLabels: externalLabels, writeRelabelConfigs: writeRelabelConfigs)
-    }
-
-    /// Remembers a series' labels as sent: external labels added, then write relabeling.
-    mutating func addSeries(_ record: SeriesRecord) {
-        guard let cache = legacy else { return }
-        let withExternal = record.labels.addingMissing(from: cache.externalLabels)
-        if let labels = Relabeler.process(withExternal, with: cache.writeRelabelConfigs) {
-            legacy?.dropped.remove(record.ref)
-            legacy?.series[record.ref] = OutgoingSeries(labels: labels, metadata: nil)
-        } else {
-            legacy?.series[record.ref] = nil
-            legacy?.dropped.insert(record.ref)
-        }
-    }
-
-    func knows(_ ref: SeriesRef) -> Bool { legacy?.series[ref] != nil }
-    func isDropped(_ ref: SeriesRef) -> Bool { legacy?.dropped.contains(ref) ?? false }
-
-    /// The compressed 1.0 request for `samples` of known series (unknown refs are skipped).
-    func encode(_ samples: [SampleRecord]) -> [UInt8] {
-        guard let cache = legacy else { return [] }
-        let outgoing = samples.compactMap { sample in
-            cache.series[sample.ref].map { OutgoingSample(series: $0, timestamp: sample.timestamp, value: sample.value) }
-        }
-        var encoder = RequestEncoder()
-        return encoder.encodeV1(samples: outgoing, exemplars: [])
     }
 }
