@@ -129,7 +129,7 @@ public final class WriteAheadLog: Sendable {
         s.directoryNeedsSync = false
         // Nobody holds a ref from before the restart: what is not appended again goes at the next
         // segment start.
-        s.released = Set(s.refsByLabels.values)
+        s.released = RefSet(s.refsByLabels.values)
 
         replay.duration = clock.now - started
         replay.series = s.refsByLabels.count
@@ -433,7 +433,7 @@ struct WriterState {
     var refsByLabels: [Labels: SeriesRef] = [:]
     var nextRef: SeriesRef = 1
     /// Refs whose appenders said they are done with them; dropped at the next segment start.
-    var released: Set<SeriesRef> = []
+    var released = RefSet()
     var metadata: [String: MetadataEntry] = [:]
 
     var seriesScratch: [UInt8] = []
@@ -488,7 +488,7 @@ struct WriterState {
         for labels in batch.newSeries {
             if let ref = refsByLabels[labels] {
                 refs.append(ref)
-                if checkReleased, released.remove(ref) != nil { undo.unreleased.append(ref) }
+                if checkReleased, released.remove(ref) { undo.unreleased.append(ref) }
                 if let batchReleases, batchReleases.contains(ref) { keptFromRelease.insert(ref) }
             } else {
                 let ref = nextRef
@@ -507,10 +507,10 @@ struct WriterState {
         let exemplars = batch.exemplars
         if checkReleased && !released.isEmpty {
             for e in entries where !e.isNew {
-                if released.remove(e.refOrIndex) != nil { undo.unreleased.append(e.refOrIndex) }
+                if released.remove(e.refOrIndex) { undo.unreleased.append(e.refOrIndex) }
             }
             for x in exemplars where !x.isNew {
-                if released.remove(x.refOrIndex) != nil { undo.unreleased.append(x.refOrIndex) }
+                if released.remove(x.refOrIndex) { undo.unreleased.append(x.refOrIndex) }
             }
         }
 
