@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Exposition
 import WAL
 
 /// One target's memory of the series it exposes: the raw bytes of each series line
@@ -147,15 +148,35 @@ struct ScrapeCache {
         pending.removeAll(keepingCapacity: true)
     }
 
-    /// Forgets series not seen in the last `keepGenerations` successful scrapes, so a target's
-    /// churning series do not accumulate.
-    mutating func evict(olderThan keepGenerations: UInt64) {
-        guard generation > keepGenerations else { return }
+    /// Forgets series not seen in the last `keepGenerations` scrapes, so a target's churning
+    /// series do not accumulate. Returns the WAL refs of the series forgotten (they had their
+    /// staleness marker when they vanished), for ``AppendBatch/release(ref:)``.
+    @discardableResult
+    mutating func evict(olderThan keepGenerations: UInt64) -> [SeriesRef] {
+        guard generation > keepGenerations else { return [] }
         let cutoff = generation - keepGenerations
+        var evicted: [SeriesRef] = []
         buckets = buckets.compactMapValues { bucket in
-            let kept = bucket.filter { $0.generation >= cutoff || $0.pendingIndex >= 0 }
+            let kept = bucket.filter { entry in
+                if entry.generation >= cutoff || entry.pendingIndex >= 0 { return true }
+                if entry.ref != Self.droppedRef { evicted.append(entry.ref) }
+                return false
+            }
             return kept.isEmpty ? nil : kept
         }
+        return evicted
+    }
+
+    /// The refs of every series in the cache (not those metric relabeling dropped, nor pending
+    /// ones): what to release when the target goes away.
+    func allRefs() -> [SeriesRef] {
+        var refs: [SeriesRef] = []
+        for bucket in buckets.values {
+            for entry in bucket where entry.pendingIndex < 0 && entry.ref != Self.droppedRef {
+                refs.append(entry.ref)
+            }
+        }
+        return refs
     }
 
     /// Byte equality with one `memcmp`.
@@ -172,6 +193,114 @@ struct ScrapeCache {
         for byte in bytes {
             hash ^= UInt64(byte)
             hash &*= 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+}
+
+/// One target's memory of the metric metadata (HELP, TYPE, UNIT) it sent to the WAL, so that a
+/// scrape passes on only what is new or changed.
+///
+/// The unchanged case costs one pass over the body's comment lines (a hash of every line that
+/// starts with `#`) and one comparison; the families' metadata is only built when that hash
+/// changed, or when a re-announcement is due (every ``reannounceInterval``, so that the WAL,
+/// which forgets metadata nobody announces, keeps the target's).
+struct MetadataCache {
+    /// What the running scrape added to its batch, applied when the batch is committed.
+    struct Staged {
+        var fingerprint: UInt64
+        var entries: [MetadataRecord]
+        /// Everything was announced (a re-announcement): the cache becomes exactly `entries`.
+        var full: Bool
+        var time: ContinuousClock.Instant
+    }
+
+    var reannounceInterval: Duration = .seconds(10 * 60)
+    private(set) var byFamily: [String: MetadataRecord] = [:]
+    private var fingerprint: UInt64?
+    private var lastFullAnnouncement: ContinuousClock.Instant?
+    private(set) var staged: Staged?
+
+    /// Adds to `batch` the metadata of the scrape whose body is `body`: nothing when the body's
+    /// comment lines did not change and no re-announcement is due; otherwise the families whose
+    /// metadata (from `metadata`, called only then) is new or changed for this target, or all of
+    /// them when a re-announcement is due. Returns the number of entries added.
+    mutating func stage(
+        body: UnsafeRawBufferPointer, now: ContinuousClock.Instant, metadata: () -> [MetricMetadata],
+        into batch: inout AppendBatch
+    ) -> Int {
+        staged = nil
+        let fp = Self.fingerprint(body)
+        let due = lastFullAnnouncement.map { now - $0 >= reannounceInterval } ?? true
+        guard due || fp != fingerprint else { return 0 }
+        var entries: [MetadataRecord] = []
+        for m in metadata() {
+            let record = MetadataRecord(family: m.family, type: Self.walType(m.type), unit: m.unit, help: m.help)
+            if due || byFamily[m.family] != record {
+                entries.append(record)
+                batch.appendMetadata(record)
+            }
+        }
+        staged = Staged(fingerprint: fp, entries: entries, full: due, time: now)
+        return entries.count
+    }
+
+    /// The batch holding the staged metadata was committed.
+    mutating func commitStaged() {
+        guard let staged else { return }
+        self.staged = nil
+        fingerprint = staged.fingerprint
+        if staged.full {
+            byFamily = Dictionary(staged.entries.map { ($0.family, $0) }, uniquingKeysWith: { $1 })
+            lastFullAnnouncement = staged.time
+        } else {
+            for e in staged.entries { byFamily[e.family] = e }
+        }
+    }
+
+    /// The batch was not committed (or the scrape failed): nothing counts as sent.
+    mutating func dropStaged() {
+        staged = nil
+    }
+
+    /// Prometheus's numbering of metric types (text format `untyped` is `unknown`).
+    static func walType(_ type: MetricType) -> WALMetricType {
+        switch type {
+        case .counter: .counter
+        case .gauge: .gauge
+        case .histogram: .histogram
+        case .summary: .summary
+        case .gaugehistogram: .gaugeHistogram
+        case .info: .info
+        case .stateset: .stateset
+        case .untyped, .unknown: .unknown
+        }
+    }
+
+    /// FNV-1a over every line of `body` that starts with `#` (HELP, TYPE, UNIT and other
+    /// comments), found with `memchr`.
+    static func fingerprint(_ body: UnsafeRawBufferPointer) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        guard let base = body.baseAddress, body.count > 0 else { return hash }
+        let bytes = base.assumingMemoryBound(to: UInt8.self)
+        let count = body.count
+        var i = 0
+        while i < count {
+            let end: Int
+            if let newline = memchr(base + i, 0x0A, count - i) {
+                end = base.distance(to: UnsafeRawPointer(newline))
+            } else {
+                end = count
+            }
+            if bytes[i] == UInt8(ascii: "#") {
+                for j in i..<end {
+                    hash ^= UInt64(bytes[j])
+                    hash &*= 0x0000_0100_0000_01b3
+                }
+                hash ^= 0x0A
+                hash &*= 0x0000_0100_0000_01b3
+            }
+            i = end + 1
         }
         return hash
     }

@@ -53,8 +53,13 @@ struct ScrapeLoop: Sendable {
     /// What one loop remembers between scrapes.
     struct State {
         var cache = ScrapeCache()
+        var metadata = MetadataCache()
         var syntheticRefs: [String: SeriesRef] = [:]
+        /// Refs the cache forgot, to release in the next committed batch.
+        var pendingReleases: [SeriesRef] = []
         var wasUp: Bool? = nil
+        /// The last commit failed (the WAL could not write).
+        var walFailing = false
         var lastTimestamp: Int64 = 0
         let connection = HTTPConnection()
     }
@@ -100,13 +105,16 @@ struct ScrapeLoop: Sendable {
         do {
             let response = try await fetch(state: state)
             let format = ExpositionFormat.from(contentType: response.header("content-type"))
-            counts = try appendSamples(of: response.body, format: format, timestamp: timestamp, cache: &state.cache, to: &batch)
+            counts = try appendSamples(
+                of: response.body, format: format, timestamp: timestamp, cache: &state.cache, metadata: &state.metadata,
+                to: &batch)
             let vanished = state.cache.finishSuccessfulAttempt(trackTimestamps: target.config.trackTimestampsStaleness)
             for ref in vanished { batch.append(ref: ref, timestamp: timestamp, value: staleMarker) }
         } catch {
             failure = Self.describe(error, target: target)
             // A failed scrape stores none of its samples; every series of the previous scrape goes stale.
             batch = AppendBatch()
+            state.metadata.dropStaged()
             let previous = state.cache.finishFailedAttempt(trackTimestamps: target.config.trackTimestampsStaleness)
             for ref in previous { batch.append(ref: ref, timestamp: timestamp, value: staleMarker) }
             counts = Counts(scraped: counts.scraped)
@@ -122,8 +130,11 @@ struct ScrapeLoop: Sendable {
             ],
             timestamp: timestamp, state: &state, batch: &batch
         )
-        commit(batch, newSynthetic: newSynthetic, state: &state)
-        if state.cache.generation % 10 == 0 { state.cache.evict(olderThan: 10) }
+        commit(&batch, newSynthetic: newSynthetic, state: &state)
+        if state.cache.generation % 10 == 0 {
+            // Forgotten series had their staleness marker when they vanished: the WAL may forget them too.
+            state.pendingReleases += state.cache.evict(olderThan: 10)
+        }
 
         metrics.scrapes.increment()
         if counts.duplicates > 0 { metrics.duplicates.increment(by: Int64(counts.duplicates)) }
@@ -161,13 +172,15 @@ struct ScrapeLoop: Sendable {
         var seriesAdded = 0
         var duplicates = 0
         var exemplarsDropped = 0
+        var metadata = 0
     }
 
     /// Parses `body` and adds each sample to `batch`: by ref when the series line is cached,
     /// otherwise with its full label set (the WAL assigns the ref at commit). Enforces the
     /// scrape config's limits by throwing, which fails the whole scrape.
     private func appendSamples(
-        of body: [UInt8], format: ExpositionFormat, timestamp: Int64, cache: inout ScrapeCache, to batch: inout AppendBatch
+        of body: [UInt8], format: ExpositionFormat, timestamp: Int64, cache: inout ScrapeCache, metadata: inout MetadataCache,
+        to batch: inout AppendBatch
     ) throws -> Counts {
         var parser = TextParser(body, format: format)
         var counts = Counts()
@@ -224,6 +237,10 @@ struct ScrapeLoop: Sendable {
         if limits.sampleLimit > 0, counts.appended > limits.sampleLimit {
             throw ScrapeFailure("sample limit exceeded: \(counts.appended) samples, limit \(limits.sampleLimit)")
         }
+        // HELP/TYPE/UNIT: only what is new or changed for this target (or due for re-announcing).
+        counts.metadata = body.withUnsafeBytes { bytes in
+            metadata.stage(body: bytes, now: ContinuousClock.now, metadata: { parser.metadata }, into: &batch)
+        }
         return counts
     }
 
@@ -262,23 +279,42 @@ struct ScrapeLoop: Sendable {
         return added
     }
 
-    private func commit(_ batch: AppendBatch, newSynthetic: [(name: String, index: Int)], state: inout State) {
+    /// Commits `batch` with the releases pending. On failure (the WAL could not write: disk
+    /// full…) nothing of the batch counts: its new series keep no refs, its metadata counts as not
+    /// sent, its releases wait for the next batch, and its samples are counted as dropped. The WAL
+    /// logs the first failure of a streak and the recovery; each loop logs at debug.
+    private func commit(_ batch: inout AppendBatch, newSynthetic: [(name: String, index: Int)], state: inout State) {
+        for ref in state.pendingReleases { batch.release(ref: ref) }
         do {
             let refs = try wal.commit(batch)
             state.cache.resolvePending(refs: refs)
             for entry in newSynthetic where entry.index < refs.count {
                 state.syntheticRefs[entry.name] = refs[entry.index]
             }
+            state.pendingReleases.removeAll(keepingCapacity: true)
+            state.metadata.commitStaged()
             metrics.samplesAppended.increment(by: Int64(batch.sampleCount))
+            if batch.metadataCount > 0 { metrics.metadataAppended.increment(by: Int64(batch.metadataCount)) }
+            if state.walFailing {
+                state.walFailing = false
+                logger.debug("WAL takes this target's samples again", metadata: ["target": "\(target.url)"])
+            }
         } catch {
             state.cache.rollBackPending()
+            state.metadata.dropStaged()
             metrics.appendFailures.increment()
-            logger.error("cannot append scrape to the WAL", metadata: ["target": "\(target.url)", "error": "\(error)"])
+            metrics.samplesDroppedWriteFailed.increment(by: Int64(batch.sampleCount))
+            if !state.walFailing {
+                state.walFailing = true
+                logger.debug("WAL write failed; dropping this target's samples until it recovers", metadata: [
+                    "target": "\(target.url)", "error": "\(error)",
+                ])
+            }
         }
     }
 
     /// Staleness markers for every series of the target, synthetic ones included: the target
-    /// left discovery.
+    /// left discovery. Every ref of the target is released in the same batch.
     func markEverythingStale(state: inout State) {
         let timestamp = max(WallClock.nowMilliseconds(), state.lastTimestamp + 1)
         var batch = AppendBatch()
@@ -288,8 +324,10 @@ struct ScrapeLoop: Sendable {
         for name in Self.syntheticNames {
             if let ref = state.syntheticRefs[name] { batch.append(ref: ref, timestamp: timestamp, value: staleMarker) }
         }
-        guard !batch.isEmpty else { return }
-        commit(batch, newSynthetic: [], state: &state)
+        for ref in state.cache.allRefs() { batch.release(ref: ref) }
+        for ref in state.syntheticRefs.values { batch.release(ref: ref) }
+        guard !batch.isEmpty || !state.pendingReleases.isEmpty else { return }
+        commit(&batch, newSynthetic: [], state: &state)
     }
 
     /// The `lastError` text for a failed scrape.

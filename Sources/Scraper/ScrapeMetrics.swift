@@ -7,6 +7,10 @@ struct ScrapeMetrics: Sendable {
     let samplesAppended: Counter
     let appendFailures: Counter
     let exemplarsDropped: Counter
+    /// Samples of scrapes the WAL could not write (disk full, I/O error).
+    let samplesDroppedWriteFailed: Counter
+    /// Metadata entries (HELP/TYPE/UNIT of a family) passed to the WAL: new, changed or re-announced.
+    let metadataAppended: Counter
     /// `prometheus_target_scrapes_sample_duplicate_timestamp_total`, shared.
     let duplicates: Counter
 
@@ -20,6 +24,13 @@ struct ScrapeMetrics: Sendable {
         samplesAppended = counter("agent_scrape_samples_appended_total", "Samples (scraped, synthetic and staleness markers) appended to the WAL.")
         appendFailures = counter("agent_scrape_append_failures_total", "Scrapes whose samples could not be appended to the WAL.")
         exemplarsDropped = counter("agent_scrape_exemplars_dropped_total", "Exemplars dropped as invalid (e.g. labels over 128 characters); their samples are kept.")
+        samplesDroppedWriteFailed = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "agent_wal_samples_dropped_total", unitName: "",
+                helpText: "Samples (scraped, synthetic and staleness markers) dropped because the WAL could not write them."),
+            labels: [("scrape_job", job), ("reason", "write_failed")])
+        metadataAppended = counter(
+            "agent_scrape_metadata_appended_total", "Metric family metadata entries (new, changed or re-announced) appended to the WAL.")
         self.duplicates = duplicates
     }
 
