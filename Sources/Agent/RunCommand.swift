@@ -80,7 +80,7 @@ struct RunCommand: AsyncParsableCommand {
         let remoteWrite = try RemoteWriteService(
             configuration: configuration, wal: wal, storagePath: storagePath,
             flushDeadline: PrometheusDuration.parse(flushDeadline)!, registry: registry, logger: logger)
-        let walService = WALService(wal: wal, syncInterval: PrometheusDuration.parse(walSyncInterval)!, logger: logger)
+        let walService = WALService(wal: wal, syncInterval: PrometheusDuration.parse(walSyncInterval)!, registry: registry, logger: logger)
         let reloader = ConfigReloader(
             file: configFile, expandEnvironment: expandEnvironment, scraper: scraper, remoteWrite: remoteWrite,
             registry: registry, logger: logger)
