@@ -88,7 +88,8 @@ struct WALCommand: ParsableCommand {
             let from = try time("from", from)
             let to = try time("to", to)
             if let from, let to, from > to {
-                throw InspectionError("--from (\(from) ms) is after --to (\(to) ms)")
+                throw InspectionError(
+                    "--from (\(PrometheusFormat.time(milliseconds: from))) is after --to (\(PrometheusFormat.time(milliseconds: to)))")
             }
             return WALInspector.Options(
                 format: format, selection: Selection(selectors: selectors, from: from, to: to),

@@ -17,6 +17,9 @@ public enum PrometheusFormat {
     public static func value(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value < 0 ? "-Inf" : "+Inf" }
+        if value == value.rounded(), abs(value) < 1e15, value != 0 {
+            return String(Int64(value))  // integers: the common case, and no exponent below 1e21
+        }
         let sign = value.sign == .minus ? "-" : ""
         let (digits, point) = shortestDigits(abs(value))
         if digits.isEmpty { return sign + "0" }

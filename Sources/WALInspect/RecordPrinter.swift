@@ -13,11 +13,11 @@ public enum OutputFormat: String, Sendable, CaseIterable {
 /// just before that sample, as remote write stores it):
 ///
 /// ```
-/// 00000000@0 series ref=1 {__name__="up", job="node"}
-/// 00000000@52+0 sample ref=1 {__name__="up", job="node"} 2024-01-02T03:04:05.000Z 1
-/// 00000000@52+1 sample ref=2 {__name__="x", job="node"} 2024-01-02T03:04:05.000Z stale
-/// 00000000@90+0 exemplar ref=1 {__name__="up", job="node"} 2024-01-02T03:04:05.000Z 0.5 {trace_id="ab"}
-/// 00000000@130 metadata node_cpu_seconds type=counter unit="seconds" help="Seconds the CPUs spent in each mode."
+/// 00000000@0 series ref=1 {__name__="up", instance="a:9100", job="node"}
+/// 00000000@141 metadata node_cpu_seconds type=counter unit="seconds" help="Seconds the CPUs spent in each mode."
+/// 00000000@218+0 sample ref=1 {__name__="up", instance="a:9100", job="node"} 2024-01-02T03:04:05.000Z 1
+/// 00000000@282+0 exemplar ref=2 {__name__="node_cpu_seconds_total", cpu="0", instance="a:9100", job="node", mode="idle"} 2024-01-02T03:04:04.750Z 12345 {trace_id="4bf92f3577b34da6"}
+/// 00000000@698+3 sample ref=4 {__name__="node_load1", instance="a:9100", job="node"} 2024-01-02T03:04:20.000Z stale
 /// ```
 ///
 /// JSON lines carry `kind`, `segment`, `offset`, `index` (samples and exemplars), `ref`, `labels`
@@ -25,9 +25,26 @@ public enum OutputFormat: String, Sendable, CaseIterable {
 /// `value` (a string, as Prometheus's HTTP API writes values) and `stale`.
 public struct RecordPrinter: Sendable {
     public let format: OutputFormat
+    /// The last position and timestamp rendered: consecutive entries of a record share both.
+    private var lastPosition: (position: WALPosition, text: String)?
+    private var lastTime: (milliseconds: Int64, text: String)?
 
     public init(format: OutputFormat) {
         self.format = format
+    }
+
+    private mutating func positionText(_ p: WALPosition) -> String {
+        if let last = lastPosition, last.position == p { return last.text }
+        let text = Self.position(p)
+        lastPosition = (p, text)
+        return text
+    }
+
+    private mutating func timeText(_ ms: Int64) -> String {
+        if let last = lastTime, last.milliseconds == ms { return last.text }
+        let text = PrometheusFormat.time(milliseconds: ms)
+        lastTime = (ms, text)
+        return text
     }
 
     static func position(_ p: WALPosition) -> String {
@@ -49,14 +66,39 @@ public struct RecordPrinter: Sendable {
         }
     }
 
-    public func sample(_ sample: SampleRecord, index: Int, labels: Labels?, at p: WALPosition) -> String {
-        point(kind: "sample", ref: sample.ref, timestamp: sample.timestamp, value: sample.value,
-              index: index, labels: labels, exemplarLabels: nil, at: p)
+    /// A sample's line; `labels` are its series' (nil when no series record named the ref).
+    public mutating func sample(_ sample: SampleRecord, index: Int, labels: Labels?, at p: WALPosition) -> String {
+        self.sample(sample, index: index, renderedLabels: labels.map(render), at: p)
     }
 
-    public func exemplar(_ exemplar: ExemplarRecord, index: Int, labels: Labels?, at p: WALPosition) -> String {
+    /// A sample's line, with the series' labels already rendered by ``render(_:)`` (nil when no
+    /// series record named the ref), so that a series' labels are rendered once, not per sample.
+    public mutating func sample(_ sample: SampleRecord, index: Int, renderedLabels: String?, at p: WALPosition) -> String {
+        point(kind: "sample", ref: sample.ref, timestamp: sample.timestamp, value: sample.value,
+              index: index, series: renderedLabels, exemplarLabels: nil, at: p)
+    }
+
+    /// An exemplar's line; `labels` are its series' (nil when no series record named the ref).
+    public mutating func exemplar(_ exemplar: ExemplarRecord, index: Int, labels: Labels?, at p: WALPosition) -> String {
+        self.exemplar(exemplar, index: index, renderedLabels: labels.map(render), at: p)
+    }
+
+    /// An exemplar's line, with the series' labels already rendered by ``render(_:)``.
+    public mutating func exemplar(_ exemplar: ExemplarRecord, index: Int, renderedLabels: String?, at p: WALPosition) -> String {
         point(kind: "exemplar", ref: exemplar.ref, timestamp: exemplar.timestamp, value: exemplar.value,
-              index: index, labels: labels, exemplarLabels: exemplar.labels, at: p)
+              index: index, series: renderedLabels, exemplarLabels: exemplar.labels, at: p)
+    }
+
+    /// A label set as this format writes it: `{a="1", b="2"}`, or a JSON object.
+    public func render(_ labels: Labels) -> String {
+        switch format {
+        case .text:
+            return PrometheusFormat.labels(labels)
+        case .json:
+            var object = JSONObject()
+            for label in labels.pairs { object.add(label.name, label.value) }
+            return object.finished
+        }
     }
 
     public func metadata(_ metadata: MetadataRecord, at p: WALPosition) -> String {
@@ -93,32 +135,26 @@ public struct RecordPrinter: Sendable {
         }
     }
 
-    private func point(
-        kind: String, ref: SeriesRef, timestamp: Int64, value: Double, index: Int, labels: Labels?,
+    private mutating func point(
+        kind: String, ref: SeriesRef, timestamp: Int64, value: Double, index: Int, series: String?,
         exemplarLabels: Labels?, at p: WALPosition
     ) -> String {
         let stale = PrometheusFormat.isStaleMarker(value)
         switch format {
         case .text:
-            let series = labels.map(PrometheusFormat.labels) ?? "(unknown series)"
-            var line = "\(Self.position(p))+\(index) \(kind) ref=\(ref) \(series) "
-                + "\(PrometheusFormat.time(milliseconds: timestamp)) \(stale ? "stale" : PrometheusFormat.value(value))"
+            var line = positionText(p)
+            line += "+\(index) \(kind) ref=\(ref) \(series ?? "(unknown series)") \(timeText(timestamp)) "
+            line += stale ? "stale" : PrometheusFormat.value(value)
             if let exemplarLabels { line += " " + PrometheusFormat.labels(exemplarLabels) }
             return line
         case .json:
-            var o = JSONObject()
-            o.add("kind", kind)
-            o.add("segment", p.segment)
-            o.add("offset", p.offset)
-            o.add("index", index)
-            o.add("ref", ref)
-            if let labels { o.add("labels", labels) } else { o.addNull("labels") }
-            o.add("timestamp", timestamp)
-            o.add("time", PrometheusFormat.time(milliseconds: timestamp))
-            o.add("value", PrometheusFormat.value(value))
-            o.add("stale", stale)
-            if let exemplarLabels { o.add("exemplar_labels", exemplarLabels) }
-            return o.finished
+            // Written directly (the hot path of a JSON dump): every piece but the labels is plain
+            // ASCII without quotes or backslashes, and the labels come rendered by `render`.
+            var line = "{\"kind\":\"\(kind)\",\"segment\":\(p.segment),\"offset\":\(p.offset),\"index\":\(index),\"ref\":\(ref)"
+            line += ",\"labels\":\(series ?? "null"),\"timestamp\":\(timestamp),\"time\":\"\(timeText(timestamp))\""
+            line += ",\"value\":\"\(PrometheusFormat.value(value))\",\"stale\":\(stale)"
+            if let exemplarLabels { line += ",\"exemplar_labels\":" + render(exemplarLabels) }
+            return line + "}"
         }
     }
 }

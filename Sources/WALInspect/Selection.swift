@@ -40,7 +40,7 @@ public struct Selection: Sendable {
 
 /// The labels of every ref met so far, and whether the selection selects it.
 struct SeriesTable {
-    private var entries: [SeriesRef: (labels: Labels, selected: Bool)] = [:]
+    private var entries: [SeriesRef: (labels: Labels, selected: Bool, rendered: String?)] = [:]
     let selection: Selection
 
     init(selection: Selection) {
@@ -52,11 +52,20 @@ struct SeriesTable {
     mutating func add(_ series: SeriesRecord) -> Bool {
         if let known = entries[series.ref], known.labels == series.labels { return known.selected }
         let selected = selection.selects(series.labels)
-        entries[series.ref] = (series.labels, selected)
+        entries[series.ref] = (series.labels, selected, nil)
         return selected
     }
 
     func labels(_ ref: SeriesRef) -> Labels? { entries[ref]?.labels }
+
+    /// The labels of `ref` as `render` writes them, rendered once per series (nil for an unknown ref).
+    mutating func rendered(_ ref: SeriesRef, _ render: (Labels) -> String) -> String? {
+        guard let entry = entries[ref] else { return nil }
+        if let rendered = entry.rendered { return rendered }
+        let rendered = render(entry.labels)
+        entries[ref]!.rendered = rendered
+        return rendered
+    }
 
     /// Whether samples of `ref` are selected. A ref no series record named is selected only when
     /// there are no selectors.

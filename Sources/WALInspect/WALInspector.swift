@@ -86,7 +86,7 @@ public struct WALInspector: Sendable {
             throw InspectionError("cannot list \(walDirectory): \(error.localizedDescription)")
         }
         let selection = options.selection
-        let printer = RecordPrinter(format: options.format)
+        var printer = RecordPrinter(format: options.format)
         var table = SeriesTable(selection: selection)
         var stats = WALStats()
         stats.segments = segments.map(\.number)
@@ -120,7 +120,8 @@ public struct WALInspector: Sendable {
                             for i in lags.indices { lags[i].observe(ref: sample.ref, timestamp: sample.timestamp, at: place) }
                         }
                         if options.records {
-                            output(printer.sample(sample, index: index, labels: table.labels(sample.ref), at: position))
+                            let series = table.rendered(sample.ref, printer.render)
+                            output(printer.sample(sample, index: index, renderedLabels: series, at: position))
                         }
                     }
                 case .exemplars(let exemplars):
@@ -128,7 +129,8 @@ public struct WALInspector: Sendable {
                     where table.selects(exemplar.ref) && selection.selects(timestamp: exemplar.timestamp) {
                         stats.exemplars += 1
                         if options.records {
-                            output(printer.exemplar(exemplar, index: index, labels: table.labels(exemplar.ref), at: position))
+                            let series = table.rendered(exemplar.ref, printer.render)
+                            output(printer.exemplar(exemplar, index: index, renderedLabels: series, at: position))
                         }
                     }
                 case .metadata(let entries):
