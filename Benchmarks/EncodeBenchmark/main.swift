@@ -8,7 +8,8 @@
 //
 //   swift run -c release --scratch-path .build-enc EncodeBenchmark [series] [rounds] [old|v1|v2]
 //
-// Defaults: 20000 series, 5 rounds, all three encoders (name one to profile it alone). Requests hold 2000 samples (max_samples_per_send's
+// Defaults: 20000 series, 5 rounds, all three encoders (name one to profile it alone). Every
+// series has its family's metadata, which only 2.0 sends with the samples. Requests hold 2000 samples (max_samples_per_send's
 // default), one scrape's worth of series each, so every series appears once per request.
 // The figure printed is the median round, in samples per second of this thread's CPU time
 // (CLOCK_THREAD_CPUTIME_ID), so that other processes on a shared machine disturb it less.
@@ -188,7 +189,16 @@ print("\(seriesCount) series, \(requests.count) requests of up to \(perRequest) 
         results.append(("old (v1)", measure(rounds: rounds, requests: requests, samples: \.count) { old.encode($0) }))
     }
 
-    let outgoing = labels.map { OutgoingSeries(labels: $0, metadata: nil) }
+    // Every family has HELP and TYPE, as node_exporter's do; one value per family, shared by
+    // its series as the series cache shares it.
+    var families: [String: FamilyMetadata] = [:]
+    for set in labels where families[set.metricName] == nil {
+        let name = set.metricName
+        families[name] = FamilyMetadata(
+            family: name, type: name.hasSuffix("_total") ? .counter : name.hasSuffix("_bucket") ? .histogram : .gauge,
+            help: "Help text of \(name), about as long as node_exporter's.", unit: name.hasSuffix("_seconds_total") ? "seconds" : "")
+    }
+    let outgoing = labels.map { OutgoingSeries(labels: $0, metadata: families[$0.metricName]) }
     // The conversion to OutgoingSample is the queue's work, done before encoding: not timed.
     let outgoingRequests = requests.map { request in
         request.map { OutgoingSample(series: outgoing[Int($0.ref)], timestamp: $0.timestamp, value: $0.value) }

@@ -279,8 +279,23 @@ private struct SeriesGrouping {
         groupSeries.removeAll(keepingCapacity: true)
         sampleGroups.removeAll(keepingCapacity: true)
         exemplarGroups.removeAll(keepingCapacity: true)
-        for sample in samples { sampleGroups.append(group(of: sample.series)) }
-        for exemplar in exemplars { exemplarGroups.append(group(of: exemplar.series)) }
+        // Only each series' address is needed here: it is read as bits, which spares a retain
+        // and release per item (atomic, on objects spread over the heap). The caller's arrays
+        // keep every series alive for the whole request.
+        let sampleSeries = MemoryLayout<OutgoingSample>.offset(of: \OutgoingSample.series)!
+        samples.withUnsafeBytes { buffer in
+            for index in 0..<samples.count {
+                let address = buffer.load(fromByteOffset: index * MemoryLayout<OutgoingSample>.stride + sampleSeries, as: UInt.self)
+                sampleGroups.append(group(of: address))
+            }
+        }
+        let exemplarSeries = MemoryLayout<OutgoingExemplar>.offset(of: \OutgoingExemplar.series)!
+        exemplars.withUnsafeBytes { buffer in
+            for index in 0..<exemplars.count {
+                let address = buffer.load(fromByteOffset: index * MemoryLayout<OutgoingExemplar>.stride + exemplarSeries, as: UInt.self)
+                exemplarGroups.append(group(of: address))
+            }
+        }
         Self.countingSort(sampleGroups, groups: groupSeries.count, starts: &sampleStarts, order: &sampleOrder)
         Self.countingSort(exemplarGroups, groups: groupSeries.count, starts: &exemplarStarts, order: &exemplarOrder)
     }
@@ -303,19 +318,19 @@ private struct SeriesGrouping {
         }
     }
 
-    private mutating func group(of series: OutgoingSeries) -> Int32 {
-        let key = UInt(bitPattern: ObjectIdentifier(series))
+    /// The group of the series at `address` (an ``OutgoingSeries`` reference's bits).
+    private mutating func group(of address: UInt) -> Int32 {
         let mask = slotKeys.count - 1
-        var slot = Int(truncatingIfNeeded: (UInt64(key) &* 0x9E37_79B9_7F4A_7C15) >> UInt64(shift))
+        var slot = Int(truncatingIfNeeded: (UInt64(address) &* 0x9E37_79B9_7F4A_7C15) >> UInt64(shift))
         while slotStamps[slot] == stamp {
-            if slotKeys[slot] == key { return slotGroups[slot] }
+            if slotKeys[slot] == address { return slotGroups[slot] }
             slot = (slot + 1) & mask
         }
         let group = Int32(groupSeries.count)
         slotStamps[slot] = stamp
-        slotKeys[slot] = key
+        slotKeys[slot] = address
         slotGroups[slot] = group
-        groupSeries.append(Unmanaged.passUnretained(series))
+        groupSeries.append(Unmanaged.fromOpaque(UnsafeRawPointer(bitPattern: address)!))
         return group
     }
 
@@ -352,6 +367,9 @@ private struct SymbolTable {
     /// is not the current one is empty.
     private var slots: [UInt64] = []
     private var stamp: UInt64 = 0
+    /// Recently interned long strings by storage address (64 entries, direct-mapped); entries
+    /// of earlier requests are stale by their stamp.
+    private var byAddress = [(stamp: UInt64, address: UInt, count: Int, ref: UInt32)](repeating: (0, 0, 0, 0), count: 64)
 
     var count: Int { spans.count }
 
@@ -363,15 +381,33 @@ private struct SymbolTable {
         stamp += 1
         if stamp > UInt64(UInt32.max) {
             for index in slots.indices { slots[index] = 0 }
+            for index in byAddress.indices { byAddress[index].stamp = 0 }
             stamp = 1
         }
         _ = intern(UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
+    /// The ref of `string`, added to the table if new.
+    ///
+    /// Strings longer than 15 bytes live in heap storage, so within one request (while every
+    /// series, and so every string, is alive) the same storage address means the same string:
+    /// such strings are remembered by address, which spares hashing and comparing a family's
+    /// help text for every series of the family.
     mutating func intern(_ string: String) -> UInt32 {
         if string.isEmpty { return 0 }
         var string = string  // withUTF8 is mutating; native strings are not copied
-        return string.withUTF8 { intern(UnsafeRawBufferPointer($0)) }
+        return string.withUTF8 { utf8 in
+            let bytes = UnsafeRawBufferPointer(utf8)
+            guard bytes.count > 15, let base = bytes.baseAddress else { return intern(bytes) }
+            let address = UInt(bitPattern: base)
+            let entry = Int(truncatingIfNeeded: (UInt64(address) &* 0x9E37_79B9_7F4A_7C15) >> 58)
+            if byAddress[entry].stamp == stamp, byAddress[entry].address == address, byAddress[entry].count == bytes.count {
+                return byAddress[entry].ref
+            }
+            let ref = intern(bytes)
+            byAddress[entry] = (stamp, address, bytes.count, ref)
+            return ref
+        }
     }
 
     /// The ref of `bytes`, added to the table if new.
@@ -403,16 +439,30 @@ private struct SymbolTable {
 
     /// Whether the `count` bytes at `a` and `b` are equal (inline: symbols are short).
     @inline(__always) private static func same(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
-        var offset = 0
-        while offset + 8 <= count {
-            if a.loadUnaligned(fromByteOffset: offset, as: UInt64.self) != b.loadUnaligned(fromByteOffset: offset, as: UInt64.self) { return false }
-            offset += 8
+        if count >= 8 {
+            var offset = 0
+            while offset + 8 < count {
+                if a.loadUnaligned(fromByteOffset: offset, as: UInt64.self) != b.loadUnaligned(fromByteOffset: offset, as: UInt64.self) { return false }
+                offset += 8
+            }
+            // The last eight bytes, overlapping the previous word when needed.
+            return a.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
         }
-        while offset < count {
-            if a.load(fromByteOffset: offset, as: UInt8.self) != b.load(fromByteOffset: offset, as: UInt8.self) { return false }
-            offset += 1
+        return tail(a, count) == tail(b, count)
+    }
+
+    /// The `count` (< 8) bytes at `base` as a little-endian word, in at most three loads.
+    @inline(__always) private static func tail(_ base: UnsafeRawPointer, _ count: Int) -> UInt64 {
+        if count >= 4 {
+            // Two overlapping 4-byte loads cover 4 to 7 bytes.
+            let low = UInt64(base.loadUnaligned(as: UInt32.self))
+            let high = UInt64(base.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self))
+            return low | high << 32
         }
-        return true
+        var word: UInt64 = 0
+        if count >= 2 { word = UInt64(base.loadUnaligned(as: UInt16.self)) | UInt64(base.load(fromByteOffset: count - 1, as: UInt8.self)) << 16 }
+        else if count == 1 { word = UInt64(base.load(as: UInt8.self)) }
+        return word
     }
 
     private mutating func grow() {
@@ -427,25 +477,21 @@ private struct SymbolTable {
     }
 
     /// A fast 64-bit hash of `bytes`, eight bytes at a time. Not for untrusted keys' worst case:
-    /// collisions only cost probes, and a request's strings are bounded.
+    /// collisions only cost probes (and a byte comparison), and a request's strings are bounded.
     @inline(__always) static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var hash: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
+        let count = bytes.count
+        var hash: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(count)
         guard let base = bytes.baseAddress else { return hash }
-        var offset = 0
-        while offset + 8 <= bytes.count {
-            hash = (hash ^ base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
-            hash ^= hash >> 29
-            offset += 8
-        }
-        if offset < bytes.count {
-            var word: UInt64 = 0
-            var bit: UInt64 = 0
-            while offset < bytes.count {
-                word |= UInt64(base.load(fromByteOffset: offset, as: UInt8.self)) << bit
-                bit += 8
-                offset += 1
+        if count >= 8 {
+            var offset = 0
+            while offset + 8 < count {
+                hash = (hash ^ base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) &* 0xBF58_476D_1CE4_E5B9
+                hash ^= hash >> 29
+                offset += 8
             }
-            hash = (hash ^ word) &* 0x94D0_49BB_1331_11EB
+            hash = (hash ^ base.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)) &* 0x94D0_49BB_1331_11EB
+        } else {
+            hash = (hash ^ tail(base, count)) &* 0x94D0_49BB_1331_11EB
         }
         hash ^= hash >> 32
         hash &*= 0xBF58_476D_1CE4_E5B9
