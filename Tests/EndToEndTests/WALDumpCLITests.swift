@@ -20,8 +20,8 @@ struct WALDumpCLITests {
     func agent(_ arguments: [String], in directory: URL) async throws -> Run {
         let out = directory.appendingPathComponent("dump-\(UUID().uuidString).out")
         let err = directory.appendingPathComponent("dump-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Paths.agentBinary)
         process.arguments = arguments
@@ -121,6 +121,58 @@ struct WALDumpCLITests {
         let second = try await agent(["wal", "dump", "--storage.path=\(storage.path)"], in: directory)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stdout.contains("{__name__=\"up\", job=\"late\"} 2024-01-02T03:04:35.000Z 0"), "\(second.stdout)")
+    }
+
+    @Test func dumpsTheWALOfARunningAgentAndItsLag() async throws {
+        let directory = try Paths.temporaryDirectory("wal-dump-agent")
+        defer { Paths.removeUnlessKept(directory) }
+        let port = try freePort()
+        let deadPort = try freePort()  // the hub: nothing listens, so nothing is ever acknowledged
+        let config = directory.appendingPathComponent("agent.yml")
+        try """
+            global:
+              scrape_interval: 1s
+            scrape_configs:
+              - job_name: self
+                static_configs:
+                  - targets: ["127.0.0.1:\(port)"]
+            remote_write:
+              - name: hub
+                url: http://127.0.0.1:\(deadPort)/api/v1/write
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let storage = directory.appendingPathComponent("data").path
+        let running = try ChildProcess(
+            name: "agent", executable: Paths.agentBinary,
+            arguments: ["run", "--config.file=\(config.path)", "--storage.path=\(storage)",
+                        "--web.listen-address=127.0.0.1:\(port)", "--storage.remote.flush-deadline=1s"],
+            logDirectory: directory)
+
+        // While it scrapes: the dump sees its `up` samples, and every run exits 0.
+        var ups = 0
+        let scraped = await eventually(timeout: .seconds(30)) {
+            guard let run = try? await agent(["wal", "dump", "--storage.path", storage, "--match", "up{job=\"self\"}"], in: directory),
+                run.status == 0
+            else { return false }
+            ups = run.stdout.split(separator: "\n").filter { $0.contains(" sample ") && $0.hasSuffix(" 1") }.count
+            return ups >= 3
+        }
+        #expect(scraped, "up samples seen: \(ups)\n\(running.log)")
+        let live = try await agent(["wal", "dump", "--storage.path", storage, "--stats", "--format", "json"], in: directory)
+        #expect(live.status == 0, "\(live.stderr)")
+
+        #expect(await running.stop() == 0, "\(running.log)")
+        let stats = try await agent(["wal", "dump", "--storage.path", storage, "--stats", "--format", "json"], in: directory)
+        let lag = try await agent(["wal", "dump", "--storage.path", storage, "--lag", "--format", "json"], in: directory)
+        #expect(stats.status == 0 && lag.status == 0, "\(stats.stderr)\(lag.stderr)")
+        let statsObject = try #require(try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any])
+        let lagObject = try #require(try JSONSerialization.jsonObject(with: Data(lag.stdout.utf8)) as? [String: Any])
+        let samples = try #require(statsObject["samples"] as? Int)
+        #expect(samples > 0)
+        // The hub never answered: every sample in the WAL is unsent.
+        #expect(lagObject["endpoint"] as? String == "hub")
+        #expect(lagObject["url"] as? String == "http://127.0.0.1:\(deadPort)/api/v1/write")
+        #expect(lagObject["unsent_samples"] as? Int == samples, "\(lag.stdout) vs \(stats.stdout)")
+        #expect(lagObject["oldest_unsent_timestamp"] as? Int64 == statsObject["oldest_timestamp"] as? Int64)
     }
 
     @Test func lagReportsEachEndpointsProgressFile() async throws {
