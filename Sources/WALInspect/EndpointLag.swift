@@ -6,6 +6,7 @@ import WAL
 public struct EndpointLag: Sendable, Equatable {
     /// The progress file's name without `.json` (the endpoint's name, made file-safe).
     public var name: String
+    /// The progress file's content: low-water mark, shard cursors, URL.
     public var progress: EndpointProgress
     /// Samples in the WAL the endpoint has not acknowledged (and the ``Selection`` selects).
     public var unsentSamples: Int = 0
@@ -18,6 +19,7 @@ public struct EndpointLag: Sendable, Equatable {
     /// and not counted).
     public var cursorSegmentGone: Bool = false
 
+    /// An endpoint with nothing counted yet.
     public init(name: String, progress: EndpointProgress) {
         self.name = name
         self.progress = progress

@@ -144,7 +144,10 @@ public enum PrometheusFormat {
 
 /// A `--from`/`--to` argument that is neither RFC 3339 nor Unix seconds.
 public struct TimeArgumentError: Error, Equatable, CustomStringConvertible {
+    /// The argument as given.
     public let text: String
+
+    /// What was wrong and which forms are accepted.
     public var description: String {
         "invalid time \"\(text)\": expected RFC 3339 (2024-01-02T03:04:05Z, 2024-01-02T04:04:05.5+01:00) or Unix seconds (1704164645, 1704164645.5)"
     }

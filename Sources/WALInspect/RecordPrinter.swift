@@ -24,11 +24,13 @@ public enum OutputFormat: String, Sendable, CaseIterable {
 /// (an object; null for a ref no series record named), `timestamp` (ms), `time` (RFC 3339),
 /// `value` (a string, as Prometheus's HTTP API writes values) and `stale`.
 public struct RecordPrinter: Sendable {
+    /// Text lines or JSON objects.
     public let format: OutputFormat
     /// The last position and timestamp rendered: consecutive entries of a record share both.
     private var lastPosition: (position: WALPosition, text: String)?
     private var lastTime: (milliseconds: Int64, text: String)?
 
+    /// A printer for `format`.
     public init(format: OutputFormat) {
         self.format = format
     }
@@ -51,6 +53,7 @@ public struct RecordPrinter: Sendable {
         "\(SegmentFile.name(p.segment))@\(p.offset)"
     }
 
+    /// A series record entry's line.
     public func series(_ series: SeriesRecord, at p: WALPosition) -> String {
         switch format {
         case .text:
@@ -101,6 +104,7 @@ public struct RecordPrinter: Sendable {
         }
     }
 
+    /// A metadata record entry's line.
     public func metadata(_ metadata: MetadataRecord, at p: WALPosition) -> String {
         switch format {
         case .text:

@@ -9,6 +9,7 @@ public struct Selection: Sendable {
     /// Samples and exemplars with a timestamp (ms) above this are left out.
     public var to: Int64?
 
+    /// A selection; the defaults select everything.
     public init(selectors: [SeriesSelector] = [], from: Int64? = nil, to: Int64? = nil) {
         self.selectors = selectors
         self.from = from

@@ -15,8 +15,11 @@ public struct LabelMatcher: Sendable, CustomStringConvertible {
         case notMatchesRegex = "!~"
     }
 
+    /// The label's name (`__name__` for the metric name).
     public let name: String
+    /// How the value is compared.
     public let op: Operator
+    /// The value, or the regex for `=~` and `!~` (unanchored, as written).
     public let value: String
     private let regex: RE2Regex?
 
@@ -62,8 +65,10 @@ public struct LabelMatcher: Sendable, CustomStringConvertible {
 /// A PromQL series selector (`up{job="node"}`, `{__name__=~"node_cpu.*", mode!="idle"}`): a
 /// series is selected when it satisfies every matcher.
 public struct SeriesSelector: Sendable, CustomStringConvertible {
+    /// The conditions, all of which a selected series satisfies (the metric name first when given).
     public let matchers: [LabelMatcher]
 
+    /// A selector of these matchers (none: every series).
     public init(matchers: [LabelMatcher]) {
         self.matchers = matchers
     }
@@ -100,6 +105,7 @@ public struct SeriesSelector: Sendable, CustomStringConvertible {
 
     static let familySuffixes = ["", "_total", "_created", "_bucket", "_count", "_sum", "_info"]
 
+    /// `{name="value", …}`.
     public var description: String {
         "{" + matchers.map(\.description).joined(separator: ", ") + "}"
     }
@@ -108,10 +114,14 @@ public struct SeriesSelector: Sendable, CustomStringConvertible {
 /// A `--match` selector that does not parse, with the 1-based column (in characters) where the
 /// problem is.
 public struct SelectorParseError: Error, Equatable, CustomStringConvertible {
+    /// The selector as given.
     public let selector: String
+    /// 1-based, in characters.
     public let column: Int
+    /// What was expected or wrong there.
     public let message: String
 
+    /// `invalid selector SELECTOR: column N: MESSAGE`.
     public var description: String {
         "invalid selector \(selector): column \(column): \(message)"
     }

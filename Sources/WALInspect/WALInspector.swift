@@ -3,12 +3,15 @@ import WAL
 
 /// A storage directory that cannot be inspected: it or its `wal` folder is missing or unreadable.
 public struct InspectionError: Error, Equatable, CustomStringConvertible {
+    /// The whole message, naming the path.
     public let message: String
 
+    /// An error with this message.
     public init(_ message: String) {
         self.message = message
     }
 
+    /// The message.
     public var description: String { message }
 }
 
@@ -21,7 +24,9 @@ public struct InspectionError: Error, Equatable, CustomStringConvertible {
 public struct WALInspector: Sendable {
     /// What to print.
     public struct Options: Sendable {
+        /// Text lines or JSON objects.
         public var format: OutputFormat
+        /// `--match`, `--from`, `--to`.
         public var selection: Selection
         /// Print each selected record entry (the default when neither `stats` nor `lag` is set).
         public var records: Bool
@@ -30,6 +35,7 @@ public struct WALInspector: Sendable {
         /// Print an ``EndpointLag`` per progress file.
         public var lag: Bool
 
+        /// By default: every record, as text.
         public init(format: OutputFormat = .text, selection: Selection = .all, records: Bool = true, stats: Bool = false, lag: Bool = false) {
             self.format = format
             self.selection = selection
@@ -41,6 +47,7 @@ public struct WALInspector: Sendable {
 
     /// What an inspection found besides what it printed.
     public struct Report: Sendable {
+        /// The figures `--stats` prints (computed whether or not they were printed).
         public var stats: WALStats
         /// One per progress file, by name; empty unless ``Options/lag`` was set.
         public var lag: [EndpointLag]
@@ -51,9 +58,12 @@ public struct WALInspector: Sendable {
         public var isClean: Bool { corruptions.isEmpty }
     }
 
+    /// The agent's `--storage.path`.
     public let storagePath: String
 
+    /// `STORAGE/wal`.
     public var walDirectory: String { storagePath + "/wal" }
+    /// `STORAGE/remote`, where the endpoints' progress files are.
     public var remoteDirectory: String { storagePath + "/remote" }
 
     /// - Throws: ``InspectionError`` naming the path when `storagePath` or its `wal` folder does

@@ -3,6 +3,7 @@ import WAL
 
 /// One segment file as it was when an inspection started.
 public struct SegmentFile: Sendable, Equatable {
+    /// The segment's number (its file name in decimal).
     public var number: Int
     /// Size in bytes when listed.
     public var size: Int

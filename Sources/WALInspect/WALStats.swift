@@ -22,6 +22,7 @@ public struct WALStats: Sendable, Equatable {
     public var metadata: Int = 0
     /// Timestamps (ms) of the oldest and newest selected sample.
     public var oldestSample: Int64?
+    /// See ``oldestSample``.
     public var newestSample: Int64?
     /// Every sample in the WAL, selected or not (the base of ``bytesPerSample``).
     public var allSamples: Int = 0
@@ -32,6 +33,7 @@ public struct WALStats: Sendable, Equatable {
     /// Segments whose rest was skipped after a corrupt record.
     public var corruptSegments: [Int] = []
 
+    /// All zero: nothing read yet.
     public init() {}
 
     /// Bytes on disk per sample in the WAL (all of its samples), or nil when it holds none.
@@ -39,6 +41,7 @@ public struct WALStats: Sendable, Equatable {
         allSamples == 0 ? nil : Double(bytes) / Double(allSamples)
     }
 
+    /// Equal when every figure is (the tail compared by position and size).
     public static func == (lhs: WALStats, rhs: WALStats) -> Bool {
         lhs.segments == rhs.segments && lhs.bytes == rhs.bytes && lhs.series == rhs.series
             && lhs.samples == rhs.samples && lhs.staleMarkers == rhs.staleMarkers && lhs.exemplars == rhs.exemplars
