@@ -69,6 +69,11 @@ final class RemoteEndpoint: Sendable {
             return s.allSets
         }
         for set in sets { set.wakeProducer() }
+        // At the deadline the senders give up; a watcher still waiting for room must see that.
+        Task { [weak self] in
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            for set in self?.state.withLock({ $0.allSets }) ?? [] { set.wakeProducer() }
+        }
     }
 
     /// The acknowledged low-water mark (for WAL truncation); nil until the endpoint has started.
@@ -143,8 +148,9 @@ final class RemoteEndpoint: Sendable {
             let sets = state.withLock { $0.allSets }
             for set in sets { set.close() }
             for set in sets { await set.drained.wait() }
-            progressChanged.finish()
             state.withLock { $0.stopped = true }
+            progressChanged.finish()
+            group.cancelAll()
         }
         metrics.samplesPending.set(0.0)
         metrics.exemplarsPending.set(0.0)
@@ -172,7 +178,7 @@ final class RemoteEndpoint: Sendable {
         let sendExemplars = config.sendExemplars
 
         while true {
-            if let request = state.withLock({ $0.skip }), reader.position.segment < request.segment {
+            if let request = state.withLock({ $0.skip }) {
                 try skip(&reader, to: request, cache: &cache, resume: resume)
             }
             if let stop = state.withLock({ $0.shutdown }) {
@@ -182,7 +188,6 @@ final class RemoteEndpoint: Sendable {
                 reshard(to: count, group: &group)
             }
 
-            let position = reader.position
             let next: (record: WALRecord, next: WALPosition)?
             do {
                 next = try reader.next()
@@ -199,6 +204,7 @@ final class RemoteEndpoint: Sendable {
                 try? await Task.sleep(for: .milliseconds(20))
                 continue
             }
+            let position = reader.lastRecordStart
             if position.segment != segment {
                 segment = position.segment
                 cache.beginSegment()
@@ -313,7 +319,6 @@ final class RemoteEndpoint: Sendable {
     private func skip(_ reader: inout WALReader, to request: SkipRequest, cache: inout SeriesCache, resume: EndpointProgress) throws {
         var dropped = 0
         while reader.position.segment < request.segment {
-            let position = reader.position
             let next: (record: WALRecord, next: WALPosition)?
             do {
                 next = try reader.next()
@@ -324,6 +329,12 @@ final class RemoteEndpoint: Sendable {
             guard let (record, nextPosition) = next else {
                 // The segment being written: nothing to skip in it.
                 reader = try WALReader(directory: walDirectory, from: WALPosition(segment: request.segment, offset: 0))
+                break
+            }
+            let position = reader.lastRecordStart
+            if position.segment >= request.segment {
+                // The record is past the skipped segments: read it again in the normal loop.
+                reader = try WALReader(directory: walDirectory, from: WALPosition(segment: position.segment, offset: 0))
                 break
             }
             switch record {

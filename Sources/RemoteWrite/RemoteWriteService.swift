@@ -183,7 +183,9 @@ public final class RemoteWriteService: Service {
         }
 
         if capLimit > acknowledgedLimit {
-            let behind = endpoints.filter { ($0.acknowledged?.position.segment ?? oldest) < capLimit }
+            // Endpoints still reading those segments skip them first (counting what they lose);
+            // what the others already queued from them is still sent.
+            let behind = endpoints.filter { ($0.readSegment ?? oldest) < capLimit }
             let (limit, reason) = (capLimit, capReason)
             await withDiscardingTaskGroup { group in
                 for endpoint in behind {

@@ -370,6 +370,8 @@ private struct SymbolTable {
     /// Recently interned long strings by storage address (64 entries, direct-mapped); entries
     /// of earlier requests are stale by their stamp.
     private var byAddress = [(stamp: UInt64, address: UInt, count: Int, ref: UInt32)](repeating: (0, 0, 0, 0), count: 64)
+    /// Recently interned strings of at most 8 bytes by their bytes as a word (256 entries).
+    private var short = [(stamp: UInt64, word: UInt64, count: Int, ref: UInt32)](repeating: (0, 0, 0, 0), count: 256)
 
     var count: Int { spans.count }
 
@@ -382,9 +384,11 @@ private struct SymbolTable {
         if stamp > UInt64(UInt32.max) {
             for index in slots.indices { slots[index] = 0 }
             for index in byAddress.indices { byAddress[index].stamp = 0 }
+            for index in short.indices { short[index].stamp = 0 }
             stamp = 1
         }
-        _ = intern(UnsafeRawBufferPointer(start: nil, count: 0))
+        let empty = internInTable(UnsafeRawBufferPointer(start: nil, count: 0))
+        assert(empty == 0)
     }
 
     /// The ref of `string`, added to the table if new.
@@ -411,7 +415,27 @@ private struct SymbolTable {
     }
 
     /// The ref of `bytes`, added to the table if new.
-    mutating func intern(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    ///
+    /// Strings of at most 8 bytes (most label names and many values: `job`, `instance`, `le`,
+    /// `0.5`, `GET`) are first looked up by their bytes as one word in a small direct-mapped
+    /// cache: the word and the length determine the string exactly, so a hit needs no hash,
+    /// probe or comparison.
+    @inline(__always) mutating func intern(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        let count = bytes.count
+        if count == 0 { return 0 }  // "" is always symbol 0
+        guard count <= 8, let base = bytes.baseAddress else { return internInTable(bytes) }
+        let word = count == 8 ? base.loadUnaligned(as: UInt64.self) : Self.tail(base, count)
+        let entry = Int(truncatingIfNeeded: ((word ^ UInt64(count) << 59) &* 0x9E37_79B9_7F4A_7C15) >> 56)
+        if short[entry].stamp == stamp, short[entry].word == word, short[entry].count == count {
+            return short[entry].ref
+        }
+        let ref = internInTable(bytes)
+        short[entry] = (stamp, word, count, ref)
+        return ref
+    }
+
+    /// The ref of `bytes` from the hash table, added if new.
+    private mutating func internInTable(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         let hash = Self.hash(bytes)
         let mask = slots.count - 1
         var slot = Int(truncatingIfNeeded: hash) & mask
@@ -452,7 +476,7 @@ private struct SymbolTable {
     }
 
     /// The `count` (< 8) bytes at `base` as a little-endian word, in at most three loads.
-    @inline(__always) private static func tail(_ base: UnsafeRawPointer, _ count: Int) -> UInt64 {
+    @inline(__always) static func tail(_ base: UnsafeRawPointer, _ count: Int) -> UInt64 {
         if count >= 4 {
             // Two overlapping 4-byte loads cover 4 to 7 bytes.
             let low = UInt64(base.loadUnaligned(as: UInt32.self))
@@ -481,7 +505,7 @@ private struct SymbolTable {
     @inline(__always) static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         let count = bytes.count
         var hash: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(count)
-        guard let base = bytes.baseAddress else { return hash }
+        guard count > 0, let base = bytes.baseAddress else { return hash }
         if count >= 8 {
             var offset = 0
             while offset + 8 < count {

@@ -57,6 +57,8 @@ final class ShardQueue: Sendable {
         /// When the oldest queued item arrived (for the batch deadline).
         var oldestArrival: ContinuousClock.Instant?
         var producer: CheckedContinuation<Void, Never>?
+        /// A wake-up that came while the producer was not waiting: its next wait returns at once.
+        var producerInterrupted = false
         var consumer: CheckedContinuation<Void, Never>?
         /// The consumer waits for this many items (or the deadline).
         var consumerWants = 1
@@ -122,7 +124,10 @@ final class ShardQueue: Sendable {
     func waitForRoom() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let resumeNow = state.withLock { s -> Bool in
-                if s.count < capacity || s.closed { return true }
+                if s.count < capacity || s.closed || s.producerInterrupted {
+                    s.producerInterrupted = false
+                    return true
+                }
                 s.producer = c
                 return false
             }
@@ -134,6 +139,7 @@ final class ShardQueue: Sendable {
     func wakeProducer() {
         let producer = state.withLock { s -> CheckedContinuation<Void, Never>? in
             defer { s.producer = nil }
+            if s.producer == nil { s.producerInterrupted = true }
             return s.producer
         }
         producer?.resume()

@@ -16,6 +16,9 @@ public struct WALReader: Sendable {
     public let directory: String
     /// Where the next record starts; a valid place to create a new reader at.
     public private(set) var position: WALPosition
+    /// Where the record ``next()`` returned last starts. Not the position before the call: when
+    /// a segment ends, the record comes from the start of the next one.
+    public private(set) var lastRecordStart: WALPosition
 
     private var scanner: SegmentScanner?
     /// True once a later segment exists, i.e. the current one will not grow any more.
@@ -32,6 +35,7 @@ public struct WALReader: Sendable {
         _ = try WALSegment.list(directory)  // throws when the directory cannot be listed
         self.directory = directory
         self.position = WALPosition(segment: max(0, position.segment), offset: max(0, position.offset))
+        self.lastRecordStart = self.position
     }
 
     /// The next complete record and the position right after it, or nil when no further complete
@@ -79,6 +83,7 @@ public struct WALReader: Sendable {
             guard try openSegment() else { return nil }
             switch try scanner!.next(finished: finished) {
             case .record(let start, let end):
+                lastRecordStart = WALPosition(segment: position.segment, offset: start)
                 let record: WALRecord?
                 do {
                     record = try RecordCodec.decode(scanner!.payload)

@@ -175,8 +175,8 @@ import WAL
         idle.observe(interval: .seconds(10), samplesIn: 100, samplesOut: 100, sendTime: .milliseconds(10))
         #expect(idle.desiredShards(current: 4, delaySeconds: 0, failing: false) == 2, "never below min_shards")
         var steady = ReshardPolicy(minShards: 1, maxShards: 50)
-        steady.observe(interval: .seconds(10), samplesIn: 10_000, samplesOut: 10_000, sendTime: .seconds(11))
-        #expect(steady.desiredShards(current: 10, delaySeconds: 0, failing: false) == 10, "a 10 % change is within tolerance")
+        steady.observe(interval: .seconds(10), samplesIn: 10_000, samplesOut: 10_000, sendTime: .seconds(115))
+        #expect(steady.desiredShards(current: 10, delaySeconds: 0, failing: false) == 10, "12 wanted by 10 running is within the 30 % tolerance")
     }
 
     @Test func doesNotGrowWhileFailingNorShrinkWhileBehind() {
