@@ -270,6 +270,20 @@ private struct Fixture {
         #expect(request.timeseries.map { request.labels($0.labelsRefs) } == all.map { protoLabels($0.labels) })
     }
 
+    @Test func nearlyEqualStringsStayDistinctSymbols() throws {
+        // Lengths 1 to 9 and 16 to 17, pairs differing in one byte (first, middle or last), so
+        // that the short-string cache and the word-wise comparison are both exercised.
+        let values = ["a", "b", "ab", "ac", "abc", "abd", "abcd", "abce", "abcdefg", "abcdXfg", "abcdefgh", "abcdefgX",
+                      "Xbcdefgh", "abcdefghi", "abcdefghj", "abcdefghijklmnop", "abcdefghijklmnoq", "abcdefghijklmnopq"]
+        let all = values.map { series(["__name__": "m", "v": $0]) }
+        var encoder = RequestEncoder()
+        for _ in 0..<2 {  // the second request finds the strings cached from the first one stale
+            let request = try decodeV2(encoder.encodeV2(samples: all.map { OutgoingSample(series: $0, timestamp: 1, value: 1) }, exemplars: []))
+            #expect(request.symbols == ["", "__name__", "m", "v", "a", "b"] + values.dropFirst(2))
+            #expect(request.timeseries.map { request.labels($0.labelsRefs)?.last?.value } == values)
+        }
+    }
+
     @Test func eachRequestHasItsOwnSymbolTable() throws {
         let fixture = Fixture()
         var encoder = RequestEncoder()
