@@ -53,9 +53,11 @@ public struct WALInspector: Sendable {
         public var lag: [EndpointLag]
         /// Corrupt records met (each ended the reading of its segment).
         public var corruptions: [WALCorruptionError]
+        /// Progress files (`--lag`) that could not be read or decoded, by path.
+        public var unreadableProgressFiles: [String] = []
 
-        /// True when nothing was corrupt.
-        public var isClean: Bool { corruptions.isEmpty }
+        /// True when nothing was corrupt or unreadable.
+        public var isClean: Bool { corruptions.isEmpty && unreadableProgressFiles.isEmpty }
     }
 
     /// The agent's `--storage.path`.
@@ -84,7 +86,8 @@ public struct WALInspector: Sendable {
 
     /// Reads the WAL once, calling `output` with each line to print (records, then stats, then
     /// lag, as `options` ask) and `problem` with a message for each corrupt record (naming the
-    /// segment and offset; the rest of that segment is skipped and reading goes on with the next).
+    /// segment and offset; the rest of that segment is skipped and reading goes on with the next)
+    /// and, with `lag`, for each progress file that cannot be read.
     ///
     /// - Throws: I/O errors that stop the reading (a segment that cannot be opened, the WAL
     ///   directory that cannot be listed).
@@ -103,10 +106,27 @@ public struct WALInspector: Sendable {
         stats.bytes = segments.reduce(0) { $0 + $1.size }
         stats.filtered = selection.isFiltering
         var selectedRefs = Set<SeriesRef>()
-        var lags = options.lag
-            ? EndpointProgressFile.loadAll(directory: remoteDirectory).map { EndpointLag(name: $0.key, progress: $0.value) }
-                .sorted { $0.name < $1.name }
-            : []
+        var lags: [EndpointLag] = []
+        var unreadableProgressFiles: [String] = []
+        if options.lag {
+            let loaded = EndpointProgressFile.loadAll(directory: remoteDirectory)
+            lags = loaded.map { EndpointLag(name: $0.key, progress: $0.value) }.sorted { $0.name < $1.name }
+            // loadAll leaves out files it cannot read; say which, and why.
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: remoteDirectory)) ?? []
+            for name in names.sorted() where name.hasSuffix(".json") && loaded[String(name.dropLast(5))] == nil {
+                let path = remoteDirectory + "/" + name
+                let reason: String
+                do {
+                    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+                    _ = try JSONDecoder().decode(EndpointProgress.self, from: data)
+                    reason = "unknown error"
+                } catch {
+                    reason = "\(error)"
+                }
+                unreadableProgressFiles.append(path)
+                problem("cannot read progress file \(path): \(reason)")
+            }
+        }
 
         let scan = WALScan(directory: walDirectory, segments: segments)
         let outcome = try scan.run(
@@ -170,6 +190,8 @@ public struct WALInspector: Sendable {
             }
             for lag in lags { lag.lines(format: options.format).forEach(output) }
         }
-        return Report(stats: stats, lag: lags, corruptions: outcome.corruptions.map(\.error))
+        return Report(
+            stats: stats, lag: lags, corruptions: outcome.corruptions.map(\.error),
+            unreadableProgressFiles: unreadableProgressFiles)
     }
 }

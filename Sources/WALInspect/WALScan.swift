@@ -68,7 +68,6 @@ struct WALScan {
         var outcome = Outcome(end: WALPosition(segment: first.number, offset: 0))
         var reader = try WALReader(directory: directory, from: WALPosition(segment: first.number, offset: 0))
         while reader.position < limit {
-            let before = reader.position
             let next: (record: WALRecord, next: WALPosition)?
             do {
                 next = try reader.next()
@@ -80,13 +79,8 @@ struct WALScan {
                 reader = try WALReader(directory: directory, from: WALPosition(segment: error.segment + 1, offset: 0))
                 continue
             }
-            guard let (decoded, after) = next else { break }
-            // The reader's position before the call is the end of the previous record, which is
-            // where the record starts, except when the reader moved on to a later segment: then
-            // the record is that segment's first. (Remote write uses the same convention for the
-            // cursors it stores.)
-            let position = after.segment == before.segment ? before : WALPosition(segment: after.segment, offset: 0)
-            try record(position, decoded)
+            guard let (decoded, _) = next else { break }
+            try record(reader.lastRecordStart, decoded)
         }
         outcome.end = reader.position
         if reader.position < limit, reader.position.segment == last.number {

@@ -112,6 +112,19 @@ struct WALStatsAndLagTests {
                 "\(result.lines)")
     }
 
+    @Test func anUnreadableProgressFileIsReportedAndTheOthersAreShown() throws {
+        let storage = try TestStorage()
+        let positions = try writeFixtureWAL(storage)
+        try storage.storeProgress("hub", EndpointProgress(acknowledged: Cursor(position: positions.head)))
+        try Data("{\"position\":".utf8).write(to: URL(fileURLWithPath: storage.remote + "/broken.json"))
+        let result = try storage.inspect(.init(records: false, lag: true))
+        #expect(result.report.lag.map(\.name) == ["hub"])
+        #expect(result.report.unreadableProgressFiles == [storage.remote + "/broken.json"])
+        #expect(!result.report.isClean)
+        #expect(result.problems.count == 1)
+        #expect(result.problems.first?.hasPrefix("cannot read progress file \(storage.remote)/broken.json: ") == true, "\(result.problems)")
+    }
+
     @Test func lagWithoutProgressFilesSaysSo() throws {
         let storage = try TestStorage()
         try writeFixtureWAL(storage)
