@@ -55,8 +55,8 @@ struct WALScan {
         var corruptions: [(error: WALCorruptionError, skippedBytes: Int)] = []
     }
 
-    /// Calls `record` for each record with its position (see ``WALDump`` for what a record's
-    /// position is) and `corruption` for each corrupt record, as they are met.
+    /// Calls `record` for each record with the position where it starts and `corruption` for
+    /// each corrupt record, as they are met.
     func run(
         record: (WALPosition, WALRecord) throws -> Void,
         corruption: (WALCorruptionError, _ skippedBytes: Int) -> Void
@@ -80,6 +80,8 @@ struct WALScan {
                 continue
             }
             guard let (decoded, _) = next else { break }
+            // Where the record starts (after any page padding, in the next segment when one ended):
+            // the place remote write gives a record in the cursors it stores.
             try record(reader.lastRecordStart, decoded)
         }
         outcome.end = reader.position
