@@ -84,7 +84,9 @@ public final class WriteAheadLog: Sendable {
     /// in an older segment is counted and logged but left alone (readers skip it with
     /// ``WALReader/skipCorruptSegment()``). Replay never fails because of the files' content.
     /// Then starts a fresh segment, headed by the full series and metadata tables, and logs
-    /// "WAL replayed" at info (``openReport`` has the figures).
+    /// "WAL replayed" at info (``openReport`` has the figures). If that segment cannot be written
+    /// (disk full) the log opens all the same, so that readers can drain it and segments can be
+    /// removed: commits throw ``WALError/writeFailed(underlying:)`` until one can start it.
     ///
     /// Series found by the replay count as released (``AppendBatch/release(ref:)``) after the new
     /// segment's head is written: the ones nobody appends again before the next segment starts
@@ -123,13 +125,29 @@ public final class WriteAheadLog: Sendable {
         let first = (existing.last ?? -1) + 1
         // Replayed metadata counts as announced now, in the new segment.
         for family in s.metadata.keys { s.metadata[family]!.segment = first }
-        try s.startSegment(first, now: clock.now)
-        try Syscall.fsyncFile(s.fd, path: s.segmentPath)
-        try Syscall.syncDirectory(directory)
-        s.directoryNeedsSync = false
+        var startFailure: (any Error)?
+        do {
+            try s.startSegment(first, now: clock.now)
+        } catch let error as WALIOError where !existing.isEmpty {
+            // Disk full (or the like) at start: open anyway, so that remote write can send what is
+            // in the log and free space; commits fail (and are counted) until a segment can start.
+            startFailure = error
+            s.segment = existing.last!
+            s.offset = try Syscall.statIfExists(WALSegment.path(directory, s.segment))?.size ?? 0
+            s.failureStreak = 1
+            logger.error("WAL cannot start a new segment (disk full?); commits are refused until a write succeeds", metadata: [
+                "error": "\(error)", "segment": "\(first)",
+            ])
+        }
+        if startFailure == nil {
+            try Syscall.fsyncFile(s.fd, path: s.segmentPath)
+            try Syscall.syncDirectory(directory)
+            s.directoryNeedsSync = false
+        }
         // Nobody holds a ref from before the restart: what is not appended again goes at the next
-        // segment start.
-        s.released = RefSet(s.refsByLabels.values)
+        // segment start. (Not when the new segment could not start: the next start is then the
+        // one that writes the replayed table.)
+        if startFailure == nil { s.released = RefSet(s.refsByLabels.values) }
 
         replay.duration = clock.now - started
         replay.series = s.refsByLabels.count
@@ -143,6 +161,7 @@ public final class WriteAheadLog: Sendable {
             "segment": "\(first)", "nextRef": "\(s.nextRef)",
         ])
         state = Mutex(s)
+        if startFailure != nil { writeFailureCount.add(1, ordering: .relaxed) }
     }
 
     deinit {
@@ -468,10 +487,6 @@ struct WriterState {
     /// The body of ``WriteAheadLog/commit(_:)``: on failure, undoes everything and rethrows the
     /// I/O error.
     mutating func commit(_ batch: AppendBatch, segmentSize: Int, now: ContinuousClock.Instant) throws -> [SeriesRef] {
-        if fd < 0 {
-            // An earlier failure ended the segment: start a new one (nothing to undo if this fails).
-            try startSegment(nextSegment, now: now)
-        }
         var undo = Undo()
 
         // Series: resolve under the lock, encode only the really new ones.
@@ -589,7 +604,12 @@ struct WriterState {
             // The head alone may approach the limit when the series table is big: then let the
             // segment grow to twice the head, so that most of every segment is data.
             let limit = max(segmentSize, 2 * headSize)
-            if segmentHasCommit && offset + needed > limit {
+            if fd < 0 {
+                // An earlier failure ended the segment: start a new one. (Like a rollover, after
+                // this commit's series were resolved and the refs it uses were un-released.)
+                try startSegment(nextSegment, now: now)
+                writeSeries = false
+            } else if segmentHasCommit && offset + needed > limit {
                 try rollover(now: now)
                 writeSeries = false  // the new segment's head already lists them
             }

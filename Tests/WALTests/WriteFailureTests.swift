@@ -131,3 +131,37 @@ struct WriteFailureTests {
         _ = fs.path  // mounted until here
     }
 }
+
+extension WriteFailureTests {
+    @Test func aLogOpensOnAFullDiskAndTakesCommitsOnceThereIsSpace() throws {
+        guard let fs = TinyFilesystem(kilobytes: 256) else { Issue.record("cannot mount"); return }
+        let dir = fs.path + "/wal"
+        var known: [SeriesRef] = []
+        do {
+            let wal = try WriteAheadLog(directory: dir, compression: .none, logger: log.logger)
+            for round in 0..<3 { known += try wal.commit(batch(round: round, new: 30, known: known)) }
+            try wal.close()
+        }
+        let filler = fill(fs.path)
+        // The new segment's head (90 series) does not fit: the open works all the same.
+        let capture = LogCapture()
+        let wal = try WriteAheadLog(directory: dir, compression: .none, logger: capture.logger)
+        #expect(wal.seriesCount == 90)
+        #expect(wal.writeFailures == 1)
+        #expect(try wal.segments() == [0])
+        #expect(wal.head == WALPosition(segment: 0, offset: fileBytes(WALSegment.path(dir, 0)).count))
+        #expect(throws: WALError.self) { try wal.commit(batch(round: 3, new: 1, known: known)) }
+        #expect(capture.errors.count == 1, "\(capture.errors)")
+        // Remote write drained segment 0 and removed it: a new segment can start.
+        try wal.removeSegments(before: 1)
+        try FileManager.default.removeItem(atPath: filler)
+        _ = try wal.commit(batch(round: 4, new: 1, known: known))
+        #expect(capture.messages(.info).contains("WAL writes recovered"))
+        #expect(try wal.segments() == [1])
+        let records = try readAll(dir)
+        #expect(allSeries(records).count == 91, "the head of segment 1 lists every series, and the new one")
+        #expect(Set(allSamples(records).map(\.timestamp)) == [4])
+        try wal.close()
+        _ = fs.path
+    }
+}
