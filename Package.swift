@@ -203,7 +203,7 @@ let package = Package(
         .testTarget(
             name: "RemoteWriteTests",
             dependencies: [
-                "RemoteWrite", "PrometheusProto", "Snappy", "WAL", "AgentConfig", "Relabel", "TestSupport",
+                "RemoteWrite", "AgentHTTP", "PrometheusProto", "Snappy", "WAL", "AgentConfig", "Relabel", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
