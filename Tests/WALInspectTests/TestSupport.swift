@@ -78,10 +78,8 @@ func writeFixtureWAL(_ storage: TestStorage) throws -> FixturePositions {
         positions.commits.append(before)
         // A samples record follows the series record when the commit had new series.
         var reader = try WALReader(directory: storage.wal, from: before)
-        var at = before
-        while let (record, next) = try reader.next() {
-            if case .samples = record { positions.samples.append(at); break }
-            at = next
+        while let (record, _) = try reader.next() {
+            if case .samples = record { positions.samples.append(reader.lastRecordStart); break }
         }
         return refs
     }

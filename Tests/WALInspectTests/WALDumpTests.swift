@@ -43,6 +43,44 @@ struct WALDumpTests {
         #expect(samples.first?.timestamp == t0 + 15_000)
     }
 
+    @Test func aRecordAfterPagePaddingHasThePositionRemoteWriteGivesIt() throws {
+        // Commit single samples until a record follows a page tail too short for a fragment
+        // header (fewer than 7 bytes: skipped, the record's fragment starts on the next page).
+        // The WAL names such a record by the offset in the tail (equivalent to the next page's
+        // start, docs/wal-format.md), as WALReader.lastRecordStart and remote write's cursors do.
+        let storage = try TestStorage()
+        let wal = try WriteAheadLog(directory: storage.wal, logger: quietLogger)
+        var batch = AppendBatch()
+        batch.append(labels: labels("padded", ("job", "x")), timestamp: t0, value: 0)
+        let ref = try wal.commit(batch)[0]
+        var padded: (start: WALPosition, timestamp: Int64)?
+        for i in 1...20_000 where padded == nil {
+            let before = wal.head
+            batch.removeAll()
+            batch.append(ref: ref, timestamp: t0 + Int64(i), value: Double(i))
+            try wal.commit(batch)
+            if before.offset % 32768 > 32768 - 7 {
+                var reader = try WALReader(directory: storage.wal, from: before)
+                _ = try reader.next()
+                padded = (reader.lastRecordStart, t0 + Int64(i))
+            }
+        }
+        try wal.close()
+        let p = try #require(padded, "no record followed page padding")
+
+        let lines = try storage.dump(.text, match: ["padded"], from: p.timestamp, to: p.timestamp)
+        #expect(lines.last?.hasPrefix("\(RecordPrinter.position(p.start))+0 sample ref=\(ref) ") == true, "\(lines.last ?? "")")
+
+        // A cursor at the record's start (as remote write stores it) acknowledges nothing of it;
+        // one sample further acknowledges that sample.
+        try storage.storeProgress("at-start", EndpointProgress(acknowledged: Cursor(position: p.start)))
+        try storage.storeProgress("after-it", EndpointProgress(acknowledged: Cursor(position: p.start, samplesDone: 1)))
+        let selection = Selection(selectors: [try SeriesSelector(parsing: "padded")], from: p.timestamp, to: p.timestamp)
+        let lag = try storage.inspect(.init(selection: selection, records: false, lag: true)).report.lag
+        #expect(lag.map(\.name) == ["after-it", "at-start"])
+        #expect(lag.map(\.unsentSamples) == [0, 1])
+    }
+
     @Test func aTornTailOfTheNewestSegmentIsTheEnd() throws {
         let storage = try TestStorage()
         let positions = try writeFixtureWAL(storage)
