@@ -76,7 +76,8 @@ struct WALScan {
                 let skipped = max(0, size - error.recordOffset)
                 outcome.corruptions.append((error, skipped))
                 corruption(error, skipped)
-                reader = try WALReader(directory: directory, from: WALPosition(segment: error.segment + 1, offset: 0))
+                // On to the next segment, whose head names every live series again.
+                reader.skipCorruptSegment()
                 continue
             }
             guard let (decoded, _) = next else { break }
