@@ -81,8 +81,9 @@ struct WALScan {
                 continue
             }
             guard let (decoded, _) = next else { break }
-            // Where the record starts (after any page padding, in the next segment when one ended):
-            // the place remote write gives a record in the cursors it stores.
+            // Where the record starts, as the reader says (in the next segment when one ended; an
+            // offset in a page tail under 7 bytes stands for the next page's start): the place
+            // remote write gives a record in the cursors it stores.
             try record(reader.lastRecordStart, decoded)
         }
         outcome.end = reader.position
