@@ -465,6 +465,8 @@ struct WriterState {
 
     /// Payload size above which the head is split into several records.
     static let headRecordLimit = 1 << 20
+    /// Released series that start a new segment early once they are half of the table.
+    static let releasedRolloverMinimum = 4096
     /// Payloads smaller than this are not worth compressing.
     static let minCompressLength = 64
 
@@ -604,12 +606,16 @@ struct WriterState {
             // The head alone may approach the limit when the series table is big: then let the
             // segment grow to twice the head, so that most of every segment is data.
             let limit = max(segmentSize, 2 * headSize)
+            // Released series are only dropped at a segment start: when they make up half the
+            // table, start one now rather than when the segment is full (which may take hours on
+            // a small agent), so that memory follows the live series.
+            let releasedPileUp = released.count >= max(Self.releasedRolloverMinimum, refsByLabels.count / 2)
             if fd < 0 {
                 // An earlier failure ended the segment: start a new one. (Like a rollover, after
                 // this commit's series were resolved and the refs it uses were un-released.)
                 try startSegment(nextSegment, now: now)
                 writeSeries = false
-            } else if segmentHasCommit && offset + needed > limit {
+            } else if segmentHasCommit && (offset + needed > limit || releasedPileUp) {
                 try rollover(now: now)
                 writeSeries = false  // the new segment's head already lists them
             }

@@ -319,7 +319,7 @@ func isStale(_ value: Double?) -> Bool { value.map { $0.bitPattern == staleMarke
         #expect(reports.value.first??.contains("line 2") == true, "\(reports.value)")
     }
 
-    @Test func rotatedBearerTokenFilesAreReReadAfterA401() async throws {
+    @Test func rotatedBearerTokenFilesAreReadAgainWhenTheyChange() async throws {
         let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: tokenFile) }
         try "first-token\n".write(to: tokenFile, atomically: true, encoding: .utf8)
@@ -333,8 +333,10 @@ func isStale(_ value: Double?) -> Bool { value.map { $0.bitPattern == staleMarke
         // The token rotates: the server now wants the new one, and the file has it.
         try "second-token\n".write(to: tokenFile, atomically: true, encoding: .utf8)
         accepted.withLock { $0 = "Bearer second-token" }
-        #expect(try await h.scrape()[h.series("up")]?.value == 1, "401 → file re-read → retried")
-        #expect(h.requests.value.map { $0.header("Authorization") ?? "" } == ["Bearer first-token", "Bearer first-token", "Bearer second-token"])
+        // The file changed (SecretReader watches mtime, size and inode): the next request carries
+        // the new token at once, without a 401 first.
+        #expect(try await h.scrape()[h.series("up")]?.value == 1)
+        #expect(h.requests.value.map { $0.header("Authorization") ?? "" } == ["Bearer first-token", "Bearer second-token"])
     }
 
     @Test func scrapesOverTLSWithCAServerNameAndClientCertificate() async throws {

@@ -155,4 +155,24 @@ import Testing
         #expect(wal.seriesCount == 2)
         try wal.close()
     }
+
+    @Test func manyReleasedSeriesStartANewSegmentBeforeItIsFull() throws {
+        let dir = TempDir()
+        let wal = try WriteAheadLog(directory: dir.path, logger: log.logger)
+        var batch = AppendBatch()
+        batch.append(labels: labels("live"), timestamp: 0, value: 0)
+        for k in 0..<WriterState.releasedRolloverMinimum { batch.append(labels: labels("gone", ("k", "\(k)")), timestamp: 0, value: 0) }
+        let refs = try wal.commit(batch)
+        var release = AppendBatch()
+        release.append(ref: refs[0], timestamp: 1, value: 1)
+        for ref in refs.dropFirst() { release.release(ref: ref) }
+        _ = try wal.commit(release)
+        #expect(wal.head.segment == 0 && wal.seriesCount == refs.count)
+        // The next commit finds half the table released: new segment, table back to the live series.
+        _ = try wal.commit({ var b = AppendBatch(); b.append(ref: refs[0], timestamp: 2, value: 2); return b }())
+        #expect(wal.head.segment == 1)
+        #expect(wal.seriesCount == 1)
+        #expect(allSeries(try readAll(dir.path, from: WALPosition(segment: 1, offset: 0))).map(\.ref) == [refs[0]])
+        try wal.close()
+    }
 }
