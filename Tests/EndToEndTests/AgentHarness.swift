@@ -102,18 +102,28 @@ final class AgentHarness: @unchecked Sendable {
     func walSize() -> Int {
         directorySize(walDirectory)
     }
+
+    /// The files of the WAL directory with their sizes.
+    func walListing() -> [(name: String, size: Int)] {
+        directoryListing(walDirectory)
+    }
 }
 
 /// Total size of the regular files under `path` (recursively), tolerating files that vanish
 /// while it is read.
 func directorySize(_ path: String) -> Int {
-    guard let enumerator = FileManager.default.enumerator(atPath: path) else { return 0 }
-    var total = 0
+    directoryListing(path).reduce(0) { $0 + $1.size }
+}
+
+/// The regular files under `path` (recursively) with their sizes, by name.
+func directoryListing(_ path: String) -> [(name: String, size: Int)] {
+    guard let enumerator = FileManager.default.enumerator(atPath: path) else { return [] }
+    var files: [(name: String, size: Int)] = []
     while let name = enumerator.nextObject() as? String {
         var info = stat()
-        if stat(path + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG { total += Int(info.st_size) }
+        if stat(path + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG { files.append((name, Int(info.st_size))) }
     }
-    return total
+    return files.sorted { $0.name < $1.name }
 }
 
 /// Prometheus text exposition, read as `name{labels} value` lines (comments skipped).

@@ -153,7 +153,8 @@ struct CrashRecoveryTests {
             missing \(missing.count) \(missing.sorted()), of which allowed by a kill \(missing.intersection(lastServedAtKill).count), \
             by a failed scrape \(missing.subtracting(lastServedAtKill).intersection(excusedByFailure).count), unexplained \(unexplained.count); \
             duplicates \(duplicates), out of order \(outOfOrder); up samples \(upSamples.count) (failed \(failedScrapes.count)); \
-            processes that died on their own \(diedOnTheirOwn); caught up \(caughtUp)
+            processes that died on their own \(diedOnTheirOwn); caught up \(caughtUp); \
+            last value served before each kill \(lastServedAtKill), received of those \(Set(lastServedAtKill).intersection(receivedSet).count)
             """)
 
         #expect(status == 0, "final graceful stop; log tail:\n\(agent.logTail())")

@@ -86,7 +86,13 @@ struct WALCapTests {
 
     /// Samples the WAL directory's size every 100 ms until cancelled.
     final class SizeSampler: Sendable {
-        struct Figures { var readings = 0; var maximum = 0; var overCap = 0 }
+        struct Figures {
+            var readings = 0
+            var maximum = 0
+            var overCap = 0
+            /// The WAL's files at the largest reading.
+            var atMaximum = ""
+        }
         let figures = Locked(Figures())
         private let task: Locked<Task<Void, Never>?> = Locked(nil)
 
@@ -95,10 +101,14 @@ struct WALCapTests {
             task.withLock {
                 $0 = Task.detached {
                     while !Task.isCancelled {
-                        let size = agent.walSize()
+                        let files = agent.walListing()
+                        let size = files.reduce(0) { $0 + $1.size }
                         figures.withLock {
                             $0.readings += 1
-                            $0.maximum = max($0.maximum, size)
+                            if size > $0.maximum {
+                                $0.maximum = size
+                                $0.atMaximum = files.map { "\($0.name) \($0.size)" }.joined(separator: ", ")
+                            }
                             if cap > 0, size > cap { $0.overCap += 1 }
                         }
                         try? await Task.sleep(for: .milliseconds(100))
@@ -232,14 +242,18 @@ struct WALCapTests {
 
         print("""
             WAL max_size \(maxSize) B: WAL size sampled \(sizes.readings) times, at most \(sizes.maximum) B \
-            (\(String(format: "%.2f", Double(sizes.maximum) / Double(maxSize)))× the cap), over the cap \(sizes.overCap) times; \
+            (\(String(format: "%.2f", Double(sizes.maximum) / Double(maxSize)))× the cap; files then: \(sizes.atMaximum)), \
+            over the cap \(sizes.overCap) times; \
             \(scrapesWhileDown) scrapes of \(Self.seriesCount) series while the receiver was down (\(state.refusedRequests) requests refused); \
             \(final); stale markers received \(state.staleMarkers)
             """)
 
         #expect(status == 0, "graceful stop; log tail:\n\(agent.logTail())")
         #expect(reload == 200, "the reload that stops scraping")
-        #expect(final.metricsText.has("agent_wal_samples_appended_total"), "agent_wal_samples_appended_total is exposed")
+        let exposesWALAppended = final.metricsText.has("agent_wal_samples_appended_total")
+        #expect(
+            exposesWALAppended,
+            "agent_wal_samples_appended_total is not exposed; used instead:\n\(final.metricsText.lines("agent_scrape_samples_appended_total"))")
         #expect(droppedWhileDown, "samples dropped for wal_max_size within 40 s of the outage: \(final)")
         #expect(sizes.readings >= 200, "the WAL size was sampled throughout (\(sizes.readings) readings)")
         #expect(sizes.maximum <= maxSize, "WAL at most \(sizes.maximum) B, cap \(maxSize) B (over it in \(sizes.overCap) of \(sizes.readings) readings)")
