@@ -199,7 +199,8 @@ struct ScrapeCache {
 }
 
 /// One target's memory of the metric metadata (HELP, TYPE, UNIT) it sent to the WAL, so that a
-/// scrape passes on only what is new or changed.
+/// scrape passes on only what is new or changed. It keeps a hash per entry sent, not the strings
+/// (a few bytes per family and target).
 ///
 /// The unchanged case costs one pass over the body's comment lines (a hash of every line that
 /// starts with `#`) and one comparison; the families' metadata is only built when that hash
@@ -209,14 +210,16 @@ struct MetadataCache {
     /// What the running scrape added to its batch, applied when the batch is committed.
     struct Staged {
         var fingerprint: UInt64
-        var entries: [MetadataRecord]
-        /// Everything was announced (a re-announcement): the cache becomes exactly `entries`.
+        /// Hashes of the entries added to the batch (of the family name, of the whole entry).
+        var hashes: [(family: Int, record: Int)]
+        /// Everything was announced (a re-announcement): the cache becomes exactly `hashes`.
         var full: Bool
         var time: ContinuousClock.Instant
     }
 
     var reannounceInterval: Duration = .seconds(10 * 60)
-    private(set) var byFamily: [String: MetadataRecord] = [:]
+    /// Hash of the entry last sent, by hash of its family name.
+    private(set) var known: [Int: Int] = [:]
     private var fingerprint: UInt64?
     private var lastFullAnnouncement: ContinuousClock.Instant?
     private(set) var staged: Staged?
@@ -233,16 +236,17 @@ struct MetadataCache {
         let fp = Self.fingerprint(body)
         let due = lastFullAnnouncement.map { now - $0 >= reannounceInterval } ?? true
         guard due || fp != fingerprint else { return 0 }
-        var entries: [MetadataRecord] = []
+        var hashes: [(family: Int, record: Int)] = []
         for m in metadata() {
             let record = MetadataRecord(family: m.family, type: Self.walType(m.type), unit: m.unit, help: m.help)
-            if due || byFamily[m.family] != record {
-                entries.append(record)
+            let family = m.family.hashValue, hash = record.hashValue
+            if due || known[family] != hash {
+                hashes.append((family, hash))
                 batch.appendMetadata(record)
             }
         }
-        staged = Staged(fingerprint: fp, entries: entries, full: due, time: now)
-        return entries.count
+        staged = Staged(fingerprint: fp, hashes: hashes, full: due, time: now)
+        return hashes.count
     }
 
     /// The batch holding the staged metadata was committed.
@@ -251,10 +255,10 @@ struct MetadataCache {
         self.staged = nil
         fingerprint = staged.fingerprint
         if staged.full {
-            byFamily = Dictionary(staged.entries.map { ($0.family, $0) }, uniquingKeysWith: { $1 })
+            known = Dictionary(staged.hashes, uniquingKeysWith: { $1 })
             lastFullAnnouncement = staged.time
         } else {
-            for e in staged.entries { byFamily[e.family] = e }
+            for h in staged.hashes { known[h.family] = h.record }
         }
     }
 

@@ -39,12 +39,19 @@ import WAL
         body.withLock { $0 = $0.replacingOccurrences(of: "Temperature.", with: "Temperature in °C.") }
         _ = try await h.scrape()
         #expect(h.metadata == first + [MetadataRecord(family: "g", type: .gauge, help: "Temperature in °C.")])
+        // And back: changed again.
+        body.withLock { $0 = $0.replacingOccurrences(of: "Temperature in °C.", with: "Temperature.") }
+        _ = try await h.scrape()
+        #expect(h.metadata.count == 4 && h.metadata.last == first[1])
+        body.withLock { $0 = $0.replacingOccurrences(of: "Temperature.", with: "Temperature in °C.") }
+        _ = try await h.scrape()
+        #expect(h.metadata.count == 5)
 
         // A new family is passed on; a comment that is not HELP/TYPE changes nothing in the WAL.
         body.withLock { $0 += "# just a comment\n# TYPE u untyped\nu 3\n" }
         _ = try await h.scrape()
         #expect(h.metadata.last == MetadataRecord(family: "u", type: .unknown))
-        #expect(h.metadata.count == 4)
+        #expect(h.metadata.count == 6)
 
         // Re-announcement due: everything again (the WAL writes nothing for unchanged entries,
         // but keeps them alive).
@@ -52,7 +59,7 @@ import WAL
         h.state.metadata.reannounceInterval = .zero
         _ = try await h.scrape()
         #expect(h.metric(#"agent_scrape_metadata_appended_total{scrape_job="test"}"#) == countBefore + 3)
-        #expect(h.metadata.count == 4)
+        #expect(h.metadata.count == 6)
         #expect(h.wal.metadataCount == 3)
     }
 
