@@ -622,7 +622,12 @@ struct QueueWALCapTests {
         await running.stop(timeout: .seconds(30))
         await receiver.stop()
         let accepted = receiver.accepted
-        #expect(accepted.count + dropped() == total, "received \(accepted.count) + dropped \(dropped()) ≠ committed \(total)")
+        let otherDrops = DropReason.allCases.filter { $0 != .walMaxSize }.map {
+            "\($0.rawValue)=\(Int(running.metric("prometheus_remote_storage_samples_dropped_total", ["reason": $0.rawValue]) ?? 0))"
+        }
+        #expect(
+            accepted.count + dropped() == total,
+            "received \(accepted.count) + dropped \(dropped()) ≠ committed \(total); other drops: \(otherDrops.joined(separator: " "))")
         #expect(counts(accepted).values.allSatisfy { $0 == 1 }, "a sample arrived twice")
         #expect(Set(accepted).isSubset(of: Set(fixture.committed)))
     }
