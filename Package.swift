@@ -186,7 +186,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "WALTests", dependencies: ["WAL"]),
+        .testTarget(name: "WALTests", dependencies: ["WAL"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RelabelTests", dependencies: ["Relabel"]),
         .testTarget(
             name: "WALInspectTests",
