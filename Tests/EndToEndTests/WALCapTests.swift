@@ -164,7 +164,7 @@ struct WALCapTests {
         var metricsText: AgentMetrics
 
         var description: String {
-            "appended \(Int(appended)) (\(appendedMetric)), received \(received), sent \(Int(sent)), dropped \(dropped) (agent_wal_endpoint_samples_dropped_total \(agentDropped)), pending \(pending)"
+            "appended \(Int(appended)) (\(appendedMetric); scrapes \(Int(metricsText.sum("agent_scrapes_total"))), failed \(Int(metricsText.sum("agent_scrape_failures_total")))), received \(received), sent \(Int(sent)), dropped \(dropped) (agent_wal_endpoint_samples_dropped_total \(agentDropped)), pending \(pending)"
         }
     }
 
