@@ -1,6 +1,7 @@
 import Logging
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import WAL
 
 /// Keeps the WAL durable: fsync on an interval, and a final sync and close at shutdown (it is
@@ -22,6 +23,7 @@ final class WALService: Service {
         let segments: Gauge
         let sizeBytes: Gauge
         let writeFailures: Counter
+        let samplesAppended: Counter
 
         init(registry: PrometheusCollectorRegistry) {
             func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
@@ -35,6 +37,10 @@ final class WALService: Service {
             series = registry.makeGauge(descriptor: descriptor("agent_wal_series", "Series in the WAL's series table."), labels: [])
             segments = registry.makeGauge(descriptor: descriptor("agent_wal_segments", "WAL segments on disk."), labels: [])
             sizeBytes = registry.makeGauge(descriptor: descriptor("agent_wal_size_bytes", "Size of the WAL segments on disk."), labels: [])
+            samplesAppended = registry.makeCounter(
+                descriptor: descriptor(
+                    "agent_wal_samples_appended_total", "Samples (scraped, synthetic and staleness markers) written to the WAL by successful commits."),
+                labels: [])
             writeFailures = registry.makeCounter(
                 descriptor: descriptor("agent_wal_write_failures_total", "WAL commits and syncs that failed (disk full, I/O errors)."),
                 labels: [])
@@ -49,26 +55,40 @@ final class WALService: Service {
         let report = wal.openReport
         if report.corruptions > 0 { metrics.corruptions.increment(by: Int64(report.corruptions)) }
         metrics.replayDuration.set(Double(report.duration.components.seconds) + Double(report.duration.components.attoseconds) / 1e18)
-        Self.refresh(wal: wal, metrics: metrics, reportedFailures: 0)
+        var reported = Reported()
+        Self.refresh(wal: wal, metrics: metrics, reported: &reported)
+        self.reported = Mutex(reported)
     }
 
-    /// Sets the gauges from the WAL; adds the write failures since `reportedFailures` to the
-    /// counter and returns the new total.
-    @discardableResult
-    private static func refresh(wal: WriteAheadLog, metrics: Metrics, reportedFailures: Int) -> Int {
+    /// What the counters hold already (the WAL keeps totals; the counters get the differences).
+    struct Reported: Sendable {
+        var failures = 0
+        var samples = 0
+    }
+
+    private let reported: Mutex<Reported>
+
+    private func refresh() {
+        reported.withLock { Self.refresh(wal: wal, metrics: metrics, reported: &$0) }
+    }
+
+    /// Sets the gauges from the WAL and adds to the counters what the WAL counted since `reported`.
+    private static func refresh(wal: WriteAheadLog, metrics: Metrics, reported: inout Reported) {
         metrics.series.set(Double(wal.seriesCount))
         if let info = try? wal.segmentInfo() {
             metrics.segments.set(Double(info.count))
             metrics.sizeBytes.set(Double(info.reduce(0) { $0 + $1.size }))
         }
         let failures = wal.writeFailures
-        if failures > reportedFailures { metrics.writeFailures.increment(by: Int64(failures - reportedFailures)) }
-        return max(failures, reportedFailures)
+        if failures > reported.failures { metrics.writeFailures.increment(by: Int64(failures - reported.failures)) }
+        reported.failures = max(failures, reported.failures)
+        let samples = wal.samplesAppended
+        if samples > reported.samples { metrics.samplesAppended.increment(by: Int64(samples - reported.samples)) }
+        reported.samples = max(samples, reported.samples)
     }
 
     func run() async throws {
-        await cancelWhenGracefulShutdown { [wal, syncInterval, logger, metrics] in
-            var reportedFailures = 0
+        await cancelWhenGracefulShutdown { [self, wal, syncInterval, logger] in
             var syncFailing = false
             while !Task.isCancelled {
                 try? await Task.sleep(for: syncInterval)
@@ -85,9 +105,11 @@ final class WALService: Service {
                         logger.error("cannot sync the WAL", metadata: ["error": "\(error)"])
                     }
                 }
-                reportedFailures = Self.refresh(wal: wal, metrics: metrics, reportedFailures: reportedFailures)
+                refresh()
             }
         }
+        // Everything written up to now (the scraper has stopped) is counted before /metrics goes.
+        refresh()
         do {
             try wal.close()
             logger.info("WAL closed")

@@ -74,6 +74,7 @@ public final class WriteAheadLog: Sendable {
     public let openReport: WALOpenReport
     private let state: Mutex<WriterState>
     private let writeFailureCount = Atomic<Int>(0)
+    private let samplesAppendedCount = Atomic<Int>(0)
 
     /// Opens (creating if needed) the log in `directory`.
     ///
@@ -195,6 +196,7 @@ public final class WriteAheadLog: Sendable {
             if batch.isEmpty { return [] }
             do {
                 let refs = try s.commit(batch, segmentSize: segmentSize, now: ContinuousClock.now)
+                samplesAppendedCount.add(batch.sampleCount, ordering: .relaxed)
                 if s.failureStreak > 0 {
                     logger.info("WAL writes recovered", metadata: ["failedCommits": "\(s.failureStreak)", "segment": "\(s.segment)"])
                     s.failureStreak = 0
@@ -265,6 +267,11 @@ public final class WriteAheadLog: Sendable {
     /// Bytes of the series head at the start of the current segment (series and metadata).
     public var headSize: Int {
         state.withLock { $0.headSize }
+    }
+
+    /// Samples written by successful commits since the log was opened.
+    public var samplesAppended: Int {
+        samplesAppendedCount.load(ordering: .relaxed)
     }
 
     /// Failed commits and syncs since the log was opened.
