@@ -124,10 +124,11 @@ struct CrashRecoveryTests {
         let served = target.served
         let servedTimes = target.servedTimes
         try await target.server.stop()
-        defer { Task { await hub.stop() } }
 
+        // (A throw before hub.stop() leaves it to ChildProcess's deinit, which kills it.)
         let counter = try hub.samples(#"e2e_counter_total{cluster="crash"}[1h]"#)
         let up = try hub.samples(#"up{cluster="crash",job="counter"}[1h]"#)
+        await hub.stop()
         #expect(counter.count == 1, "one counter series: \(counter.map(\.labels))")
         #expect(up.count == 1, "one up series: \(up.map(\.labels))")
         let values = counter.first?.values ?? []

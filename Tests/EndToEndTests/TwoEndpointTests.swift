@@ -42,7 +42,6 @@ struct TwoEndpointTests {
                   batch_send_deadline: 500ms
                   max_backoff: 2s
             """)
-        defer { Task { await hub.stop(); await vm.stop() } }
         #expect(await agent.waitUntilReady(), "agent did not become ready:\n\(agent.log)")
 
         let selector = #"e2e_counter_total{cluster="two"}"#
@@ -93,6 +92,8 @@ struct TwoEndpointTests {
             victoria = try vm.export(selector)
             return Set(victoria.flatMap { $0.samples.compactMap { Int(exactly: $0.value) } }).isSuperset(of: 1...served)
         }
+        await hub.stop()
+        await vm.stop()
         let victoriaValues = victoria.flatMap { $0.samples.map(\.value) }
         let victoriaSet = Set(victoriaValues.compactMap { Int(exactly: $0) })
         let expected = Set(1...served)

@@ -255,6 +255,7 @@ struct WALCapTests {
             exposesWALAppended,
             "agent_wal_samples_appended_total is not exposed; used instead:\n\(final.metricsText.lines("agent_scrape_samples_appended_total"))")
         #expect(droppedWhileDown, "samples dropped for wal_max_size within 40 s of the outage: \(final)")
+        #expect(scrapesWhileDown >= 30, "the agent kept scraping while capped (\(scrapesWhileDown) scrapes)")
         #expect(sizes.readings >= 200, "the WAL size was sampled throughout (\(sizes.readings) readings)")
         #expect(sizes.maximum <= maxSize, "WAL at most \(sizes.maximum) B, cap \(maxSize) B (over it in \(sizes.overCap) of \(sizes.readings) readings)")
         #expect(settled, "appended = received + dropped did not settle within 60 s: \(final)")
