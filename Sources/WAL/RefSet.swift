@@ -95,10 +95,11 @@ struct RefSet: Sequence {
         used = 0
     }
 
-    /// Rebuilds the table with room for `minimumCount` refs at most 3/4 full, dropping removal marks.
+    /// Rebuilds the table, dropping removal marks, with `minimumCount` refs at most half filling
+    /// it (it grows again at 3/4).
     private mutating func rehash(minimumCount: Int) {
         var capacity = 16
-        while capacity * 3 < minimumCount * 4 * 2 { capacity *= 2 }  // room to grow: about half full after
+        while capacity < minimumCount * 2 { capacity *= 2 }
         let old = slots
         slots = [UInt64](repeating: Self.empty, count: capacity)
         count = 0
