@@ -261,8 +261,8 @@ struct NodeReader {
         }
         if let v = size("segment_size", minimum: 64 << 10) { wal.segmentSize = v }
         if let v = size("max_size", minimum: 0) { wal.maxSize = v }
-        if wal.maxSize > 0, wal.maxSize < 2 * wal.segmentSize {
-            fail(map["max_size"] ?? node, "wal.max_size", "must be 0 (no cap) or at least twice wal.segment_size (\(wal.segmentSize) bytes)")
+        if wal.maxSize > 0, wal.maxSize < 3 * wal.segmentSize {
+            fail(map["max_size"] ?? node, "wal.max_size", "must be 0 (no cap) or at least three times wal.segment_size (\(wal.segmentSize) bytes)")
         }
         if let n = map["max_age"], let v = duration(n, "wal.max_age") { wal.maxAge = v }
         if let n = map["compression"], let text = string(n, "wal.compression") {

@@ -48,7 +48,8 @@ final class RemoteEndpoint: Sendable {
         self.http = HTTPClient(config: config.httpClient)
         self.metrics = RemoteWriteMetrics(registry: registry, name: config.name, url: config.url)
         self.retryRules = RetryRules(
-            retryOn429: config.queueConfig.retryOnHTTP429, extraStatuses: Set(config.queueConfig.retryOnHTTPStatus))
+            retryOn429: config.queueConfig.retryOnHTTP429, extraStatuses: Set(config.queueConfig.retryOnHTTPStatus),
+            retryUnauthorized: http.hasCredentialFile)
         var logger = logger
         logger[metadataKey: "remote_name"] = "\(config.name)"
         logger[metadataKey: "url"] = "\(config.url)"
@@ -87,10 +88,13 @@ final class RemoteEndpoint: Sendable {
     /// watcher is past them, or after `timeout`.
     func skipSegments(before segment: Int, reason: DropReason, timeout: Duration = .seconds(30)) async {
         let event = OneShotEvent()
-        let sets = state.withLock { s -> [ShardSet] in
+        let sets = state.withLock { s -> [ShardSet]? in
+            // A stopped watcher reads nothing more: there is nothing to wait for.
+            if s.stopped || s.watcherDone { return nil }
             s.skip = SkipRequest(segment: max(segment, s.skip?.segment ?? 0), reason: reason, done: event)
             return s.allSets
         }
+        guard let sets else { return }
         for set in sets { set.wakeProducer() }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await event.wait() }
@@ -144,6 +148,12 @@ final class RemoteEndpoint: Sendable {
             } catch {
                 logger.error("remote write stopped reading the WAL", metadata: ["error": "\(error)"])
             }
+            let pendingSkip = state.withLock { s -> OneShotEvent? in
+                s.watcherDone = true
+                defer { s.skip = nil }
+                return s.skip?.done
+            }
+            pendingSkip?.fire()
             // Flush: every set sends what it holds (until the deadline), then the helpers stop.
             let sets = state.withLock { $0.allSets }
             for set in sets { set.close() }
@@ -248,6 +258,7 @@ final class RemoteEndpoint: Sendable {
                 }
                 for (reason, count) in drops { metrics.drop(count, reason: reason) }
                 let outcome = await push(&routed, into: set, segment: position.segment)
+                updatePendingGauges()
                 if case .skipped(let unpushed) = outcome { metrics.drop(unpushed, reason: state.withLock { $0.skip?.reason } ?? .walMaxSize) }
                 if case .stopped = outcome { return }
             case .exemplars(let exemplars):
@@ -406,6 +417,7 @@ final class RemoteEndpoint: Sendable {
             if !done { break }
             queue.completeBatch()
             state.withLock { $0.samplesOut += batch.samples.count }
+            updatePendingGauges()
             progressChanged.yield()
         }
         try? await threadPool.shutdownGracefully()
@@ -592,7 +604,6 @@ final class RemoteEndpoint: Sendable {
             }
             for await _ in progressChanges {
                 store(durable: ContinuousClock.now - lastDurable >= .seconds(1))
-                updatePendingGauges()
             }
             group.cancelAll()
         }
@@ -600,9 +611,19 @@ final class RemoteEndpoint: Sendable {
         pendingDurable = false
     }
 
+    /// Samples and exemplars queued or in flight, over every shard.
     private func updatePendingGauges() {
         let sets = state.withLock { $0.allSets }
-        metrics.samplesPending.set(Double(sets.reduce(0) { $0 + $1.queues.reduce(0) { $0 + $1.count } }))
+        var samples = 0, exemplars = 0
+        for set in sets {
+            for queue in set.queues {
+                let pending = queue.pendingCounts
+                samples += pending.samples
+                exemplars += pending.exemplars
+            }
+        }
+        metrics.samplesPending.set(Double(samples))
+        metrics.exemplarsPending.set(Double(exemplars))
     }
 
     // MARK: Resharding and metadata
@@ -691,6 +712,8 @@ struct SkipRequest {
 struct EndpointState {
     var started = false
     var stopped = false
+    /// The watcher has returned; it answers no more skip requests.
+    var watcherDone = false
     var current: ShardSet?
     /// The previous set while it flushes after a reshard.
     var draining: ShardSet?

@@ -71,12 +71,19 @@ public final class RemoteWriteService: Service {
         for (config, externalLabels) in initial {
             start(config, externalLabels: externalLabels, atHead: false)
         }
+        // Maintenance runs on a tick and at once when the WAL starts a segment (the moment the
+        // closed segments grew past a size cap, if they did).
+        let (ticks, tick) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        wal.onSegmentStart { _ in tick.yield() }
         await withDiscardingTaskGroup { group in
-            group.addTask { [self] in
+            group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: Self.maintenanceInterval)
-                    await maintain()
+                    tick.yield()
                 }
+            }
+            group.addTask { [self] in
+                for await _ in ticks { await maintain() }
             }
             // Runs (even with no endpoints) until shutdown; then every endpoint sends what the
             // WAL holds until the flush deadline.
@@ -89,8 +96,10 @@ public final class RemoteWriteService: Service {
             let head = wal.head
             for entry in running { entry.endpoint.beginShutdown(deadline: deadline, head: head) }
             for entry in running { await entry.task.value }
+            tick.finish()
             group.cancelAll()
         }
+        wal.onSegmentStart { _ in }
         await maintain()
     }
 
@@ -170,8 +179,9 @@ public final class RemoteWriteService: Service {
             }
         }
         if caps.maxSize > 0 {
-            // Leave room for the segment being written to reach its full size.
-            let allowed = max(0, caps.maxSize - caps.segmentSize)
+            // Leave room for the segment being written to reach its full size, and for one more
+            // segment to be completed before this runs again.
+            let allowed = max(0, caps.maxSize - 2 * caps.segmentSize)
             var total = closed.reduce(0) { $0 + $1.size }
             for segment in closed where total > allowed {
                 total -= segment.size

@@ -27,6 +27,9 @@ struct RetryRules: Sendable {
     var retryOn429: Bool
     /// `queue_config.retry_on_http_status`: further statuses to retry (besides 5xx and 429).
     var extraStatuses: Set<Int> = []
+    /// Retry 401 and 403: the credentials come from a file that may be rotated (the sender
+    /// re-reads it before each retry), so a refusal is not the samples' fault.
+    var retryUnauthorized = false
     /// Longest receiver message kept for the log of a rejected batch.
     static let maxMessageLength = 512
 
@@ -44,6 +47,8 @@ struct RetryRules: Sendable {
         case 429 where retryOn429, 500..<600:
             return retry(response, now: now)
         case let status where extraStatuses.contains(status):
+            return retry(response, now: now)
+        case 401 where retryUnauthorized, 403 where retryUnauthorized:
             return retry(response, now: now)
         case 415:
             return .unsupportedMediaType(message: Self.message(of: response))

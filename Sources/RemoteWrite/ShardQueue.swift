@@ -41,7 +41,8 @@ struct ShardBatch {
 /// consumer).
 ///
 /// The producer pushes what fits and waits for room (backpressure: a full queue slows reading
-/// the WAL, it never drops). The consumer takes a batch when `maxPerBatch` are queued, when the
+/// the WAL, it never drops). Queued items and the batch in flight together never exceed
+/// `capacity`. The consumer takes a batch when `maxPerBatch` are queued, when the
 /// oldest queued item has waited `deadline`, or at once when the queue is closed (flushing).
 /// The queue remembers the batch in flight until ``completeBatch()``, so that ``firstPending``
 /// is the place of the oldest item not yet acknowledged.
@@ -53,6 +54,8 @@ final class ShardQueue: Sendable {
         var samples = Deque<QueuedSample>()
         var exemplars = Deque<QueuedExemplar>()
         var inFlightFirst: Cursor?
+        /// Sizes of the batch in flight.
+        var inFlight = (samples: 0, exemplars: 0)
         var closed = false
         /// When the oldest queued item arrived (for the batch deadline).
         var oldestArrival: ContinuousClock.Instant?
@@ -74,6 +77,11 @@ final class ShardQueue: Sendable {
     /// Queued items, the batch in flight excluded.
     var count: Int { state.withLock { $0.count } }
 
+    /// Samples and exemplars queued or in flight.
+    var pendingCounts: (samples: Int, exemplars: Int) {
+        state.withLock { ($0.samples.count + $0.inFlight.samples, $0.exemplars.count + $0.inFlight.exemplars) }
+    }
+
     /// The place of the oldest item not acknowledged yet (in flight or queued), nil when none.
     var firstPending: Cursor? {
         state.withLock { s in
@@ -91,7 +99,8 @@ final class ShardQueue: Sendable {
     /// one pushed (`items.count` when all fit).
     func push(_ items: [QueuedSample], from: Int) -> Int {
         let (end, wake) = state.withLock { s -> (Int, CheckedContinuation<Void, Never>?) in
-            let room = capacity - s.count
+            // The batch in flight counts against the capacity: it is memory the shard holds.
+            let room = capacity - s.count - s.inFlight.samples - s.inFlight.exemplars
             guard room > 0 else { return (from, nil) }
             let end = min(items.count, from + room)
             if s.count == 0 { s.oldestArrival = .now }
@@ -105,7 +114,7 @@ final class ShardQueue: Sendable {
     /// Pushes one exemplar if there is room; false when the queue is full.
     func push(_ exemplar: QueuedExemplar) -> Bool {
         let (pushed, wake) = state.withLock { s -> (Bool, CheckedContinuation<Void, Never>?) in
-            guard s.count < capacity else { return (false, nil) }
+            guard s.count + s.inFlight.samples + s.inFlight.exemplars < capacity else { return (false, nil) }
             if s.count == 0 { s.oldestArrival = .now }
             s.exemplars.append(exemplar)
             return (true, takeConsumerIfReady(&s))
@@ -124,7 +133,7 @@ final class ShardQueue: Sendable {
     func waitForRoom() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let resumeNow = state.withLock { s -> Bool in
-                if s.count < capacity || s.closed || s.producerInterrupted {
+                if s.count + s.inFlight.samples + s.inFlight.exemplars < capacity || s.closed || s.producerInterrupted {
                     s.producerInterrupted = false
                     return true
                 }
@@ -196,6 +205,7 @@ final class ShardQueue: Sendable {
                 }
             }
             s.inFlightFirst = batch.firstPlace
+            s.inFlight = (batch.samples.count, batch.exemplars.count)
             s.oldestArrival = s.count > 0 ? .now : nil
             defer { s.producer = nil }
             return (batch, s.producer)
@@ -206,7 +216,13 @@ final class ShardQueue: Sendable {
 
     /// The batch taken last was acknowledged (or given up for good).
     func completeBatch() {
-        state.withLock { $0.inFlightFirst = nil }
+        let producer = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.inFlightFirst = nil
+            s.inFlight = (0, 0)
+            defer { s.producer = nil }
+            return s.producer
+        }
+        producer?.resume()
     }
 
     private func waitForItems(_ wanted: Int, until: ContinuousClock.Instant?) async {

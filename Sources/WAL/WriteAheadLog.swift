@@ -73,6 +73,7 @@ public final class WriteAheadLog: Sendable {
     /// What opening the log found: replay time and size, series, corruptions and repairs.
     public let openReport: WALOpenReport
     private let state: Mutex<WriterState>
+    private let segmentStartHandler = Mutex<(@Sendable (Int) -> Void)?>(nil)
     private let writeFailureCount = Atomic<Int>(0)
     private let samplesAppendedCount = Atomic<Int>(0)
 
@@ -191,11 +192,17 @@ public final class WriteAheadLog: Sendable {
     ///
     /// - Returns: The refs of the batch's new series, in the order they were appended.
     public func commit(_ batch: AppendBatch) throws -> [SeriesRef] {
-        try state.withLock { s -> [SeriesRef] in
+        var started: Int?
+        defer {
+            if let started, let handler = segmentStartHandler.withLock({ $0 }) { handler(started) }
+        }
+        return try state.withLock { s -> [SeriesRef] in
             try s.checkOpen()
             if batch.isEmpty { return [] }
             do {
+                let before = s.segment
                 let refs = try s.commit(batch, segmentSize: segmentSize, now: ContinuousClock.now)
+                if s.segment != before { started = s.segment }
                 samplesAppendedCount.add(batch.sampleCount, ordering: .relaxed)
                 if s.failureStreak > 0 {
                     logger.info("WAL writes recovered", metadata: ["failedCommits": "\(s.failureStreak)", "segment": "\(s.segment)"])
@@ -213,6 +220,13 @@ public final class WriteAheadLog: Sendable {
                 throw WALError.writeFailed(underlying: error)
             }
         }
+    }
+
+    /// Calls `handler` with the new segment's number whenever a commit starts a new segment
+    /// (after the commit, outside the log's lock): the moment the closed segments grew, when
+    /// size caps are worth checking. One handler; setting another replaces it.
+    public func onSegmentStart(_ handler: @escaping @Sendable (Int) -> Void) {
+        segmentStartHandler.withLock { $0 = handler }
     }
 
     /// fsync of the current segment, and of the directory if segments were created or removed

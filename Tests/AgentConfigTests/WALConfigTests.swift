@@ -32,7 +32,7 @@ import Testing
 
     @Test func invalidWALSettingsAreRejectedWithTheirKey() {
         expectRejected("wal:\n  segment_size: 1KiB\n", message: "at least 65536 bytes", fromLine: 2)
-        expectRejected("wal:\n  segment_size: 1MiB\n  max_size: 1MiB\n", message: "at least twice wal.segment_size", fromLine: 2)
+        expectRejected("wal:\n  segment_size: 1MiB\n  max_size: 1MiB\n", message: "at least three times wal.segment_size", fromLine: 2)
         expectRejected("wal:\n  compression: zstd\n", message: "must be snappy or none", fromLine: 2)
         expectRejected("wal:\n  max_age: soon\n", message: "invalid duration", fromLine: 2)
         expectRejected("wal:\n  retention: 1d\n", message: "retention", fromLine: 2)

@@ -47,6 +47,17 @@ import WAL
         #expect(rules.classify(response(409, body: "conflict")) == .rejected(status: 409, message: "conflict"))
     }
 
+    @Test func refusedCredentialsAreRetriedOnlyWhenTheyComeFromAFile() {
+        let fromFile = RetryRules(retryOn429: true, retryUnauthorized: true)
+        for status in [401, 403] {
+            guard case .retry = fromFile.classify(response(status)) else {
+                Issue.record("\(status) not retried with a credential file")
+                continue
+            }
+            #expect(rules.classify(response(status)) == .rejected(status: status, message: ""))
+        }
+    }
+
     @Test(arguments: [400, 401, 403, 404, 413])
     func otherClientErrorsDropTheBatch(status: Int) {
         #expect(rules.classify(response(status, body: "out of order sample\n")) == .rejected(status: status, message: "out of order sample"))
@@ -204,6 +215,7 @@ import WAL
         let batch = await queue.nextBatch(maxPerBatch: 2, deadline: .seconds(60))
         #expect(batch?.samples.map(\.timestamp) == [0, 1])
         #expect(queue.firstPending == items[0].place, "the batch in flight is still pending")
+        #expect(queue.push(items, from: 3) == 3, "the batch in flight still counts against the capacity")
         queue.completeBatch()
         #expect(queue.firstPending == items[2].place)
         #expect(queue.push(items, from: 3) == 5)
@@ -237,6 +249,7 @@ import WAL
         async let waited: Void = queue.waitForRoom()
         try? await Task.sleep(for: .milliseconds(50))
         _ = await queue.nextBatch(maxPerBatch: 1, deadline: .seconds(60))
+        queue.completeBatch()
         await waited
         #expect(queue.push([sample(series, 2)], from: 0) == 1)
     }
