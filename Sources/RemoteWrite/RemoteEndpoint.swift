@@ -34,6 +34,7 @@ final class RemoteEndpoint: Sendable {
     private let retryRules: RetryRules
     private let logger: Logger
     private let state = Mutex(EndpointState())
+    private let storeState = Mutex<(last: EndpointProgress?, pendingDurable: Bool)>((nil, false))
     private let progressChanged: AsyncStream<Void>.Continuation
     private let progressChanges: AsyncStream<Void>
 
@@ -122,9 +123,10 @@ final class RemoteEndpoint: Sendable {
         // Resume with the stored sharding when it is allowed, so each shard's cursor still applies.
         let storedShards = resume.shards.count
         let shardCount = (queue.minShards...queue.maxShards).contains(storedShards) ? storedShards : queue.minShards
+        let sameSharding = storedShards == shardCount
         let first = ShardSet(
             count: shardCount, capacity: queue.capacity, start: Cursor(position: reader.position),
-            floors: storedShards == shardCount ? resume.shards : [], previous: nil)
+            floors: sameSharding ? resume.shards : [], firstBatchEnds: sameSharding ? resume.inFlight : [], previous: nil)
         state.withLock { s in
             s.current = first
             s.readPosition = Cursor(position: reader.position)
@@ -384,7 +386,9 @@ final class RemoteEndpoint: Sendable {
         let (old, new) = state.withLock { s -> (ShardSet?, ShardSet?) in
             s.pendingReshard = nil
             guard let old = s.current, old.queues.count != count, s.draining == nil else { return (nil, nil) }
-            let new = ShardSet(count: count, capacity: config.queueConfig.capacity, start: s.readPosition, floors: [], previous: old)
+            let new = ShardSet(
+                count: count, capacity: config.queueConfig.capacity, start: s.readPosition, floors: [], firstBatchEnds: [],
+                previous: old)
             s.draining = old
             s.current = new
             return (old, new)
@@ -413,6 +417,8 @@ final class RemoteEndpoint: Sendable {
         let limits = config.queueConfig
         while let batch = await queue.nextBatch(maxPerBatch: limits.maxSamplesPerSend, deadline: limits.batchSendDeadline) {
             if pastDeadline() { break }
+            // Where this batch ends is stored before it goes out: after a crash it is resent as is.
+            storeProgress(durable: false)
             let done = await send(batch, encoder: &encoder, connection: connection, threadPool: threadPool)
             if !done { break }
             queue.completeBatch()
@@ -565,6 +571,7 @@ final class RemoteEndpoint: Sendable {
         let (started, read, current, draining) = state.withLock { ($0.started, $0.readPosition, $0.current, $0.draining) }
         guard started, let current else { return nil }
         let cursors: [Cursor]
+        let sending = draining ?? current
         if let old = draining {
             cursors = old.queues.map { $0.firstPending ?? current.start }
         } else {
@@ -573,27 +580,30 @@ final class RemoteEndpoint: Sendable {
             }
         }
         let low = cursors.min() ?? read
-        return EndpointProgress(acknowledged: low, shards: cursors, url: config.url)
+        return EndpointProgress(acknowledged: low, shards: cursors, inFlight: sending.queues.map(\.inFlightEnd), url: config.url)
+    }
+
+    /// Writes the current progress unless it is what was written last; `durable` also fsyncs
+    /// (and is honoured even when nothing changed since a non-durable write). Serialized: the
+    /// shards (before each request) and the persist loop (after acknowledgements) share it.
+    private func storeProgress(durable: Bool) {
+        storeState.withLock { stored in
+            guard let progress = currentProgress() else { return }
+            if progress == stored.last && !(durable && stored.pendingDurable) { return }
+            do {
+                try progressFile.store(progress, durable: durable)
+                stored.last = progress
+                stored.pendingDurable = !durable
+            } catch {
+                logger.error("cannot store the remote write progress", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Stores the progress after acknowledgements: at once (a rename, which survives the process
     /// being killed) and fsynced at most once a second (which survives a power loss).
     private func persistLoop() async {
-        var last: EndpointProgress?
         var lastDurable = ContinuousClock.now
-        var pendingDurable = false
-        func store(durable: Bool) {
-            guard let progress = currentProgress() else { return }
-            if progress == last && !(durable && pendingDurable) { return }
-            do {
-                try progressFile.store(progress, durable: durable)
-                last = progress
-                pendingDurable = !durable
-                if durable { lastDurable = .now }
-            } catch {
-                logger.error("cannot store the remote write progress", metadata: ["error": "\(error)"])
-            }
-        }
         await withTaskGroup(of: Void.self) { group in
             // A tick, so that the last acknowledgement of a burst becomes durable too.
             group.addTask { [progressChanged] in
@@ -603,12 +613,13 @@ final class RemoteEndpoint: Sendable {
                 }
             }
             for await _ in progressChanges {
-                store(durable: ContinuousClock.now - lastDurable >= .seconds(1))
+                let durable = ContinuousClock.now - lastDurable >= .seconds(1)
+                storeProgress(durable: durable)
+                if durable { lastDurable = .now }
             }
             group.cancelAll()
         }
-        store(durable: true)
-        pendingDurable = false
+        storeProgress(durable: true)
     }
 
     /// Samples and exemplars queued or in flight, over every shard.
@@ -748,8 +759,10 @@ final class ShardSet: Sendable {
     let drained = OneShotEvent()
     private let running: Mutex<Int>
 
-    init(count: Int, capacity: Int, start: Cursor, floors: [Cursor], previous: ShardSet?) {
-        queues = (0..<max(1, count)).map { _ in ShardQueue(capacity: capacity) }
+    init(count: Int, capacity: Int, start: Cursor, floors: [Cursor], firstBatchEnds: [Cursor?], previous: ShardSet?) {
+        queues = (0..<max(1, count)).map { i in
+            ShardQueue(capacity: capacity, firstBatchEnd: i < firstBatchEnds.count ? firstBatchEnds[i] : nil)
+        }
         self.start = start
         self.floors = floors
         self.previousDrained = previous?.drained

@@ -26,6 +26,12 @@ struct ShardBatch {
     var isEmpty: Bool { samples.isEmpty && exemplars.isEmpty }
     var count: Int { samples.count + exemplars.count }
 
+    /// The place just after the batch's last item.
+    var endPlace: Cursor? {
+        let last = [samples.last?.place, exemplars.last?.place].compactMap { $0 }.max()
+        return last.map { Cursor(position: $0.position, samplesDone: $0.samplesDone + 1) }
+    }
+
     /// The earliest WAL place in the batch.
     var firstPlace: Cursor? {
         switch (samples.first?.place, exemplars.first?.place) {
@@ -54,6 +60,12 @@ final class ShardQueue: Sendable {
         var samples = Deque<QueuedSample>()
         var exemplars = Deque<QueuedExemplar>()
         var inFlightFirst: Cursor?
+        /// The place just after the batch in flight.
+        var inFlightEnd: Cursor?
+        /// After a restart: where the batch that was in flight when the agent stopped ended. The
+        /// first batch ends there too, so it is resent exactly as it was (a receiver that stored
+        /// it rejects it as a whole, and no newer sample goes down with it).
+        var firstBatchEnd: Cursor?
         /// Sizes of the batch in flight.
         var inFlight = (samples: 0, exemplars: 0)
         var closed = false
@@ -69,10 +81,15 @@ final class ShardQueue: Sendable {
         var count: Int { samples.count + exemplars.count }
     }
 
-    init(capacity: Int) {
+    init(capacity: Int, firstBatchEnd: Cursor? = nil) {
         self.capacity = max(1, capacity)
-        state = Mutex(State())
+        var state = State()
+        state.firstBatchEnd = firstBatchEnd
+        self.state = Mutex(state)
     }
+
+    /// The place just after the batch in flight; nil when none is.
+    var inFlightEnd: Cursor? { state.withLock { $0.inFlightEnd } }
 
     /// Queued items, the batch in flight excluded.
     var count: Int { state.withLock { $0.count } }
@@ -176,6 +193,11 @@ final class ShardQueue: Sendable {
                 let count = s.count
                 if count == 0 { return s.closed ? .finished : .wait(nil) }
                 if count >= maxPerBatch || s.closed { return .take }
+                if let end = s.firstBatchEnd,
+                    (s.samples.last.map { $0.place >= end } ?? false) || (s.exemplars.last.map { $0.place >= end } ?? false)
+                {
+                    return .take  // the batch to resend is complete
+                }
                 let due = s.oldestArrival.map { $0 + deadline } ?? .now
                 return due <= .now ? .take : .wait(due)
             }
@@ -194,8 +216,14 @@ final class ShardQueue: Sendable {
         let (batch, producer) = state.withLock { s -> (ShardBatch, CheckedContinuation<Void, Never>?) in
             var batch = ShardBatch()
             // Oldest first across both kinds, so the batch is a prefix of the queue by WAL place.
+            let end = s.firstBatchEnd
+            s.firstBatchEnd = nil
             while batch.count < maxPerBatch {
-                let sample = s.samples.first?.place, exemplar = s.exemplars.first?.place
+                var sample = s.samples.first?.place, exemplar = s.exemplars.first?.place
+                if let end {
+                    if let p = sample, p >= end { sample = nil }
+                    if let p = exemplar, p >= end { exemplar = nil }
+                }
                 if let sp = sample, exemplar == nil || sp <= exemplar! {
                     batch.samples.append(s.samples.removeFirst())
                 } else if exemplar != nil {
@@ -205,6 +233,7 @@ final class ShardQueue: Sendable {
                 }
             }
             s.inFlightFirst = batch.firstPlace
+            s.inFlightEnd = batch.endPlace
             s.inFlight = (batch.samples.count, batch.exemplars.count)
             s.oldestArrival = s.count > 0 ? .now : nil
             defer { s.producer = nil }
@@ -218,6 +247,7 @@ final class ShardQueue: Sendable {
     func completeBatch() {
         let producer = state.withLock { s -> CheckedContinuation<Void, Never>? in
             s.inFlightFirst = nil
+            s.inFlightEnd = nil
             s.inFlight = (0, 0)
             defer { s.producer = nil }
             return s.producer

@@ -35,12 +35,17 @@ public struct EndpointProgress: Sendable, Codable, Equatable {
     /// The low-water mark (JSON: `position` and `samplesDone` at the top level).
     public var acknowledged: Cursor
     public var shards: [Cursor]
+    /// Per shard, where the batch it was sending ended (nil: none was in flight). After a crash
+    /// that batch is resent exactly as it was: a receiver that had stored it refuses it whole
+    /// (out of order), and no newer sample must be in the same request.
+    public var inFlight: [Cursor?]
     /// The endpoint's URL when the file was written (informational, for `agent wal dump --lag`).
     public var url: String?
 
-    public init(acknowledged: Cursor, shards: [Cursor] = [], url: String? = nil) {
+    public init(acknowledged: Cursor, shards: [Cursor] = [], inFlight: [Cursor?] = [], url: String? = nil) {
         self.acknowledged = acknowledged
         self.shards = shards
+        self.inFlight = inFlight
         self.url = url
     }
 
@@ -54,7 +59,7 @@ public struct EndpointProgress: Sendable, Codable, Equatable {
     /// The place after which nothing is acknowledged.
     public var highest: Cursor { shards.max().map { max($0, acknowledged) } ?? acknowledged }
 
-    private enum CodingKeys: String, CodingKey { case position, samplesDone, shards, url }
+    private enum CodingKeys: String, CodingKey { case position, samplesDone, shards, inFlight, url }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -62,6 +67,7 @@ public struct EndpointProgress: Sendable, Codable, Equatable {
             position: try c.decode(WALPosition.self, forKey: .position),
             samplesDone: try c.decodeIfPresent(Int.self, forKey: .samplesDone) ?? 0)
         shards = try c.decodeIfPresent([Cursor].self, forKey: .shards) ?? []
+        inFlight = try c.decodeIfPresent([Cursor?].self, forKey: .inFlight) ?? []
         url = try c.decodeIfPresent(String.self, forKey: .url)
     }
 
@@ -70,6 +76,7 @@ public struct EndpointProgress: Sendable, Codable, Equatable {
         try c.encode(acknowledged.position, forKey: .position)
         try c.encode(acknowledged.samplesDone, forKey: .samplesDone)
         if !shards.isEmpty { try c.encode(shards, forKey: .shards) }
+        if inFlight.contains(where: { $0 != nil }) { try c.encode(inFlight, forKey: .inFlight) }
         try c.encodeIfPresent(url, forKey: .url)
     }
 }
