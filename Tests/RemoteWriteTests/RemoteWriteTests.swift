@@ -221,6 +221,22 @@ import WAL
         #expect(queue.push(items, from: 3) == 5)
     }
 
+    @Test func afterARestartTheBatchThatWasInFlightIsResentAlone() async {
+        let series = OutgoingSeries(labels: Labels(["__name__": "x"]), metadata: nil)
+        let items = (0..<5).map { sample(series, $0) }
+        let queue = ShardQueue(capacity: 100, firstBatchEnd: items[2].place)
+        _ = queue.push(items, from: 0)
+        let started = ContinuousClock.now
+        let first = await queue.nextBatch(maxPerBatch: 10, deadline: .seconds(60))
+        #expect(first?.samples.map(\.timestamp) == [0, 1], "the first batch ends where the stored one did")
+        #expect(ContinuousClock.now - started < .seconds(30), "and goes at once, without waiting for the deadline")
+        #expect(queue.inFlightEnd == Cursor(position: items[1].place.position, samplesDone: 1))
+        queue.completeBatch()
+        #expect(queue.inFlightEnd == nil)
+        queue.close()
+        #expect(await queue.nextBatch(maxPerBatch: 10, deadline: .seconds(60))?.samples.map(\.timestamp) == [2, 3, 4])
+    }
+
     @Test func aPartialBatchGoesAtTheDeadline() async {
         let queue = ShardQueue(capacity: 100)
         let series = OutgoingSeries(labels: Labels(["__name__": "x"]), metadata: nil)
