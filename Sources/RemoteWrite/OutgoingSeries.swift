@@ -43,22 +43,47 @@ package struct FamilyMetadata: Sendable, Hashable {
 /// memory as the label strings themselves; in exchange a request copies them instead of
 /// converting every label to libprotobuf-c structures and C strings again.
 package final class OutgoingSeries: Sendable {
-    /// The labels as sent: external labels added, write relabeling applied; sorted by name with
-    /// unique names (``WAL/Labels`` guarantees both).
-    package let labels: Labels
     /// The family's HELP/TYPE/UNIT, if known; Remote Write 2.0 sends it with every series.
     package let metadata: FamilyMetadata?
     /// The labels as the repeated field `labels = 1` of a 1.0 `prometheus.TimeSeries` (tag,
     /// length and `Label` message per label), packed once with libprotobuf-c. Remote Write 2.0
-    /// reads its label names and values from these bytes too (``RequestEncoder``).
+    /// reads its label names and values from these bytes too (``RequestEncoder``). The only copy
+    /// of the labels the series keeps: one series costs its encoded bytes and little more.
     let encodedLabels: [UInt8]
 
     /// Encodes `labels` once; `labels` must be what the endpoint sends (after external labels
-    /// and write relabeling).
+    /// and write relabeling), sorted by name with unique names (``WAL/Labels`` guarantees both).
     package init(labels: Labels, metadata: FamilyMetadata?) {
-        self.labels = labels
         self.metadata = metadata
         self.encodedLabels = ProtoLabel.encodedFields(labels.pairs.map { ProtoLabel(name: $0.name, value: $0.value) })
+    }
+
+    /// Keeps `encoded` (from another series) with new metadata.
+    init(encodedLabels encoded: [UInt8], metadata: FamilyMetadata?) {
+        self.metadata = metadata
+        self.encodedLabels = encoded
+    }
+
+    /// The labels as sent, decoded from ``encodedLabels`` (not for the hot path).
+    package var labels: Labels {
+        var pairs: [Label] = []
+        encodedLabels.withUnsafeBytes { encoded in
+            Wire.forEachLabel(in: encoded) { name, value in
+                pairs.append(Label(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+            }
+        }
+        return Labels(pairs)
+    }
+
+    /// The value of `__name__`, decoded from ``encodedLabels``.
+    var metricName: String {
+        var result = ""
+        encodedLabels.withUnsafeBytes { encoded in
+            Wire.forEachLabel(in: encoded) { name, value in
+                if result.isEmpty, name.elementsEqual("__name__".utf8) { result = String(decoding: value, as: UTF8.self) }
+            }
+        }
+        return result
     }
 }
 

@@ -528,7 +528,7 @@ private struct SymbolTable {
 /// Field tags and sizes of the messages in `proto/remote.proto` (1.0) and
 /// `proto/remote_v2.proto` (2.0), for laying requests out by hand. A tag byte is
 /// `field number << 3 | wire type` (0 varint, 1 fixed 64-bit, 2 length-delimited).
-private enum Wire {
+enum Wire {
     /// 1.0 `WriteRequest.timeseries` (1, LEN).
     static let writeRequestTimeseries: UInt8 = 1 << 3 | 2
     /// 2.0 `Request.symbols` (4, LEN).

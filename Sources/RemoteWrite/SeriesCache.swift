@@ -68,9 +68,9 @@ struct SeriesCache {
         }
         guard attachMetadata, !changed.isEmpty else { return }
         for (ref, s) in series {
-            let family = Self.family(of: s.labels.metricName, in: metadata)
+            let family = Self.family(of: s.metricName, in: metadata)
             guard changed.contains(family) else { continue }
-            series[ref] = OutgoingSeries(labels: s.labels, metadata: metadata[family])
+            series[ref] = OutgoingSeries(encodedLabels: s.encodedLabels, metadata: metadata[family])
         }
     }
 
