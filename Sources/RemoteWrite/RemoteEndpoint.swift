@@ -462,6 +462,13 @@ final class RemoteEndpoint: Sendable {
                 }
                 if attempt > 0 { logger.info("remote write recovered", metadata: ["attempts": "\(attempt + 1)"]) }
                 return true
+            case .rejected(let status, let message) where batch.isResend && status == 400:
+                // Most likely the receiver stored it before the agent stopped and now refuses the
+                // copy as out of order: not a loss.
+                logger.info("the batch in flight when the agent last stopped was refused when resent; the receiver most likely stored it already", metadata: [
+                    "status": "\(status)", "samples": "\(batch.samples.count)", "response": "\(message)",
+                ])
+                return true
             case .rejected(let status, let message):
                 metrics.requestFailures.increment()
                 metrics.samplesFailed.increment(by: Int64(batch.samples.count))

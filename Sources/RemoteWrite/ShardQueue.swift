@@ -23,6 +23,8 @@ struct QueuedExemplar {
 struct ShardBatch {
     var samples: [QueuedSample] = []
     var exemplars: [QueuedExemplar] = []
+    /// The batch that was in flight when the agent last stopped, sent again as it was.
+    var isResend = false
     var isEmpty: Bool { samples.isEmpty && exemplars.isEmpty }
     var count: Int { samples.count + exemplars.count }
 
@@ -232,6 +234,7 @@ final class ShardQueue: Sendable {
                     break
                 }
             }
+            batch.isResend = end != nil
             s.inFlightFirst = batch.firstPlace
             s.inFlightEnd = batch.endPlace
             s.inFlight = (batch.samples.count, batch.exemplars.count)
