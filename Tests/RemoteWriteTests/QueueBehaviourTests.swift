@@ -59,7 +59,7 @@ struct QueueOrderingTests {
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, maxPerSend: 10, deadline: .seconds(8))])
         // 9 full batches go at once; only the last 5 samples wait for the 8 s deadline.
         #expect(await receiver.waitForAccepted(90, timeout: .seconds(6)), "full batches were held back")
-        #expect(await receiver.waitForAccepted(95, timeout: .seconds(10)))
+        #expect(await receiver.waitForAccepted(95, timeout: .seconds(20)))
         await running.stop()
         await receiver.stop()
 
@@ -76,7 +76,7 @@ struct QueueOrderingTests {
         try await Task.sleep(for: .milliseconds(200))  // the watcher is waiting at the WAL's end
         let committedAt = ContinuousClock.now
         try fixture.scrape(nodeSeries(3), at: baseTimestamp)
-        #expect(await receiver.waitForAccepted(3, timeout: .seconds(5)))
+        #expect(await receiver.waitForAccepted(3, timeout: .seconds(20)))
         await running.stop()
         await receiver.stop()
 
@@ -119,14 +119,14 @@ struct QueueRetryTests {
             $0.queueConfig.retryOnHTTP429 = c.retryOn429
             $0.queueConfig.retryOnHTTPStatus = c.extra
         }])
-        #expect(await receiver.wait(timeout: .seconds(5)) { $0.count >= 1 })
+        #expect(await receiver.wait(timeout: .seconds(20)) { $0.count >= 1 })
         if c.retried {
-            #expect(await receiver.waitForAccepted(5, timeout: .seconds(5)))
+            #expect(await receiver.waitForAccepted(5, timeout: .seconds(20)))
         } else {
             // A later batch goes through; the dropped one never comes back.
             try await Task.sleep(for: .milliseconds(300))
             try fixture.scrape(nodeSeries(5), at: baseTimestamp + 1000)
-            #expect(await receiver.waitForAccepted(5, timeout: .seconds(5)))
+            #expect(await receiver.waitForAccepted(5, timeout: .seconds(20)))
         }
         try await Task.sleep(for: .milliseconds(300))
         await running.stop()
@@ -160,7 +160,7 @@ struct QueueRetryTests {
         let fixture = try WALFixture()
         try fixture.scrape(nodeSeries(3), at: baseTimestamp)
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url)])
-        #expect(await receiver.waitForAccepted(3, timeout: .seconds(5)))
+        #expect(await receiver.waitForAccepted(3, timeout: .seconds(20)))
         await running.stop()
         await receiver.stop()
         let arrivals = receiver.arrivals
@@ -175,7 +175,7 @@ struct QueueRetryTests {
         let fixture = try WALFixture()
         try fixture.scrape(nodeSeries(2), at: baseTimestamp)
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url)])
-        #expect(await receiver.waitForAccepted(2, timeout: .seconds(6)))
+        #expect(await receiver.waitForAccepted(2, timeout: .seconds(20)))
         await running.stop()
         await receiver.stop()
         let arrivals = receiver.arrivals
@@ -195,7 +195,7 @@ struct QueueRetryTests {
             $0.queueConfig.minBackoff = .milliseconds(40)
             $0.queueConfig.maxBackoff = .milliseconds(160)
         }])
-        #expect(await receiver.waitForAccepted(1, timeout: .seconds(10)))
+        #expect(await receiver.waitForAccepted(1, timeout: .seconds(20)))
         await running.stop()
         await receiver.stop()
         let times = receiver.arrivals.map(\.at)
@@ -230,7 +230,7 @@ struct QueueContentTests {
         let running = try RunningService(
             fixture, endpoints: [endpoint(receiver.url) { $0.writeRelabelConfigs = relabel }],
             externalLabels: Labels(["cluster": "ext", "region": "eu"]))
-        #expect(await receiver.waitForAccepted(4, timeout: .seconds(5)))
+        #expect(await receiver.waitForAccepted(4, timeout: .seconds(20)))
         try await Task.sleep(for: .milliseconds(300))
         await running.stop()
         await receiver.stop()
@@ -260,7 +260,7 @@ struct QueueContentTests {
             ])
         try fixture.commit([(requests, baseTimestamp + 1000, 12), (temperature, baseTimestamp + 1000, 21.5)])
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url) { $0.protobufMessage = .v2 }])
-        #expect(await receiver.waitForAccepted(4, timeout: .seconds(5)))
+        #expect(await receiver.waitForAccepted(4, timeout: .seconds(20)))
         try await Task.sleep(for: .milliseconds(200))
         await running.stop()
         await receiver.stop()
@@ -311,7 +311,7 @@ struct QueueContentTests {
             $0.protobufMessage = .v2
             $0.protobufMessageFallback = true
         }])
-        #expect(await receiver.waitForAccepted(40, timeout: .seconds(5)))
+        #expect(await receiver.waitForAccepted(40, timeout: .seconds(20)))
         try await Task.sleep(for: .milliseconds(300))
         await running.stop()
         await receiver.stop()
@@ -330,7 +330,7 @@ struct QueueContentTests {
         let fixture = try WALFixture()
         try fixture.scrape(nodeSeries(6), at: baseTimestamp)
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url) { $0.protobufMessage = .v2 }])
-        #expect(await receiver.wait(timeout: .seconds(5)) { $0.reduce(0) { $0 + $1.samples.count } >= 6 })
+        #expect(await receiver.wait(timeout: .seconds(20)) { $0.reduce(0) { $0 + $1.samples.count } >= 6 })
         try await Task.sleep(for: .milliseconds(400))
         await running.stop()
         await receiver.stop()
@@ -355,7 +355,7 @@ struct QueueContentTests {
             $0.metadataConfig.send = true
             $0.metadataConfig.sendInterval = .milliseconds(200)
         }])
-        #expect(await receiver.wait(timeout: .seconds(5)) { $0.contains(where: \.isMetadataOnly) })
+        #expect(await receiver.wait(timeout: .seconds(20)) { $0.contains(where: \.isMetadataOnly) })
         await running.stop(timeout: .seconds(15))
         await receiver.stop()
 
@@ -403,7 +403,7 @@ struct QueueShutdownTests {
         let fixture = try WALFixture()
         try fixture.scrape(nodeSeries(10), at: baseTimestamp)
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url)], flushDeadline: .seconds(1))
-        #expect(await receiver.wait(timeout: .seconds(5)) { !$0.isEmpty })
+        #expect(await receiver.wait(timeout: .seconds(20)) { !$0.isEmpty })
         let took = await running.stop(timeout: .seconds(30))
         await receiver.stop()
         #expect(took != nil, "run() did not return within 30 s")
@@ -415,7 +415,7 @@ struct QueueShutdownTests {
         let fixture = try WALFixture()
         for scrape in 0..<20 { try fixture.scrape(nodeSeries(10), at: baseTimestamp + Int64(scrape) * 1000) }
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, capacity: 20, maxPerSend: 10)], flushDeadline: .seconds(1))
-        #expect(await receiver.wait(timeout: .seconds(5)) { !$0.isEmpty })
+        #expect(await receiver.wait(timeout: .seconds(20)) { !$0.isEmpty })
         try await Task.sleep(for: .milliseconds(300))  // the watcher now waits for room
         let took = await running.stop(timeout: .seconds(15))
         await receiver.stop()
@@ -429,7 +429,7 @@ struct QueueShutdownTests {
         let fixture = try WALFixture()
         for scrape in 0..<10 { try fixture.scrape(nodeSeries(10), at: baseTimestamp + Int64(scrape) * 1000) }
         let first = try RunningService(fixture, endpoints: [endpoint(receiver.url, shards: 2, maxPerSend: 10)], flushDeadline: .seconds(1))
-        #expect(await receiver.wait(timeout: .seconds(5)) { $0.count >= 4 })
+        #expect(await receiver.wait(timeout: .seconds(20)) { $0.count >= 4 })
         let took = await first.stop(timeout: .seconds(30))
         #expect(took != nil, "run 1 did not return")
         let acceptedFirst = receiver.accepted
@@ -448,7 +448,7 @@ struct QueueShutdownTests {
         // Run 2, receiver healthy: exactly the rest.
         receiver.answer(Receiver.answering(204))
         let second = try RunningService(fixture, endpoints: [endpoint(receiver.url, shards: 2, maxPerSend: 10)], flushDeadline: .seconds(1))
-        #expect(await receiver.waitForAccepted(100, timeout: .seconds(10)))
+        #expect(await receiver.waitForAccepted(100, timeout: .seconds(20)))
         try await Task.sleep(for: .milliseconds(300))
         #expect(await second.stop(timeout: .seconds(30)) != nil, "run 2 did not return")
         await receiver.stop()
@@ -473,7 +473,7 @@ struct QueueIsolationTests {
             endpoints: [endpoint(bad.url, name: "bad", maxPerSend: 20), endpoint(good.url, name: "good", maxPerSend: 20)],
             flushDeadline: .milliseconds(500))
         let started = ContinuousClock.now
-        #expect(await good.waitForAccepted(200, timeout: .seconds(10)))
+        #expect(await good.waitForAccepted(200, timeout: .seconds(20)))
         let took = ContinuousClock.now - started
         // A slow receiver takes 5 s per request: sharing anything with it would cost that much.
         #expect(took < .seconds(4.5), "the healthy endpoint needed \(took)")
@@ -500,7 +500,7 @@ struct QueueIsolationTests {
         #expect(receiver.accepted.isEmpty)
 
         receiver.answer(Receiver.answering(204))
-        #expect(await receiver.waitForAccepted(400, timeout: .seconds(10)))
+        #expect(await receiver.waitForAccepted(400, timeout: .seconds(20)))
         try await Task.sleep(for: .milliseconds(300))
         await running.stop(timeout: .seconds(30))
         await receiver.stop()
@@ -566,7 +566,7 @@ struct QueueWALCapTests {
     }
 
     /// Runs `maintain()` with a time limit; false when it did not return in time.
-    static func maintain(_ running: RunningService, within limit: Duration = .seconds(5)) async -> Bool {
+    static func maintain(_ running: RunningService, within limit: Duration = .seconds(20)) async -> Bool {
         let done = Locked(false)
         let service = running.service
         Task {
@@ -610,7 +610,7 @@ struct QueueWALCapTests {
                 if size > Self.maxSize { break }
             }
         }
-        #expect(!stalled, "maintain() did not return within 5 s")
+        #expect(!stalled, "maintain() did not return within 20 s")
         let dropped = { Int(running.metric("prometheus_remote_storage_samples_dropped_total", ["reason": "wal_max_size"]) ?? 0) }
         #expect(running.metric("agent_wal_segments_removed_total", ["reason": "wal_max_size"]) ?? 0 > 0, "the cap never removed a segment")
 

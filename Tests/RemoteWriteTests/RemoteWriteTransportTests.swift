@@ -216,7 +216,7 @@ struct RemoteWriteCredentialTests {
             try "rotated-secret-2\n".write(toFile: secretFile, atomically: false, encoding: .utf8)
             try server.setBehaviour(kind.demanding("rotated-secret-2"))
             try fixture.scrape(nodeSeries(5), at: baseTimestamp + 1000)
-            #expect(await server.waitForAccepted(10, timeout: .seconds(5)))
+            #expect(await server.waitForAccepted(10, timeout: .seconds(20)))
             try await Task.sleep(for: .milliseconds(200))
             await running.stop()
 
@@ -252,10 +252,10 @@ struct RemoteWriteCredentialTests {
 
             try server.setBehaviour(kind.demanding("rotated-secret-2"))
             try fixture.scrape(nodeSeries(5), at: baseTimestamp + 1000)
-            #expect(await server.waitForRequests(timeout: .seconds(5)) { $0.contains { $0.status == 401 } })
+            #expect(await server.waitForRequests(timeout: .seconds(20)) { $0.contains { $0.status == 401 } })
             try await Task.sleep(for: .milliseconds(300))
             try write("rotated-secret-2", to: secretFile)
-            let allArrived = await server.waitForAccepted(10, timeout: .seconds(3))
+            let allArrived = await server.waitForAccepted(10, timeout: .seconds(20))
             await running.stop()
 
             let requests = server.requests()
