@@ -5,18 +5,9 @@ import WAL
 /// `WriteRequest.metadata` entries of their own (``RequestEncoder/encodeV1Metadata(_:)``), in 2.0
 /// attached to every series of the family (``OutgoingSeries/metadata``).
 package struct FamilyMetadata: Sendable, Hashable {
-    /// The metric type, numbered as Prometheus's `MetricMetadata.MetricType` (1.0) and
-    /// `Metadata.MetricType` (2.0, where 0 is `METRIC_TYPE_UNSPECIFIED`).
-    package enum MetricType: UInt8, Sendable, CaseIterable {
-        case unknown = 0
-        case counter = 1
-        case gauge = 2
-        case histogram = 3
-        case gaugeHistogram = 4
-        case summary = 5
-        case info = 6
-        case stateSet = 7
-    }
+    /// The metric type: the WAL's, which is numbered as Prometheus's `MetricMetadata.MetricType`
+    /// (1.0) and `Metadata.MetricType` (2.0, where 0 is `METRIC_TYPE_UNSPECIFIED`).
+    package typealias MetricType = WALMetricType
 
     /// The family name, e.g. `http_requests` for `http_requests_total` in OpenMetrics.
     package var family: String

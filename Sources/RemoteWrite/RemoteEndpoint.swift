@@ -790,7 +790,7 @@ final class ShardSet: Sendable {
 
 extension FamilyMetadata {
     init(_ record: MetadataRecord) {
-        self.init(family: record.family, type: MetricType(rawValue: record.type.rawValue) ?? .unknown, help: record.help, unit: record.unit)
+        self.init(family: record.family, type: record.type, help: record.help, unit: record.unit)
     }
 }
 
