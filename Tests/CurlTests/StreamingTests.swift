@@ -178,7 +178,7 @@ private func status(_ result: Result<HTTPResponse, CurlError>) throws -> Int {
             let resultStatus = try status(result)
             #expect(resultStatus == 200)
             #expect(received.pieces.count == 3)
-            #expect(ContinuousClock.now - start < .seconds(10))
+            #expect(ContinuousClock.now - start < .seconds(25), "the stream never ends by itself")
             // The connection stays usable.
             let (_, again) = await stream(connection, HTTPRequest(url: server.url("/pieces?n=2&ms=10")))
             let againStatus = try status(again)
@@ -198,8 +198,9 @@ private func status(_ result: Result<HTTPResponse, CurlError>) throws -> Int {
             #expect(resultStatus == 200)
             #expect(received.status == [200])
             #expect(received.pieces.isEmpty)
-            // The progress callback runs at least once a second.
-            #expect(ContinuousClock.now - start < .seconds(10))
+            // The progress callback runs at least once a second; the stream itself never ends.
+            // (Generous: a loaded CI machine once needed 11.7 s.)
+            #expect(ContinuousClock.now - start < .seconds(25))
         }
     }
 
@@ -224,7 +225,7 @@ private func status(_ result: Result<HTTPResponse, CurlError>) throws -> Int {
             }
             #expect(error.kind == .timeout)
             #expect(received.status == [200])
-            #expect(ContinuousClock.now - start < .seconds(10))
+            #expect(ContinuousClock.now - start < .seconds(25), "the stream never ends by itself")
         }
     }
 
