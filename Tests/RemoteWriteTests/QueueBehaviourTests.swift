@@ -86,7 +86,7 @@ struct QueueOrderingTests {
         #expect(first.samples.count == 3)
         let waited = first.at - committedAt
         #expect(waited >= .milliseconds(390), "sent after \(waited), before batch_send_deadline")
-        #expect(waited < .seconds(4), "sent only after \(waited)")
+        #expect(waited < .seconds(8), "sent only after \(waited)")
     }
 }
 
@@ -183,7 +183,7 @@ struct QueueRetryTests {
         guard arrivals.count == 2 else { return }
         let gap = arrivals[1].at - arrivals[0].at
         #expect(gap >= .milliseconds(990), "retried after \(gap) despite Retry-After: 1")
-        #expect(gap < .seconds(4), "retried only after \(gap)")
+        #expect(gap < .seconds(8), "retried only after \(gap)")
     }
 
     @Test func backoffDoublesFromMinBackoffUpToMaxBackoff() async throws {
@@ -206,9 +206,9 @@ struct QueueRetryTests {
         for (i, (gap, wanted)) in zip(gaps, expected).enumerated() {
             #expect(gap >= wanted, "attempt \(i + 1) came \(gap) after the previous one, before its backoff \(wanted)")
         }
-        // Uncapped doubling would wait 320 + 640 + 1280 ms before the last three attempts.
-        let lastThree = gaps.suffix(3).reduce(Duration.zero, +)
-        #expect(lastThree < .milliseconds(1500), "max_backoff not applied: last gaps \(gaps.suffix(3))")
+        // Uncapped doubling would wait 1280 ms before the last attempt; the cap is 160 ms (a
+        // loaded machine adds some, not 800 ms).
+        #expect((gaps.last ?? .zero) < .milliseconds(1000), "max_backoff not applied: last gaps \(gaps.suffix(3))")
     }
 }
 
@@ -393,7 +393,7 @@ struct QueueShutdownTests {
         #expect(took != nil, "run() did not return")
         #expect(counts(receiver.accepted) == counts(fixture.committed))
         if let last = receiver.arrivals.last {
-            #expect(last.at - shutdownAt < .seconds(5), "the flush waited for the batch deadline")
+            #expect(last.at - shutdownAt < .seconds(15), "the flush waited for the 30 s batch deadline")
         }
         await receiver.stop()
     }
@@ -407,7 +407,7 @@ struct QueueShutdownTests {
         let took = await running.stop(timeout: .seconds(30))
         await receiver.stop()
         #expect(took != nil, "run() did not return within 30 s")
-        if let took { #expect(took < .seconds(3), "run() returned \(took) after shutdown began; flush deadline 1 s") }
+        if let took { #expect(took < .seconds(8), "run() returned \(took) after shutdown began; flush deadline 1 s") }
     }
 
     @Test func runReturnsByTheFlushDeadlineWhenTheBacklogExceedsTheQueues() async throws {
@@ -420,7 +420,7 @@ struct QueueShutdownTests {
         let took = await running.stop(timeout: .seconds(15))
         await receiver.stop()
         #expect(took != nil, "run() had not returned 15 s after shutdown began (flush deadline 1 s)")
-        if let took { #expect(took < .seconds(3), "run() returned \(took) after shutdown began; flush deadline 1 s") }
+        if let took { #expect(took < .seconds(8), "run() returned \(took) after shutdown began; flush deadline 1 s") }
     }
 
     @Test func aRestartSendsExactlyWhatTheStoredProgressLeftUnsent() async throws {
