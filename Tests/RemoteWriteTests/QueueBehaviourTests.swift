@@ -56,11 +56,13 @@ struct QueueOrderingTests {
         var samples: [(labels: Labels, timestamp: Int64, value: Double)] = []
         for scrape in 0..<19 { for s in series { samples.append((s, baseTimestamp + Int64(scrape) * 1000, Double(scrape))) } }
         try fixture.commit(samples)
-        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, maxPerSend: 10, deadline: .seconds(8))])
-        // 9 full batches go at once; only the last 5 samples wait for the 8 s deadline.
-        #expect(await receiver.waitForAccepted(90, timeout: .seconds(6)), "full batches were held back")
-        #expect(await receiver.waitForAccepted(95, timeout: .seconds(20)))
+        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, maxPerSend: 10, deadline: .seconds(60))])
+        // 9 full batches go at once; only the last 5 samples would wait for the 60 s deadline
+        // (the shutdown below flushes them).
+        #expect(await receiver.waitForAccepted(90, timeout: .seconds(25)), "full batches were held back")
+        #expect(receiver.accepted.count == 90, "the partial batch went before its deadline")
         await running.stop()
+        #expect(receiver.accepted.count == 95, "the shutdown flushed the partial batch")
         await receiver.stop()
 
         let sizes = receiver.arrivals.map(\.samples.count)
