@@ -189,7 +189,8 @@ private func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.so
             let client = KubernetesClient(config: KubernetesAPIConfig(server: server.url))
             let start = ContinuousClock.now
             try await client.watch(ClientTestPod.self, resourceVersion: String(version), timeout: .seconds(1)) { (_: WatchEvent<ClientTestPod>) in }
-            #expect(ContinuousClock.now - start < .seconds(10))
+            // Generous: a loaded CI machine once needed 11.9 s; without the timeout it never ends.
+            #expect(ContinuousClock.now - start < .seconds(25))
             #expect(server.requests.last?.query["timeoutSeconds"] == "1")
         }
     }
