@@ -35,14 +35,14 @@ struct ShardBatch {
     }
 
     /// The earliest WAL place in the batch.
-    var firstPlace: Cursor? {
-        switch (samples.first?.place, exemplars.first?.place) {
-        case let (s?, e?): min(s, e)
-        case let (s?, nil): s
-        case let (nil, e?): e
-        case (nil, nil): nil
-        }
-    }
+    var firstPlace: Cursor? { earlier(samples.first?.place, exemplars.first?.place) }
+}
+
+/// The earlier of two optional places.
+private func earlier(_ a: Cursor?, _ b: Cursor?) -> Cursor? {
+    guard let a else { return b }
+    guard let b else { return a }
+    return min(a, b)
 }
 
 /// One shard's bounded queue between the WAL watcher (one producer) and the shard's sender (one
@@ -104,13 +104,7 @@ final class ShardQueue: Sendable {
     /// The place of the oldest item not acknowledged yet (in flight or queued), nil when none.
     var firstPending: Cursor? {
         state.withLock { s in
-            if let f = s.inFlightFirst { return f }
-            switch (s.samples.first?.place, s.exemplars.first?.place) {
-            case let (a?, b?): return min(a, b)
-            case let (a?, nil): return a
-            case let (nil, b?): return b
-            case (nil, nil): return nil
-            }
+            s.inFlightFirst ?? earlier(s.samples.first?.place, s.exemplars.first?.place)
         }
     }
 

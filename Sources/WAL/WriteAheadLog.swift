@@ -759,44 +759,13 @@ struct WriterState {
         pending.removeAll(keepingCapacity: true)
         do {
             if !refsByLabels.isEmpty {
-                let all = refsByLabels.sorted { $0.value < $1.value }
-                var e = ByteEncoder(taking: &headScratch)
-                e.byte(WALRecordType.series.rawValue)
-                for (labels, ref) in all {
-                    RecordCodec.appendSeries(ref: ref, labels: labels, to: &e)
-                    if e.bytes.count >= Self.headRecordLimit {
-                        e.finish(into: &headScratch)
-                        let flags = Self.compress(&headScratch, scratch: &compressScratch, compression)
-                        appendRecord(headScratch, flags: flags)
-                        e = ByteEncoder(taking: &headScratch)
-                        e.byte(WALRecordType.series.rawValue)
-                    }
-                }
-                e.finish(into: &headScratch)
-                if headScratch.count > 1 {
-                    let flags = Self.compress(&headScratch, scratch: &compressScratch, compression)
-                    appendRecord(headScratch, flags: flags)
+                appendHeadRecords(.series, refsByLabels.sorted { $0.value < $1.value }) { entry, e in
+                    RecordCodec.appendSeries(ref: entry.value, labels: entry.key, to: &e)
                 }
             }
             if !metadata.isEmpty {
                 let all = metadata.values.map(\.record).sorted { $0.family.utf8.lexicographicallyPrecedes($1.family.utf8) }
-                var e = ByteEncoder(taking: &headScratch)
-                e.byte(WALRecordType.metadata.rawValue)
-                for m in all {
-                    RecordCodec.appendMetadata(m, to: &e)
-                    if e.bytes.count >= Self.headRecordLimit {
-                        e.finish(into: &headScratch)
-                        let flags = Self.compress(&headScratch, scratch: &compressScratch, compression)
-                        appendRecord(headScratch, flags: flags)
-                        e = ByteEncoder(taking: &headScratch)
-                        e.byte(WALRecordType.metadata.rawValue)
-                    }
-                }
-                e.finish(into: &headScratch)
-                if headScratch.count > 1 {
-                    let flags = Self.compress(&headScratch, scratch: &compressScratch, compression)
-                    appendRecord(headScratch, flags: flags)
-                }
+                appendHeadRecords(.metadata, all) { m, e in RecordCodec.appendMetadata(m, to: &e) }
             }
             headSize = offset
             try flush()
@@ -830,6 +799,28 @@ struct WriterState {
             if metadata.values.contains(where: stale) {
                 metadata = metadata.filter { !stale($0.value) }
             }
+        }
+    }
+
+    /// Appends `items` as records of `type` (compressed as configured), starting a new record
+    /// whenever the payload passes ``headRecordLimit``, so that a big table is several records.
+    mutating func appendHeadRecords<Item>(_ type: WALRecordType, _ items: [Item], _ encode: (Item, inout ByteEncoder) -> Void) {
+        var e = ByteEncoder(taking: &headScratch)
+        e.byte(type.rawValue)
+        for item in items {
+            encode(item, &e)
+            if e.bytes.count >= Self.headRecordLimit {
+                e.finish(into: &headScratch)
+                let flags = Self.compress(&headScratch, scratch: &compressScratch, compression)
+                appendRecord(headScratch, flags: flags)
+                e = ByteEncoder(taking: &headScratch)
+                e.byte(type.rawValue)
+            }
+        }
+        e.finish(into: &headScratch)
+        if headScratch.count > 1 {
+            let flags = Self.compress(&headScratch, scratch: &compressScratch, compression)
+            appendRecord(headScratch, flags: flags)
         }
     }
 
