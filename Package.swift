@@ -38,6 +38,7 @@ let package = Package(
         .target(name: "Curl", dependencies: ["CCurl"]),
 
         // MARK: The agent
+        .target(name: "Model"),
         .target(
             name: "WAL",
             dependencies: [
@@ -56,6 +57,7 @@ let package = Package(
         .target(
             name: "AgentConfig",
             dependencies: [
+                "Model",
                 "Relabel",
                 "Yams",
                 "WAL",
@@ -167,12 +169,14 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
+                "Model",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Tests/TestSupport"
         ),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"]),
         .testTarget(name: "SnappyTests", dependencies: ["Snappy"]),
         .testTarget(name: "PrometheusProtoTests", dependencies: ["PrometheusProto"]),
         .testTarget(

@@ -1,3 +1,4 @@
+import Model
 /// Parses and prints durations the way Prometheus's `model.Duration` does:
 /// a sequence of `<number><unit>` with units `y`, `w`, `d`, `h`, `m`, `s`, `ms`, largest first,
 /// each at most once (`1h30m`, `15s`, `500ms`), or a plain `0`.
@@ -55,19 +56,5 @@ public enum PrometheusDuration {
             ms %= unit.milliseconds
         }
         return out
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds in this duration (truncated).
-    public var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-
-    /// This duration in seconds as a floating-point number.
-    public var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
