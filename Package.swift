@@ -84,13 +84,13 @@ let package = Package(
                 "AgentConfig",
                 "AgentHTTP",
                 "KubernetesDiscovery",
+                "Model",
                 "Relabel",
                 "Yams",
                 "Curl",
                 "Exposition",
                 "WAL",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -100,6 +100,7 @@ let package = Package(
             dependencies: [
                 "AgentConfig",
                 "AgentHTTP",
+                "Model",
                 "Relabel",
                 "Curl",
                 "PrometheusProto",
@@ -107,7 +108,6 @@ let package = Package(
                 "WAL",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

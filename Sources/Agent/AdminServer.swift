@@ -14,14 +14,19 @@ final class AdminServer: Service {
     private let registry: PrometheusCollectorRegistry
     private let scraper: ScrapeManager
     private let reloader: ConfigReloader
+    private let resources: ProcessResources
     private let logger: Logger
 
-    init(host: String, port: Int, registry: PrometheusCollectorRegistry, scraper: ScrapeManager, reloader: ConfigReloader, logger: Logger) {
+    init(
+        host: String, port: Int, registry: PrometheusCollectorRegistry, scraper: ScrapeManager, reloader: ConfigReloader,
+        logger: Logger
+    ) {
         self.host = host
         self.port = port
         self.registry = registry
         self.scraper = scraper
         self.reloader = reloader
+        self.resources = ProcessResources(registry: registry)
         self.logger = logger
     }
 
@@ -30,23 +35,32 @@ final class AdminServer: Service {
         let registry = self.registry
         let scraper = self.scraper
         let reloader = self.reloader
+        let resources = self.resources
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(AdminHandler(registry: registry, scraper: scraper, reloader: reloader))
+                    channel.pipeline.addHandler(AdminHandler(registry: registry, resources: resources, scraper: scraper, reloader: reloader))
                 }
             }
             .bind(host: host, port: port)
             .get()
     }
 
+    /// Serves on one event loop thread of its own (NIO's shared group would start one per core).
     func run() async throws {
-        let channel = try await bind(on: MultiThreadedEventLoopGroup.singleton)
-        logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "\(host):\(port)")"])
-        try? await gracefulShutdown()
-        try await channel.close()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            let channel = try await bind(on: group)
+            logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "\(host):\(port)")"])
+            try? await gracefulShutdown()
+            try await channel.close()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try await group.shutdownGracefully()
     }
 }
 
@@ -56,12 +70,14 @@ private final class AdminHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let registry: PrometheusCollectorRegistry
+    private let resources: ProcessResources
     private let scraper: ScrapeManager
     private let reloader: ConfigReloader
     private var head: HTTPRequestHead?
 
-    init(registry: PrometheusCollectorRegistry, scraper: ScrapeManager, reloader: ConfigReloader) {
+    init(registry: PrometheusCollectorRegistry, resources: ProcessResources, scraper: ScrapeManager, reloader: ConfigReloader) {
         self.registry = registry
+        self.resources = resources
         self.scraper = scraper
         self.reloader = reloader
     }
@@ -86,6 +102,7 @@ private final class AdminHandler: ChannelInboundHandler, @unchecked Sendable {
         let (status, contentType, body): (HTTPResponseStatus, String, [UInt8])
         switch (request.method, path) {
         case (.GET, "/metrics"), (.HEAD, "/metrics"):
+            resources.update()
             var buffer: [UInt8] = []
             buffer.reserveCapacity(16 * 1024)
             registry.emit(into: &buffer)

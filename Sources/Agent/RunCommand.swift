@@ -1,7 +1,9 @@
 import AgentConfig
 import ArgumentParser
+import Curl
 import Foundation
 import Logging
+import Model
 import Prometheus
 import RemoteWrite
 import Scraper
@@ -66,21 +68,31 @@ struct RunCommand: AsyncParsableCommand {
         for warning in configuration.warnings { logger.warning("\(warning)") }
 
         let (host, port) = try parseListenAddress()
+        let openFiles = ProcessResources.raiseOpenFileLimit()
         try FileManager.default.createDirectory(atPath: storagePath, withIntermediateDirectories: true)
+        // The process's threads, fixed whatever the configuration: the cooperative pool, one
+        // libcurl I/O thread for every HTTP transfer, the WAL writer, a small pool for blocking
+        // file I/O, and the admin server's event loop.
+        let clock = SystemClock()
+        let blockingIO = BlockingIOPool(threads: 2, name: "blocking-io")
+        let transport = HTTPTransport()
         let wal = try WriteAheadLog(
             directory: "\(storagePath)/wal", segmentSize: configuration.wal.segmentSize,
-            compression: configuration.wal.compression ? .snappy : .none, logger: logger)
+            compression: configuration.wal.compression ? .snappy : .none, pool: blockingIO, logger: logger)
         let registry = PrometheusCollectorRegistry()
         registry.makeGauge(
             descriptor: MetricNameDescriptor(metricName: "agent_build_info", unitName: "", helpText: "The agent's version."),
             labels: [("version", AgentVersion.current)]
         ).set(1.0)
 
-        let scraper = ScrapeManager(configuration: configuration, wal: wal, registry: registry, logger: logger)
+        let scraper = ScrapeManager(
+            configuration: configuration, wal: wal, transport: transport, pool: blockingIO, registry: registry, clock: clock,
+            logger: logger)
         let remoteWrite = try RemoteWriteService(
-            configuration: configuration, wal: wal, storagePath: storagePath,
-            flushDeadline: PrometheusDuration.parse(flushDeadline)!, registry: registry, logger: logger)
-        let walService = WALService(wal: wal, syncInterval: PrometheusDuration.parse(walSyncInterval)!, registry: registry, logger: logger)
+            configuration: configuration, wal: wal, pool: blockingIO, transport: transport, storagePath: storagePath,
+            flushDeadline: PrometheusDuration.parse(flushDeadline)!, registry: registry, clock: clock, logger: logger)
+        let walService = WALService(
+            wal: wal, syncInterval: PrometheusDuration.parse(walSyncInterval)!, registry: registry, clock: clock, logger: logger)
         let reloader = ConfigReloader(
             file: configFile, expandEnvironment: expandEnvironment, scraper: scraper, remoteWrite: remoteWrite,
             registry: registry, logger: logger)
@@ -91,6 +103,7 @@ struct RunCommand: AsyncParsableCommand {
             metadata: [
                 "version": "\(AgentVersion.current)", "config": "\(configFile)", "storage": "\(storagePath)",
                 "scrape_configs": "\(configuration.scrapeConfigs.count)", "remote_write": "\(configuration.remoteWrite.count)",
+                "open_files_limit": "\(openFiles)",
             ])
         // Graceful shutdown runs in reverse order: reloads stop, the scraper stops, remote write
         // drains, the WAL closes, and the admin server (still serving /metrics meanwhile) goes last.
@@ -100,6 +113,8 @@ struct RunCommand: AsyncParsableCommand {
             logger: logger
         )
         try await group.run()
+        await transport.shutdown()
+        blockingIO.shutdown()
         logger.info("agent stopped")
     }
 }

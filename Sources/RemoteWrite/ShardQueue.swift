@@ -1,4 +1,5 @@
 import DequeModule
+import Model
 import Synchronization
 import WAL
 
@@ -54,8 +55,12 @@ private func earlier(_ a: Cursor?, _ b: Cursor?) -> Cursor? {
 /// oldest queued item has waited `deadline`, or at once when the queue is closed (flushing).
 /// The queue remembers the batch in flight until ``completeBatch()``, so that ``firstPending``
 /// is the place of the oldest item not yet acknowledged.
+///
+/// Both waits (the producer's for room, the consumer's for items or the deadline) end at once
+/// when the waiting task is cancelled. Deadlines are measured on the endpoint's clock.
 final class ShardQueue: Sendable {
     let capacity: Int
+    private let clock: any AgentClock
     private let state: Mutex<State>
 
     private struct State {
@@ -83,8 +88,9 @@ final class ShardQueue: Sendable {
         var count: Int { samples.count + exemplars.count }
     }
 
-    init(capacity: Int, firstBatchEnd: Cursor? = nil) {
+    init(capacity: Int, firstBatchEnd: Cursor? = nil, clock: any AgentClock) {
         self.capacity = max(1, capacity)
+        self.clock = clock
         var state = State()
         state.firstBatchEnd = firstBatchEnd
         self.state = Mutex(state)
@@ -116,7 +122,7 @@ final class ShardQueue: Sendable {
             let room = capacity - s.count - s.inFlight.samples - s.inFlight.exemplars
             guard room > 0 else { return (from, nil) }
             let end = min(items.count, from + room)
-            if s.count == 0 { s.oldestArrival = .now }
+            if s.count == 0 { s.oldestArrival = clock.now }
             s.samples.append(contentsOf: items[from..<end])
             return (end, takeConsumerIfReady(&s))
         }
@@ -128,7 +134,7 @@ final class ShardQueue: Sendable {
     func push(_ exemplar: QueuedExemplar) -> Bool {
         let (pushed, wake) = state.withLock { s -> (Bool, CheckedContinuation<Void, Never>?) in
             guard s.count + s.inFlight.samples + s.inFlight.exemplars < capacity else { return (false, nil) }
-            if s.count == 0 { s.oldestArrival = .now }
+            if s.count == 0 { s.oldestArrival = clock.now }
             s.exemplars.append(exemplar)
             return (true, takeConsumerIfReady(&s))
         }
@@ -142,18 +148,24 @@ final class ShardQueue: Sendable {
         return s.consumer
     }
 
-    /// Waits until there is room, or until ``wakeProducer()``.
+    /// Waits until there is room, until ``wakeProducer()``, or until the task is cancelled.
     func waitForRoom() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { s -> Bool in
-                if s.count + s.inFlight.samples + s.inFlight.exemplars < capacity || s.closed || s.producerInterrupted {
-                    s.producerInterrupted = false
-                    return true
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { s -> Bool in
+                    if s.count + s.inFlight.samples + s.inFlight.exemplars < capacity || s.closed || s.producerInterrupted
+                        || Task.isCancelled
+                    {
+                        s.producerInterrupted = false
+                        return true
+                    }
+                    s.producer = c
+                    return false
                 }
-                s.producer = c
-                return false
+                if resumeNow { c.resume() }
             }
-            if resumeNow { c.resume() }
+        } onCancel: {
+            wakeProducer()
         }
     }
 
@@ -180,10 +192,11 @@ final class ShardQueue: Sendable {
     }
 
     /// The next batch: up to `maxPerBatch` items, taken when that many are queued, when the
-    /// oldest has waited `deadline`, or at once when closed. Nil when closed and empty.
-    /// The batch stays "in flight" (see ``firstPending``) until ``completeBatch()``.
+    /// oldest has waited `deadline`, or at once when closed. Nil when closed and empty, or when
+    /// the task was cancelled. The batch stays "in flight" (see ``firstPending``) until
+    /// ``completeBatch()``.
     func nextBatch(maxPerBatch: Int, deadline: Duration) async -> ShardBatch? {
-        while true {
+        while !Task.isCancelled {
             enum Step { case take, finished, wait(ContinuousClock.Instant?) }
             let step = state.withLock { s -> Step in
                 let count = s.count
@@ -194,8 +207,9 @@ final class ShardQueue: Sendable {
                 {
                     return .take  // the batch to resend is complete
                 }
-                let due = s.oldestArrival.map { $0 + deadline } ?? .now
-                return due <= .now ? .take : .wait(due)
+                let now = clock.now
+                let due = s.oldestArrival.map { $0 + deadline } ?? now
+                return due <= now ? .take : .wait(due)
             }
             switch step {
             case .finished:
@@ -206,6 +220,7 @@ final class ShardQueue: Sendable {
                 await waitForItems(maxPerBatch, until: until)
             }
         }
+        return nil
     }
 
     private func take(_ maxPerBatch: Int) -> ShardBatch {
@@ -232,7 +247,7 @@ final class ShardQueue: Sendable {
             s.inFlightFirst = batch.firstPlace
             s.inFlightEnd = batch.endPlace
             s.inFlight = (batch.samples.count, batch.exemplars.count)
-            s.oldestArrival = s.count > 0 ? .now : nil
+            s.oldestArrival = s.count > 0 ? clock.now : nil
             defer { s.producer = nil }
             return (batch, s.producer)
         }
@@ -252,25 +267,32 @@ final class ShardQueue: Sendable {
         producer?.resume()
     }
 
+    /// Waits for `wanted` items, or (with `until`) until that instant, or for the first item
+    /// (without `until`: its arrival starts the deadline); also ends when closed or cancelled.
     private func waitForItems(_ wanted: Int, until: ContinuousClock.Instant?) async {
-        let timer = until.map { instant in
-            Task { [weak self] in
-                try? await Task.sleep(until: instant, clock: .continuous)
-                self?.wakeConsumer()
-            }
+        guard let until else { return await parkConsumer(wanting: 1) }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.parkConsumer(wanting: wanted) }
+            group.addTask { [clock] in try? await clock.sleep(until: until, tolerance: nil) }
+            await group.next()
+            group.cancelAll()
         }
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { s -> Bool in
-                let dueNow = until.map { $0 <= .now } ?? false
-                if s.closed || s.count >= wanted || (s.count > 0 && until == nil) || dueNow { return true }
-                // With nothing queued, wake at the first item (its arrival starts the deadline).
-                s.consumerWants = until == nil ? 1 : wanted
-                s.consumer = c
-                return false
+    }
+
+    private func parkConsumer(wanting wanted: Int) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { s -> Bool in
+                    if s.closed || s.count >= wanted || Task.isCancelled { return true }
+                    s.consumerWants = wanted
+                    s.consumer = c
+                    return false
+                }
+                if resumeNow { c.resume() }
             }
-            if resumeNow { c.resume() }
+        } onCancel: {
+            wakeConsumer()
         }
-        timer?.cancel()
     }
 
     private func wakeConsumer() {
@@ -279,32 +301,5 @@ final class ShardQueue: Sendable {
             return s.consumer
         }
         consumer?.resume()
-    }
-}
-
-/// A one-shot signal that tasks can wait for.
-final class OneShotEvent: Sendable {
-    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    var hasFired: Bool { state.withLock { $0.fired } }
-
-    func fire() {
-        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.fired = true
-            defer { s.waiters = [] }
-            return s.waiters
-        }
-        for w in waiters { w.resume() }
-    }
-
-    func wait() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if s.fired { return true }
-                s.waiters.append(c)
-                return false
-            }
-            if now { c.resume() }
-        }
     }
 }

@@ -1,6 +1,7 @@
 import AgentConfig
 import Foundation
 import Logging
+import Model
 import Synchronization
 import WAL
 import Yams
@@ -64,24 +65,21 @@ public final class FileDiscovery: Sendable {
         update(rereadAll: true)
     }
 
-    /// Calls `onChange` with the full set of groups at start and whenever it changes: files are
-    /// checked for changes (modification time, size, or a new/removed match of a glob) every
-    /// `pollInterval` (default 5 s, used instead of inotify) and fully re-read every
-    /// `refreshInterval`. Returns when the task is cancelled.
-    public func run(pollInterval: Duration = .seconds(5), onChange: @Sendable ([TargetGroup]) async -> Void) async {
-        let clock = ContinuousClock()
-        var current = refresh()
+    /// Calls `onChange` whenever the set of groups changes from `initial` (what the caller read
+    /// with ``refresh()``): files are checked for changes (modification time, size, or a
+    /// new/removed match of a glob) every `pollInterval` (default 5 s, used instead of inotify)
+    /// and fully re-read every `refreshInterval`. Files are read on `pool`, never on the
+    /// cooperative pool. Returns when the task is cancelled.
+    public func run(
+        initial: [TargetGroup], pollInterval: Duration = .seconds(5), clock: any AgentClock, pool: BlockingIOPool,
+        onChange: @Sendable ([TargetGroup]) async -> Void
+    ) async {
+        var current = initial
         var lastFullRead = clock.now
-        await onChange(current)
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: pollInterval)
-            } catch {
-                return
-            }
+        while (try? await clock.sleep(for: pollInterval)) != nil {
             let full = clock.now - lastFullRead >= refreshInterval
             if full { lastFullRead = clock.now }
-            let groups = update(rereadAll: full)
+            guard let groups = try? await pool.run({ [self] in update(rereadAll: full) }) else { return }
             if groups != current, !Task.isCancelled {
                 current = groups
                 await onChange(groups)

@@ -2,7 +2,7 @@ import AgentConfig
 import Curl
 import Exposition
 import Logging
-import NIOPosix
+import Model
 import Relabel
 import Synchronization
 import WAL
@@ -24,6 +24,12 @@ let staleMarker = Double(bitPattern: staleMarkerBits)
 /// Scrapes one target every interval and commits each scrape's samples, the synthetic series
 /// Prometheus writes (`up`, `scrape_duration_seconds`, …) and staleness markers to the WAL as one
 /// batch.
+///
+/// Scrapes start on the target's slot: wall-clock times ≡ ``Target/offset`` modulo the interval
+/// (stable across restarts, spread across targets). The HTTP transfer is one of many on the
+/// shared ``HTTPTransport``: a target that never answers holds no thread and delays no other
+/// target. How late each scrape starts against its slot is recorded in
+/// `agent_scrape_lateness_seconds`.
 struct ScrapeLoop: Sendable {
     static let syntheticNames = [
         "up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added",
@@ -32,19 +38,21 @@ struct ScrapeLoop: Sendable {
     let target: Target
     let client: ScrapeClient
     let wal: WriteAheadLog
-    let threadPool: NIOThreadPool
+    let transport: HTTPTransport
+    let clock: any AgentClock
     let metrics: ScrapeMetrics
     let logger: Logger
     let onReport: @Sendable (Target, ScrapeReport) -> Void
 
     init(
-        target: Target, client: ScrapeClient, wal: WriteAheadLog, threadPool: NIOThreadPool, metrics: ScrapeMetrics,
-        logger: Logger, onReport: @escaping @Sendable (Target, ScrapeReport) -> Void
+        target: Target, client: ScrapeClient, wal: WriteAheadLog, transport: HTTPTransport, clock: any AgentClock,
+        metrics: ScrapeMetrics, logger: Logger, onReport: @escaping @Sendable (Target, ScrapeReport) -> Void
     ) {
         self.target = target
         self.client = client
         self.wal = wal
-        self.threadPool = threadPool
+        self.transport = transport
+        self.clock = clock
         self.metrics = metrics
         self.logger = logger
         self.onReport = onReport
@@ -61,41 +69,29 @@ struct ScrapeLoop: Sendable {
         /// The last commit failed (the WAL could not write).
         var walFailing = false
         var lastTimestamp: Int64 = 0
-        let connection = HTTPConnection()
     }
 
-    /// Runs until the task is cancelled. `targetRemoved` tells, once cancelled, whether the
-    /// target left discovery (its series then get staleness markers) or the agent is shutting down
-    /// (no markers, as in Prometheus).
+    /// Runs until the task is cancelled (a scrape in flight is aborted). `targetRemoved` tells,
+    /// once cancelled, whether the target left discovery (its series then get staleness
+    /// markers) or the agent is shutting down or reconfiguring the job (none, as in Prometheus).
     func run(targetRemoved: @Sendable () -> Bool = { false }) async {
         var state = State()
-        let clock = ContinuousClock()
-        // Fire at wall-clock times ≡ offset (mod interval): stable across restarts, spread across targets.
-        let intervalMs = max(1, target.interval.milliseconds)
-        let offsetMs = target.offset.milliseconds
-        let now = WallClock.nowMilliseconds()
-        let firstDelay = ((offsetMs - now % intervalMs) % intervalMs + intervalMs) % intervalMs
-        var next = clock.now.advanced(by: .milliseconds(firstDelay))
+        var schedule = ScrapeSchedule(
+            interval: target.interval, offset: target.offset, now: clock.now, wallMilliseconds: clock.wallMilliseconds)
         while !Task.isCancelled {
-            do {
-                try await Task.sleep(until: next, clock: clock)
-            } catch {
-                break
-            }
+            guard (try? await clock.sleep(until: schedule.next, tolerance: nil)) != nil else { break }
+            metrics.lateness.record(clock.now - schedule.next)
             await scrapeOnce(state: &state)
-            // Skip ticks missed by a scrape that ran long; never scrape twice back to back.
-            next = next.advanced(by: target.interval)
-            while next < clock.now { next = next.advanced(by: target.interval) }
+            schedule.advance(past: clock.now)
         }
-        if targetRemoved() { markEverythingStale(state: &state) }
+        if targetRemoved() { await markEverythingStale(state: &state) }
     }
 
     // MARK: One scrape
 
     func scrapeOnce(state: inout State) async {
-        let clock = ContinuousClock()
         let started = clock.now
-        let timestamp = max(WallClock.nowMilliseconds(), state.lastTimestamp + 1)
+        let timestamp = max(clock.wallMilliseconds, state.lastTimestamp + 1)
         state.lastTimestamp = timestamp
         state.cache.beginAttempt()
 
@@ -130,7 +126,7 @@ struct ScrapeLoop: Sendable {
             ],
             timestamp: timestamp, state: &state, batch: &batch
         )
-        commit(&batch, newSynthetic: newSynthetic, state: &state)
+        await commit(&batch, newSynthetic: newSynthetic, state: &state)
         if state.cache.generation % 10 == 0 {
             // Forgotten series had their staleness marker when they vanished: the WAL may forget them too.
             state.pendingReleases += state.cache.evict(olderThan: 10)
@@ -153,12 +149,9 @@ struct ScrapeLoop: Sendable {
 
     /// GETs the target; on a 401 with credentials from files, re-reads them and tries once more.
     private func fetch(state: State) async throws -> HTTPResponse {
-        let connection = state.connection
-        var request = try client.request(for: target)
-        var response = try await threadPool.runIfActive { [request] in try connection.perform(request) }
+        var response = try await transport.perform(try client.request(for: target))
         if response.status == 401, client.hasCredentialFile {
-            request = try client.request(for: target, refreshCredentials: true)
-            response = try await threadPool.runIfActive { [request] in try connection.perform(request) }
+            response = try await transport.perform(try client.request(for: target, refreshCredentials: true))
         }
         guard response.status == 200 else {
             throw ScrapeFailure("server returned HTTP status \(response.status) \(HTTPStatus.reason(response.status))")
@@ -239,7 +232,7 @@ struct ScrapeLoop: Sendable {
         }
         // HELP/TYPE/UNIT: only what is new or changed for this target (or due for re-announcing).
         counts.metadata = body.withUnsafeBytes { bytes in
-            metadata.stage(body: bytes, now: ContinuousClock.now, metadata: { parser.metadata }, into: &batch)
+            metadata.stage(body: bytes, now: clock.now, metadata: { parser.metadata }, into: &batch)
         }
         return counts
     }
@@ -283,10 +276,10 @@ struct ScrapeLoop: Sendable {
     /// full…) nothing of the batch counts: its new series keep no refs, its metadata counts as not
     /// sent, its releases wait for the next batch, and its samples are counted as dropped. The WAL
     /// logs the first failure of a streak and the recovery; each loop logs at debug.
-    private func commit(_ batch: inout AppendBatch, newSynthetic: [(name: String, index: Int)], state: inout State) {
+    private func commit(_ batch: inout AppendBatch, newSynthetic: [(name: String, index: Int)], state: inout State) async {
         for ref in state.pendingReleases { batch.release(ref: ref) }
         do {
-            let refs = try wal.commit(batch)
+            let refs = try await wal.commit(batch)
             state.cache.resolvePending(refs: refs)
             for entry in newSynthetic where entry.index < refs.count {
                 state.syntheticRefs[entry.name] = refs[entry.index]
@@ -315,8 +308,8 @@ struct ScrapeLoop: Sendable {
 
     /// Staleness markers for every series of the target, synthetic ones included: the target
     /// left discovery. Every ref of the target is released in the same batch.
-    func markEverythingStale(state: inout State) {
-        let timestamp = max(WallClock.nowMilliseconds(), state.lastTimestamp + 1)
+    func markEverythingStale(state: inout State) async {
+        let timestamp = max(clock.wallMilliseconds, state.lastTimestamp + 1)
         var batch = AppendBatch()
         for ref in state.cache.allOfLastGeneration(trackTimestamps: target.config.trackTimestampsStaleness) {
             batch.append(ref: ref, timestamp: timestamp, value: staleMarker)
@@ -327,7 +320,7 @@ struct ScrapeLoop: Sendable {
         for ref in state.cache.allRefs() { batch.release(ref: ref) }
         for ref in state.syntheticRefs.values { batch.release(ref: ref) }
         guard !batch.isEmpty || !state.pendingReleases.isEmpty else { return }
-        commit(&batch, newSynthetic: [], state: &state)
+        await commit(&batch, newSynthetic: [], state: &state)
     }
 
     /// The `lastError` text for a failed scrape.

@@ -13,6 +13,8 @@ struct ScrapeMetrics: Sendable {
     let metadataAppended: Counter
     /// `prometheus_target_scrapes_sample_duplicate_timestamp_total`, shared.
     let duplicates: Counter
+    /// `agent_scrape_lateness_seconds`: how long after its slot each scrape started.
+    let lateness: DurationHistogram
 
     init(registry: PrometheusCollectorRegistry, job: String, duplicates: Counter) {
         let labels = [("scrape_job", job)]
@@ -32,6 +34,13 @@ struct ScrapeMetrics: Sendable {
         metadataAppended = counter(
             "agent_scrape_metadata_appended_total", "Metric family metadata entries (new, changed or re-announced) appended to the WAL.")
         self.duplicates = duplicates
+        lateness = registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(
+                metricName: "agent_scrape_lateness_seconds", unitName: "",
+                helpText: "How long after its scheduled slot each scrape started (waiting for a free thread or a busy process)."),
+            labels: labels,
+            buckets: [.milliseconds(1), .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+                      .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30)])
     }
 
     static func duplicatesCounter(registry: PrometheusCollectorRegistry) -> Counter {

@@ -1,0 +1,48 @@
+import WAL
+
+/// Records read from the WAL in one go, on a ``BlockingIOPool`` thread: reading a segment is
+/// file I/O and must not run on the cooperative pool.
+struct WALReadAhead: Sendable {
+    struct Entry: Sendable {
+        var record: WALRecord
+        /// Where the record starts (a place a reader can be created at).
+        var start: WALPosition
+        /// Where the next record starts.
+        var next: WALPosition
+    }
+
+    /// The reader after the last record returned.
+    var reader: WALReader
+    var entries: [Entry]
+    /// Set when reading stopped at a corrupt record of a complete segment (after `entries`).
+    var corruption: WALCorruptionError?
+
+    /// Reads records from `reader` until `maxSamples` samples and exemplars are read, or
+    /// `maxRecords` records, or the end of what is written. Blocks on file I/O.
+    static func read(from reader: WALReader, maxRecords: Int = 64, maxSamples: Int = 50_000) throws -> WALReadAhead {
+        var reader = reader
+        var entries: [Entry] = []
+        var samples = 0
+        while entries.count < maxRecords, samples < maxSamples {
+            let next: (record: WALRecord, next: WALPosition)?
+            do {
+                next = try reader.next()
+            } catch let error as WALCorruptionError {
+                return WALReadAhead(reader: reader, entries: entries, corruption: error)
+            }
+            guard let (record, position) = next else { break }
+            entries.append(Entry(record: record, start: reader.lastRecordStart, next: position))
+            switch record {
+            case .samples(let list): samples += list.count
+            case .exemplars(let list): samples += list.count
+            default: break
+            }
+        }
+        return WALReadAhead(reader: reader, entries: entries, corruption: nil)
+    }
+
+    /// ``read(from:maxRecords:maxSamples:)`` on `pool`.
+    static func read(from reader: WALReader, on pool: BlockingIOPool) async throws -> WALReadAhead {
+        try await pool.run { try read(from: reader) }
+    }
+}
