@@ -1,4 +1,5 @@
 import AgentConfig
+import Curl
 import KubernetesDiscovery
 import Logging
 import NIOPosix
@@ -16,6 +17,8 @@ public final class ScrapeManager: Service {
     private let registry: PrometheusCollectorRegistry
     private let logger: Logger
     private let threadPool: NIOThreadPool
+    /// Carries Kubernetes discovery's lists and watches (to be shared with scrapes by the integrator).
+    private let transport = HTTPTransport()
     private let duplicates: Counter
     private let kubernetesFailures: Counter
     private let state = Mutex(State())
@@ -188,7 +191,7 @@ public final class ScrapeManager: Service {
         let role = sd.role.rawValue
         let failures = kubernetesFailures
         return try KubernetesDiscoverer(
-            config: sd, logger: logger,
+            config: sd, transport: transport, logger: logger,
             onEvent: { event in
                 registry.makeCounter(
                     descriptor: MetricNameDescriptor(
