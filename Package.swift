@@ -199,7 +199,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KubernetesDiscoveryTests",
-            dependencies: ["KubernetesDiscovery", "TestSupport"],
+            dependencies: ["Curl", "KubernetesDiscovery", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "ScraperTests", dependencies: ["Scraper", "TestSupport"]),

@@ -6,7 +6,7 @@ public enum HTTPMethod: Sendable, Equatable {
     case post
 }
 
-/// One HTTP request for ``HTTPConnection/perform(_:)``.
+/// One HTTP request for ``HTTPTransport/perform(_:)`` or ``HTTPTransport/stream(_:idleTimeout:maxBufferedBytes:)``.
 public struct HTTPRequest: Sendable {
     /// The method; `.post` sends ``body``.
     public var method: HTTPMethod

@@ -14,7 +14,7 @@ public enum TLSVersion: String, Sendable, CaseIterable {
 ///
 /// They have no effect on plain `http://` requests. File paths are read by libcurl when a new
 /// TLS connection is set up (not when the request is created), so a missing or malformed
-/// file is reported by ``HTTPConnection/perform(_:)`` as a ``CurlError`` of kind
+/// file is reported by ``HTTPTransport/perform(_:)`` as a ``CurlError`` of kind
 /// ``CurlError/Kind-swift.enum/tls`` whose message names the file. Empty strings are treated
 /// like `nil`.
 public struct TLSOptions: Sendable, Equatable {

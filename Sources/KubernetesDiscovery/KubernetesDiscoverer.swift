@@ -1,4 +1,5 @@
 import AgentConfig
+import Curl
 import Foundation
 import Logging
 import WAL
@@ -10,20 +11,23 @@ import WAL
 public final class KubernetesDiscoverer: Sendable {
     public let config: KubernetesSDConfig
     private let api: KubernetesAPIConfig
+    private let transport: HTTPTransport
     private let batchInterval: Duration
     private let logger: Logger
     private let onEvent: @Sendable (InformerEventKind) -> Void
     private let onFailure: @Sendable (any Error) -> Void
 
+    /// - Parameter transport: Carries every list and watch (shared with the rest of the agent).
     /// - Throws: when the API server cannot be determined (no in-cluster environment, a bad
     ///   kubeconfig).
     public init(
-        config: KubernetesSDConfig, batchInterval: Duration = .seconds(5), logger: Logger,
+        config: KubernetesSDConfig, transport: HTTPTransport, batchInterval: Duration = .seconds(5), logger: Logger,
         onEvent: @escaping @Sendable (InformerEventKind) -> Void = { _ in },
         onFailure: @escaping @Sendable (any Error) -> Void = { _ in }
     ) throws {
         self.config = config
         self.api = try KubernetesAPIConfig.resolve(config, httpClient: config.httpClient)
+        self.transport = transport
         self.batchInterval = batchInterval
         self.logger = logger
         self.onEvent = onEvent
@@ -107,7 +111,7 @@ public final class KubernetesDiscoverer: Sendable {
 
     /// Runs until cancelled, calling `onChange` with every target group whenever the set changes.
     public func run(onChange: @escaping @Sendable ([DiscoveredGroup]) async -> Void) async {
-        let client = KubernetesClient(config: api)
+        let client = KubernetesClient(config: api, transport: transport)
         let (dirty, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         var runs: [@Sendable () async -> Void] = []
         let compute: @Sendable () -> [DiscoveredGroup]

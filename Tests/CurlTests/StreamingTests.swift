@@ -1,154 +1,38 @@
-import Curl
-import Foundation
-import NIOCore
-import NIOHTTP1
-import NIOPosix
-import Synchronization
+@testable import Curl
 import TestSupport
 import Testing
 
-/// A server whose responses are chunked streams written over time:
-/// - `GET /pieces?n=N&ms=M`: N chunks `piece <i>\n`, one every M ms, then the end.
-/// - `GET /forever?ms=M`: a chunk every M ms until the client goes away.
-/// - `GET /silent`: the head, then nothing.
-/// - `GET /broken?n=N`: N chunks, then the connection is closed without the final chunk.
-/// - `GET /empty404`: 404 with an empty body.
-private final class StreamingServer: Sendable {
-    let port: Int
-    private let channel: any Channel
-
-    init() async throws {
-        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Handler())
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0)
-            .get()
-        port = channel.localAddress!.port!
-    }
-
-    func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
-
-    func shutdown() async throws { try await channel.close() }
-
-    private final class Handler: ChannelInboundHandler {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            guard case .head(let head) = unwrapInboundIn(data) else { return }
-            let components = URLComponents(string: head.uri)
-            let query = Dictionary(
-                (components?.queryItems ?? []).map { ($0.name, Int($0.value ?? "") ?? 0) }, uniquingKeysWith: { $1 })
-            let interval = TimeAmount.milliseconds(Int64(query["ms"] ?? 100))
-            switch components?.path {
-            case "/pieces":
-                startChunked(context)
-                send(context, index: 0, count: query["n"] ?? 3, interval: interval, finish: true)
-            case "/forever":
-                startChunked(context)
-                send(context, index: 0, count: Int.max, interval: interval, finish: true)
-            case "/silent":
-                startChunked(context)
-            case "/broken":
-                startChunked(context)
-                send(context, index: 0, count: query["n"] ?? 2, interval: .milliseconds(50), finish: false)
-            case "/empty404":
-                var head = HTTPResponseHead(version: .http1_1, status: .notFound)
-                head.headers.add(name: "Content-Length", value: "0")
-                head.headers.add(name: "X-Reason", value: "nothing here")
-                context.write(wrapOutboundOut(.head(head)), promise: nil)
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            default:
-                context.close(promise: nil)
-            }
-        }
-
-        private func startChunked(_ context: ChannelHandlerContext) {
-            var head = HTTPResponseHead(version: .http1_1, status: .ok)
-            head.headers.add(name: "Transfer-Encoding", value: "chunked")
-            head.headers.add(name: "Content-Type", value: "application/json")
-            context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
-        }
-
-        private func send(_ context: ChannelHandlerContext, index: Int, count: Int, interval: TimeAmount, finish: Bool) {
-            guard context.channel.isActive else { return }
-            guard index < count else {
-                if finish {
-                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-                } else {
-                    context.close(promise: nil)
-                }
-                return
-            }
-            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "piece \(index)\n")))), promise: nil)
-            context.eventLoop.assumeIsolated().scheduleTask(in: interval) {
-                self.send(context, index: index + 1, count: count, interval: interval, finish: finish)
-            }
-        }
-    }
-}
-
-private func withStreamingServer(_ body: (StreamingServer) async throws -> Void) async throws {
-    let server = try await StreamingServer()
-    do {
-        try await body(server)
-    } catch {
-        try? await server.shutdown()
-        throw error
-    }
-    try await server.shutdown()
-}
-
-/// What one `stream` call saw.
+/// What one stream delivered.
 private struct Received: Sendable {
-    var status: [Int] = []
-    /// Each `onData` call's bytes and when it arrived.
+    /// Each chunk and when it arrived.
     var pieces: [(bytes: [UInt8], at: ContinuousClock.Instant)] = []
     var text: String { String(decoding: pieces.flatMap(\.bytes), as: UTF8.self) }
 }
 
-/// Runs the blocking `stream` on a thread of its own (as the Kubernetes watch does).
-private func stream(
-    _ connection: HTTPConnection, _ request: HTTPRequest, idleTimeout: Duration? = nil,
-    cancellation: StreamCancellation? = nil, stopAfter: Int = .max
-) async -> (Received, Result<HTTPResponse, CurlError>) {
-    await withCheckedContinuation { continuation in
-        Thread {
-            var received = Received()
-            let result = Result { () throws(CurlError) -> HTTPResponse in
-                try connection.stream(
-                    request, idleTimeout: idleTimeout, cancellation: cancellation,
-                    onStatus: { received.status.append($0) },
-                    onData: { bytes in
-                        received.pieces.append((Array(bytes), ContinuousClock.now))
-                        return received.pieces.count < stopAfter
-                    })
-            }
-            continuation.resume(returning: (received, result))
-        }.start()
+/// Reads `stream`'s body to its end (or `stopAfter` chunks), returning what arrived and how it
+/// ended.
+private func consume(_ stream: HTTPResponseStream, stopAfter: Int = .max) async -> (Received, Result<Void, any Error>) {
+    var received = Received()
+    do {
+        for try await chunk in stream.body {
+            received.pieces.append((chunk, ContinuousClock.now))
+            if received.pieces.count >= stopAfter { break }
+        }
+        return (received, .success(()))
+    } catch {
+        return (received, .failure(error))
     }
 }
 
-/// The status of a successful stream (untyped `throws`, for `#expect`).
-private func status(_ result: Result<HTTPResponse, CurlError>) throws -> Int {
-    try result.get().status
-}
-
-@Suite struct StreamingTests {
+/// ``HTTPTransport/stream(_:idleTimeout:maxBufferedBytes:)``: for Kubernetes watches.
+@Suite(.timeLimit(.minutes(1))) struct StreamingTests {
     @Test func deliversChunksAsTheyArrive() async throws {
-        try await withStreamingServer { server in
-            let connection = HTTPConnection()
-            let (received, result) = await stream(connection, HTTPRequest(url: server.url("/pieces?n=5&ms=150")))
-            let response = try result.get()
-            #expect(response.status == 200)
-            #expect(response.header("content-type") == "application/json")
-            #expect(response.body.isEmpty)
-            #expect(received.status == [200])
+        try await withServer { server in
+            let stream = try await HTTPTransport().stream(HTTPRequest(url: server.url("/pieces?n=5&ms=150")))
+            #expect(stream.status == 200)
+            #expect(stream.header("content-type") == "application/json")
+            let (received, result) = await consume(stream)
+            try result.get()
             #expect(received.text == (0..<5).map { "piece \($0)\n" }.joined())
             // Delivered piece by piece over time, not all at the end.
             #expect(received.pieces.count >= 4)
@@ -158,82 +42,136 @@ private func status(_ result: Result<HTTPResponse, CurlError>) throws -> Int {
         }
     }
 
+    @Test func returnsOnceTheHeadArrivedBeforeAnyBody() async throws {
+        try await withServer { server in
+            let transport = HTTPTransport()
+            let stream = try await transport.stream(HTTPRequest(url: server.url("/silent")))
+            #expect(stream.status == 200)
+            #expect(stream.header("transfer-encoding") == "chunked")
+            #expect(transport.activeTransfers == 1, "the body is still to come")
+        }
+    }
+
+    @Test func followsRedirectsAndKeepsOnlyTheFinalHead() async throws {
+        try await withServer { server in
+            let stream = try await HTTPTransport().stream(HTTPRequest(url: server.url("/redirect")))
+            #expect(stream.status == 200)
+            #expect(stream.header("x-redirect") == nil)
+            #expect(stream.header("x-test") == "yes")
+            let (received, result) = await consume(stream)
+            try result.get()
+            #expect(received.text == "hello world")
+        }
+    }
+
     @Test func ignoresTheTotalTimeout() async throws {
-        try await withStreamingServer { server in
+        try await withServer { server in
             var request = HTTPRequest(url: server.url("/pieces?n=6&ms=200"), timeout: .milliseconds(300))
             request.connectTimeout = .seconds(2)
-            let (received, result) = await stream(HTTPConnection(), request)
-            let resultStatus = try status(result)
-            #expect(resultStatus == 200)
+            let (received, result) = await consume(try await HTTPTransport().stream(request))
+            try result.get()
             #expect(received.text.hasSuffix("piece 5\n"))
         }
     }
 
-    @Test func returningFalseStopsTheStream() async throws {
-        try await withStreamingServer { server in
-            let connection = HTTPConnection()
+    @Test func leavingTheLoopAbortsTheTransferAndClosesTheConnection() async throws {
+        try await withServer { server in
+            let transport = HTTPTransport()
             let start = ContinuousClock.now
-            let (received, result) = await stream(
-                connection, HTTPRequest(url: server.url("/forever?ms=50")), stopAfter: 3)
-            let resultStatus = try status(result)
-            #expect(resultStatus == 200)
+            let (received, result) = await consume(
+                try await transport.stream(HTTPRequest(url: server.url("/forever?ms=50"))), stopAfter: 3)
+            try result.get()
             #expect(received.pieces.count == 3)
             #expect(ContinuousClock.now - start < .seconds(25), "the stream never ends by itself")
-            // The connection stays usable.
-            let (_, again) = await stream(connection, HTTPRequest(url: server.url("/pieces?n=2&ms=10")))
-            let againStatus = try status(again)
-            #expect(againStatus == 200)
+            #expect(await eventually(timeout: .seconds(5)) { transport.activeTransfers == 0 && server.connectionsClosed == 1 })
+            // The transport stays usable.
+            let (_, again) = await consume(try await transport.stream(HTTPRequest(url: server.url("/pieces?n=2&ms=10"))))
+            try again.get()
         }
     }
 
-    @Test func cancellationStopsASilentStream() async throws {
-        try await withStreamingServer { server in
-            let cancellation = StreamCancellation()
+    @Test func droppingTheStreamAbortsTheTransfer() async throws {
+        try await withServer { server in
+            let transport = HTTPTransport()
+            do {
+                let stream = try await transport.stream(HTTPRequest(url: server.url("/silent")))
+                #expect(stream.status == 200)
+            }
+            #expect(await eventually(timeout: .seconds(5)) { transport.activeTransfers == 0 && server.connectionsClosed == 1 })
+        }
+    }
+
+    @Test func cancellingTheConsumerEndsASilentStreamAtOnce() async throws {
+        try await withServer { server in
+            let transport = HTTPTransport()
+            let task = Task { () async -> (Received, Result<Void, any Error>) in
+                do {
+                    return await consume(try await transport.stream(HTTPRequest(url: server.url("/silent"))))
+                } catch {
+                    return (Received(), .failure(error))
+                }
+            }
+            #expect(await eventually(timeout: .seconds(10)) { transport.activeTransfers == 1 })
+            try await Task.sleep(for: .milliseconds(100))
             let start = ContinuousClock.now
-            async let outcome = stream(HTTPConnection(), HTTPRequest(url: server.url("/silent")), cancellation: cancellation)
-            try await Task.sleep(for: .milliseconds(300))
-            cancellation.cancel()
-            let (received, result) = await outcome
-            let resultStatus = try status(result)
-            #expect(resultStatus == 200)
-            #expect(received.status == [200])
+            task.cancel()
+            let (received, result) = await task.value
+            // A generous bound that still tells "at once" from "never".
+            #expect(ContinuousClock.now - start < .seconds(1))
             #expect(received.pieces.isEmpty)
-            // The progress callback runs at least once a second; the stream itself never ends.
-            // (Generous: a loaded CI machine once needed 11.7 s.)
-            #expect(ContinuousClock.now - start < .seconds(25))
+            #expect(throws: CancellationError.self) { try result.get() }
+            #expect(await eventually(timeout: .seconds(5)) { transport.activeTransfers == 0 && server.connectionsClosed == 1 })
         }
     }
 
-    @Test func cancelledBeforeStartDoesNothing() async throws {
-        let cancellation = StreamCancellation()
-        cancellation.cancel()
-        let (received, result) = await stream(
-            HTTPConnection(), HTTPRequest(url: "http://127.0.0.1:1/"), cancellation: cancellation)
-        let resultStatus = try status(result)
-        #expect(resultStatus == 0)
-        #expect(received.status.isEmpty)
+    @Test func cancellingWhileWaitingForTheHeadAbortsTheRequest() async throws {
+        try await withServer { server in
+            let transport = HTTPTransport()
+            let task = Task { try await transport.stream(HTTPRequest(url: server.url("/never"))) }
+            #expect(await eventually(timeout: .seconds(10)) { transport.activeTransfers == 1 && server.connectionsOpened == 1 })
+            let start = ContinuousClock.now
+            task.cancel()
+            await #expect(throws: CancellationError.self) { try await task.value }
+            #expect(ContinuousClock.now - start < .seconds(1))
+            #expect(await eventually(timeout: .seconds(5)) { transport.activeTransfers == 0 && server.connectionsClosed == 1 })
+        }
+    }
+
+    @Test func cancelledBeforeStartSendsNothing() async throws {
+        try await withServer { server in
+            let transport = HTTPTransport()
+            let task = Task {
+                while !Task.isCancelled { await Task.yield() }
+                return try await transport.stream(HTTPRequest(url: server.url("/silent")))
+            }
+            task.cancel()
+            await #expect(throws: CancellationError.self) { try await task.value }
+            #expect(transport.peakActiveTransfers == 0)
+            #expect(server.connectionsOpened == 0)
+        }
     }
 
     @Test func idleTimeoutDetectsAStalledStream() async throws {
-        try await withStreamingServer { server in
+        try await withServer { server in
             let start = ContinuousClock.now
-            let (received, result) = await stream(
-                HTTPConnection(), HTTPRequest(url: server.url("/silent")), idleTimeout: .seconds(1))
-            guard case .failure(let error) = result else {
-                Issue.record("expected a timeout")
+            let stream = try await HTTPTransport().stream(HTTPRequest(url: server.url("/silent")), idleTimeout: .seconds(1))
+            #expect(stream.status == 200)
+            let (received, result) = await consume(stream)
+            guard case .failure(let error as CurlError) = result else {
+                Issue.record("expected a timeout, got \(result)")
                 return
             }
             #expect(error.kind == .timeout)
-            #expect(received.status == [200])
+            #expect(received.pieces.isEmpty)
             #expect(ContinuousClock.now - start < .seconds(25), "the stream never ends by itself")
         }
     }
 
     @Test func brokenConnectionThrowsAfterDeliveringWhatArrived() async throws {
-        try await withStreamingServer { server in
-            let (received, result) = await stream(HTTPConnection(), HTTPRequest(url: server.url("/broken?n=2")))
-            guard case .failure(let error) = result else {
-                Issue.record("expected a connection error")
+        try await withServer { server in
+            let (received, result) = await consume(try await HTTPTransport().stream(HTTPRequest(url: server.url("/broken?n=2"))))
+            guard case .failure(let error as CurlError) = result else {
+                Issue.record("expected a connection error, got \(result)")
                 return
             }
             #expect(error.kind == .connection)
@@ -242,12 +180,12 @@ private func status(_ result: Result<HTTPResponse, CurlError>) throws -> Int {
     }
 
     @Test func statusIsReportedForAnEmptyBody() async throws {
-        try await withStreamingServer { server in
-            let (received, result) = await stream(HTTPConnection(), HTTPRequest(url: server.url("/empty404")))
-            let response = try result.get()
-            #expect(response.status == 404)
-            #expect(response.header("x-reason") == "nothing here")
-            #expect(received.status == [404])
+        try await withServer { server in
+            let stream = try await HTTPTransport().stream(HTTPRequest(url: server.url("/empty404")))
+            #expect(stream.status == 404)
+            #expect(stream.header("x-reason") == "nothing here")
+            let (received, result) = await consume(stream)
+            try result.get()
             #expect(received.pieces.isEmpty)
         }
     }
@@ -256,12 +194,57 @@ private func status(_ result: Result<HTTPResponse, CurlError>) throws -> Int {
         let port = try freePort()
         var request = HTTPRequest(url: "http://127.0.0.1:\(port)/")
         request.connectTimeout = .seconds(2)
-        let (received, result) = await stream(HTTPConnection(), request)
-        guard case .failure(let error) = result else {
-            Issue.record("expected a connection error")
-            return
+        await #expect {
+            _ = try await HTTPTransport().stream(request)
+        } throws: { error in
+            (error as? CurlError)?.kind == .connection
         }
-        #expect(error.kind == .connection)
-        #expect(received.status.isEmpty)
+    }
+
+    /// A server that sends as fast as the client reads, read slowly: the transport must stop
+    /// reading from the socket instead of buffering without bound, and resume when the
+    /// consumer catches up.
+    @Test func aSlowConsumerPausesTheTransferInsteadOfBuffering() async throws {
+        try await withServer { server in
+            let limit = 256 << 10
+            let transport = HTTPTransport()
+            let stream = try await transport.stream(HTTPRequest(url: server.url("/firehose")), maxBufferedBytes: limit)
+            var iterator = stream.body.makeAsyncIterator()
+            var received = 0
+            // Slowly: one chunk every 20 ms for a while, during which the server could send
+            // hundreds of megabytes.
+            for _ in 0..<40 {
+                received += try await iterator.next()?.count ?? 0
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let state = stream.body.state
+            // At most one callback's worth (16 KiB) over the bound.
+            #expect(state.peakBufferedBytes <= limit + (64 << 10), "peak \(state.peakBufferedBytes)")
+            #expect(state.bufferedBytes <= limit + (64 << 10))
+            // Then fast: the transfer was unpaused and keeps going, still within the bound.
+            while received < 32 << 20 {
+                guard let chunk = try await iterator.next() else { break }
+                received += chunk.count
+            }
+            #expect(received >= 32 << 20)
+            #expect(state.peakBufferedBytes <= limit + (64 << 10), "peak \(state.peakBufferedBytes)")
+        }
+    }
+
+    @Test func aPausedStreamIsNotIdle() async throws {
+        try await withServer { server in
+            let stream = try await HTTPTransport().stream(
+                HTTPRequest(url: server.url("/firehose")), idleTimeout: .seconds(1), maxBufferedBytes: 64 << 10)
+            var iterator = stream.body.makeAsyncIterator()
+            _ = try await iterator.next()
+            // Paused for longer than the idle timeout because the consumer is busy.
+            try await Task.sleep(for: .seconds(3))
+            var received = 0
+            while received < 4 << 20 {
+                guard let chunk = try await iterator.next() else { break }
+                received += chunk.count
+            }
+            #expect(received >= 4 << 20)
+        }
     }
 }

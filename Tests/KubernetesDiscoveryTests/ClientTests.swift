@@ -1,4 +1,5 @@
 import AgentConfig
+import Curl
 import Foundation
 import KubernetesDiscovery
 import Testing
@@ -81,7 +82,7 @@ private func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.so
             server.add(path: ClientTestPod.clusterPath, object: podJSON("a", labels: ["app": "web"], node: "n1"))
             server.add(path: ClientTestPod.clusterPath, object: podJSON("b", namespace: "other", labels: ["app": "db"]))
             let version = server.add(path: ClientTestPod.clusterPath, object: podJSON("c", labels: ["app": "web"]))
-            let client = KubernetesClient(config: KubernetesAPIConfig(server: server.url + "/"))
+            let client = KubernetesClient(config: KubernetesAPIConfig(server: server.url + "/"), transport: HTTPTransport())
 
             let all = try await client.list(ClientTestPod.self)
             #expect(all.items.map(\.metadata.name) == ["a", "c", "b"])
@@ -105,7 +106,7 @@ private func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.so
 
     @Test func listErrorsAreTyped() async throws {
         try await withFakeAPIServer(token: "secret") { server in
-            let client = KubernetesClient(config: KubernetesAPIConfig(server: server.url))
+            let client = KubernetesClient(config: KubernetesAPIConfig(server: server.url), transport: HTTPTransport())
             do {
                 _ = try await client.list(ClientTestPod.self)
                 Issue.record("expected a 401")
@@ -129,7 +130,7 @@ private func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.so
     @Test func watchDeliversEventsAfterTheListVersion() async throws {
         try await withFakeAPIServer { server in
             server.add(path: ClientTestPod.clusterPath, object: podJSON("a"))
-            let client = KubernetesClient(config: KubernetesAPIConfig(server: server.url))
+            let client = KubernetesClient(config: KubernetesAPIConfig(server: server.url), transport: HTTPTransport())
             let list = try await client.list(ClientTestPod.self)
             let version = try #require(list.metadata.resourceVersion)
             // A change between list and watch is not lost.
@@ -168,12 +169,34 @@ private func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.so
         }
     }
 
+    @Test func cancellingAWatchClosesItsConnectionAtOnce() async throws {
+        try await withFakeAPIServer { server in
+            let version = server.add(path: ClientTestPod.clusterPath, object: podJSON("a"))
+            let transport = HTTPTransport()
+            let client = KubernetesClient(config: KubernetesAPIConfig(server: server.url), transport: transport)
+            let opened = Locked(false)
+            let watch = Task {
+                try await client.watch(
+                    ClientTestPod.self, resourceVersion: String(version), onOpen: { opened.withLock { $0 = true } },
+                    onEvents: { (_: [WatchEvent<ClientTestPod>]) in })
+            }
+            #expect(await eventually(timeout: .seconds(15)) { server.openWatches == 1 && opened.value })
+            let start = ContinuousClock.now
+            watch.cancel()
+            await #expect(throws: CancellationError.self) { try await watch.value }
+            // A generous bound that still tells "at once" from the old once-a-second polling.
+            #expect(ContinuousClock.now - start < .seconds(1))
+            #expect(await eventually(timeout: .seconds(5)) { transport.activeTransfers == 0 && server.openWatches == 0 },
+                    "the transfer was removed and the server saw the connection close")
+        }
+    }
+
     @Test func watchFromACompactedVersionIsGone() async throws {
         try await withFakeAPIServer { server in
             let old = server.add(path: ClientTestPod.clusterPath, object: podJSON("a"))
             server.add(path: ClientTestPod.clusterPath, object: podJSON("b"))
             server.compact()
-            let client = KubernetesClient(config: KubernetesAPIConfig(server: server.url))
+            let client = KubernetesClient(config: KubernetesAPIConfig(server: server.url), transport: HTTPTransport())
             await #expect {
                 try await client.watch(ClientTestPod.self, resourceVersion: String(old)) { (_: WatchEvent<ClientTestPod>) in }
             } throws: { error in
@@ -186,7 +209,7 @@ private func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.so
     @Test func watchEndsNormallyAtTheServersTimeout() async throws {
         try await withFakeAPIServer { server in
             let version = server.add(path: ClientTestPod.clusterPath, object: podJSON("a"))
-            let client = KubernetesClient(config: KubernetesAPIConfig(server: server.url))
+            let client = KubernetesClient(config: KubernetesAPIConfig(server: server.url), transport: HTTPTransport())
             let start = ContinuousClock.now
             try await client.watch(ClientTestPod.self, resourceVersion: String(version), timeout: .seconds(1)) { (_: WatchEvent<ClientTestPod>) in }
             // Generous: a loaded CI machine once needed 11.9 s; without the timeout it never ends.
@@ -201,7 +224,7 @@ private func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.so
         try await withFakeAPIServer { server in
             server.add(path: ClientTestPod.clusterPath, object: podJSON("a"))
             server.add(path: ClientTestPod.clusterPath, object: podJSON("b", namespace: "kube-system"))
-            let client = KubernetesClient(config: KubernetesAPIConfig(server: server.url))
+            let client = KubernetesClient(config: KubernetesAPIConfig(server: server.url), transport: HTTPTransport())
             let changes = Locked<[[String]]>([])
             let kinds = Locked<[InformerEventKind]>([])
             let informer = Informer<ClientTestPod>(
@@ -238,7 +261,7 @@ private func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.so
             server.add(path: ClientTestPod.clusterPath, object: podJSON("a"))
             let changes = Locked(0)
             let informer = Informer<ClientTestPod>(
-                client: KubernetesClient(config: KubernetesAPIConfig(server: server.url)),
+                client: KubernetesClient(config: KubernetesAPIConfig(server: server.url), transport: HTTPTransport()),
                 onChange: { _ in changes.withLock { $0 += 1 } })
             try await running(informer) {
                 #expect(await eventually(timeout: .seconds(15)) { server.openWatches == 1 })
@@ -263,7 +286,7 @@ private func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.so
             server.add(path: ClientTestPod.clusterPath, object: podJSON("b"))
             let delays = Locked<[Duration]>([])
             let informer = Informer<ClientTestPod>(
-                client: KubernetesClient(config: KubernetesAPIConfig(server: server.url)),
+                client: KubernetesClient(config: KubernetesAPIConfig(server: server.url), transport: HTTPTransport()),
                 backoff: recordingBackoff(delays), onChange: { _ in })
             try await running(informer) {
                 #expect(await eventually(timeout: .seconds(15)) { server.openWatches == 1 })
@@ -298,7 +321,7 @@ private func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.so
             let delays = Locked<[Duration]>([])
             let failures = Locked(0)
             let informer = Informer<ClientTestPod>(
-                client: KubernetesClient(config: KubernetesAPIConfig(server: server.url)),
+                client: KubernetesClient(config: KubernetesAPIConfig(server: server.url), transport: HTTPTransport()),
                 backoff: recordingBackoff(delays, sleep: .milliseconds(100)), onChange: { _ in },
                 onFailure: { _ in failures.withLock { $0 += 1 } })
             try await running(informer) {
@@ -332,7 +355,7 @@ private func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.so
                 server.add(path: ClientTestPod.clusterPath, object: podJSON("a"))
                 var http = HTTPClientConfig()
                 http.authorization = Authorization(type: "Bearer", credentials: .file(tokenFile))
-                let client = KubernetesClient(config: KubernetesAPIConfig(server: server.url, httpClient: http))
+                let client = KubernetesClient(config: KubernetesAPIConfig(server: server.url, httpClient: http), transport: HTTPTransport())
                 let delays = Locked<[Duration]>([])
                 let informer = Informer<ClientTestPod>(client: client, backoff: recordingBackoff(delays), onChange: { _ in })
                 try await running(informer) {
@@ -366,7 +389,7 @@ private func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.so
             let delays = Locked<[Duration]>([])
             let errors = Locked<[String]>([])
             let informer = Informer<ClientTestPod>(
-                client: KubernetesClient(config: KubernetesAPIConfig(server: server.url)),
+                client: KubernetesClient(config: KubernetesAPIConfig(server: server.url), transport: HTTPTransport()),
                 backoff: recordingBackoff(delays), onChange: { _ in },
                 onFailure: { error in errors.withLock { $0.append("\(error)") } })
             try await running(informer) {
@@ -392,7 +415,7 @@ private func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.so
         try await withFakeAPIServer(token: "right") { server in
             let failures = Locked<[String]>([])
             let informer = Informer<ClientTestPod>(
-                client: KubernetesClient(config: KubernetesAPIConfig(server: server.url)),
+                client: KubernetesClient(config: KubernetesAPIConfig(server: server.url), transport: HTTPTransport()),
                 backoff: recordingBackoff(Locked([])), onChange: { _ in Issue.record("no change expected") },
                 onFailure: { error in failures.withLock { $0.append("\(error)") } })
             try await running(informer) {
@@ -410,7 +433,7 @@ private func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.so
             server.add(path: ClientTestPod.clusterPath, object: podJSON("b", namespace: "ns1", labels: ["app": "db"]))
             server.add(path: ClientTestPod.clusterPath, object: podJSON("c", namespace: "ns2", labels: ["app": "web"]))
             let informer = Informer<ClientTestPod>(
-                client: KubernetesClient(config: KubernetesAPIConfig(server: server.url)),
+                client: KubernetesClient(config: KubernetesAPIConfig(server: server.url), transport: HTTPTransport()),
                 namespace: "ns1", labelSelector: "app=web", onChange: { _ in })
             try await running(informer) {
                 #expect(await eventually(timeout: .seconds(15)) { server.openWatches == 1 })
@@ -618,7 +641,7 @@ private func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.so
                      "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
                      "users": [{"name": "u", "user": {"token": "kube-token"}}]}
                     """.write(toFile: file, atomically: true, encoding: .utf8)
-                let client = KubernetesClient(config: try KubernetesAPIConfig.kubeconfig(file: file))
+                let client = KubernetesClient(config: try KubernetesAPIConfig.kubeconfig(file: file), transport: HTTPTransport())
                 #expect(try await client.list(ClientTestPod.self).items.count == 1)
             }
         }

@@ -1,4 +1,5 @@
 import AgentConfig
+import Curl
 import Foundation
 import Logging
 import TestSupport
@@ -31,7 +32,7 @@ import WAL
         var config = KubernetesSDConfig(role: role)
         config.apiServer = server.url
         config.httpClient.authorization = Authorization(credentials: .inline("t0ken"))
-        let discoverer = try KubernetesDiscoverer(config: config, batchInterval: .milliseconds(100), logger: Logger(label: "test"))
+        let discoverer = try KubernetesDiscoverer(config: config, transport: HTTPTransport(), batchInterval: .milliseconds(100), logger: Logger(label: "test"))
         let latest = Locked<[DiscoveredGroup]>([])
         let task = Task { await discoverer.run { groups in latest.withLock { $0 = groups } } }
         defer { task.cancel() }

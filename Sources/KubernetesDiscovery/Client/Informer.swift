@@ -50,7 +50,7 @@ public enum InformerEventKind: String, Sendable, CaseIterable {
 /// The store is keyed by `namespace/name` (`name` for cluster-scoped objects).
 ///
 /// Callbacks (`onChange`, `onEvent`, `onFailure`) are called one at a time and in order, from
-/// the task running ``run()`` or from its watch thread; they must return quickly (hand the
+/// the task running ``run()``; they must return quickly (hand the
 /// snapshot to a stream or a task). `onChange` gets the whole store after every list and every
 /// batch of watch events that changed it (bookmarks alone do not call it).
 public final class Informer<Object: KubernetesResource>: Sendable {

@@ -2,17 +2,14 @@ import AgentConfig
 import AgentHTTP
 import Curl
 import Foundation
-import Synchronization
 
 /// Lists and watches Kubernetes resources over the JSON API.
 ///
-/// **Threads.** libcurl calls block, so every request runs on a dedicated `Thread` started for
-/// it (a list: for its duration; a watch: for as long as it streams), bridged to `async` with a
-/// continuation. Nothing blocks the cooperative pool or an event loop. Threads are cheap next
-/// to the requests (a handful of informers per job, lists minutes apart), so there is no pool.
+/// **Transport.** Every request goes through the shared ``HTTPTransport``: lists with
+/// `perform`, watches with `stream`. No thread is held per request or per watch, and
+/// connections (keep-alive, TLS sessions) are pooled with everything else the transport does.
 ///
-/// **Connections.** Lists reuse keep-alive connections from a small idle pool; each watch
-/// uses a connection of its own for its lifetime.
+/// **Cancellation.** Cancelling the task of a list or watch aborts its transfer at once.
 ///
 /// **Credentials.** Applied through `AgentHTTP`'s ``HTTPClient``: a token file is re-read at
 /// most a minute after its last read, and at once after a 401, after which the request is
@@ -20,12 +17,14 @@ import Synchronization
 public final class KubernetesClient: Sendable {
     public let config: KubernetesAPIConfig
     private let http: HTTPClient
-    private let idleConnections = Mutex<[HTTPConnection]>([])
-    private static let maxIdleConnections = 4
+    private let transport: HTTPTransport
     private static let userAgent = "metrics-agent/\(AgentVersion.current)"
+    /// How much of an error response's body is kept for its message.
+    private static let maxErrorBodyBytes = 65_536
 
-    public init(config: KubernetesAPIConfig) {
+    public init(config: KubernetesAPIConfig, transport: HTTPTransport) {
         self.config = config
+        self.transport = transport
         http = HTTPClient(config: config.httpClient)
     }
 
@@ -35,28 +34,16 @@ public final class KubernetesClient: Sendable {
     /// matching the selectors, with the list's resource version to watch from.
     ///
     /// - Throws: ``KubernetesClientError``, or `CancellationError` if the task was cancelled
-    ///   before the request started (a started list runs to its end or ``KubernetesAPIConfig/listTimeout``).
+    ///   (the request is aborted).
     public func list<T: KubernetesResource>(
         _ type: T.Type, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil
     ) async throws -> KubernetesList<T> {
-        try Task.checkCancellation()
         let url = url(for: T.self, namespace: namespace, query: [
             ("labelSelector", labelSelector), ("fieldSelector", fieldSelector),
         ])
-        let result: Result<KubernetesList<T>, KubernetesClientError> = await onOwnThread { [self] in
-            Result { () throws(KubernetesClientError) -> KubernetesList<T> in try self.blockingList(url) }
-        }
-        return try result.get()
-    }
-
-    private func blockingList<T: KubernetesResource>(_ url: String) throws(KubernetesClientError) -> KubernetesList<T> {
-        let connection = idleConnections.withLock { $0.popLast() } ?? HTTPConnection()
-        var response = try perform(connection, url: url, refreshCredentials: false)
+        var response = try await performList(url, refreshCredentials: false)
         if response.status == 401, http.hasCredentialFile {
-            response = try perform(connection, url: url, refreshCredentials: true)
-        }
-        idleConnections.withLock { idle in
-            if idle.count < Self.maxIdleConnections { idle.append(connection) }
+            response = try await performList(url, refreshCredentials: true)
         }
         guard (200..<300).contains(response.status) else {
             throw Self.statusError(status: response.status, body: response.body)
@@ -64,30 +51,31 @@ public final class KubernetesClient: Sendable {
         do {
             return try JSONDecoder().decode(KubernetesList<T>.self, from: Data(response.body))
         } catch {
-            throw .decoding("\(T.self) list from \(url): \(error)")
+            throw KubernetesClientError.decoding("\(T.self) list from \(url): \(error)")
         }
     }
 
-    private func perform(_ connection: HTTPConnection, url: String, refreshCredentials: Bool) throws(KubernetesClientError) -> HTTPResponse {
+    private func performList(_ url: String, refreshCredentials: Bool) async throws -> HTTPResponse {
         var request = try request(url: url, refreshCredentials: refreshCredentials)
         request.timeout = config.listTimeout
         // Lists compress well; libcurl decodes.
         request.acceptEncoding = ""
         do {
-            return try connection.perform(request)
-        } catch {
-            throw .transport(error)
+            return try await transport.perform(request)
+        } catch let error as CurlError {
+            throw KubernetesClientError.transport(error)
         }
     }
 
     // MARK: Watch
 
     /// Watches `type` from `resourceVersion` (`?watch=1&allowWatchBookmarks=true`), handing
-    /// the events to `onEvents` in batches: the complete events of each read from the
+    /// the events to `onEvents` in batches: the complete events of each chunk read from the
     /// connection, in order.
     ///
-    /// `onEvents` (and `onOpen`) run on the watch's own thread, one call at a time, and must
-    /// not block for long: the stream is not read meanwhile.
+    /// `onEvents` (and `onOpen`) run in the calling task, one call at a time, and should return
+    /// quickly: the stream is not read meanwhile (the transport buffers a little, then stops
+    /// reading from the socket).
     ///
     /// - Parameters:
     ///   - timeout: Asked of the server (`timeoutSeconds`): it ends the watch normally after
@@ -98,15 +86,14 @@ public final class KubernetesClient: Sendable {
     ///   the last event's resource version.
     /// - Throws: ``KubernetesClientError/gone(message:)`` when `resourceVersion` is too old (list
     ///   again), another ``KubernetesClientError`` for other failures (an `ERROR` event, an error
-    ///   status, a broken connection), or `CancellationError` when the task was cancelled
-    ///   (noticed within about a second).
+    ///   status, a broken connection), or `CancellationError` when the task was cancelled (the
+    ///   connection is closed at once).
     public func watch<T: KubernetesResource>(
         _ type: T.Type, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
         resourceVersion: String, timeout: Duration? = nil,
         onOpen: @escaping @Sendable () -> Void = {},
         onEvents: @escaping @Sendable ([WatchEvent<T>]) -> Void
     ) async throws {
-        try Task.checkCancellation()
         let timeoutSeconds = timeout.map { duration -> Int in
             let (seconds, attoseconds) = duration.components
             return max(1, Int(clamping: seconds) + (attoseconds > 0 ? 1 : 0))
@@ -117,26 +104,24 @@ public final class KubernetesClient: Sendable {
             ("labelSelector", labelSelector), ("fieldSelector", fieldSelector),
         ])
         let idleTimeout = timeoutSeconds.map { Duration.seconds($0 + 60) }
-        let cancellation = StreamCancellation()
-        let result: Result<Void, KubernetesClientError> = await withTaskCancellationHandler {
-            await onOwnThread { [self] in
-                Result { () throws(KubernetesClientError) in
-                    var outcome = try blockingWatch(url, idleTimeout: idleTimeout, cancellation: cancellation,
-                                                    refreshCredentials: false, onOpen: onOpen, onEvents: onEvents)
-                    if outcome == .unauthorized, http.hasCredentialFile {
-                        outcome = try blockingWatch(url, idleTimeout: idleTimeout, cancellation: cancellation,
-                                                    refreshCredentials: true, onOpen: onOpen, onEvents: onEvents)
-                    }
-                    if outcome == .unauthorized {
-                        throw .status(code: 401, reason: "Unauthorized", message: "Unauthorized")
-                    }
-                }
-            }
-        } onCancel: {
-            cancellation.cancel()
+        var response = try await openWatch(url, idleTimeout: idleTimeout, refreshCredentials: false)
+        if response.status == 401, http.hasCredentialFile {
+            response = try await openWatch(url, idleTimeout: idleTimeout, refreshCredentials: true)
         }
-        if cancellation.isCancelled { throw CancellationError() }
-        try result.get()
+        guard response.status == 200 else {
+            throw Self.statusError(status: response.status, body: try await Self.errorBody(response.body))
+        }
+        onOpen()
+        var decoder = WatchStreamDecoder<T>()
+        do {
+            for try await chunk in response.body {
+                let (events, failure) = chunk.withUnsafeBytes { decoder.decode($0) }
+                if !events.isEmpty { onEvents(events) }
+                if let failure { throw failure }
+            }
+        } catch let error as CurlError {
+            throw KubernetesClientError.transport(error)
+        }
     }
 
     /// The convenience form of ``watch(_:namespace:labelSelector:fieldSelector:resourceVersion:timeout:onOpen:onEvents:)``:
@@ -152,45 +137,29 @@ public final class KubernetesClient: Sendable {
             onEvents: { events in events.forEach(onEvent) })
     }
 
-    private enum WatchOutcome { case ended, unauthorized }
-
-    private func blockingWatch<T: KubernetesResource>(
-        _ url: String, idleTimeout: Duration?, cancellation: StreamCancellation, refreshCredentials: Bool,
-        onOpen: @Sendable () -> Void, onEvents: @Sendable ([WatchEvent<T>]) -> Void
-    ) throws(KubernetesClientError) -> WatchOutcome {
-        var request = try request(url: url, refreshCredentials: refreshCredentials)
-        request.connectTimeout = config.connectTimeout
-        var decoder = WatchStreamDecoder<T>()
-        var status = 0
-        var errorBody: [UInt8] = []
-        var failure: KubernetesClientError?
+    /// Starts a watch request; returns once the response head arrived.
+    private func openWatch(_ url: String, idleTimeout: Duration?, refreshCredentials: Bool) async throws -> HTTPResponseStream {
+        let request = try request(url: url, refreshCredentials: refreshCredentials)
         do {
-            try HTTPConnection().stream(
-                request, idleTimeout: idleTimeout, cancellation: cancellation,
-                onStatus: { code in
-                    status = code
-                    if code == 200 { onOpen() }
-                },
-                onData: { bytes in
-                    guard status == 200 else {
-                        // An error status: keep (the start of) its Status body for the message.
-                        errorBody.append(contentsOf: bytes.prefix(max(0, 65_536 - errorBody.count)))
-                        return true
-                    }
-                    let (events, error) = decoder.decode(bytes)
-                    if !events.isEmpty { onEvents(events) }
-                    failure = error
-                    return error == nil
-                })
-        } catch {
-            if cancellation.isCancelled { return .ended }
-            throw .transport(error)
+            return try await transport.stream(request, idleTimeout: idleTimeout)
+        } catch let error as CurlError {
+            throw KubernetesClientError.transport(error)
         }
-        if let failure { throw failure }
-        if cancellation.isCancelled { return .ended }
-        if status == 401 { return .unauthorized }
-        guard status == 200 else { throw Self.statusError(status: status, body: errorBody) }
-        return .ended
+    }
+
+    /// The start of an error response's body (its `Status` object), for the message. A body
+    /// that breaks off or does not end keeps what arrived.
+    private static func errorBody(_ body: HTTPResponseStream.Body) async throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        do {
+            for try await chunk in body {
+                bytes += chunk.prefix(maxErrorBodyBytes - bytes.count)
+                if bytes.count >= maxErrorBodyBytes { break }
+            }
+        } catch is CurlError {
+            // Keep what arrived.
+        }
+        return bytes
     }
 
     // MARK: Requests
@@ -235,16 +204,5 @@ public final class KubernetesClient: Sendable {
         let text = String(decoding: body.prefix(512), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         let message = text.isEmpty ? "HTTP \(status)" : text
         return status == 410 ? .gone(message: message) : .status(code: status, reason: nil, message: message)
-    }
-}
-
-/// Runs blocking `work` on a new thread (with a stack big enough for decoding deep JSON) and
-/// returns its result.
-func onOwnThread<R: Sendable>(_ work: @escaping @Sendable () -> R) async -> R {
-    await withCheckedContinuation { continuation in
-        let thread = Thread { continuation.resume(returning: work()) }
-        thread.stackSize = 4 << 20
-        thread.name = "kubernetes-client"
-        thread.start()
     }
 }

@@ -1,16 +1,11 @@
-import Curl
-import NIOPosix
+@testable import Curl
+import TestSupport
 import Testing
 
-/// Runs the blocking `perform` on NIO's thread pool, as production callers should.
-func perform(_ connection: HTTPConnection, _ request: HTTPRequest) async throws -> HTTPResponse {
-    try await NIOThreadPool.singleton.runIfActive { try connection.perform(request) }
-}
-
 /// Runs `perform` and returns the `CurlError` it throws (failing the test if it succeeds).
-func performError(_ connection: HTTPConnection, _ request: HTTPRequest) async -> CurlError? {
+func performError(_ transport: HTTPTransport, _ request: HTTPRequest) async -> CurlError? {
     do {
-        let response = try await perform(connection, request)
+        let response = try await transport.perform(request)
         Issue.record("expected an error, got status \(response.status)")
         return nil
     } catch let error as CurlError {
@@ -21,25 +16,30 @@ func performError(_ connection: HTTPConnection, _ request: HTTPRequest) async ->
     }
 }
 
-func withServer(_ body: (TestHTTPServer) async throws -> Void) async throws {
-    let server = try await TestHTTPServer()
+/// Runs `body` with a server (on the standard routes unless `handler` is given), stopping it
+/// afterwards.
+func withServer(
+    _ handler: (@Sendable (ReceivedRequest) -> CannedResponse)? = nil, _ body: (TestHTTPServer) async throws -> Void
+) async throws {
+    let server = if let handler { try await TestHTTPServer(handler: handler) } else { try await TestHTTPServer() }
     do {
         try await body(server)
     } catch {
-        try? await server.shutdown()
+        try? await server.stop()
         throw error
     }
-    try await server.shutdown()
+    try await server.stop()
 }
 
-@Suite struct HTTPConnectionTests {
+/// Request and response semantics of ``HTTPTransport/perform(_:)``.
+@Suite struct HTTPTransportTests {
     @Test func versionIsReported() {
         #expect(Curl.version.hasPrefix("libcurl/"))
     }
 
     @Test func getReturnsStatusAndBody() async throws {
         try await withServer { server in
-            let response = try await perform(HTTPConnection(), HTTPRequest(url: server.url("/hello")))
+            let response = try await HTTPTransport().perform(HTTPRequest(url: server.url("/hello")))
             #expect(response.status == 200)
             #expect(response.body == Array("hello world".utf8))
         }
@@ -47,7 +47,7 @@ func withServer(_ body: (TestHTTPServer) async throws -> Void) async throws {
 
     @Test func responseHeadersParsed() async throws {
         try await withServer { server in
-            let response = try await perform(HTTPConnection(), HTTPRequest(url: server.url("/hello")))
+            let response = try await HTTPTransport().perform(HTTPRequest(url: server.url("/hello")))
             #expect(response.header("x-test") == "yes")
             #expect(response.header("X-TEST") == "yes")
             #expect(response.header("Content-Length") == "11")
@@ -59,20 +59,34 @@ func withServer(_ body: (TestHTTPServer) async throws -> Void) async throws {
 
     @Test func postBodyEchoed() async throws {
         try await withServer { server in
+            let transport = HTTPTransport()
             let payload = (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }  // binary, > 64 KiB
             var request = HTTPRequest(method: .post, url: server.url("/echo"),
                                       headers: [("Content-Type", "application/x-protobuf")], body: payload)
-            var response = try await perform(HTTPConnection(), request)
+            var response = try await transport.perform(request)
             #expect(response.status == 200)
             #expect(response.body == payload)
             #expect(response.header("x-request-content-type") == "application/x-protobuf")
 
             request.body = []
             request.headers = []
-            response = try await perform(HTTPConnection(), request)
+            response = try await transport.perform(request)
             #expect(response.status == 200)
             #expect(response.body.isEmpty)
             #expect(response.header("x-request-content-type") == "<none>")
+        }
+    }
+
+    @Test func postBodyIsSentAgainAfterA307Redirect() async throws {
+        let handler: @Sendable (ReceivedRequest) -> CannedResponse = { request in
+            request.path == "/old"
+                ? CannedResponse(status: 307, headers: [("Location", "/new")])
+                : CannedResponse(body: Array("\(request.method) \(request.path) \(request.body.count)".utf8))
+        }
+        try await withServer(handler) { server in
+            let body = [UInt8](repeating: 7, count: 100_000)
+            let response = try await HTTPTransport().perform(HTTPRequest(method: .post, url: server.url("/old"), body: body))
+            #expect(String(decoding: response.body, as: UTF8.self) == "POST /new 100000")
         }
     }
 
@@ -83,7 +97,7 @@ func withServer(_ body: (TestHTTPServer) async throws -> Void) async throws {
                 ("X-Prometheus-Remote-Write-Version", "0.1.0"),
                 ("X-Empty", ""),
             ], body: Array("x".utf8))
-            let response = try await perform(HTTPConnection(), request)
+            let response = try await HTTPTransport().perform(request)
             let lines = Set(String(decoding: response.body, as: UTF8.self).split(separator: "\n").map(String.init))
             #expect(lines.contains("user-agent: metrics-agent/test"))
             #expect(lines.contains("x-prometheus-remote-write-version: 0.1.0"))
@@ -97,14 +111,14 @@ func withServer(_ body: (TestHTTPServer) async throws -> Void) async throws {
 
     @Test func invalidRequestHeaderRejected() async throws {
         let request = HTTPRequest(url: "http://127.0.0.1:1/", headers: [("X-Bad", "a\r\nInjected: yes")])
-        let error = await performError(HTTPConnection(), request)
+        let error = await performError(HTTPTransport(), request)
         #expect(error?.kind == .other)
     }
 
     @Test(arguments: [404, 500, 503])
     func errorStatusIsAResponse(status: Int) async throws {
         try await withServer { server in
-            let response = try await perform(HTTPConnection(), HTTPRequest(url: server.url("/status/\(status)")))
+            let response = try await HTTPTransport().perform(HTTPRequest(url: server.url("/status/\(status)")))
             #expect(response.status == status)
             #expect(response.body == Array("status \(status)".utf8))
         }
@@ -112,16 +126,16 @@ func withServer(_ body: (TestHTTPServer) async throws -> Void) async throws {
 
     @Test func redirectsFollowedAndOnlyFinalHeadersKept() async throws {
         try await withServer { server in
-            let connection = HTTPConnection()
+            let transport = HTTPTransport()
             var request = HTTPRequest(url: server.url("/redirect"))
-            let followed = try await perform(connection, request)
+            let followed = try await transport.perform(request)
             #expect(followed.status == 200)
             #expect(followed.body == Array("hello world".utf8))
             #expect(followed.header("x-redirect") == nil)
             #expect(followed.header("x-test") == "yes")
 
             request.followRedirects = false
-            let notFollowed = try await perform(connection, request)
+            let notFollowed = try await transport.perform(request)
             #expect(notFollowed.status == 302)
             #expect(notFollowed.header("location") == "/hello")
         }
@@ -130,67 +144,66 @@ func withServer(_ body: (TestHTTPServer) async throws -> Void) async throws {
     @Test func connectionRefused() async throws {
         let server = try await TestHTTPServer()
         let url = server.url("/hello")
-        try await server.shutdown()
-        let error = await performError(HTTPConnection(), HTTPRequest(url: url))
+        try await server.stop()
+        let error = await performError(HTTPTransport(), HTTPRequest(url: url))
         #expect(error?.kind == .connection)
         #expect(error?.code == 7)  // CURLE_COULDNT_CONNECT
         #expect(error?.message.isEmpty == false)
     }
 
     @Test func unresolvableHostIsConnectionError() async throws {
-        let error = await performError(HTTPConnection(), HTTPRequest(url: "http://nonexistent.invalid/", timeout: .seconds(10)))
+        let error = await performError(HTTPTransport(), HTTPRequest(url: "http://nonexistent.invalid/", timeout: .seconds(10)))
         #expect(error?.kind == .connection)
     }
 
     @Test func unsupportedSchemeRejected() async throws {
-        let error = await performError(HTTPConnection(), HTTPRequest(url: "file:///etc/hostname"))
+        let error = await performError(HTTPTransport(), HTTPRequest(url: "file:///etc/hostname"))
         #expect(error?.kind == .other)
     }
 
     @Test func slowHandlerTimesOut() async throws {
         try await withServer { server in
-            let connection = HTTPConnection()
-            let clock = ContinuousClock()
-            let start = clock.now
-            let error = await performError(connection, HTTPRequest(url: server.url("/slow?ms=30000"), timeout: .milliseconds(300)))
+            let transport = HTTPTransport()
+            let start = ContinuousClock.now
+            let error = await performError(transport, HTTPRequest(url: server.url("/slow?ms=30000"), timeout: .milliseconds(300)))
             #expect(error?.kind == .timeout)
             #expect(error?.code == 28)  // CURLE_OPERATION_TIMEDOUT
             // Far less than the 30 s the server would take (generous: CI runs tests in parallel on 2 cores).
-            #expect(clock.now - start < .seconds(10))
+            #expect(ContinuousClock.now - start < .seconds(10))
 
-            // The handle is usable again after a failed transfer.
-            let response = try await perform(connection, HTTPRequest(url: server.url("/slow?ms=10"), timeout: .seconds(5)))
+            // The transport is usable again after a failed transfer.
+            let response = try await transport.perform(HTTPRequest(url: server.url("/slow?ms=10"), timeout: .seconds(5)))
             #expect(response.body == Array("finally".utf8))
         }
     }
 
     @Test func oversizeBodyAborted() async throws {
         try await withServer { server in
-            let connection = HTTPConnection()
+            let transport = HTTPTransport()
             var request = HTTPRequest(url: server.url("/big?n=200000"))
             request.maxResponseBytes = 1000
-            let error = await performError(connection, request)
+            let error = await performError(transport, request)
             #expect(error?.kind == .responseTooLarge)
 
             request.url = server.url("/big?n=1000")
-            let exact = try await perform(connection, request)
+            let exact = try await transport.perform(request)
             #expect(exact.body.count == 1000)
 
             request.url = server.url("/big?n=200000")
             request.maxResponseBytes = nil
-            #expect(try await perform(connection, request).body.count == 200_000)
+            #expect(try await transport.perform(request).body.count == 200_000)
         }
     }
 
     @Test func gzipDecodedWhenAcceptEncodingEmpty() async throws {
         try await withServer { server in
-            let connection = HTTPConnection()
+            let transport = HTTPTransport()
             var request = HTTPRequest(url: server.url("/gzip"))
-            let raw = try await perform(connection, request)
+            let raw = try await transport.perform(request)
             #expect(raw.body == TestHTTPServer.gzipBody)
 
             request.acceptEncoding = ""
-            let decoded = try await perform(connection, request)
+            let decoded = try await transport.perform(request)
             #expect(decoded.status == 200)
             #expect(decoded.body == TestHTTPServer.gzipPlain)
             #expect(decoded.header("content-encoding") == "gzip")
@@ -201,7 +214,7 @@ func withServer(_ body: (TestHTTPServer) async throws -> Void) async throws {
         try await withServer { server in
             var request = HTTPRequest(url: server.url("/headers"))
             request.acceptEncoding = ""
-            let response = try await perform(HTTPConnection(), request)
+            let response = try await HTTPTransport().perform(request)
             let text = String(decoding: response.body, as: UTF8.self)
             #expect(text.contains("accept-encoding: ") && text.contains("gzip"))
         }
@@ -209,31 +222,63 @@ func withServer(_ body: (TestHTTPServer) async throws -> Void) async throws {
 
     @Test func connectionReusedAcrossRequests() async throws {
         try await withServer { server in
-            let connection = HTTPConnection()
-            let first = try await perform(connection, HTTPRequest(url: server.url("/port")))
-            let post = try await perform(connection, HTTPRequest(method: .post, url: server.url("/echo"), body: [1, 2, 3]))
-            let second = try await perform(connection, HTTPRequest(url: server.url("/port")))
+            let transport = HTTPTransport()
+            let first = try await transport.perform(HTTPRequest(url: server.url("/port")))
+            let post = try await transport.perform(HTTPRequest(method: .post, url: server.url("/echo"), body: [1, 2, 3]))
+            let second = try await transport.perform(HTTPRequest(url: server.url("/port")))
             #expect(post.body == [1, 2, 3])
             #expect(first.status == 200 && second.status == 200)
             #expect(first.body == second.body, "same client port: the connection was kept alive")
+            #expect(server.connectionsOpened == 1)
 
-            let other = try await perform(HTTPConnection(), HTTPRequest(url: server.url("/port")))
-            #expect(other.body != first.body)
+            let other = try await HTTPTransport().perform(HTTPRequest(url: server.url("/port")))
+            #expect(other.body != first.body, "another transport has a pool of its own")
         }
     }
 
-    @Test func concurrentCallersAreSerialized() async throws {
+    @Test func requestsAfterShutdownFail() async throws {
+        let transport = HTTPTransport()
+        transport.shutdown()
+        transport.shutdown()
+        let error = await performError(transport, HTTPRequest(url: "http://127.0.0.1:1/"))
+        #expect(error?.kind == .other)
+        #expect(error?.message.contains("shut down") == true)
+    }
+
+    @Test func shutdownFailsTransfersInFlight() async throws {
         try await withServer { server in
-            let connection = HTTPConnection()
-            try await withThrowingTaskGroup(of: HTTPResponse.self) { group in
-                for _ in 0..<8 {
-                    group.addTask { try await perform(connection, HTTPRequest(url: server.url("/hello"))) }
-                }
-                for try await response in group {
-                    #expect(response.status == 200)
-                    #expect(response.body == Array("hello world".utf8))
-                }
-            }
+            let transport = HTTPTransport()
+            async let outcome = performError(transport, HTTPRequest(url: server.url("/never")))
+            #expect(await eventually(timeout: .seconds(10)) { transport.activeTransfers == 1 })
+            transport.shutdown()
+            let error = await outcome
+            #expect(error?.message.contains("shut down") == true)
+            #expect(transport.activeTransfers == 0)
         }
+    }
+
+    @Test func droppingTheTransportStopsItsThread() async throws {
+        weak var core: TransportCore?
+        do {
+            let transport = HTTPTransport()
+            core = transport.core
+            _ = await performError(transport, HTTPRequest(url: "http://127.0.0.1:1/"))
+        }
+        // The I/O thread held the core until it exited; deinit waited for that.
+        #expect(core == nil)
+    }
+
+    @Test func streamsKeepTheirTransportRunning() async throws {
+        try await withServer { server in
+            let stream = try await HTTPTransport().stream(HTTPRequest(url: server.url("/pieces?n=3&ms=50")))
+            var bytes: [UInt8] = []
+            for try await chunk in stream.body { bytes += chunk }
+            #expect(String(decoding: bytes, as: UTF8.self) == "piece 0\npiece 1\npiece 2\n")
+        }
+    }
+
+    @Test func threadCountIsReported() throws {
+        let count = try #require(ProcessThreads.count)
+        #expect(count >= 1)
     }
 }
