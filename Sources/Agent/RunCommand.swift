@@ -74,11 +74,11 @@ struct RunCommand: AsyncParsableCommand {
         // libcurl I/O thread for every HTTP transfer, the WAL writer, a small pool for blocking
         // file I/O, and the admin server's event loop.
         let clock = SystemClock()
-        let blockingIO = BlockingIOPool(threads: 2, name: "blocking-io")
+        let blockingIO = try BlockingIOPool(threads: 2, name: "blocking-io")
         let transport = HTTPTransport()
         let wal = try WriteAheadLog(
             directory: "\(storagePath)/wal", segmentSize: configuration.wal.segmentSize,
-            compression: configuration.wal.compression ? .snappy : .none, pool: blockingIO, logger: logger)
+            compression: configuration.wal.compression ? .snappy : .none, ioPool: blockingIO, logger: logger)
         let registry = PrometheusCollectorRegistry()
         registry.makeGauge(
             descriptor: MetricNameDescriptor(metricName: "agent_build_info", unitName: "", helpText: "The agent's version."),
@@ -113,8 +113,8 @@ struct RunCommand: AsyncParsableCommand {
             logger: logger
         )
         try await group.run()
-        await transport.shutdown()
-        blockingIO.shutdown()
+        transport.shutdown()
+        await blockingIO.shutdown()
         logger.info("agent stopped")
     }
 }

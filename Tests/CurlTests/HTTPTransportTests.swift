@@ -276,9 +276,4 @@ func withServer(
             #expect(String(decoding: bytes, as: UTF8.self) == "piece 0\npiece 1\npiece 2\n")
         }
     }
-
-    @Test func threadCountIsReported() throws {
-        let count = try #require(ProcessThreads.count)
-        #expect(count >= 1)
-    }
 }
