@@ -87,7 +87,7 @@ struct ScrapeLoop: Sendable {
             next = next.advanced(by: target.interval)
             while next < clock.now { next = next.advanced(by: target.interval) }
         }
-        if targetRemoved() { markEverythingStale(state: &state) }
+        if targetRemoved() { await markEverythingStale(state: &state) }
     }
 
     // MARK: One scrape
@@ -130,7 +130,7 @@ struct ScrapeLoop: Sendable {
             ],
             timestamp: timestamp, state: &state, batch: &batch
         )
-        commit(&batch, newSynthetic: newSynthetic, state: &state)
+        await commit(&batch, newSynthetic: newSynthetic, state: &state)
         if state.cache.generation % 10 == 0 {
             // Forgotten series had their staleness marker when they vanished: the WAL may forget them too.
             state.pendingReleases += state.cache.evict(olderThan: 10)
@@ -283,10 +283,10 @@ struct ScrapeLoop: Sendable {
     /// full…) nothing of the batch counts: its new series keep no refs, its metadata counts as not
     /// sent, its releases wait for the next batch, and its samples are counted as dropped. The WAL
     /// logs the first failure of a streak and the recovery; each loop logs at debug.
-    private func commit(_ batch: inout AppendBatch, newSynthetic: [(name: String, index: Int)], state: inout State) {
+    private func commit(_ batch: inout AppendBatch, newSynthetic: [(name: String, index: Int)], state: inout State) async {
         for ref in state.pendingReleases { batch.release(ref: ref) }
         do {
-            let refs = try wal.commit(batch)
+            let refs = try await wal.commit(batch)
             state.cache.resolvePending(refs: refs)
             for entry in newSynthetic where entry.index < refs.count {
                 state.syntheticRefs[entry.name] = refs[entry.index]
@@ -315,7 +315,7 @@ struct ScrapeLoop: Sendable {
 
     /// Staleness markers for every series of the target, synthetic ones included: the target
     /// left discovery. Every ref of the target is released in the same batch.
-    func markEverythingStale(state: inout State) {
+    func markEverythingStale(state: inout State) async {
         let timestamp = max(WallClock.nowMilliseconds(), state.lastTimestamp + 1)
         var batch = AppendBatch()
         for ref in state.cache.allOfLastGeneration(trackTimestamps: target.config.trackTimestampsStaleness) {
@@ -327,7 +327,7 @@ struct ScrapeLoop: Sendable {
         for ref in state.cache.allRefs() { batch.release(ref: ref) }
         for ref in state.syntheticRefs.values { batch.release(ref: ref) }
         guard !batch.isEmpty || !state.pendingReleases.isEmpty else { return }
-        commit(&batch, newSynthetic: [], state: &state)
+        await commit(&batch, newSynthetic: [], state: &state)
     }
 
     /// The `lastError` text for a failed scrape.

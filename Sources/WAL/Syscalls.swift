@@ -184,3 +184,22 @@ final class ReadOnlyFile: Sendable {
 
     deinit { try? Syscall.closeFile(fd, path: path) }
 }
+
+/// The segment being written, opened write-only; closed when the last reference goes away.
+///
+/// The writer thread holds the current segment's file; ``WriteAheadLog/sync()`` takes a
+/// reference (under the log's lock, briefly) and fsyncs it after letting the lock go. Since the
+/// descriptor is closed only when the last reference goes, a rollover meanwhile cannot close it
+/// under the sync, and its number cannot be reused for another file while the sync runs.
+final class SegmentFile: Sendable {
+    let fd: CInt
+    let path: String
+
+    /// Creates the file; fails if it exists (`O_EXCL`).
+    init(creating path: String) throws(WALIOError) {
+        self.path = path
+        fd = try Syscall.openFile(path, O_WRONLY | O_CREAT | O_EXCL)
+    }
+
+    deinit { try? Syscall.closeFile(fd, path: path) }
+}
