@@ -116,7 +116,7 @@ for scrape in 0..<scrapes {
             batch.append(ref: refs[i], timestamp: t0 + Int64(scrape) * 15_000, value: value)
         }
     }
-    let new = try wal.commit(batch)
+    let new = try await wal.commit(batch)
     if scrape == 0 { refs = new }
 }
 let fillTime = ContinuousClock.now - fillStart
@@ -152,7 +152,7 @@ let sendTime = ContinuousClock.now - sendStart
 let after = usage()
 await group.triggerGracefulShutdown()
 _ = try? await running.value
-try wal.close()
+try await wal.close()
 try await server.close()
 
 let seconds = Double(sendTime.components.seconds) + Double(sendTime.components.attoseconds) / 1e18

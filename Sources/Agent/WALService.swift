@@ -93,7 +93,7 @@ final class WALService: Service {
             while !Task.isCancelled {
                 try? await Task.sleep(for: syncInterval)
                 do {
-                    try wal.sync()
+                    try await wal.sync()
                     if syncFailing {
                         syncFailing = false
                         logger.info("WAL sync works again")
@@ -111,7 +111,7 @@ final class WALService: Service {
         // Everything written up to now (the scraper has stopped) is counted before /metrics goes.
         refresh()
         do {
-            try wal.close()
+            try await wal.close()
             logger.info("WAL closed")
         } catch {
             logger.error("cannot close the WAL", metadata: ["error": "\(error)"])

@@ -98,9 +98,8 @@ public struct EndpointProgressFile: Sendable {
 
     /// The stored progress; nil when there is no file. Throws when it cannot be read or decoded.
     public func load() throws -> EndpointProgress? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        return try JSONDecoder().decode(EndpointProgress.self, from: data)
+        guard let bytes = try Syscall.readFileIfExists(path) else { return nil }
+        return try JSONDecoder().decode(EndpointProgress.self, from: Data(bytes))
     }
 
     /// Every progress file in `directory`, by endpoint file name (without `.json`).
@@ -128,7 +127,7 @@ public struct EndpointProgressFile: Sendable {
             try? Syscall.closeFile(fd, path: temporary)
             throw error
         }
-        guard rename(temporary, path) == 0 else { throw WALIOError(function: "rename", path: path, errno: errno) }
+        try Syscall.renameFile(temporary, to: path)
         if durable { try Syscall.syncDirectory((path as NSString).deletingLastPathComponent) }
     }
 }

@@ -94,6 +94,33 @@ enum Syscall {
         }
     }
 
+    /// rename(2): atomically replaces `to` with `from`.
+    static func renameFile(_ from: String, to: String) throws(WALIOError) {
+        _ = try retrying("rename", to) { rename(from, to) }
+    }
+
+    /// The whole content of `path`, or nil when it does not exist.
+    static func readFileIfExists(_ path: String) throws(WALIOError) -> [UInt8]? {
+        let fd: CInt
+        do {
+            fd = try openFile(path, O_RDONLY)
+        } catch {
+            if error.errno == ENOENT { return nil }
+            throw error
+        }
+        defer { try? closeFile(fd, path: path) }
+        let chunk = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: max(4096, try fileSize(fd, path: path) + 1), alignment: 1)
+        defer { chunk.deallocate() }
+        var bytes: [UInt8] = []
+        while true {
+            // A short read is the end of the file (readAt loops until the buffer is full).
+            let n = try readAt(fd, chunk, at: bytes.count, path: path)
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
+            if n < chunk.count { return bytes }
+        }
+    }
+
     static func makeDirectory(_ path: String, _ mode: mode_t = 0o755) throws(WALIOError) {
         if mkdir(path, mode) != 0 {
             let e = errno
@@ -153,6 +180,25 @@ final class ReadOnlyFile: Sendable {
             if error.errno == ENOENT { return nil }
             throw error
         }
+    }
+
+    deinit { try? Syscall.closeFile(fd, path: path) }
+}
+
+/// The segment being written, opened write-only; closed when the last reference goes away.
+///
+/// The writer thread holds the current segment's file; ``WriteAheadLog/sync()`` takes a
+/// reference (under the log's lock, briefly) and fsyncs it after letting the lock go. Since the
+/// descriptor is closed only when the last reference goes, a rollover meanwhile cannot close it
+/// under the sync, and its number cannot be reused for another file while the sync runs.
+final class SegmentFile: Sendable {
+    let fd: CInt
+    let path: String
+
+    /// Creates the file; fails if it exists (`O_EXCL`).
+    init(creating path: String) throws(WALIOError) {
+        self.path = path
+        fd = try Syscall.openFile(path, O_WRONLY | O_CREAT | O_EXCL)
     }
 
     deinit { try? Syscall.closeFile(fd, path: path) }

@@ -13,8 +13,9 @@ public enum WALError: Error, CustomStringConvertible {
     /// The log was closed; nothing more can be committed.
     case closed
     /// A commit could not be written (disk full, I/O error…). Nothing of it is in the log: its
-    /// refs, metadata and releases were rolled back and the segment truncated to where the commit
-    /// started (or, if that failed, the next commit starts a new segment). Later commits try again.
+    /// refs, metadata and releases were rolled back and the segment truncated to where the write
+    /// that carried it started (or, if that failed, the next commit starts a new segment). Every
+    /// commit of that write (group commit) gets this error. Later commits try again.
     case writeFailed(underlying: any Error)
     case invalidArgument(String)
 
@@ -62,8 +63,20 @@ public struct WALSegmentInfo: Sendable, Equatable {
 /// records (family → HELP/TYPE/UNIT), samples records (ref, timestamp, value) and exemplars
 /// records (ref, timestamp, value, labels). See `docs/wal-format.md` for the format.
 ///
-/// One instance owns the directory for writing. All methods are thread-safe; they block on file
-/// I/O (`pwrite`, `fsync`), so call them from a thread that may block, not an event loop.
+/// One instance owns the directory for writing. All methods are thread-safe.
+///
+/// Threads:
+/// - **Writes** (`pwrite`, segment starts, the fsync of a completed segment, the final fsync of
+///   ``close()``) run on the log's own **writer thread**, one dedicated OS thread started by
+///   `init` and joined by ``close()`` (or `deinit`). ``commit(_:)`` queues the batch and
+///   suspends the calling task; the writer takes every batch queued at that moment and writes
+///   them together (group commit).
+/// - **``sync()``**'s fsyncs run on a ``BlockingIOPool``, without holding the lock that commits
+///   take, so a slow fsync delays no commit.
+/// - The accessors (``head``, ``seriesCount``, …) read what the writer last published, under a
+///   lock held only for copying it: they never wait for I/O.
+/// - `init` (replay) and ``segmentInfo()``, ``segments()``, ``removeSegments(before:)`` (directory
+///   listing, `stat`, `unlink`) run on the caller's thread.
 public final class WriteAheadLog: Sendable {
     public let directory: String
     let segmentSize: Int
@@ -72,10 +85,15 @@ public final class WriteAheadLog: Sendable {
     let logger: Logger
     /// What opening the log found: replay time and size, series, corruptions and repairs.
     public let openReport: WALOpenReport
-    private let state: Mutex<WriterState>
+    /// Shared with the writer thread: the commit queue, the lifecycle and the published state.
+    private let mailbox: ConditionLock<WriterMailbox>
+    private let writerThread: WorkerThread
+    private let ioPool: BlockingIOPool
+    /// Whether `ioPool` was created here (then ``close()`` shuts it down).
+    private let ownsIOPool: Bool
+    private let counters = WALCounters()
+    private let hooks: WALTestHooks
     private let segmentStartHandler = Mutex<(@Sendable (Int) -> Void)?>(nil)
-    private let writeFailureCount = Atomic<Int>(0)
-    private let samplesAppendedCount = Atomic<Int>(0)
 
     /// Opens (creating if needed) the log in `directory`.
     ///
@@ -95,6 +113,9 @@ public final class WriteAheadLog: Sendable {
     /// are forgotten then (after a restart no appender holds a ref; the scraper appends by labels,
     /// which keeps a series' ref).
     ///
+    /// The replay and the first segment's fsyncs run on the calling thread, before the writer
+    /// thread starts: open the log before serving, not on the cooperative pool of a busy process.
+    ///
     /// - Parameters:
     ///   - segmentSize: A new segment starts when a commit would make the current one bigger than
     ///     this. A segment holding a single commit may be bigger, and when the series head at the
@@ -106,9 +127,23 @@ public final class WriteAheadLog: Sendable {
     ///     heads) when it was not announced again in this time *and* not in the last two
     ///     segments. Appenders re-announce their metadata more often than this (the scraper: every
     ///     10 minutes).
-    public init(
+    ///   - ioPool: Where ``sync()`` runs its fsyncs. Pass the agent's shared pool; the log does
+    ///     not shut a pool it was given down. When nil, the log starts its own one-thread pool
+    ///     (`wal-sync`) and shuts it down in ``close()``.
+    public convenience init(
         directory: String, segmentSize: Int = 32 << 20, compression: WALCompression = .snappy,
-        metadataRetention: Duration = .seconds(15 * 60), logger: Logger
+        metadataRetention: Duration = .seconds(15 * 60), ioPool: BlockingIOPool? = nil, logger: Logger
+    ) throws {
+        try self.init(
+            directory: directory, segmentSize: segmentSize, compression: compression, metadataRetention: metadataRetention,
+            ioPool: ioPool, logger: logger, hooks: WALTestHooks())
+    }
+
+    /// The public `init`, with test hooks.
+    init(
+        directory: String, segmentSize: Int = 32 << 20, compression: WALCompression = .snappy,
+        metadataRetention: Duration = .seconds(15 * 60), ioPool: BlockingIOPool? = nil, logger: Logger,
+        hooks: WALTestHooks
     ) throws {
         guard segmentSize > 0 else { throw WALError.invalidArgument("segmentSize must be positive, got \(segmentSize)") }
         guard metadataRetention >= .zero else { throw WALError.invalidArgument("metadataRetention must not be negative") }
@@ -119,11 +154,12 @@ public final class WriteAheadLog: Sendable {
         self.compression = compression
         self.metadataRetention = metadataRetention
         self.logger = logger
+        self.hooks = hooks
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
 
         let existing = try WALSegment.list(directory)
         var s = WriterState(directory: directory, compression: compression, metadataRetention: metadataRetention)
-        var replay = try Self.replay(directory: directory, segments: existing, logger: logger, into: &s)
+        var replay = try WriterState.replay(directory: directory, segments: existing, logger: logger, into: &s)
         let first = (existing.last ?? -1) + 1
         // Replayed metadata counts as announced now, in the new segment.
         for family in s.metadata.keys { s.metadata[family]!.segment = first }
@@ -141,10 +177,10 @@ public final class WriteAheadLog: Sendable {
                 "error": "\(error)", "segment": "\(first)",
             ])
         }
-        if startFailure == nil {
-            try Syscall.fsyncFile(s.fd, path: s.segmentPath)
+        if startFailure == nil, let file = s.file {
+            try Syscall.fsyncFile(file.fd, path: file.path)
             try Syscall.syncDirectory(directory)
-            s.directoryNeedsSync = false
+            s.directoryDirty = false
         }
         // Nobody holds a ref from before the restart: what is not appended again goes at the next
         // segment start. (Not when the new segment could not start: the next start is then the
@@ -162,135 +198,207 @@ public final class WriteAheadLog: Sendable {
             "seriesMemoryBytes": "\(replay.seriesMemoryBytes)", "corruptions": "\(replay.corruptions)",
             "segment": "\(first)", "nextRef": "\(s.nextRef)",
         ])
-        state = Mutex(s)
-        if startFailure != nil { writeFailureCount.add(1, ordering: .relaxed) }
+        if startFailure != nil { counters.writeFailures.add(1, ordering: .relaxed) }
+
+        let mailbox = ConditionLock(WriterMailbox(published: s.snapshot, directoryNeedsSync: s.directoryDirty))
+        s.directoryDirty = false
+        self.mailbox = mailbox
+        if let ioPool {
+            self.ioPool = ioPool
+            ownsIOPool = false
+        } else {
+            self.ioPool = try BlockingIOPool(threads: 1, name: "wal-sync")
+            ownsIOPool = true
+        }
+        // The state moves to the writer thread. Nothing here may keep a copy: its copy-on-write
+        // tables would then be copied on the writer's first change.
+        let handoff = Handoff(WALWriter(
+            state: s, mailbox: mailbox, segmentSize: segmentSize, counters: counters, logger: logger, hooks: hooks))
+        s = WriterState(directory: directory, compression: compression, metadataRetention: metadataRetention)
+        writerThread = try WorkerThread(name: "wal-writer") {
+            guard var writer = handoff.take() else { return }
+            writer.run()
+        }
     }
 
     deinit {
-        state.withLock { s in
-            if s.fd >= 0 {
-                try? s.flush()
-                try? Syscall.closeFile(s.fd, path: s.segmentPath)
-                s.fd = -1
-            }
-        }
+        // No commit can be queued (each caller keeps the log alive until its commit returns):
+        // the writer exits at once, without the final fsync that `close()` does. The segment's
+        // descriptor closes with the writer's state.
+        mailbox.withLock { $0.stop = true }
+        mailbox.signal()
+        writerThread.joinOrDetach()
     }
 
     /// Resolves the batch's new series against the series table (an existing label set reuses its
     /// ref, an unknown one gets a new ref), then writes one series record for the refs that are
     /// really new (none if there are none), one metadata record for the metadata entries that are
     /// new or changed (none if there are none), one samples record (none if the batch has no
-    /// samples) and one exemplars record (none if the batch has no exemplars), all with a single
-    /// write(2) before returning, so readers see whole records at once. Exemplars appended for a
-    /// new series (``AppendBatch/appendExemplar(newSeries:timestamp:value:labels:)``) get the ref
-    /// resolved here. The batch's releases take effect. Not durable until ``sync()``.
+    /// samples) and one exemplars record (none if the batch has no exemplars). Exemplars appended
+    /// for a new series (``AppendBatch/appendExemplar(newSeries:timestamp:value:labels:)``) get the
+    /// ref resolved here. The batch's releases take effect. Not durable until ``sync()``.
     ///
-    /// When the write fails (disk full, I/O error) the commit is undone: its new refs and metadata
-    /// are forgotten, its releases are not applied, the segment is truncated to where the commit
-    /// started, and ``WALError/writeFailed(underlying:)`` is thrown. The next commit tries again.
-    /// The first failure of a streak is logged at error, the recovery at info.
+    /// The work is done by the log's writer thread; the calling task is suspended meanwhile (its
+    /// thread is not blocked). Commits are taken in the order they were queued. The writer takes
+    /// every commit queued at that moment and writes their records with a single write(2)
+    /// (group commit; a group that starts a new segment is written with one write per segment),
+    /// so readers see whole records at once, and every commit's records in one piece. When this
+    /// returns, the records are written (readers see them) and ``head`` is past them.
+    ///
+    /// Cancelling the calling task does not cancel a commit: it is written all the same and this
+    /// returns its refs.
+    ///
+    /// When the write fails (disk full, I/O error), every commit it carried is undone: their new
+    /// refs and metadata are forgotten, their releases are not applied, the segment is truncated
+    /// to where the write started, and each caller gets ``WALError/writeFailed(underlying:)``.
+    /// The next commit tries again. The first failure of a streak is logged at error, the
+    /// recovery at info. After ``close()`` was called, throws ``WALError/closed``.
     ///
     /// - Returns: The refs of the batch's new series, in the order they were appended.
-    public func commit(_ batch: AppendBatch) throws -> [SeriesRef] {
-        var started: Int?
-        defer {
-            if let started, let handler = segmentStartHandler.withLock({ $0 }) { handler(started) }
-        }
-        return try state.withLock { s -> [SeriesRef] in
-            try s.checkOpen()
-            if batch.isEmpty { return [] }
-            do {
-                let before = s.segment
-                let refs = try s.commit(batch, segmentSize: segmentSize, now: ContinuousClock.now)
-                if s.segment != before { started = s.segment }
-                samplesAppendedCount.add(batch.sampleCount, ordering: .relaxed)
-                if s.failureStreak > 0 {
-                    logger.info("WAL writes recovered", metadata: ["failedCommits": "\(s.failureStreak)", "segment": "\(s.segment)"])
-                    s.failureStreak = 0
-                }
-                return refs
-            } catch {
-                writeFailureCount.add(1, ordering: .relaxed)
-                if s.failureStreak == 0 {
-                    logger.error("WAL write failed (disk full?); commits are refused until a write succeeds", metadata: [
-                        "error": "\(error)", "segment": "\(s.segment)",
-                    ])
-                }
-                s.failureStreak += 1
-                throw WALError.writeFailed(underlying: error)
+    public func commit(_ batch: AppendBatch) async throws -> [SeriesRef] {
+        let outcome = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<CommitOutcome, any Error>) in
+            // Resumed exactly once: here when the commit is refused or trivial, otherwise by the
+            // writer thread, which takes every queued request (it runs until the queue is drained,
+            // even when closing).
+            let answer = mailbox.withLock { m -> Result<CommitOutcome, any Error>? in
+                guard case .open = m.lifecycle else { return .failure(WALError.closed) }
+                if batch.isEmpty { return .success(.empty) }
+                m.requests.append(CommitRequest(batch: batch, continuation: continuation))
+                return nil
+            }
+            if let answer {
+                continuation.resume(with: answer)
+            } else {
+                mailbox.signal()  // only the writer thread waits on the mailbox
             }
         }
+        if let started = outcome.startedSegment, let handler = segmentStartHandler.withLock({ $0 }) {
+            handler(started)
+        }
+        return outcome.refs
     }
 
     /// Calls `handler` with the new segment's number whenever a commit starts a new segment
-    /// (after the commit, outside the log's lock): the moment the closed segments grew, when
-    /// size caps are worth checking. One handler; setting another replaces it.
+    /// (after the commit, outside the log's lock, in the task that committed): the moment the
+    /// closed segments grew, when size caps are worth checking. One handler; setting another
+    /// replaces it.
     public func onSegmentStart(_ handler: @escaping @Sendable (Int) -> Void) {
         segmentStartHandler.withLock { $0 = handler }
     }
 
-    /// fsync of the current segment, and of the directory if segments were created or removed
-    /// since the last sync. Holds the log's lock meanwhile (commits wait). A failure is counted in
-    /// ``writeFailures``.
-    public func sync() throws {
-        try state.withLock { s in
-            try s.checkOpen()
-            do {
-                try s.sync()
-            } catch {
-                writeFailureCount.add(1, ordering: .relaxed)
-                throw error
+    /// fsync of the segment being written, and of the directory if segments were created or
+    /// removed since the last sync: every commit that returned before this call is durable when
+    /// it returns.
+    ///
+    /// The fsyncs run on the log's ``BlockingIOPool``; the log's lock is held only to take a
+    /// reference to the segment's file, so commits go on meanwhile (a rollover meanwhile is safe:
+    /// the old segment's descriptor stays open until this is done with it, and the writer
+    /// fsyncs a segment before it starts the next). A failure is counted in ``writeFailures``.
+    /// After ``close()`` was called, throws ``WALError/closed``.
+    public func sync() async throws {
+        let (file, syncDirectory) = try mailbox.withLock { m -> (SegmentFile?, Bool) in
+            guard case .open = m.lifecycle else { throw WALError.closed }
+            defer { m.directoryNeedsSync = false }
+            return (m.published.file, m.directoryNeedsSync)
+        }
+        let syncSegment = hooks.syncSegment ?? { file in try Syscall.fsyncFile(file.fd, path: file.path) }
+        let directory = self.directory
+        do {
+            try await ioPool.run {
+                if let file { try syncSegment(file) }
+                if syncDirectory { try Syscall.syncDirectory(directory) }
             }
+        } catch {
+            if syncDirectory { mailbox.withLock { $0.directoryNeedsSync = true } }
+            if error is BlockingIOPoolShutDownError { throw WALError.closed }
+            counters.writeFailures.add(1, ordering: .relaxed)
+            throw error
         }
     }
 
-    /// Syncs and closes. Later commits throw ``WALError/closed``; closing again does nothing.
-    public func close() throws {
-        try state.withLock { s in
-            guard case .open = s.status else { return }
-            s.status = .closed
-            guard s.fd >= 0 else {
-                if s.directoryNeedsSync { try Syscall.syncDirectory(directory) }
-                return
+    /// Stops taking commits (later ones throw ``WALError/closed``), lets the writer thread write
+    /// the commits already queued, then fsyncs the segment (and the directory if needed) on the
+    /// writer thread, and ends the thread. Throws when that last write or fsync fails (the log is
+    /// closed all the same). Closing again (or concurrently) waits for the first close and does
+    /// nothing more.
+    public func close() async throws {
+        do {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                // Resumed exactly once: here if the writer has already closed the log, otherwise
+                // by the writer when it has (it takes the waiters and sets `.closed` together).
+                let closed = mailbox.withLock { m -> Bool in
+                    switch m.lifecycle {
+                    case .closed:
+                        return true
+                    case .open, .closing:
+                        m.lifecycle = .closing
+                        m.closeWaiters.append(continuation)
+                        return false
+                    }
+                }
+                if closed {
+                    continuation.resume()
+                } else {
+                    mailbox.signal()
+                }
             }
-            defer {
-                try? Syscall.closeFile(s.fd, path: s.segmentPath)
-                s.fd = -1
-            }
-            try s.flush()
-            try s.sync()
+        } catch {
+            await finishClosing()
+            throw error
         }
+        await finishClosing()
+    }
+
+    /// After the writer has closed the log: joins its thread (which has nothing left to do but
+    /// return, so this waits for no I/O) and shuts down the log's own I/O pool.
+    private func finishClosing() async {
+        writerThread.join()
+        if ownsIOPool { await ioPool.shutdown() }
+    }
+
+    private var published: WriterSnapshot {
+        mailbox.withLock { $0.published }
     }
 
     /// Position just after the last committed record.
     public var head: WALPosition {
-        state.withLock { WALPosition(segment: $0.segment, offset: $0.offset) }
+        published.head
     }
 
     /// Number of series in the series table (released ones count until they are dropped at the
     /// next segment start).
     public var seriesCount: Int {
-        state.withLock { $0.refsByLabels.count }
+        published.seriesCount
     }
 
     /// Number of metric families in the metadata table.
     public var metadataCount: Int {
-        state.withLock { $0.metadata.count }
+        published.metadataCount
     }
 
     /// Bytes of the series head at the start of the current segment (series and metadata).
     public var headSize: Int {
-        state.withLock { $0.headSize }
+        published.headSize
     }
 
     /// Samples written by successful commits since the log was opened.
     public var samplesAppended: Int {
-        samplesAppendedCount.load(ordering: .relaxed)
+        counters.samplesAppended.load(ordering: .relaxed)
     }
 
     /// Failed commits and syncs since the log was opened.
     public var writeFailures: Int {
-        writeFailureCount.load(ordering: .relaxed)
+        counters.writeFailures.load(ordering: .relaxed)
+    }
+
+    /// pwrite(2) calls the writer has made (segment heads included), for tests.
+    var writeCalls: Int {
+        published.writeCalls
+    }
+
+    /// Commits queued for the writer thread and not yet taken by it, for tests.
+    var queuedCommits: Int {
+        mailbox.withLock { $0.requests.count }
     }
 
     /// Numbers of the segments on disk, ascending.
@@ -315,7 +423,8 @@ public final class WriteAheadLog: Sendable {
     /// Deletes every segment with a number below `segment`, never the one being written.
     /// Readers that have an old segment open keep reading it.
     public func removeSegments(before segment: Int) throws {
-        let current = state.withLock { $0.fd >= 0 ? $0.segment : $0.nextSegment }
+        // The writer only ever moves to later segments: a snapshot a little old is safe.
+        let current = published.firstKeptSegment
         let limit = min(segment, current)
         var removed = 0
         for n in try WALSegment.list(directory) where n < limit {
@@ -323,536 +432,23 @@ public final class WriteAheadLog: Sendable {
             if try Syscall.unlinkIfExists(WALSegment.path(directory, n)) { removed += 1 }
         }
         if removed > 0 {
-            state.withLock { $0.directoryNeedsSync = true }
+            mailbox.withLock { $0.directoryNeedsSync = true }
             logger.debug("WAL segments removed", metadata: ["before": "\(limit)", "count": "\(removed)"])
         }
     }
-
-    // MARK: Replay
-
-    /// Rebuilds the series and metadata tables from the newest segments, repairing a corrupt tail
-    /// of the newest one.
-    ///
-    /// Every segment starts with the full tables, so replay walks back from the newest segment
-    /// until one that holds a commit's samples or exemplars record (whose head is therefore
-    /// complete) and takes the union of what it found; entries found in newer segments win.
-    /// Exemplars and samples records are not decoded (they do not affect the tables).
-    static func replay(directory: String, segments: [Int], logger: Logger, into s: inout WriterState) throws -> WALOpenReport {
-        var report = WALOpenReport(
-            duration: .zero, segments: 0, bytes: 0, series: 0, metadata: 0, seriesMemoryBytes: 0, corruptions: 0, repairs: [])
-        var maxRef: SeriesRef = 0
-        let newest = segments.last
-        for segment in segments.reversed() {
-            var sawCommit = false
-            var segmentMetadata: [String: MetadataRecord] = [:]
-            let path = WALSegment.path(directory, segment)
-            guard let file = try ReadOnlyFile.openIfExists(path: path) else { continue }
-            report.segments += 1
-            var scanner = SegmentScanner(file: file, segment: segment, offset: 0)
-            scan: while true {
-                let result = try scanner.next(finished: true)
-                var problem: (start: Int, offset: Int, reason: String)?
-                switch result {
-                case .record(let start, _):
-                    let payload = scanner.payload
-                    switch payload.first {
-                    case WALRecordType.samples.rawValue, WALRecordType.exemplars.rawValue:
-                        sawCommit = true
-                    case WALRecordType.series.rawValue, WALRecordType.metadata.rawValue:
-                        do {
-                            switch try RecordCodec.decode(payload) {
-                            case .series(let list)?:
-                                for r in list {
-                                    maxRef = max(maxRef, r.ref)
-                                    if s.refsByLabels[r.labels] == nil { s.refsByLabels[r.labels] = r.ref }
-                                }
-                            case .metadata(let list)?:
-                                for m in list { segmentMetadata[m.family] = m }
-                            default:
-                                break
-                            }
-                        } catch {
-                            problem = (start, start, error.reason)
-                        }
-                    default:
-                        break
-                    }
-                case .endOfSegment, .notYet:
-                    break scan
-                case .corrupt(let start, let offset, let reason):
-                    problem = (start, offset, reason)
-                }
-                if let problem {
-                    report.corruptions += 1
-                    let size = (try? Syscall.fileSize(file.fd, path: path)) ?? -1
-                    let name = WALSegment.name(segment)
-                    if segment == newest {
-                        // The tail of the segment being written at a crash: cut it off, once.
-                        var repair = "truncated segment \(name) from \(size) to \(problem.start) bytes"
-                        do {
-                            let fd = try Syscall.openFile(path, O_WRONLY)
-                            defer { try? Syscall.closeFile(fd, path: path) }
-                            try Syscall.truncateFile(fd, problem.start, path: path)
-                            try Syscall.fsyncFile(fd, path: path)
-                        } catch {
-                            repair = "could not truncate segment \(name) at \(problem.start) (\(error)); writing goes on in a new segment"
-                        }
-                        report.repairs.append(repair + ": \(problem.reason) at offset \(problem.offset)")
-                        logger.warning("WAL segment has a corrupt tail; truncating it to the last valid record", metadata: [
-                            "segment": "\(path)", "offset": "\(problem.start)", "badOffset": "\(problem.offset)",
-                            "reason": "\(problem.reason)", "droppedBytes": "\(size - problem.start)",
-                        ])
-                    } else {
-                        // A complete segment damaged later (bit rot, a bad disk): its valid part
-                        // stays; readers skip the rest.
-                        report.repairs.append(
-                            "left corrupt segment \(name) as it is (readers skip from offset \(problem.start)): \(problem.reason) at offset \(problem.offset)")
-                        logger.warning("WAL segment is corrupt; records after the damage cannot be read", metadata: [
-                            "segment": "\(path)", "offset": "\(problem.start)", "badOffset": "\(problem.offset)",
-                            "reason": "\(problem.reason)", "unreadableBytes": "\(size - problem.start)",
-                        ])
-                    }
-                    break scan
-                }
-            }
-            report.bytes += scanner.offset
-            for (family, m) in segmentMetadata where s.metadata[family] == nil {
-                s.metadata[family] = WriterState.MetadataEntry(record: m, segment: segment, time: ContinuousClock.now)
-            }
-            if sawCommit { break }
-        }
-        s.nextRef = max(s.nextRef, maxRef + 1)
-        return report
-    }
 }
 
-/// The writer's state, guarded by the log's mutex.
-struct WriterState {
-    enum Status {
-        case open
-        case closed
+/// Moves a value to another thread without leaving a copy behind (so that its copy-on-write
+/// storage stays uniquely referenced there).
+final class Handoff<Value: Sendable>: Sendable {
+    private let slot: Mutex<Value?>
+
+    init(_ value: consuming Value) {
+        slot = Mutex(value)
     }
 
-    struct MetadataEntry {
-        var record: MetadataRecord
-        /// The segment being written when it was last announced.
-        var segment: Int
-        var time: ContinuousClock.Instant
-    }
-
-    /// What a commit changed in memory, to take back when its write fails.
-    struct Undo {
-        var addedLabels: [Labels] = []
-        var unreleased: [SeriesRef] = []
-        var metadata: [(family: String, previous: MetadataEntry?)] = []
-    }
-
-    let directory: String
-    let compression: WALCompression
-    let metadataRetention: Duration
-    var status: Status = .open
-    /// The current segment's descriptor; -1 when a failure ended it and the next commit must
-    /// start a new one.
-    var fd: CInt = -1
-    var segment = 0
-    var segmentPath = ""
-    /// The number the next new segment gets.
-    var nextSegment = 0
-    /// Bytes in the current segment, written or pending.
-    var offset = 0
-    /// Whether the current segment holds a commit (beyond its head).
-    var segmentHasCommit = false
-    /// Bytes of the head (series and metadata) at the start of the current segment.
-    var headSize = 0
-    /// Bytes appended to the current segment that are not written yet (emptied by every commit).
-    var pending: [UInt8] = []
-    var directoryNeedsSync = false
-    /// Commits failed in a row.
-    var failureStreak = 0
-
-    var refsByLabels: [Labels: SeriesRef] = [:]
-    var nextRef: SeriesRef = 1
-    /// Refs whose appenders said they are done with them; dropped at the next segment start.
-    var released = RefSet()
-    var metadata: [String: MetadataEntry] = [:]
-
-    var seriesScratch: [UInt8] = []
-    var metadataScratch: [UInt8] = []
-    var samplesScratch: [UInt8] = []
-    var exemplarsScratch: [UInt8] = []
-    var compressScratch: [UInt8] = []
-    /// For the head's records (a commit that starts a segment has its own records in the others).
-    var headScratch: [UInt8] = []
-
-    /// Payload size above which the head is split into several records.
-    static let headRecordLimit = 1 << 20
-    /// Released series that start a new segment early once they are half of the table.
-    static let releasedRolloverMinimum = 4096
-    /// Payloads smaller than this are not worth compressing.
-    static let minCompressLength = 64
-
-    init(directory: String, compression: WALCompression, metadataRetention: Duration) {
-        self.directory = directory
-        self.compression = compression
-        self.metadataRetention = metadataRetention
-        pending.reserveCapacity(64 * 1024)
-    }
-
-    func checkOpen() throws {
-        switch status {
-        case .open: return
-        case .closed: throw WALError.closed
-        }
-    }
-
-    // MARK: Commit
-
-    /// The body of ``WriteAheadLog/commit(_:)``: on failure, undoes everything and rethrows the
-    /// I/O error.
-    mutating func commit(_ batch: AppendBatch, segmentSize: Int, now: ContinuousClock.Instant) throws -> [SeriesRef] {
-        var undo = Undo()
-
-        // Series: resolve under the lock, encode only the really new ones.
-        let checkReleased = !released.isEmpty
-        // A series this batch releases but also appends by labels is in use again (a scraper
-        // forgot it and then saw it again): it stays.
-        let batchReleases: Set<SeriesRef>? = batch.released.isEmpty ? nil : Set(batch.released)
-        var keptFromRelease: Set<SeriesRef> = []
-        var refs: [SeriesRef] = []
-        refs.reserveCapacity(batch.newSeries.count)
-        var series = ByteEncoder(taking: &seriesScratch)
-        series.byte(WALRecordType.series.rawValue)
-        var newCount = 0
-        for labels in batch.newSeries {
-            if let ref = refsByLabels[labels] {
-                refs.append(ref)
-                if checkReleased, released.remove(ref) { undo.unreleased.append(ref) }
-                if let batchReleases, batchReleases.contains(ref) { keptFromRelease.insert(ref) }
-            } else {
-                let ref = nextRef
-                nextRef += 1
-                refsByLabels[labels] = ref
-                undo.addedLabels.append(labels)
-                RecordCodec.appendSeries(ref: ref, labels: labels, to: &series)
-                newCount += 1
-                refs.append(ref)
-            }
-        }
-        series.finish(into: &seriesScratch)
-
-        // A series appended by ref is in use again.
-        let entries = batch.entries
-        let exemplars = batch.exemplars
-        if checkReleased && !released.isEmpty {
-            for e in entries where !e.isNew {
-                if released.remove(e.refOrIndex) { undo.unreleased.append(e.refOrIndex) }
-            }
-            for x in exemplars where !x.isNew {
-                if released.remove(x.refOrIndex) { undo.unreleased.append(x.refOrIndex) }
-            }
-        }
-
-        // Metadata: only what is new or changed is written; the rest is kept alive.
-        var metadataCount = 0
-        if !batch.metadata.isEmpty {
-            var out = ByteEncoder(taking: &metadataScratch)
-            out.byte(WALRecordType.metadata.rawValue)
-            for m in batch.metadata {
-                if let entry = metadata[m.family], entry.record == m {
-                    metadata[m.family]!.segment = segment
-                    metadata[m.family]!.time = now
-                } else {
-                    undo.metadata.append((m.family, metadata[m.family]))
-                    metadata[m.family] = MetadataEntry(record: m, segment: segment, time: now)
-                    RecordCodec.appendMetadata(m, to: &out)
-                    metadataCount += 1
-                }
-            }
-            out.finish(into: &metadataScratch)
-        }
-
-        // Samples, with the refs just resolved (no samples record when there are no samples).
-        @inline(__always) func resolve(isNew: Bool, _ refOrIndex: UInt64) -> SeriesRef {
-            isNew ? refs[Int(refOrIndex)] : refOrIndex
-        }
-        let writeSamples = !entries.isEmpty
-        if writeSamples {
-            var samples = ByteEncoder(taking: &samplesScratch)
-            samples.byte(WALRecordType.samples.rawValue)
-            let baseRef = resolve(isNew: entries[0].isNew, entries[0].refOrIndex)
-            let baseTime = entries[0].timestamp
-            samples.be64(baseRef)
-            samples.be64(UInt64(bitPattern: baseTime))
-            for e in entries {
-                RecordCodec.appendSample(
-                    resolve(isNew: e.isNew, e.refOrIndex), e.timestamp, e.value,
-                    baseRef: baseRef, baseTime: baseTime, to: &samples)
-            }
-            samples.finish(into: &samplesScratch)
-        }
-
-        // Exemplars, likewise (no exemplars record when there are none).
-        let writeExemplars = !exemplars.isEmpty
-        if writeExemplars {
-            var out = ByteEncoder(taking: &exemplarsScratch)
-            out.byte(WALRecordType.exemplars.rawValue)
-            let baseRef = resolve(isNew: exemplars[0].isNew, exemplars[0].refOrIndex)
-            let baseTime = exemplars[0].timestamp
-            out.be64(baseRef)
-            out.be64(UInt64(bitPattern: baseTime))
-            for x in exemplars {
-                RecordCodec.appendExemplar(
-                    resolve(isNew: x.isNew, x.refOrIndex), x.timestamp, x.value, x.labels,
-                    baseRef: baseRef, baseTime: baseTime, to: &out)
-            }
-            out.finish(into: &exemplarsScratch)
-        }
-
-        var commitStart = offset
-        do {
-            var writeSeries = newCount > 0
-            let writeMetadata = metadataCount > 0
-            let seriesFlags = writeSeries ? Self.compress(&seriesScratch, scratch: &compressScratch, compression) : 0
-            let metadataFlags = writeMetadata ? Self.compress(&metadataScratch, scratch: &compressScratch, compression) : 0
-            let samplesFlags = writeSamples ? Self.compress(&samplesScratch, scratch: &compressScratch, compression) : 0
-            let exemplarsFlags = writeExemplars ? Self.compress(&exemplarsScratch, scratch: &compressScratch, compression) : 0
-            var needed = 0
-            func add(_ write: Bool, _ payload: [UInt8]) {
-                if write { needed += WALSegment.encodedSize(payloadLength: payload.count, at: offset + needed) }
-            }
-            add(writeSeries, seriesScratch)
-            add(writeMetadata, metadataScratch)
-            add(writeSamples, samplesScratch)
-            add(writeExemplars, exemplarsScratch)
-            // The head alone may approach the limit when the series table is big: then let the
-            // segment grow to twice the head, so that most of every segment is data.
-            let limit = max(segmentSize, 2 * headSize)
-            // Released series are only dropped at a segment start: when they make up half the
-            // table, start one now rather than when the segment is full (which may take hours on
-            // a small agent), so that memory follows the live series.
-            let releasedPileUp = released.count >= max(Self.releasedRolloverMinimum, refsByLabels.count / 2)
-            if fd < 0 {
-                // An earlier failure ended the segment: start a new one. (Like a rollover, after
-                // this commit's series were resolved and the refs it uses were un-released.)
-                try startSegment(nextSegment, now: now)
-                writeSeries = false
-            } else if segmentHasCommit && (offset + needed > limit || releasedPileUp) {
-                try rollover(now: now)
-                writeSeries = false  // the new segment's head already lists them
-            }
-            commitStart = offset
-            if writeSeries { appendRecord(seriesScratch, flags: seriesFlags) }
-            if writeMetadata { appendRecord(metadataScratch, flags: metadataFlags) }
-            if writeSamples { appendRecord(samplesScratch, flags: samplesFlags) }
-            if writeExemplars { appendRecord(exemplarsScratch, flags: exemplarsFlags) }
-            try flush()
-            segmentHasCommit = true
-        } catch {
-            rollBack(undo)
-            abandonCommit(startingAt: commitStart)
-            throw error
-        }
-        if !batch.released.isEmpty {
-            for ref in batch.released where !keptFromRelease.contains(ref) { released.insert(ref) }
-        }
-        return refs
-    }
-
-    /// Takes back a failed commit's effects on the tables (its refs are not reused: numbers are
-    /// cheap, and a partly written record may name them).
-    mutating func rollBack(_ undo: Undo) {
-        for labels in undo.addedLabels { refsByLabels[labels] = nil }
-        released.formUnion(undo.unreleased)
-        for (family, previous) in undo.metadata.reversed() { metadata[family] = previous }
-    }
-
-    /// Drops what a failed commit left: unwritten bytes, and written ones by truncating the
-    /// segment back to `start`. If that fails too, ends the segment; the next commit starts a new
-    /// one.
-    mutating func abandonCommit(startingAt start: Int) {
-        pending.removeAll(keepingCapacity: true)
-        guard fd >= 0 else { return }
-        do {
-            try Syscall.truncateFile(fd, start, path: segmentPath)
-            offset = start
-        } catch {
-            try? Syscall.closeFile(fd, path: segmentPath)
-            fd = -1
-        }
-    }
-
-    /// Compresses `payload` in place when that makes it smaller; returns the fragment flags.
-    static func compress(_ payload: inout [UInt8], scratch: inout [UInt8], _ compression: WALCompression) -> UInt8 {
-        guard compression == .snappy, payload.count >= minCompressLength else { return 0 }
-        payload.withUnsafeBytes { Snappy.compress($0, into: &scratch) }
-        guard scratch.count < payload.count else { return 0 }
-        swap(&payload, &scratch)
-        return WALSegment.snappyFlag
-    }
-
-    // MARK: Writing
-
-    /// Appends `payload` as one record, split into fragments at page boundaries, to `pending`.
-    mutating func appendRecord(_ payload: [UInt8], flags: UInt8) {
-        payload.withUnsafeBytes { p in
-            var i = 0
-            var first = true
-            repeat {
-                let inPage = WALSegment.pageSize - offset % WALSegment.pageSize
-                if inPage < WALSegment.headerSize {
-                    pending.append(contentsOf: repeatElement(0, count: inPage))
-                    offset += inPage
-                    continue
-                }
-                let n = min(p.count - i, inPage - WALSegment.headerSize)
-                let last = i + n == p.count
-                let type: WALSegment.FragmentType = first ? (last ? .full : .first) : (last ? .last : .middle)
-                let chunk = UnsafeRawBufferPointer(rebasing: p[i..<(i + n)])
-                let crc = CRC32C.checksum(chunk)
-                pending.append(type.rawValue | flags)
-                pending.append(UInt8(truncatingIfNeeded: n >> 8))
-                pending.append(UInt8(truncatingIfNeeded: n))
-                pending.append(UInt8(truncatingIfNeeded: crc >> 24))
-                pending.append(UInt8(truncatingIfNeeded: crc >> 16))
-                pending.append(UInt8(truncatingIfNeeded: crc >> 8))
-                pending.append(UInt8(truncatingIfNeeded: crc))
-                pending.append(contentsOf: chunk)
-                offset += WALSegment.headerSize + n
-                i += n
-                first = false
-            } while i < p.count
-        }
-    }
-
-    /// Writes `pending` at its place in the current segment.
-    mutating func flush() throws {
-        guard !pending.isEmpty else { return }
-        let at = offset - pending.count
-        let fd = self.fd, path = segmentPath
-        try pending.withUnsafeBytes { try Syscall.pwriteAll(fd, $0, at: at, path: path) }
-        pending.removeAll(keepingCapacity: true)
-    }
-
-    mutating func sync() throws {
-        if fd >= 0 { try Syscall.fsyncFile(fd, path: segmentPath) }
-        if directoryNeedsSync {
-            try Syscall.syncDirectory(directory)
-            directoryNeedsSync = false
-        }
-    }
-
-    /// Creates segment `number` and writes the head: every series of the table (sorted by ref),
-    /// then every metadata entry (sorted by family). Released series and metadata not announced
-    /// for a while are forgotten first. If the head cannot be written, the new file is emptied and
-    /// removed (best effort) and the error thrown, with no segment open.
-    mutating func startSegment(_ number: Int, now: ContinuousClock.Instant) throws {
-        forgetReleasedAndStale(newSegment: number, now: now)
-        let path = WALSegment.path(directory, number)
-        let newFD = try Syscall.openFile(path, O_WRONLY | O_CREAT | O_EXCL)
-        fd = newFD
-        segment = number
-        segmentPath = path
-        offset = 0
-        segmentHasCommit = false
-        headSize = 0
-        directoryNeedsSync = true
-        pending.removeAll(keepingCapacity: true)
-        do {
-            if !refsByLabels.isEmpty {
-                appendHeadRecords(.series, refsByLabels.sorted { $0.value < $1.value }) { entry, e in
-                    RecordCodec.appendSeries(ref: entry.value, labels: entry.key, to: &e)
-                }
-            }
-            if !metadata.isEmpty {
-                let all = metadata.values.map(\.record).sorted { $0.family.utf8.lexicographicallyPrecedes($1.family.utf8) }
-                appendHeadRecords(.metadata, all) { m, e in RecordCodec.appendMetadata(m, to: &e) }
-            }
-            headSize = offset
-            try flush()
-        } catch {
-            pending.removeAll(keepingCapacity: true)
-            // Leave no half-written head behind: an empty segment is valid, a missing one better.
-            try? Syscall.truncateFile(newFD, 0, path: path)
-            try? Syscall.closeFile(newFD, path: path)
-            fd = -1
-            let removed = (try? Syscall.unlinkIfExists(path)) ?? false
-            nextSegment = removed ? number : number + 1
-            offset = 0
-            throw error
-        }
-        nextSegment = number + 1
-    }
-
-    /// Before a new segment's head: drops released series, and metadata announced neither in the
-    /// last two segments nor within the retention time.
-    mutating func forgetReleasedAndStale(newSegment number: Int, now: ContinuousClock.Instant) {
-        if !released.isEmpty {
-            let released = self.released
-            refsByLabels = refsByLabels.filter { !released.contains($0.value) }
-            self.released.removeAll()
-        }
-        if !metadata.isEmpty {
-            let retention = metadataRetention
-            func stale(_ e: MetadataEntry) -> Bool {
-                e.segment < number - 2 && now - e.time > retention
-            }
-            if metadata.values.contains(where: stale) {
-                metadata = metadata.filter { !stale($0.value) }
-            }
-        }
-    }
-
-    /// Appends `items` as records of `type` (compressed as configured), starting a new record
-    /// whenever the payload passes ``headRecordLimit``, so that a big table is several records.
-    mutating func appendHeadRecords<Item>(_ type: WALRecordType, _ items: [Item], _ encode: (Item, inout ByteEncoder) -> Void) {
-        var e = ByteEncoder(taking: &headScratch)
-        e.byte(type.rawValue)
-        for item in items {
-            encode(item, &e)
-            if e.bytes.count >= Self.headRecordLimit {
-                e.finish(into: &headScratch)
-                let flags = Self.compress(&headScratch, scratch: &compressScratch, compression)
-                appendRecord(headScratch, flags: flags)
-                e = ByteEncoder(taking: &headScratch)
-                e.byte(type.rawValue)
-            }
-        }
-        e.finish(into: &headScratch)
-        if headScratch.count > 1 {
-            let flags = Self.compress(&headScratch, scratch: &compressScratch, compression)
-            appendRecord(headScratch, flags: flags)
-        }
-    }
-
-    /// Ends the current segment (written and fsynced) and starts the next one. On failure no
-    /// segment is open.
-    mutating func rollover(now: ContinuousClock.Instant) throws {
-        do {
-            try flush()
-            try Syscall.fsyncFile(fd, path: segmentPath)
-        } catch {
-            try? Syscall.closeFile(fd, path: segmentPath)
-            fd = -1
-            throw error
-        }
-        try? Syscall.closeFile(fd, path: segmentPath)
-        fd = -1
-        try startSegment(nextSegment, now: now)
-    }
-
-    /// A rough estimate of the series table's memory: per series the hash-table slot, the label
-    /// array and its labels, and the bytes of strings too long to be stored inline (over 15 UTF-8
-    /// bytes), with their allocation headers.
-    func estimatedSeriesMemory() -> Int {
-        var total = refsByLabels.capacity * 24
-        for labels in refsByLabels.keys {
-            total += 32 + labels.count * 32
-            for label in labels.pairs {
-                let n = label.name.utf8.count, v = label.value.utf8.count
-                if n > 15 { total += 32 + n }
-                if v > 15 { total += 32 + v }
-            }
-        }
-        return total
+    /// The value, the first time; nil afterwards.
+    func take() -> Value? {
+        slot.withLock { $0.take() }
     }
 }

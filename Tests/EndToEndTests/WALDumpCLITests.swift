@@ -43,17 +43,17 @@ struct WALDumpCLITests {
     }
 
     /// A storage directory with a WAL holding one node scrape at t0 and one at t0+15s.
-    func writeWAL(_ storage: URL, keepOpen: Bool = false) throws -> WriteAheadLog {
+    func writeWAL(_ storage: URL, keepOpen: Bool = false) async throws -> WriteAheadLog {
         let wal = try WriteAheadLog(directory: storage.appendingPathComponent("wal").path, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
         var batch = AppendBatch()
         batch.append(labels: Labels(["__name__": "up", "job": "node", "instance": "a:9100"]), timestamp: Self.t0, value: 1)
         batch.append(labels: Labels(["__name__": "node_load1", "job": "node", "instance": "a:9100"]), timestamp: Self.t0, value: 0.5)
-        let refs = try wal.commit(batch)
+        let refs = try await wal.commit(batch)
         batch.removeAll()
         batch.append(ref: refs[0], timestamp: Self.t0 + 15_000, value: 1)
         batch.append(ref: refs[1], timestamp: Self.t0 + 15_000, value: Double(bitPattern: 0x7ff0_0000_0000_0002))
-        _ = try wal.commit(batch)
-        if !keepOpen { try wal.close() }
+        _ = try await wal.commit(batch)
+        if !keepOpen { try await wal.close() }
         return wal
     }
 
@@ -69,7 +69,7 @@ struct WALDumpCLITests {
     @Test func dumpsTheRecordsOfTheDefaultStoragePath() async throws {
         let directory = try Paths.temporaryDirectory("wal-dump")
         defer { Paths.removeUnlessKept(directory) }
-        _ = try writeWAL(directory.appendingPathComponent("data-agent"))
+        _ = try await writeWAL(directory.appendingPathComponent("data-agent"))
 
         let run = try await agent(["wal", "dump"], in: directory)
         #expect(run.status == 0, "\(run.stderr)")
@@ -85,7 +85,7 @@ struct WALDumpCLITests {
         let directory = try Paths.temporaryDirectory("wal-dump-json")
         defer { Paths.removeUnlessKept(directory) }
         let storage = directory.appendingPathComponent("store")
-        _ = try writeWAL(storage)
+        _ = try await writeWAL(storage)
 
         let run = try await agent(
             ["wal", "dump", "--storage.path", storage.path, "--format", "json", "--match", "up{job=\"node\"}",
@@ -105,8 +105,7 @@ struct WALDumpCLITests {
         let directory = try Paths.temporaryDirectory("wal-dump-live")
         defer { Paths.removeUnlessKept(directory) }
         let storage = directory.appendingPathComponent("data")
-        let wal = try writeWAL(storage, keepOpen: true)
-        defer { try? wal.close() }
+        let wal = try await writeWAL(storage, keepOpen: true)
         let before = try segmentContents(storage)
 
         let first = try await agent(["wal", "dump", "--storage.path=\(storage.path)", "--stats"], in: directory)
@@ -117,10 +116,11 @@ struct WALDumpCLITests {
         // The writer goes on; a new dump sees its new commit.
         var batch = AppendBatch()
         batch.append(labels: Labels(["__name__": "up", "job": "late"]), timestamp: Self.t0 + 30_000, value: 0)
-        _ = try wal.commit(batch)
+        _ = try await wal.commit(batch)
         let second = try await agent(["wal", "dump", "--storage.path=\(storage.path)"], in: directory)
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stdout.contains("{__name__=\"up\", job=\"late\"} 2024-01-02T03:04:35.000Z 0"), "\(second.stdout)")
+        try await wal.close()
     }
 
     @Test func dumpsTheWALOfARunningAgentAndItsLag() async throws {
@@ -179,9 +179,9 @@ struct WALDumpCLITests {
         let directory = try Paths.temporaryDirectory("wal-dump-lag")
         defer { Paths.removeUnlessKept(directory) }
         let storage = directory.appendingPathComponent("data")
-        let wal = try writeWAL(storage, keepOpen: true)
+        let wal = try await writeWAL(storage, keepOpen: true)
         let head = wal.head
-        try wal.close()
+        try await wal.close()
         try FileManager.default.createDirectory(at: storage.appendingPathComponent("remote"), withIntermediateDirectories: true)
         try EndpointProgressFile(directory: storage.appendingPathComponent("remote").path, endpointName: "hub")
             .store(EndpointProgress(acknowledged: Cursor(position: head), url: "http://hub:9090/api/v1/write"), durable: false)
@@ -196,8 +196,8 @@ struct WALDumpCLITests {
         let directory = try Paths.temporaryDirectory("wal-dump-corrupt")
         defer { Paths.removeUnlessKept(directory) }
         let storage = directory.appendingPathComponent("data")
-        _ = try writeWAL(storage)
-        _ = try writeWAL(storage)  // reopened: segment 0 is finished, segment 1 has the same data again
+        _ = try await writeWAL(storage)
+        _ = try await writeWAL(storage)  // reopened: segment 0 is finished, segment 1 has the same data again
         let segment0 = storage.appendingPathComponent("wal/00000000")
         var bytes = try Data(contentsOf: segment0)
         bytes[bytes.count - 3] ^= 0xff  // inside the last record's payload
@@ -235,7 +235,7 @@ struct WALDumpCLITests {
     @Test func aBadMatchIsAnErrorWithItsColumn() async throws {
         let directory = try Paths.temporaryDirectory("wal-dump-badmatch")
         defer { Paths.removeUnlessKept(directory) }
-        _ = try writeWAL(directory.appendingPathComponent("data-agent"))
+        _ = try await writeWAL(directory.appendingPathComponent("data-agent"))
         let run = try await agent(["wal", "dump", "--match", "{job=\"node\",mode}"], in: directory)
         #expect(run.status == 1)
         #expect(run.stderr == "agent wal dump: --match: invalid selector {job=\"node\",mode}: column 17: expected \"=\", \"!=\", \"=~\" or \"!~\", found \"}\"\n")
@@ -245,7 +245,7 @@ struct WALDumpCLITests {
     @Test func aBadTimeIsAnError() async throws {
         let directory = try Paths.temporaryDirectory("wal-dump-badtime")
         defer { Paths.removeUnlessKept(directory) }
-        _ = try writeWAL(directory.appendingPathComponent("data-agent"))
+        _ = try await writeWAL(directory.appendingPathComponent("data-agent"))
         let run = try await agent(["wal", "dump", "--from", "yesterday"], in: directory)
         #expect(run.status == 1)
         #expect(run.stderr.hasPrefix("agent wal dump: --from: invalid time \"yesterday\""), "\(run.stderr)")

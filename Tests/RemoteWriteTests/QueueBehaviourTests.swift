@@ -18,11 +18,11 @@ struct QueueOrderingTests {
         let receiver = try await Receiver { _, _ in CannedResponse(status: 204, delay: .milliseconds(Int.random(in: 0...50))) }
         let fixture = try WALFixture()
         let series = nodeSeries(64)
-        for scrape in 0..<15 { try fixture.scrape(series, at: baseTimestamp + Int64(scrape) * 1000) }
+        for scrape in 0..<15 { try await fixture.scrape(series, at: baseTimestamp + Int64(scrape) * 1000) }
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, shards: 4, capacity: 100, maxPerSend: 25)])
         // More input while the shards send.
         for scrape in 15..<30 {
-            try fixture.scrape(series, at: baseTimestamp + Int64(scrape) * 1000) { Double($0 * 1000 + scrape) }
+            try await fixture.scrape(series, at: baseTimestamp + Int64(scrape) * 1000) { Double($0 * 1000 + scrape) }
             try await Task.sleep(for: .milliseconds(20))
         }
         let total = 64 * 30
@@ -55,7 +55,7 @@ struct QueueOrderingTests {
         // One commit of 95 samples: 19 per series.
         var samples: [(labels: Labels, timestamp: Int64, value: Double)] = []
         for scrape in 0..<19 { for s in series { samples.append((s, baseTimestamp + Int64(scrape) * 1000, Double(scrape))) } }
-        try fixture.commit(samples)
+        try await fixture.commit(samples)
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, maxPerSend: 10, deadline: .seconds(60))])
         // 9 full batches go at once; only the last 5 samples would wait for the 60 s deadline
         // (the shutdown below flushes them).
@@ -77,7 +77,7 @@ struct QueueOrderingTests {
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, maxPerSend: 100, deadline: .milliseconds(400))])
         try await Task.sleep(for: .milliseconds(200))  // the watcher is waiting at the WAL's end
         let committedAt = ContinuousClock.now
-        try fixture.scrape(nodeSeries(3), at: baseTimestamp)
+        try await fixture.scrape(nodeSeries(3), at: baseTimestamp)
         #expect(await receiver.waitForAccepted(3, timeout: .seconds(20)))
         await running.stop()
         await receiver.stop()
@@ -116,7 +116,7 @@ struct QueueRetryTests {
             index == 0 ? CannedResponse(status: c.status, body: Array("simulated \(c.status)".utf8)) : CannedResponse(status: 204)
         }
         let fixture = try WALFixture()
-        let first = try fixture.scrape(nodeSeries(5), at: baseTimestamp)
+        let first = try await fixture.scrape(nodeSeries(5), at: baseTimestamp)
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url) {
             $0.queueConfig.retryOnHTTP429 = c.retryOn429
             $0.queueConfig.retryOnHTTPStatus = c.extra
@@ -127,7 +127,7 @@ struct QueueRetryTests {
         } else {
             // A later batch goes through; the dropped one never comes back.
             try await Task.sleep(for: .milliseconds(300))
-            try fixture.scrape(nodeSeries(5), at: baseTimestamp + 1000)
+            try await fixture.scrape(nodeSeries(5), at: baseTimestamp + 1000)
             #expect(await receiver.waitForAccepted(5, timeout: .seconds(20)))
         }
         try await Task.sleep(for: .milliseconds(300))
@@ -160,7 +160,7 @@ struct QueueRetryTests {
         let script = [503, 500, 429]
         let receiver = try await Receiver { _, index in CannedResponse(status: index < script.count ? script[index] : 204) }
         let fixture = try WALFixture()
-        try fixture.scrape(nodeSeries(3), at: baseTimestamp)
+        try await fixture.scrape(nodeSeries(3), at: baseTimestamp)
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url)])
         #expect(await receiver.waitForAccepted(3, timeout: .seconds(20)))
         await running.stop()
@@ -175,7 +175,7 @@ struct QueueRetryTests {
             index == 0 ? CannedResponse(status: 429, headers: [("Retry-After", "1")]) : CannedResponse(status: 204)
         }
         let fixture = try WALFixture()
-        try fixture.scrape(nodeSeries(2), at: baseTimestamp)
+        try await fixture.scrape(nodeSeries(2), at: baseTimestamp)
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url)])
         #expect(await receiver.waitForAccepted(2, timeout: .seconds(20)))
         await running.stop()
@@ -192,7 +192,7 @@ struct QueueRetryTests {
         let failures = 8
         let receiver = try await Receiver { _, index in CannedResponse(status: index < failures ? 503 : 204) }
         let fixture = try WALFixture()
-        try fixture.scrape(nodeSeries(1), at: baseTimestamp)
+        try await fixture.scrape(nodeSeries(1), at: baseTimestamp)
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url) {
             $0.queueConfig.minBackoff = .milliseconds(40)
             $0.queueConfig.maxBackoff = .milliseconds(160)
@@ -222,8 +222,8 @@ struct QueueContentTests {
         let own = Labels(["__name__": "up", "job": "node", "cluster": "own", "tmp_id": "7"])
         let plain = Labels(["__name__": "up", "job": "api"])
         let secret = Labels(["__name__": "secret_tokens", "job": "api"])
-        try fixture.commit([(own, baseTimestamp, 1), (plain, baseTimestamp, 2), (secret, baseTimestamp, 3)])
-        try fixture.commit([(own, baseTimestamp + 1000, 4), (plain, baseTimestamp + 1000, 5), (secret, baseTimestamp + 1000, 6)])
+        try await fixture.commit([(own, baseTimestamp, 1), (plain, baseTimestamp, 2), (secret, baseTimestamp, 3)])
+        try await fixture.commit([(own, baseTimestamp + 1000, 4), (plain, baseTimestamp + 1000, 5), (secret, baseTimestamp + 1000, 6)])
         let relabel = [
             try RelabelConfig(sourceLabels: ["__name__"], regex: "secret_.*", action: .drop),
             try RelabelConfig(sourceLabels: ["region"], targetLabel: "zone", replacement: "zone-$1"),
@@ -254,13 +254,13 @@ struct QueueContentTests {
         let fixture = try WALFixture()
         let requests = Labels(["__name__": "http_requests_total", "job": "api", "code": "200"])
         let temperature = Labels(["__name__": "temperature", "job": "api", "room": "ünïcødé"])
-        try fixture.commit(
+        try await fixture.commit(
             [(requests, baseTimestamp, 10), (temperature, baseTimestamp, -0.5)],
             metadata: [
                 MetadataRecord(family: "http_requests", type: .counter, help: "Requests served."),
                 MetadataRecord(family: "temperature", type: .gauge, unit: "celsius", help: "Room temperature."),
             ])
-        try fixture.commit([(requests, baseTimestamp + 1000, 12), (temperature, baseTimestamp + 1000, 21.5)])
+        try await fixture.commit([(requests, baseTimestamp + 1000, 12), (temperature, baseTimestamp + 1000, 21.5)])
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url) { $0.protobufMessage = .v2 }])
         #expect(await receiver.waitForAccepted(4, timeout: .seconds(20)))
         try await Task.sleep(for: .milliseconds(200))
@@ -308,7 +308,7 @@ struct QueueContentTests {
             request.header("Content-Type")?.contains("v2") ?? false ? CannedResponse(status: 415, body: Array("v1 only".utf8)) : CannedResponse(status: 204)
         }
         let fixture = try WALFixture()
-        for scrape in 0..<5 { try fixture.scrape(nodeSeries(8), at: baseTimestamp + Int64(scrape) * 1000) }
+        for scrape in 0..<5 { try await fixture.scrape(nodeSeries(8), at: baseTimestamp + Int64(scrape) * 1000) }
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, shards: 2, maxPerSend: 10) {
             $0.protobufMessage = .v2
             $0.protobufMessageFallback = true
@@ -330,7 +330,7 @@ struct QueueContentTests {
             request.header("Content-Type")?.contains("v2") ?? false ? CannedResponse(status: 415) : CannedResponse(status: 204)
         }
         let fixture = try WALFixture()
-        try fixture.scrape(nodeSeries(6), at: baseTimestamp)
+        try await fixture.scrape(nodeSeries(6), at: baseTimestamp)
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url) { $0.protobufMessage = .v2 }])
         #expect(await receiver.wait(timeout: .seconds(20)) { $0.reduce(0) { $0 + $1.samples.count } >= 6 })
         try await Task.sleep(for: .milliseconds(400))
@@ -352,7 +352,7 @@ struct QueueContentTests {
             MetadataRecord(family: "temperature", type: .gauge, unit: "celsius", help: "Room temperature."),
             MetadataRecord(family: "latency_seconds", type: .histogram, unit: "seconds", help: "Latency."),
         ]
-        try fixture.commit([(Labels(["__name__": "http_requests_total", "job": "api"]), baseTimestamp, 1)], metadata: families)
+        try await fixture.commit([(Labels(["__name__": "http_requests_total", "job": "api"]), baseTimestamp, 1)], metadata: families)
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url) {
             $0.metadataConfig.send = true
             $0.metadataConfig.sendInterval = .milliseconds(200)
@@ -383,13 +383,13 @@ struct QueueShutdownTests {
     @Test func samplesQueuedWhenShutdownBeginsAreSentBeforeRunReturns() async throws {
         let receiver = try await Receiver()
         let fixture = try WALFixture()
-        for scrape in 0..<5 { try fixture.scrape(nodeSeries(10), at: baseTimestamp + Int64(scrape) * 1000) }
+        for scrape in 0..<5 { try await fixture.scrape(nodeSeries(10), at: baseTimestamp + Int64(scrape) * 1000) }
         // A long batch deadline: nothing is sent before the shutdown.
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, shards: 2, deadline: .seconds(30))], flushDeadline: .seconds(10))
         try await Task.sleep(for: .milliseconds(400))
         #expect(receiver.arrivals.isEmpty)
         // Some more, not yet read when the shutdown begins.
-        try fixture.scrape(nodeSeries(10), at: baseTimestamp + 5000)
+        try await fixture.scrape(nodeSeries(10), at: baseTimestamp + 5000)
         let shutdownAt = ContinuousClock.now
         let took = await running.stop(timeout: .seconds(30))
         #expect(took != nil, "run() did not return")
@@ -403,7 +403,7 @@ struct QueueShutdownTests {
     @Test func runReturnsByTheFlushDeadlineWhenTheReceiverIsDown() async throws {
         let receiver = try await Receiver(Receiver.answering(503))
         let fixture = try WALFixture()
-        try fixture.scrape(nodeSeries(10), at: baseTimestamp)
+        try await fixture.scrape(nodeSeries(10), at: baseTimestamp)
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url)], flushDeadline: .seconds(1))
         #expect(await receiver.wait(timeout: .seconds(20)) { !$0.isEmpty })
         let took = await running.stop(timeout: .seconds(30))
@@ -415,7 +415,7 @@ struct QueueShutdownTests {
     @Test func runReturnsByTheFlushDeadlineWhenTheBacklogExceedsTheQueues() async throws {
         let receiver = try await Receiver(Receiver.answering(503))
         let fixture = try WALFixture()
-        for scrape in 0..<20 { try fixture.scrape(nodeSeries(10), at: baseTimestamp + Int64(scrape) * 1000) }
+        for scrape in 0..<20 { try await fixture.scrape(nodeSeries(10), at: baseTimestamp + Int64(scrape) * 1000) }
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, capacity: 20, maxPerSend: 10)], flushDeadline: .seconds(1))
         #expect(await receiver.wait(timeout: .seconds(20)) { !$0.isEmpty })
         try await Task.sleep(for: .milliseconds(300))  // the watcher now waits for room
@@ -429,7 +429,7 @@ struct QueueShutdownTests {
         // Run 1: the first two requests are accepted, then the receiver fails.
         let receiver = try await Receiver { _, index in CannedResponse(status: index < 2 ? 204 : 503) }
         let fixture = try WALFixture()
-        for scrape in 0..<10 { try fixture.scrape(nodeSeries(10), at: baseTimestamp + Int64(scrape) * 1000) }
+        for scrape in 0..<10 { try await fixture.scrape(nodeSeries(10), at: baseTimestamp + Int64(scrape) * 1000) }
         let first = try RunningService(fixture, endpoints: [endpoint(receiver.url, shards: 2, maxPerSend: 10)], flushDeadline: .seconds(1))
         #expect(await receiver.wait(timeout: .seconds(20)) { $0.count >= 4 })
         let took = await first.stop(timeout: .seconds(30))
@@ -469,7 +469,7 @@ struct QueueIsolationTests {
             trouble == .down ? CannedResponse(status: 503) : CannedResponse(status: 204, delay: .seconds(5))
         }
         let fixture = try WALFixture()
-        for scrape in 0..<10 { try fixture.scrape(nodeSeries(20), at: baseTimestamp + Int64(scrape) * 1000) }
+        for scrape in 0..<10 { try await fixture.scrape(nodeSeries(20), at: baseTimestamp + Int64(scrape) * 1000) }
         let running = try RunningService(
             fixture,
             endpoints: [endpoint(bad.url, name: "bad", maxPerSend: 20), endpoint(good.url, name: "good", maxPerSend: 20)],
@@ -490,7 +490,7 @@ struct QueueIsolationTests {
     @Test func pendingSamplesStayWithinCapacityTimesShardsWhileTheReceiverIsDownAndAllArriveAfter() async throws {
         let receiver = try await Receiver(Receiver.answering(503))
         let fixture = try WALFixture()
-        for scrape in 0..<40 { try fixture.scrape(nodeSeries(10), at: baseTimestamp + Int64(scrape) * 1000) }
+        for scrape in 0..<40 { try await fixture.scrape(nodeSeries(10), at: baseTimestamp + Int64(scrape) * 1000) }
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, shards: 2, capacity: 20, maxPerSend: 10)])
         var observed: [Double] = []
         // Watch for 2.5 s after the backlog first shows (on a loaded machine the endpoint may
@@ -535,7 +535,7 @@ struct QueueIsolationTests {
         let until = ContinuousClock.now + .seconds(20)
         var grew = false
         while ContinuousClock.now < until {
-            try fixture.scrape(series, at: baseTimestamp + scrape * 50)
+            try await fixture.scrape(series, at: baseTimestamp + scrape * 50)
             scrape += 1
             try await Task.sleep(for: .milliseconds(50))
             if (running.metric("prometheus_remote_storage_shards") ?? 1) > 1 {
@@ -546,7 +546,7 @@ struct QueueIsolationTests {
         #expect(grew, "prometheus_remote_storage_shards stayed at 1 (desired \(running.metric("prometheus_remote_storage_shards_desired") ?? -1))")
         // Keep the input going across the reshard, then let everything drain.
         for _ in 0..<20 {
-            try fixture.scrape(series, at: baseTimestamp + scrape * 50)
+            try await fixture.scrape(series, at: baseTimestamp + scrape * 50)
             scrape += 1
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -608,7 +608,7 @@ struct QueueWALCapTests {
         let series = nodeSeries(10)
         var stalled = false
         for scrape in 0..<300 {
-            try fixture.scrape(series, at: baseTimestamp + Int64(scrape) * 1000)
+            try await fixture.scrape(series, at: baseTimestamp + Int64(scrape) * 1000)
             if scrape % 10 == 9 {
                 if !(await Self.maintain(running)) {
                     stalled = true

@@ -89,7 +89,7 @@ struct RemoteWriteTLSTests {
     @Test func mutualTLSDeliversEverySampleAndTheServerSeesTheClientCertificatesCN() async throws {
         try await withTLSServer(requireClientCert: true) { server, pki in
             let fixture = try WALFixture()
-            for scrape in 0..<3 { try fixture.scrape(nodeSeries(5), at: baseTimestamp + Int64(scrape) * 1000) }
+            for scrape in 0..<3 { try await fixture.scrape(nodeSeries(5), at: baseTimestamp + Int64(scrape) * 1000) }
             let config = try endpointFromYAML(server.url("/api/v1/write"), """
                 tls_config:
                   ca_file: \(pki.caFile)
@@ -116,7 +116,7 @@ struct RemoteWriteTLSTests {
             let caFile = pki.directory + "/rotating-ca.crt"
             try FileManager.default.copyItem(atPath: pki.clientCAFile, toPath: caFile)
             let fixture = try WALFixture()
-            try fixture.scrape(nodeSeries(10), at: baseTimestamp)
+            try await fixture.scrape(nodeSeries(10), at: baseTimestamp)
             let config = try endpointFromYAML(server.url("/api/v1/write"), """
                 tls_config:
                   ca_file: \(caFile)
@@ -184,7 +184,7 @@ struct RemoteWriteCredentialTests {
             let secretFile = pki.directory + "/secret"
             try write("s3cret-1\n", to: secretFile)  // the trailing newline is not part of the secret
             let fixture = try WALFixture()
-            for scrape in 0..<3 { try fixture.scrape(nodeSeries(4), at: baseTimestamp + Int64(scrape) * 1000) }
+            for scrape in 0..<3 { try await fixture.scrape(nodeSeries(4), at: baseTimestamp + Int64(scrape) * 1000) }
             let config = try endpointFromYAML(server.url("/api/v1/write"), "tls_config:\n  ca_file: \(pki.caFile)\n" + kind.yaml(file: secretFile))
             let running = try RunningService(fixture, endpoints: [config])
             #expect(await server.waitForAccepted(12))
@@ -207,7 +207,7 @@ struct RemoteWriteCredentialTests {
             let secretFile = pki.directory + "/secret"
             try write("old-secret", to: secretFile)
             let fixture = try WALFixture()
-            try fixture.scrape(nodeSeries(5), at: baseTimestamp)
+            try await fixture.scrape(nodeSeries(5), at: baseTimestamp)
             let config = try endpointFromYAML(server.url("/api/v1/write"), "tls_config:\n  ca_file: \(pki.caFile)\n" + kind.yaml(file: secretFile))
             let running = try RunningService(fixture, endpoints: [config])
             #expect(await server.waitForAccepted(5))
@@ -215,7 +215,7 @@ struct RemoteWriteCredentialTests {
             // Rewritten in place (same inode), as `echo new > file` would.
             try "rotated-secret-2\n".write(toFile: secretFile, atomically: false, encoding: .utf8)
             try server.setBehaviour(kind.demanding("rotated-secret-2"))
-            try fixture.scrape(nodeSeries(5), at: baseTimestamp + 1000)
+            try await fixture.scrape(nodeSeries(5), at: baseTimestamp + 1000)
             #expect(await server.waitForAccepted(10, timeout: .seconds(20)))
             try await Task.sleep(for: .milliseconds(200))
             await running.stop()
@@ -245,13 +245,13 @@ struct RemoteWriteCredentialTests {
             let secretFile = pki.directory + "/secret"
             try write("old-secret", to: secretFile)
             let fixture = try WALFixture()
-            try fixture.scrape(nodeSeries(5), at: baseTimestamp)
+            try await fixture.scrape(nodeSeries(5), at: baseTimestamp)
             let config = try endpointFromYAML(server.url("/api/v1/write"), "tls_config:\n  ca_file: \(pki.caFile)\n" + kind.yaml(file: secretFile))
             let running = try RunningService(fixture, endpoints: [config])
             #expect(await server.waitForAccepted(5))
 
             try server.setBehaviour(kind.demanding("rotated-secret-2"))
-            try fixture.scrape(nodeSeries(5), at: baseTimestamp + 1000)
+            try await fixture.scrape(nodeSeries(5), at: baseTimestamp + 1000)
             #expect(await server.waitForRequests(timeout: .seconds(20)) { $0.contains { $0.status == 401 } })
             try await Task.sleep(for: .milliseconds(300))
             try write("rotated-secret-2", to: secretFile)
@@ -280,7 +280,7 @@ struct RemoteWriteHeaderTests {
         try await withTLSServer(plainHTTP: true, behaviour: TestServerBehaviour(postStatuses: [503, 503])) { server, _ in
             let fixture = try WALFixture()
             // 15 samples, 5 per request: three batches, the first sent three times.
-            try fixture.scrape(nodeSeries(15), at: baseTimestamp)
+            try await fixture.scrape(nodeSeries(15), at: baseTimestamp)
             var config = try endpointFromYAML(server.url("/api/v1/write"), """
                 protobuf_message: \(message.rawValue)
                 headers:
@@ -337,7 +337,7 @@ struct RemoteWriteRedirectAndProxyTests {
         let behaviour = TestServerBehaviour(authorization: "Bearer t0k3n", redirects: ["/api/v1/write": "/api/v1/push"])
         try await withTLSServer(behaviour: behaviour) { server, pki in
             let fixture = try WALFixture()
-            for scrape in 0..<3 { try fixture.scrape(nodeSeries(4), at: baseTimestamp + Int64(scrape) * 1000) }
+            for scrape in 0..<3 { try await fixture.scrape(nodeSeries(4), at: baseTimestamp + Int64(scrape) * 1000) }
             let config = try endpointFromYAML(server.url("/api/v1/write"), """
                 tls_config:
                   ca_file: \(pki.caFile)
@@ -373,7 +373,7 @@ struct RemoteWriteRedirectAndProxyTests {
     @Test func withFollowRedirectsFalseA307IsNotFollowedAndTheBatchIsDroppedWithoutRetry() async throws {
         try await withTLSServer(plainHTTP: true, behaviour: TestServerBehaviour(redirects: ["/api/v1/write": "/api/v1/push"])) { server, _ in
             let fixture = try WALFixture()
-            try fixture.scrape(nodeSeries(5), at: baseTimestamp)
+            try await fixture.scrape(nodeSeries(5), at: baseTimestamp)
             let config = try endpointFromYAML(server.url("/api/v1/write"), "follow_redirects: false")
             #expect(!config.httpClient.followRedirects)
             let running = try RunningService(fixture, endpoints: [config])
@@ -383,7 +383,7 @@ struct RemoteWriteRedirectAndProxyTests {
 
             // The endpoint goes on with the next batch; the dropped one never comes back.
             try server.setBehaviour(TestServerBehaviour())
-            let later = try fixture.scrape(nodeSeries(5), at: baseTimestamp + 1000)
+            let later = try await fixture.scrape(nodeSeries(5), at: baseTimestamp + 1000)
             #expect(await server.waitForAccepted(5))
             try await Task.sleep(for: .milliseconds(200))
             await running.stop()
@@ -402,7 +402,7 @@ struct RemoteWriteRedirectAndProxyTests {
         try await withTLSServer(plainHTTP: true) { server, _ in
             let target = "http://remote-write.invalid:9090/api/v1/write"
             let fixture = try WALFixture()
-            for scrape in 0..<2 { try fixture.scrape(nodeSeries(5), at: baseTimestamp + Int64(scrape) * 1000) }
+            for scrape in 0..<2 { try await fixture.scrape(nodeSeries(5), at: baseTimestamp + Int64(scrape) * 1000) }
             let config = try endpointFromYAML(target, "proxy_url: \(server.url(""))")
             #expect(config.httpClient.proxyURL == server.url(""))
             let running = try RunningService(fixture, endpoints: [config])

@@ -141,7 +141,6 @@ final class WALFixture {
     }
 
     deinit {
-        try? wal.close()
         if ProcessInfo.processInfo.environment["QUEUE_TESTS_KEEP"] == nil {
             try? FileManager.default.removeItem(atPath: directory)
         }
@@ -151,7 +150,7 @@ final class WALFixture {
 
     /// Commits one batch: `samples` (series by labels; a known series goes by its ref) and metadata.
     @discardableResult
-    func commit(_ samples: [(labels: Labels, timestamp: Int64, value: Double)], metadata: [MetadataRecord] = []) throws -> [SeenSample] {
+    func commit(_ samples: [(labels: Labels, timestamp: Int64, value: Double)], metadata: [MetadataRecord] = []) async throws -> [SeenSample] {
         var batch = AppendBatch()
         var newIndex: [Labels: Int] = [:]
         var pending: [Labels] = []
@@ -168,7 +167,7 @@ final class WALFixture {
                 pending.append(s.labels)
             }
         }
-        let newRefs = try wal.commit(batch)
+        let newRefs = try await wal.commit(batch)
         for (labels, ref) in zip(pending, newRefs) where refs[labels] == nil {
             refs[labels] = ref
             labelsByRef[ref] = labels
@@ -180,8 +179,8 @@ final class WALFixture {
 
     /// One "scrape": a sample of each series at `timestamp`, values from `value`.
     @discardableResult
-    func scrape(_ series: [Labels], at timestamp: Int64, value: (Int) -> Double = { Double($0) }) throws -> [SeenSample] {
-        try commit(series.indices.map { (series[$0], timestamp, value($0)) })
+    func scrape(_ series: [Labels], at timestamp: Int64, value: (Int) -> Double = { Double($0) }) async throws -> [SeenSample] {
+        try await commit(series.indices.map { (series[$0], timestamp, value($0)) })
     }
 
     /// Every sample in the WAL with its place (for checking stored progress).

@@ -55,7 +55,6 @@ final class LoopHarness {
     }
 
     deinit {
-        try? wal.close()
         try? threadPool.syncShutdownGracefully()
         try? FileManager.default.removeItem(at: directory)
     }
@@ -381,7 +380,7 @@ func isStale(_ value: Double?) -> Bool { value.map { $0.bitPattern == staleMarke
     @Test func aTargetLeavingDiscoveryMarksEverythingStale() async throws {
         let h = try await LoopHarness { _ in text("a 1\n") }
         _ = try await h.scrape()
-        h.loop.markEverythingStale(state: &h.state)
+        await h.loop.markEverythingStale(state: &h.state)
         let markers = try h.readNewRecords()
         #expect(isStale(markers[h.series("a")]?.value))
         for name in ScrapeLoop.syntheticNames {

@@ -93,19 +93,19 @@ import WAL
         let h = try await LoopHarness(segmentSize: 600) { _ in text("a 1\nb 2\n") }
         _ = try await h.scrape()
         #expect(h.wal.seriesCount == 7)
-        h.loop.markEverythingStale(state: &h.state)
+        await h.loop.markEverythingStale(state: &h.state)
         let markers = try h.readNewRecords()
         #expect(markers.count == 7 && markers.values.allSatisfy { isStale($0.value) })
         // Another appender keeps writing; at the next segment start the target's series are gone.
         var filler = AppendBatch()
         filler.append(labels: Labels([Label("__name__", "filler")]), timestamp: 1, value: 1)
-        let ref = try h.wal.commit(filler)[0]
+        let ref = try await h.wal.commit(filler)[0]
         let segment = h.wal.head.segment
         var t: Int64 = 2
         while h.wal.head.segment == segment {
             var b = AppendBatch()
             b.append(ref: ref, timestamp: t, value: 1)
-            _ = try h.wal.commit(b)
+            _ = try await h.wal.commit(b)
             t += 1
         }
         #expect(h.wal.seriesCount == 1)
@@ -137,7 +137,7 @@ import WAL
         #expect(h.state.cache.count == 301)
         let next = try await h.scrape()
         #expect(next[h.series("new_series_with_a_long_name_7")]?.value == 7)
-        try h.wal.close()
+        try await h.wal.close()
         _ = fs.path
     }
 

@@ -67,14 +67,14 @@ struct FixturePositions {
 ///   an escaped label value); a `node` scrape at t0+15s by ref, where the gauge went stale;
 /// * segment 1 (the log reopened): its series head, then a `node` scrape at t0+30s.
 @discardableResult
-func writeFixtureWAL(_ storage: TestStorage) throws -> FixturePositions {
+func writeFixtureWAL(_ storage: TestStorage) async throws -> FixturePositions {
     var positions = FixturePositions()
     var wal = try WriteAheadLog(directory: storage.wal, logger: quietLogger)
 
     @discardableResult
-    func commit(_ batch: AppendBatch) throws -> [SeriesRef] {
+    func commit(_ batch: AppendBatch) async throws -> [SeriesRef] {
         let before = wal.head
-        let refs = try wal.commit(batch)
+        let refs = try await wal.commit(batch)
         positions.commits.append(before)
         // A samples record follows the series record when the commit had new series.
         var reader = try WALReader(directory: storage.wal, from: before)
@@ -95,7 +95,7 @@ func writeFixtureWAL(_ storage: TestStorage) throws -> FixturePositions {
     batch.append(labels: nodeLabels("node_load1"), timestamp: t0, value: 0.75)
     batch.appendExemplar(newSeries: idle, timestamp: t0 - 250, value: 12345, labels: Labels(["trace_id": "4bf92f3577b34da6"]))
     batch.appendMetadata(MetadataRecord(family: "node_cpu_seconds", type: .counter, unit: "seconds", help: "Seconds the CPUs spent in each mode."))
-    let nodeRefs = try commit(batch)
+    let nodeRefs = try await commit(batch)
 
     batch.removeAll()
     let prom = [("instance", "b:9090"), ("job", "prom")]
@@ -111,7 +111,7 @@ func writeFixtureWAL(_ storage: TestStorage) throws -> FixturePositions {
         batch.append(labels: promLabels("odd_value", ("kind", kind)), timestamp: t0 + 500, value: value)
     }
     batch.append(labels: promLabels("build_info", ("path", "C:\\agent \"x\"\nnext")), timestamp: t0 + 500, value: 1)
-    try commit(batch)
+    try await commit(batch)
 
     batch.removeAll()
     batch.append(ref: nodeRefs[0], timestamp: t0 + 15_000, value: 1)
@@ -119,17 +119,17 @@ func writeFixtureWAL(_ storage: TestStorage) throws -> FixturePositions {
     batch.append(ref: nodeRefs[2], timestamp: t0 + 15_000, value: 43)
     batch.append(ref: nodeRefs[3], timestamp: t0 + 15_000, value: Double(bitPattern: PrometheusFormat.staleMarkerBits))
     batch.appendExemplar(ref: nodeRefs[1], timestamp: t0 + 14_900, value: 12360, labels: Labels(["trace_id": "00f067aa0ba902b7"]))
-    try commit(batch)
-    try wal.close()
+    try await commit(batch)
+    try await wal.close()
 
     wal = try WriteAheadLog(directory: storage.wal, logger: quietLogger)
     batch.removeAll()
     batch.append(ref: nodeRefs[0], timestamp: t0 + 30_000, value: 1)
     batch.append(ref: nodeRefs[1], timestamp: t0 + 30_000, value: 12375)
     batch.append(ref: nodeRefs[2], timestamp: t0 + 30_000, value: 43.5)
-    try commit(batch)
+    try await commit(batch)
     positions.head = wal.head
-    try wal.close()
+    try await wal.close()
     return positions
 }
 

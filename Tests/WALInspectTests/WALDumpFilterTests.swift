@@ -8,9 +8,9 @@ import WAL
 struct WALDumpFilterTests {
     let storage: TestStorage
 
-    init() throws {
+    init() async throws {
         storage = try TestStorage()
-        try writeFixtureWAL(storage)
+        try await writeFixtureWAL(storage)
     }
 
     @Test func equalityMatcherSelectsASeriesAndItsSamples() throws {

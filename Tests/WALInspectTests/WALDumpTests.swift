@@ -5,15 +5,15 @@ import WAL
 
 @Suite("WAL dump")
 struct WALDumpTests {
-    @Test func textDumpPrintsEveryRecordWithItsPosition() throws {
+    @Test func textDumpPrintsEveryRecordWithItsPosition() async throws {
         let storage = try TestStorage()
-        try writeFixtureWAL(storage)
+        try await writeFixtureWAL(storage)
         try expectGolden(try storage.dump(.text), "dump.txt")
     }
 
-    @Test func jsonDumpPrintsOneObjectPerLine() throws {
+    @Test func jsonDumpPrintsOneObjectPerLine() async throws {
         let storage = try TestStorage()
-        try writeFixtureWAL(storage)
+        try await writeFixtureWAL(storage)
         let lines = try storage.dump(.json)
         try expectGolden(lines, "dump.jsonl")
         for line in lines {
@@ -22,9 +22,9 @@ struct WALDumpTests {
         }
     }
 
-    @Test func positionsInTheDumpAreWhereTheRecordsStart() throws {
+    @Test func positionsInTheDumpAreWhereTheRecordsStart() async throws {
         let storage = try TestStorage()
-        let positions = try writeFixtureWAL(storage)
+        let positions = try await writeFixtureWAL(storage)
         let lines = try storage.dump(.json)
         func firstSample(at p: WALPosition) -> [String: Any]? {
             lines.lazy.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
@@ -43,7 +43,7 @@ struct WALDumpTests {
         #expect(samples.first?.timestamp == t0 + 15_000)
     }
 
-    @Test func aRecordAfterPagePaddingHasThePositionRemoteWriteGivesIt() throws {
+    @Test func aRecordAfterPagePaddingHasThePositionRemoteWriteGivesIt() async throws {
         // Commit single samples until a record follows a page tail too short for a fragment
         // header (fewer than 7 bytes: skipped, the record's fragment starts on the next page).
         // The WAL names such a record by the offset in the tail (equivalent to the next page's
@@ -52,20 +52,20 @@ struct WALDumpTests {
         let wal = try WriteAheadLog(directory: storage.wal, logger: quietLogger)
         var batch = AppendBatch()
         batch.append(labels: labels("padded", ("job", "x")), timestamp: t0, value: 0)
-        let ref = try wal.commit(batch)[0]
+        let ref = try await wal.commit(batch)[0]
         var padded: (start: WALPosition, timestamp: Int64)?
         for i in 1...20_000 where padded == nil {
             let before = wal.head
             batch.removeAll()
             batch.append(ref: ref, timestamp: t0 + Int64(i), value: Double(i))
-            try wal.commit(batch)
+            try await wal.commit(batch)
             if before.offset % 32768 > 32768 - 7 {
                 var reader = try WALReader(directory: storage.wal, from: before)
                 _ = try reader.next()
                 padded = (reader.lastRecordStart, t0 + Int64(i))
             }
         }
-        try wal.close()
+        try await wal.close()
         let p = try #require(padded, "no record followed page padding")
 
         let lines = try storage.dump(.text, match: ["padded"], from: p.timestamp, to: p.timestamp)
@@ -81,9 +81,9 @@ struct WALDumpTests {
         #expect(lag.map(\.unsentSamples) == [0, 1])
     }
 
-    @Test func aTornTailOfTheNewestSegmentIsTheEnd() throws {
+    @Test func aTornTailOfTheNewestSegmentIsTheEnd() async throws {
         let storage = try TestStorage()
-        let positions = try writeFixtureWAL(storage)
+        let positions = try await writeFixtureWAL(storage)
         let before = try storage.dump(.text)
         // Half a record: a `first` fragment header promising more than is there, and a few bytes.
         let handle = try #require(FileHandle(forWritingAtPath: storage.segmentPath(positions.head.segment)))
@@ -102,9 +102,9 @@ struct WALDumpTests {
                 "\(result.lines)")
     }
 
-    @Test func aCorruptRecordInAFinishedSegmentIsReportedAndTheNextSegmentIsRead() throws {
+    @Test func aCorruptRecordInAFinishedSegmentIsReportedAndTheNextSegmentIsRead() async throws {
         let storage = try TestStorage()
-        let positions = try writeFixtureWAL(storage)
+        let positions = try await writeFixtureWAL(storage)
         // Damage the payload of the third commit's samples record (segment 0, finished): its
         // checksum no longer matches.
         let damaged = positions.samples[2]
@@ -128,7 +128,7 @@ struct WALDumpTests {
         try expectGolden(result.lines, "corrupt-segment.txt")
         // Everything before the damage and all of segment 1 was printed.
         let full = try TestStorage()
-        try writeFixtureWAL(full)
+        try await writeFixtureWAL(full)
         let undamaged = try full.dump(.text)
         let cut = try #require(undamaged.firstIndex { $0.hasPrefix(RecordPrinter.position(damaged)) })
         let segment1 = undamaged.drop { !$0.hasPrefix("00000001@") }

@@ -9,9 +9,9 @@ struct WALStatsAndLagTests {
         try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
     }
 
-    @Test func statsCountTheFixtureWAL() throws {
+    @Test func statsCountTheFixtureWAL() async throws {
         let storage = try TestStorage()
-        try writeFixtureWAL(storage)
+        try await writeFixtureWAL(storage)
         let result = try storage.inspect(.init(format: .text, records: false, stats: true))
         let stats = result.report.stats
         let bytes = try size(storage.segmentPath(0)) + size(storage.segmentPath(1))
@@ -33,9 +33,9 @@ struct WALStatsAndLagTests {
         try expectGolden(try storage.inspect(.init(format: .json, records: false, stats: true)).lines, "stats.json")
     }
 
-    @Test func statsWithFiltersCountTheSelectionAndKeepWholeWALFigures() throws {
+    @Test func statsWithFiltersCountTheSelectionAndKeepWholeWALFigures() async throws {
         let storage = try TestStorage()
-        try writeFixtureWAL(storage)
+        try await writeFixtureWAL(storage)
         let selection = Selection(selectors: [try SeriesSelector(parsing: #"{job="node"}"#)], from: t0 + 1)
         let result = try storage.inspect(.init(format: .text, selection: selection, records: false, stats: true))
         let stats = result.report.stats
@@ -50,9 +50,9 @@ struct WALStatsAndLagTests {
         try expectGolden(result.lines, "stats-filtered.txt")
     }
 
-    @Test func lagCountsWhatEachEndpointHasNotAcknowledged() throws {
+    @Test func lagCountsWhatEachEndpointHasNotAcknowledged() async throws {
         let storage = try TestStorage()
-        let positions = try writeFixtureWAL(storage)
+        let positions = try await writeFixtureWAL(storage)
         // One shard: everything before the second sample of the third commit is acknowledged.
         try storage.storeProgress("hub", EndpointProgress(
             acknowledged: Cursor(position: positions.samples[2], samplesDone: 1), url: "https://hub.example/api/v1/write"))
@@ -87,9 +87,9 @@ struct WALStatsAndLagTests {
         try expectGolden(try storage.inspect(.init(format: .json, records: false, lag: true)).lines, "lag.json")
     }
 
-    @Test func anEndpointThatHasEverythingHasNoLag() throws {
+    @Test func anEndpointThatHasEverythingHasNoLag() async throws {
         let storage = try TestStorage()
-        let positions = try writeFixtureWAL(storage)
+        let positions = try await writeFixtureWAL(storage)
         try storage.storeProgress("hub", EndpointProgress(acknowledged: Cursor(position: positions.head)))
         let lag = try storage.inspect(.init(records: false, lag: true)).report.lag
         #expect(lag.first?.unsentSamples == 0)
@@ -97,9 +97,9 @@ struct WALStatsAndLagTests {
         #expect(lag.first?.oldestUnsent == nil)
     }
 
-    @Test func samplesInADeletedSegmentBeforeTheCursorDoNotCount() throws {
+    @Test func samplesInADeletedSegmentBeforeTheCursorDoNotCount() async throws {
         let storage = try TestStorage()
-        let positions = try writeFixtureWAL(storage)
+        let positions = try await writeFixtureWAL(storage)
         try storage.storeProgress("hub", EndpointProgress(acknowledged: Cursor(position: positions.samples[1], samplesDone: 3)))
         try FileManager.default.removeItem(atPath: storage.segmentPath(0))
         let result = try storage.inspect(.init(format: .text, records: false, lag: true))
@@ -112,9 +112,9 @@ struct WALStatsAndLagTests {
                 "\(result.lines)")
     }
 
-    @Test func anUnreadableProgressFileIsReportedAndTheOthersAreShown() throws {
+    @Test func anUnreadableProgressFileIsReportedAndTheOthersAreShown() async throws {
         let storage = try TestStorage()
-        let positions = try writeFixtureWAL(storage)
+        let positions = try await writeFixtureWAL(storage)
         try storage.storeProgress("hub", EndpointProgress(acknowledged: Cursor(position: positions.head)))
         try Data("{\"position\":".utf8).write(to: URL(fileURLWithPath: storage.remote + "/broken.json"))
         let result = try storage.inspect(.init(records: false, lag: true))
@@ -125,16 +125,16 @@ struct WALStatsAndLagTests {
         #expect(result.problems.first?.hasPrefix("cannot read progress file \(storage.remote)/broken.json: ") == true, "\(result.problems)")
     }
 
-    @Test func lagWithoutProgressFilesSaysSo() throws {
+    @Test func lagWithoutProgressFilesSaysSo() async throws {
         let storage = try TestStorage()
-        try writeFixtureWAL(storage)
+        try await writeFixtureWAL(storage)
         let result = try storage.inspect(.init(records: false, lag: true))
         #expect(result.lines == ["no remote endpoints: no progress files in \(storage.remote)"])
     }
 
-    @Test func lagHonoursTheSelection() throws {
+    @Test func lagHonoursTheSelection() async throws {
         let storage = try TestStorage()
-        try writeFixtureWAL(storage)
+        try await writeFixtureWAL(storage)
         try storage.storeProgress("hub", EndpointProgress(acknowledged: Cursor(position: WALPosition(segment: 0, offset: 0))))
         let selection = Selection(selectors: [try SeriesSelector(parsing: "up")])
         let lag = try storage.inspect(.init(selection: selection, records: false, lag: true)).report.lag

@@ -8,7 +8,7 @@ import Testing
     /// A small log: one segment of a few commits (series, metadata, samples, exemplars; some
     /// records compressed, some not). Returns the segment's bytes and its records with their
     /// end offsets.
-    private func smallLog() throws -> (bytes: [UInt8], records: [(record: WALRecord, end: Int)]) {
+    private func smallLog() async throws -> (bytes: [UInt8], records: [(record: WALRecord, end: Int)]) {
         let dir = TempDir()
         let wal = try WriteAheadLog(directory: dir.path, logger: log.logger)
         var refs: [SeriesRef] = []
@@ -22,9 +22,9 @@ import Testing
                 batch.appendMetadata(MetadataRecord(family: "m\(i)", type: .gauge, help: "help \(i) with some words to compress compress compress"))
             }
             if i == 3 { batch.appendExemplar(ref: 1, timestamp: Int64(i), value: 0.5, labels: Labels(["trace_id": "abc"])) }
-            refs += try wal.commit(batch)
+            refs += try await wal.commit(batch)
         }
-        try wal.close()
+        try await wal.close()
         let bytes = fileBytes(dir.segmentPath(0))
         let records = try readAll(dir.path).map { ($0.record, $0.next.offset) }
         #expect(records.last?.1 == bytes.count)
@@ -40,7 +40,7 @@ import Testing
     private func checkRepair(
         _ bytes: [UInt8], damaged: Bool, keptUpTo: Int, of records: [(record: WALRecord, end: Int)], what: String,
         reopen: Bool
-    ) {
+    ) async {
         let dir = TempDir()
         writeBytes(bytes, to: dir.segmentPath(0))
         let capture = LogCapture()
@@ -49,7 +49,7 @@ import Testing
             #expect(wal.openReport.corruptions == (damaged ? 1 : 0), "\(what)")
             #expect(wal.openReport.repairs.count == (damaged ? 1 : 0), "\(what)")
             #expect(capture.warnings.count == (damaged ? 1 : 0), "\(what)")
-            try wal.close()
+            try await wal.close()
             var reader = try WALReader(directory: dir.path, from: WALPosition(segment: 0, offset: 0))
             var inFirst: [WALRecord] = []
             while let r = try reader.next() {
@@ -63,33 +63,33 @@ import Testing
                 let wal2 = try WriteAheadLog(directory: dir.path, logger: again.logger)
                 #expect(wal2.openReport.corruptions == 0, "\(what): repaired once")
                 #expect(again.warnings.isEmpty)
-                try wal2.close()
+                try await wal2.close()
             }
         } catch {
             Issue.record("\(what): \(error)")
         }
     }
 
-    @Test func everyTruncationOfTheLastSegmentIsRepairedToTheRecordsBeforeIt() throws {
-        let (bytes, records) = try smallLog()
+    @Test func everyTruncationOfTheLastSegmentIsRepairedToTheRecordsBeforeIt() async throws {
+        let (bytes, records) = try await smallLog()
         let boundaries = Set([0] + records.map(\.end))
         for k in 0..<bytes.count {
-            checkRepair(
+            await checkRepair(
                 Array(bytes[..<k]), damaged: !boundaries.contains(k), keptUpTo: k, of: records,
                 what: "truncated at \(k) of \(bytes.count)", reopen: k % 7 == 0)
         }
     }
 
-    @Test func everyFlippedByteOfTheLastSegmentIsRepairedToTheRecordsBeforeIt() throws {
-        let (bytes, records) = try smallLog()
+    @Test func everyFlippedByteOfTheLastSegmentIsRepairedToTheRecordsBeforeIt() async throws {
+        let (bytes, records) = try await smallLog()
         for k in 0..<bytes.count {
             var damaged = bytes
             damaged[k] ^= 0xFF
-            checkRepair(damaged, damaged: true, keptUpTo: k, of: records, what: "byte \(k) of \(bytes.count) flipped", reopen: k % 7 == 0)
+            await checkRepair(damaged, damaged: true, keptUpTo: k, of: records, what: "byte \(k) of \(bytes.count) flipped", reopen: k % 7 == 0)
         }
     }
 
-    @Test func corruptionInAnOlderSegmentDoesNotStopTheReplayAndReadersSkipIt() throws {
+    @Test func corruptionInAnOlderSegmentDoesNotStopTheReplayAndReadersSkipIt() async throws {
         let dir = TempDir()
         var expectedSamples: [Int64] = []
         do {
@@ -97,10 +97,10 @@ import Testing
             for t in 0..<60 {
                 var b = AppendBatch()
                 b.append(labels: labels("s\(t % 4)"), timestamp: Int64(t), value: Double(t))
-                _ = try wal.commit(b)
+                _ = try await wal.commit(b)
                 expectedSamples.append(Int64(t))
             }
-            try wal.close()
+            try await wal.close()
         }
         let segments = try WALSegment.list(dir.path)
         #expect(segments.count >= 4)
@@ -113,7 +113,7 @@ import Testing
         let capture = LogCapture()
         let wal = try WriteAheadLog(directory: dir.path, logger: capture.logger)
         #expect(wal.seriesCount == 4)
-        try wal.close()
+        try await wal.close()
 
         // Readers: the corruption is an error until skipped; then reading goes on at segment 2.
         var reader = try WALReader(directory: dir.path, from: WALPosition(segment: 0, offset: 0))
@@ -141,16 +141,16 @@ import Testing
         #expect(Set(samples).isSuperset(of: allSamples(afterOne).map(\.timestamp)))
     }
 
-    @Test func aCorruptOlderSegmentReadDuringReplayIsCountedAndLeftAlone() throws {
+    @Test func aCorruptOlderSegmentReadDuringReplayIsCountedAndLeftAlone() async throws {
         let dir = TempDir()
         do {
             let wal = try WriteAheadLog(directory: dir.path, logger: log.logger)
             for t in 0..<5 {
                 var b = AppendBatch()
                 b.append(labels: labels("s\(t)"), timestamp: Int64(t), value: 1)
-                _ = try wal.commit(b)
+                _ = try await wal.commit(b)
             }
-            try wal.close()
+            try await wal.close()
         }
         // Segment 0 complete with a bad byte in its last record; segment 1 holds no commit, so
         // replay walks back into segment 0.
@@ -165,18 +165,18 @@ import Testing
         #expect(wal.openReport.repairs.first?.hasPrefix("left corrupt segment 00000000") == true)
         #expect(wal.seriesCount == 5)
         #expect(fileBytes(dir.segmentPath(0)) == bytes, "an older segment is not truncated")
-        try wal.close()
+        try await wal.close()
     }
 
-    @Test func openReportDescribesTheReplay() throws {
+    @Test func openReportDescribesTheReplay() async throws {
         let dir = TempDir()
         do {
             let wal = try WriteAheadLog(directory: dir.path, logger: log.logger)
             #expect(wal.openReport.segments == 0 && wal.openReport.series == 0 && wal.openReport.corruptions == 0)
             var b = AppendBatch()
             for k in 0..<10 { b.append(labels: labels("m", ("k", "\(k)")), timestamp: 1, value: 1) }
-            _ = try wal.commit(b)
-            try wal.close()
+            _ = try await wal.commit(b)
+            try await wal.close()
         }
         let capture = LogCapture()
         let wal = try WriteAheadLog(directory: dir.path, logger: capture.logger)
@@ -187,6 +187,6 @@ import Testing
         #expect(report.seriesMemoryBytes > 10 * 64)
         #expect(report.duration > .zero)
         #expect(capture.messages(.info).contains("WAL replayed"))
-        try wal.close()
+        try await wal.close()
     }
 }

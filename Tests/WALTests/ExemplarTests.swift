@@ -104,14 +104,14 @@ import Testing
     let log = LogCapture()
     let trace = { (id: String) in Labels([Label("trace_id", id)]) }
 
-    @Test func commitResolvesKnownAndNewSeries() throws {
+    @Test func commitResolvesKnownAndNewSeries() async throws {
         let dir = TempDir()
         let wal = try WriteAheadLog(directory: dir.path, logger: log.logger)
         let a = labels("a"), b = labels("b"), c = labels("c")
 
         var first = AppendBatch()
         first.append(labels: a, timestamp: 10, value: 1)
-        let refsA = try wal.commit(first)
+        let refsA = try await wal.commit(first)
         #expect(refsA == [1])
 
         var batch = AppendBatch()
@@ -123,7 +123,7 @@ import Testing
         batch.appendExemplar(ref: 1, timestamp: 19, value: 2.5, labels: trace("a1"))
         batch.appendExemplar(newSeries: ib, timestamp: 20, value: 3.5, labels: .empty)
         batch.appendExemplar(newSeries: ia, timestamp: 20, value: .nan, labels: trace("a2"))
-        let refs = try wal.commit(batch)
+        let refs = try await wal.commit(batch)
         #expect(refs == [2, 1, 3])
 
         let records = try readAll(dir.path)
@@ -146,11 +146,11 @@ import Testing
             ]),
         ])
         #expect(records.last?.next == wal.head)
-        try wal.close()
+        try await wal.close()
         #expect(log.warnings.isEmpty)
     }
 
-    @Test func commitIsOneWrite() throws {
+    @Test func commitIsOneWrite() async throws {
         // The three records of a commit appear together: a reader never sees the samples record
         // without the exemplars record after it. (Checked via the bytes: the segment ends right
         // after the exemplars record, and positions line up.)
@@ -159,7 +159,7 @@ import Testing
         var batch = AppendBatch()
         let i = batch.append(labels: labels("m"), timestamp: 1, value: 1)
         batch.appendExemplar(newSeries: i, timestamp: 1, value: 1, labels: trace("t"))
-        _ = try wal.commit(batch)
+        _ = try await wal.commit(batch)
         let records = try readAll(dir.path)
         #expect(records.count == 3)
         #expect(fileBytes(dir.segmentPath(0)).count == wal.head.offset)
@@ -167,25 +167,25 @@ import Testing
         let samples = RecordCodec.encode(records[1].record).count
         let exemplars = RecordCodec.encode(records[2].record).count
         #expect(wal.head.offset == 3 * 7 + series + samples + exemplars)
-        try wal.close()
+        try await wal.close()
     }
 
-    @Test func exemplarsOnlyBatch() throws {
+    @Test func exemplarsOnlyBatch() async throws {
         let dir = TempDir()
         let wal = try WriteAheadLog(directory: dir.path, logger: log.logger)
         var first = AppendBatch()
         first.append(labels: labels("m"), timestamp: 1, value: 1)
-        _ = try wal.commit(first)
+        _ = try await wal.commit(first)
         let before = wal.head
         var batch = AppendBatch()
         batch.appendExemplar(ref: 1, timestamp: 2, value: 7, labels: trace("x"))
-        #expect(try wal.commit(batch) == [])
+        #expect(try await wal.commit(batch) == [])
         let after = try readAll(dir.path, from: before)
         #expect(after.map(\.record) == [.exemplars([ExemplarRecord(ref: 1, timestamp: 2, value: 7, labels: trace("x"))])])
-        try wal.close()
+        try await wal.close()
     }
 
-    @Test func reopenAfterExemplarRecords() throws {
+    @Test func reopenAfterExemplarRecords() async throws {
         let dir = TempDir()
         let a = labels("a"), b = labels("b")
         do {
@@ -195,8 +195,8 @@ import Testing
             let ib = batch.append(labels: b, timestamp: 1, value: 1)
             batch.appendExemplar(newSeries: ia, timestamp: 1, value: 1, labels: trace("1"))
             batch.appendExemplar(newSeries: ib, timestamp: 1, value: 1, labels: trace("2"))
-            #expect(try wal.commit(batch) == [1, 2])
-            try wal.close()
+            #expect(try await wal.commit(batch) == [1, 2])
+            try await wal.close()
         }
         do {
             // The newest segment holds only an exemplars-only commit after the head.
@@ -204,8 +204,8 @@ import Testing
             #expect(wal.seriesCount == 2)
             var batch = AppendBatch()
             batch.appendExemplar(ref: 2, timestamp: 2, value: 2, labels: trace("3"))
-            _ = try wal.commit(batch)
-            try wal.close()
+            _ = try await wal.commit(batch)
+            try await wal.close()
         }
         let wal = try WriteAheadLog(directory: dir.path, logger: log.logger)
         #expect(wal.seriesCount == 2)
@@ -215,8 +215,8 @@ import Testing
         let ia = batch.append(labels: a, timestamp: 3, value: 3)
         batch.appendExemplar(newSeries: ic, timestamp: 3, value: 3, labels: trace("4"))
         batch.appendExemplar(newSeries: ia, timestamp: 3, value: 3, labels: trace("5"))
-        #expect(try wal.commit(batch) == [3, 1])
-        try wal.close()
+        #expect(try await wal.commit(batch) == [3, 1])
+        try await wal.close()
 
         let records = try readAll(dir.path)
         #expect(allExemplars(records).map(\.ref) == [1, 2, 2, 3, 1])
@@ -224,7 +224,7 @@ import Testing
         #expect(log.warnings.isEmpty)
     }
 
-    @Test func tornExemplarsRecordIsTruncated() throws {
+    @Test func tornExemplarsRecordIsTruncated() async throws {
         let dir = TempDir()
         var samplesEnd = 0
         do {
@@ -232,10 +232,10 @@ import Testing
             var batch = AppendBatch()
             let i = batch.append(labels: labels("m"), timestamp: 1, value: 1)
             batch.appendExemplar(newSeries: i, timestamp: 1, value: 1, labels: trace("abc"))
-            _ = try wal.commit(batch)
+            _ = try await wal.commit(batch)
             let records = try readAll(dir.path)
             samplesEnd = records[1].next.offset
-            try wal.close()
+            try await wal.close()
         }
         let bytes = fileBytes(dir.segmentPath(0))
         writeBytes(Array(bytes[..<(bytes.count - 2)]), to: dir.segmentPath(0))
@@ -247,10 +247,10 @@ import Testing
         let records = try readAll(dir.path)
         #expect(allSamples(records).count == 1)
         #expect(allExemplars(records).isEmpty)
-        try wal.close()
+        try await wal.close()
     }
 
-    @Test func exemplarsRecordSpanningPages() throws {
+    @Test func exemplarsRecordSpanningPages() async throws {
         let dir = TempDir()
         let wal = try WriteAheadLog(directory: dir.path, compression: .none, logger: log.logger)
         var batch = AppendBatch()
@@ -261,7 +261,7 @@ import Testing
             batch.appendExemplar(newSeries: i, timestamp: 5 - Int64(k), value: Double(k), labels: l)
             expected.append(ExemplarRecord(ref: SeriesRef(k + 1), timestamp: 5 - Int64(k), value: Double(k), labels: l))
         }
-        _ = try wal.commit(batch)
+        _ = try await wal.commit(batch)
         let samplesEnd = try readAll(dir.path)[1].next.offset
         #expect(samplesEnd < WALSegment.pageSize)
         #expect(wal.head.offset > 2 * WALSegment.pageSize + samplesEnd)
@@ -273,14 +273,14 @@ import Testing
         let bytes = fileBytes(dir.segmentPath(0))
         #expect(bytes[samplesEnd] == 2)
         #expect(bytes[WALSegment.pageSize] == 3)
-        try wal.close()
+        try await wal.close()
         // Reopening reads through it.
         let capture = LogCapture()
-        try WriteAheadLog(directory: dir.path, logger: capture.logger).close()
+        try await WriteAheadLog(directory: dir.path, logger: capture.logger).close()
         #expect(capture.warnings.isEmpty)
     }
 
-    @Test func rolloverCountsExemplars() throws {
+    @Test func rolloverCountsExemplars() async throws {
         // Commits whose exemplars record would overflow the segment start a new one, and every
         // segment stays self-contained for exemplar refs too.
         let dir = TempDir()
@@ -303,7 +303,7 @@ import Testing
                     pending.append((l, i))
                 }
             }
-            let refs = try wal.commit(batch)
+            let refs = try await wal.commit(batch)
             for (l, i) in pending { known[l] = refs[i] }
             for k in 0..<3 {
                 let l = labels("m", ("k", "\(k + round / 20 * 3)"))
@@ -329,6 +329,6 @@ import Testing
                 }
             }
         }
-        try wal.close()
+        try await wal.close()
     }
 }

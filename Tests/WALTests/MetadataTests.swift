@@ -31,15 +31,15 @@ import Testing
         #expect(throws: RecordDecodingError.self) { try RecordCodec.decode([6, 1, 0x61, 2, 9]) }
     }
 
-    @Test func metadataIsWrittenOnlyWhenNewOrChanged() throws {
+    @Test func metadataIsWrittenOnlyWhenNewOrChanged() async throws {
         let dir = TempDir()
         let wal = try WriteAheadLog(directory: dir.path, logger: log.logger)
-        _ = try wal.commit(batch(1, metadata: [cpu, load]))
-        _ = try wal.commit(batch(2, metadata: [cpu, load]))
+        _ = try await wal.commit(batch(1, metadata: [cpu, load]))
+        _ = try await wal.commit(batch(2, metadata: [cpu, load]))
         var changed = load
         changed.help = "1m load average (changed)."
-        _ = try wal.commit(batch(3, metadata: [cpu, changed]))
-        _ = try wal.commit(batch(4, metadata: []))
+        _ = try await wal.commit(batch(3, metadata: [cpu, changed]))
+        _ = try await wal.commit(batch(4, metadata: []))
         #expect(wal.metadataCount == 2)
         let records = try readAll(dir.path).map(\.record)
         #expect(records.filter { if case .metadata = $0 { true } else { false } } == [.metadata([cpu, load]), .metadata([changed])])
@@ -47,14 +47,14 @@ import Testing
         if case .series = records[0], case .metadata = records[1], case .samples = records[2] {} else {
             Issue.record("unexpected order \(records.prefix(3))")
         }
-        try wal.close()
+        try await wal.close()
     }
 
-    @Test func everySegmentHeadRepeatsTheMetadataTable() throws {
+    @Test func everySegmentHeadRepeatsTheMetadataTable() async throws {
         let dir = TempDir()
         let wal = try WriteAheadLog(directory: dir.path, segmentSize: 600, logger: log.logger)
-        _ = try wal.commit(batch(0, metadata: [cpu, load]))
-        for t in 1..<60 { _ = try wal.commit(batch(Int64(t), metadata: t % 10 == 0 ? [cpu, load] : [])) }
+        _ = try await wal.commit(batch(0, metadata: [cpu, load]))
+        for t in 1..<60 { _ = try await wal.commit(batch(Int64(t), metadata: t % 10 == 0 ? [cpu, load] : [])) }
         let segments = try wal.segments()
         #expect(segments.count >= 4)
         for n in segments.dropFirst() {
@@ -63,50 +63,50 @@ import Testing
             #expect(records.count >= 2)
             #expect(records.dropFirst().first?.record == .metadata([cpu, load]), "segment \(n)")
         }
-        try wal.close()
+        try await wal.close()
         // A reopened log has the table back, and heads the new segment with it.
         let again = try WriteAheadLog(directory: dir.path, logger: log.logger)
         #expect(again.metadataCount == 2)
         let head = try readAll(dir.path, from: WALPosition(segment: again.head.segment, offset: 0))
         #expect(allMetadata(head) == [cpu, load])
-        try again.close()
+        try await again.close()
     }
 
-    @Test func metadataNotAnnouncedAgainIsForgotten() throws {
+    @Test func metadataNotAnnouncedAgainIsForgotten() async throws {
         let dir = TempDir()
         // Retention zero: an entry goes once it was not announced in the last two segments.
         let wal = try WriteAheadLog(directory: dir.path, segmentSize: 400, metadataRetention: .zero, logger: log.logger)
-        _ = try wal.commit(batch(0, metadata: [cpu, load]))
+        _ = try await wal.commit(batch(0, metadata: [cpu, load]))
         var t: Int64 = 1
-        func commitUntilNewSegment(_ metadata: [MetadataRecord]) throws {
+        func commitUntilNewSegment(_ metadata: [MetadataRecord]) async throws {
             let start = wal.head.segment
             while wal.head.segment == start {
-                _ = try wal.commit(batch(t, metadata: metadata))
+                _ = try await wal.commit(batch(t, metadata: metadata))
                 t += 1
             }
         }
-        try commitUntilNewSegment([load])  // segment 1 starts: both announced in segment 0
+        try await commitUntilNewSegment([load])  // segment 1 starts: both announced in segment 0
         #expect(wal.metadataCount == 2)
-        try commitUntilNewSegment([load])  // segment 2: cpu last announced in segment 0, kept
+        try await commitUntilNewSegment([load])  // segment 2: cpu last announced in segment 0, kept
         #expect(wal.metadataCount == 2)
-        try commitUntilNewSegment([load])  // segment 3: cpu not announced in segments 1 and 2
+        try await commitUntilNewSegment([load])  // segment 3: cpu not announced in segments 1 and 2
         #expect(wal.metadataCount == 1)
         let head = try readAll(dir.path, from: WALPosition(segment: wal.head.segment, offset: 0))
         #expect(allMetadata(head) == [load])
         // Announced again, it is written again (it is new to the log).
-        _ = try wal.commit(batch(t, metadata: [cpu]))
+        _ = try await wal.commit(batch(t, metadata: [cpu]))
         #expect(wal.metadataCount == 2)
         #expect(allMetadata(try readAll(dir.path, from: WALPosition(segment: wal.head.segment, offset: 0))) == [load, cpu])
-        try wal.close()
+        try await wal.close()
     }
 
-    @Test func recentlyAnnouncedMetadataIsKeptAcrossManySegments() throws {
+    @Test func recentlyAnnouncedMetadataIsKeptAcrossManySegments() async throws {
         let dir = TempDir()
         let wal = try WriteAheadLog(directory: dir.path, segmentSize: 400, logger: log.logger)
-        _ = try wal.commit(batch(0, metadata: [cpu, load]))
-        for t in 1..<100 { _ = try wal.commit(batch(Int64(t), metadata: [])) }
+        _ = try await wal.commit(batch(0, metadata: [cpu, load]))
+        for t in 1..<100 { _ = try await wal.commit(batch(Int64(t), metadata: [])) }
         #expect(wal.head.segment > 5)
         #expect(wal.metadataCount == 2, "within the 15 minutes' retention")
-        try wal.close()
+        try await wal.close()
     }
 }

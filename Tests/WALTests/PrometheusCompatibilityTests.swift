@@ -42,7 +42,7 @@ import Testing
         #expect(up.map(\.timestamp) == up.map(\.timestamp).sorted())
     }
 
-    @Test func replaysASegmentWrittenByPrometheus() throws {
+    @Test func replaysASegmentWrittenByPrometheus() async throws {
         let bytes = try fixture()
         let dir = TempDir()
         writeBytes(bytes, to: dir.segmentPath(0))
@@ -50,6 +50,6 @@ import Testing
         #expect(wal.openReport.corruptions == 0)
         #expect(wal.seriesCount > 100)
         #expect(fileBytes(dir.segmentPath(0)) == bytes, "nothing repaired")
-        try wal.close()
+        try await wal.close()
     }
 }

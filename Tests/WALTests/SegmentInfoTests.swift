@@ -5,14 +5,14 @@ import Testing
 @Suite struct SegmentInfoTests {
     let log = LogCapture()
 
-    @Test func segmentInfoListsEverySegmentWithItsSizeAndTime() throws {
+    @Test func segmentInfoListsEverySegmentWithItsSizeAndTime() async throws {
         let dir = TempDir()
         let start = Date()
         let wal = try WriteAheadLog(directory: dir.path, segmentSize: 1024, logger: log.logger)
         for t in 0..<60 {
             var b = AppendBatch()
             for k in 0..<5 { b.append(labels: labels("m\(k)"), timestamp: Int64(t), value: 1) }
-            _ = try wal.commit(b)
+            _ = try await wal.commit(b)
         }
         let info = try wal.segmentInfo()
         #expect(info.map(\.number) == (try wal.segments()))
@@ -31,6 +31,6 @@ import Testing
         // Never the segment being written.
         try wal.removeSegments(before: Int.max)
         #expect(try wal.segmentInfo().map(\.number) == [wal.head.segment])
-        try wal.close()
+        try await wal.close()
     }
 }

@@ -6,15 +6,15 @@ import Testing
     let log = LogCapture()
 
     /// Commits `batch` until the log has started a new segment (appending `filler`'s sample each time).
-    private func rollOver(_ wal: WriteAheadLog, filler: SeriesRef, time: inout Int64) throws {
+    private func rollOver(_ wal: WriteAheadLog, filler: SeriesRef, time: inout Int64) async throws {
         let start = wal.head.segment
         while wal.head.segment == start {
-            _ = try wal.commit({ var b = AppendBatch(); b.append(ref: filler, timestamp: time, value: 0); return b }())
+            _ = try await wal.commit({ var b = AppendBatch(); b.append(ref: filler, timestamp: time, value: 0); return b }())
             time += 1
         }
     }
 
-    @Test func churningSeriesKeepTheTableAndTheHeadBounded() throws {
+    @Test func churningSeriesKeepTheTableAndTheHeadBounded() async throws {
         let dir = TempDir()
         let wal = try WriteAheadLog(directory: dir.path, segmentSize: 16 * 1024, logger: log.logger)
         // A target whose 100 series change every 5 rounds (pod churn); each vanished series gets its
@@ -43,7 +43,7 @@ import Testing
                 batch.release(ref: ref)
                 live[l] = nil
             }
-            let refs = try wal.commit(batch)
+            let refs = try await wal.commit(batch)
             for (l, ref) in zip(newLabels, refs) { live[l] = ref }
             t += 15_000
             maxSeries = max(maxSeries, wal.seriesCount)
@@ -58,7 +58,7 @@ import Testing
         let oneSeries = 8 + 1 + 2 * 9 + 34 + 5 + 10  // ref, count, names and values
         #expect(maxHead <= 1000 * oneSeries, "head peaked at \(maxHead) bytes")
         #expect(wal.seriesCount < 8000 / 4)
-        try wal.close()
+        try await wal.close()
 
         // A reader starting at any segment still resolves every sample's ref.
         for start in segments {
@@ -76,23 +76,23 @@ import Testing
         }
     }
 
-    @Test func releasedSeriesAppendedAgainBeforeTheNextSegmentStays() throws {
+    @Test func releasedSeriesAppendedAgainBeforeTheNextSegmentStays() async throws {
         let dir = TempDir()
         let wal = try WriteAheadLog(directory: dir.path, segmentSize: 512, logger: log.logger)
         var first = AppendBatch()
         for name in ["filler", "by_labels", "by_ref", "gone"] { first.append(labels: labels(name), timestamp: 0, value: 0) }
-        let refs = try wal.commit(first)
+        let refs = try await wal.commit(first)
         var release = AppendBatch()
         for ref in refs.dropFirst() { release.release(ref: ref) }
-        _ = try wal.commit(release)
+        _ = try await wal.commit(release)
         #expect(wal.seriesCount == 4, "released series stay until the next segment starts")
         // Appended again: one by labels (gets its old ref), one by ref.
         var again = AppendBatch()
         again.append(labels: labels("by_labels"), timestamp: 1, value: 1)
         again.append(ref: refs[2], timestamp: 1, value: 1)
-        #expect(try wal.commit(again) == [refs[1]])
+        #expect(try await wal.commit(again) == [refs[1]])
         var t: Int64 = 2
-        try rollOver(wal, filler: refs[0], time: &t)
+        try await rollOver(wal, filler: refs[0], time: &t)
         #expect(wal.seriesCount == 3)
         let head = try readAll(dir.path, from: WALPosition(segment: wal.head.segment, offset: 0))
         #expect(head.first?.record == .series([
@@ -103,19 +103,19 @@ import Testing
         // A forgotten series that comes back is new: it gets a new ref.
         var back = AppendBatch()
         back.append(labels: labels("gone"), timestamp: t, value: 1)
-        let newRef = try wal.commit(back)
+        let newRef = try await wal.commit(back)
         #expect(newRef.count == 1 && newRef[0] > refs[3])
-        try wal.close()
+        try await wal.close()
     }
 
-    @Test func aReleaseTakesEffectWithTheStalenessMarkerOfTheSameBatch() throws {
+    @Test func aReleaseTakesEffectWithTheStalenessMarkerOfTheSameBatch() async throws {
         let dir = TempDir()
         let wal = try WriteAheadLog(directory: dir.path, segmentSize: 512, logger: log.logger)
         var first = AppendBatch()
         first.append(labels: labels("filler"), timestamp: 0, value: 0)
         first.append(labels: labels("vanishing"), timestamp: 0, value: 0)
         first.append(labels: labels("seen_again"), timestamp: 0, value: 0)
-        let refs = try wal.commit(first)
+        let refs = try await wal.commit(first)
         // The scraper forgot "seen_again" and releases it, but the same scrape sees it again (by
         // labels): it stays. "vanishing" gets its marker and goes.
         var batch = AppendBatch()
@@ -123,23 +123,23 @@ import Testing
         batch.release(ref: refs[1])
         batch.release(ref: refs[2])
         batch.append(labels: labels("seen_again"), timestamp: 1, value: 1)
-        #expect(try wal.commit(batch) == [refs[2]])
+        #expect(try await wal.commit(batch) == [refs[2]])
         var t: Int64 = 2
-        try rollOver(wal, filler: refs[0], time: &t)
+        try await rollOver(wal, filler: refs[0], time: &t)
         #expect(wal.seriesCount == 2)
         let head = try readAll(dir.path, from: WALPosition(segment: wal.head.segment, offset: 0))
         #expect(allSeries(Array(head.prefix(1))).map(\.ref) == [refs[0], refs[2]])
-        try wal.close()
+        try await wal.close()
     }
 
-    @Test func seriesNobodyAppendsAfterAReopenAreForgottenAtTheNextSegment() throws {
+    @Test func seriesNobodyAppendsAfterAReopenAreForgottenAtTheNextSegment() async throws {
         let dir = TempDir()
         do {
             let wal = try WriteAheadLog(directory: dir.path, logger: log.logger)
             var b = AppendBatch()
             for name in ["kept", "filler", "orphan"] { b.append(labels: labels(name), timestamp: 0, value: 0) }
-            #expect(try wal.commit(b) == [1, 2, 3])
-            try wal.close()
+            #expect(try await wal.commit(b) == [1, 2, 3])
+            try await wal.close()
         }
         let wal = try WriteAheadLog(directory: dir.path, segmentSize: 512, logger: log.logger)
         #expect(wal.seriesCount == 3)
@@ -149,30 +149,30 @@ import Testing
         var b = AppendBatch()
         b.append(labels: labels("kept"), timestamp: 1, value: 1)
         b.append(labels: labels("filler"), timestamp: 1, value: 1)
-        #expect(try wal.commit(b) == [1, 2], "refs stay stable across the restart")
+        #expect(try await wal.commit(b) == [1, 2], "refs stay stable across the restart")
         var t: Int64 = 2
-        try rollOver(wal, filler: 2, time: &t)
+        try await rollOver(wal, filler: 2, time: &t)
         #expect(wal.seriesCount == 2)
-        try wal.close()
+        try await wal.close()
     }
 
-    @Test func manyReleasedSeriesStartANewSegmentBeforeItIsFull() throws {
+    @Test func manyReleasedSeriesStartANewSegmentBeforeItIsFull() async throws {
         let dir = TempDir()
         let wal = try WriteAheadLog(directory: dir.path, logger: log.logger)
         var batch = AppendBatch()
         batch.append(labels: labels("live"), timestamp: 0, value: 0)
         for k in 0..<WriterState.releasedRolloverMinimum { batch.append(labels: labels("gone", ("k", "\(k)")), timestamp: 0, value: 0) }
-        let refs = try wal.commit(batch)
+        let refs = try await wal.commit(batch)
         var release = AppendBatch()
         release.append(ref: refs[0], timestamp: 1, value: 1)
         for ref in refs.dropFirst() { release.release(ref: ref) }
-        _ = try wal.commit(release)
+        _ = try await wal.commit(release)
         #expect(wal.head.segment == 0 && wal.seriesCount == refs.count)
         // The next commit finds half the table released: new segment, table back to the live series.
-        _ = try wal.commit({ var b = AppendBatch(); b.append(ref: refs[0], timestamp: 2, value: 2); return b }())
+        _ = try await wal.commit({ var b = AppendBatch(); b.append(ref: refs[0], timestamp: 2, value: 2); return b }())
         #expect(wal.head.segment == 1)
         #expect(wal.seriesCount == 1)
         #expect(allSeries(try readAll(dir.path, from: WALPosition(segment: 1, offset: 0))).map(\.ref) == [refs[0]])
-        try wal.close()
+        try await wal.close()
     }
 }

@@ -11,13 +11,13 @@ import Testing
         return b
     }
 
-    @Test func tailsALiveWriter() throws {
+    @Test func tailsALiveWriter() async throws {
         let dir = TempDir()
         let wal = try WriteAheadLog(directory: dir.path, segmentSize: 1024, logger: log.logger)
         var reader = try WALReader(directory: dir.path, from: WALPosition(segment: 0, offset: 0))
         #expect(try reader.next() == nil)
 
-        _ = try wal.commit(batch(1, "a"))
+        _ = try await wal.commit(batch(1, "a"))
         var got = 0
         while let r = try reader.next() {
             if case .samples(let s) = r.record { got += s.count }
@@ -28,7 +28,7 @@ import Testing
 
         // More commits, across several segment switches, read as they come.
         for t in 2...100 {
-            _ = try wal.commit(batch(Int64(t), "a", "b\(t % 7)"))
+            _ = try await wal.commit(batch(Int64(t), "a", "b\(t % 7)"))
             var seen: [Int64] = []
             while let r = try reader.next() {
                 if case .samples(let s) = r.record { seen += s.map(\.timestamp) }
@@ -38,13 +38,13 @@ import Testing
             #expect(reader.position == wal.head)
         }
         #expect(try wal.segments().count > 3)
-        try wal.close()
+        try await wal.close()
     }
 
-    @Test func recreatingAtAnyReturnedPositionContinues() throws {
+    @Test func recreatingAtAnyReturnedPositionContinues() async throws {
         let dir = TempDir()
         let wal = try WriteAheadLog(directory: dir.path, segmentSize: 1500, logger: log.logger)
-        for t in 0..<40 { _ = try wal.commit(batch(Int64(t), "x\(t % 5)", "y")) }
+        for t in 0..<40 { _ = try await wal.commit(batch(Int64(t), "x\(t % 5)", "y")) }
         let all = try readAll(dir.path)
         #expect(all.count > 40)
         for (i, r) in all.enumerated() {
@@ -52,13 +52,13 @@ import Testing
             #expect(rest.map(\.record) == all[(i + 1)...].map(\.record))
             #expect(rest.map(\.next) == all[(i + 1)...].map(\.next))
         }
-        try wal.close()
+        try await wal.close()
     }
 
-    @Test func startsAtOldestExistingSegmentAfterADeletedOne() throws {
+    @Test func startsAtOldestExistingSegmentAfterADeletedOne() async throws {
         let dir = TempDir()
         let wal = try WriteAheadLog(directory: dir.path, segmentSize: 1000, logger: log.logger)
-        for t in 0..<200 { _ = try wal.commit(batch(Int64(t), "s\(t % 3)")) }
+        for t in 0..<200 { _ = try await wal.commit(batch(Int64(t), "s\(t % 3)")) }
         #expect(try wal.segments().count > 4)
         try wal.removeSegments(before: 3)
         var reader = try WALReader(directory: dir.path, from: WALPosition(segment: 1, offset: 123))
@@ -74,21 +74,21 @@ import Testing
         let future = wal.head.segment + 1
         var ahead = try WALReader(directory: dir.path, from: WALPosition(segment: future, offset: 0))
         #expect(try ahead.next() == nil)
-        try wal.close()
+        try await wal.close()
         let reopened = try WriteAheadLog(directory: dir.path, logger: log.logger)
         #expect(reopened.head.segment == future)
         #expect(try ahead.next() != nil)
-        try reopened.close()
+        try await reopened.close()
     }
 
-    @Test func recordWithLaterFragmentsNotYetWritten() throws {
+    @Test func recordWithLaterFragmentsNotYetWritten() async throws {
         // Build a segment holding one record of three pages, then expose it piece by piece.
         let source = TempDir()
         let wal = try WriteAheadLog(directory: source.path, compression: .none, logger: log.logger)
         var b = AppendBatch()
         b.append(labels: labels("big", ("v", String(repeating: "z", count: 70_000))), timestamp: 1, value: 1)
-        _ = try wal.commit(b)
-        try wal.close()
+        _ = try await wal.commit(b)
+        try await wal.close()
         let bytes = fileBytes(source.segmentPath(0))
         #expect(bytes.count > 2 * WALSegment.pageSize)
 
@@ -111,12 +111,12 @@ import Testing
         #expect(try reader.next() == nil)
     }
 
-    @Test func corruptionThrowsInACompleteSegmentOnly() throws {
+    @Test func corruptionThrowsInACompleteSegmentOnly() async throws {
         let dir = TempDir()
         let wal = try WriteAheadLog(directory: dir.path, logger: log.logger)
-        _ = try wal.commit(batch(1, "a"))
-        _ = try wal.commit(batch(2, "b"))
-        try wal.close()
+        _ = try await wal.commit(batch(1, "a"))
+        _ = try await wal.commit(batch(2, "b"))
+        try await wal.close()
         var bytes = fileBytes(dir.segmentPath(0))
         bytes[bytes.count - 2] ^= 0xFF
         writeBytes(bytes, to: dir.segmentPath(0))
@@ -140,12 +140,12 @@ import Testing
         }
     }
 
-    @Test func readerWaitingAtATornTailContinuesAfterTheWriterRepairsIt() throws {
+    @Test func readerWaitingAtATornTailContinuesAfterTheWriterRepairsIt() async throws {
         let dir = TempDir()
         let wal = try WriteAheadLog(directory: dir.path, logger: log.logger)
-        _ = try wal.commit(batch(1, "a"))
-        _ = try wal.commit(batch(2, "b"))
-        try wal.close()
+        _ = try await wal.commit(batch(1, "a"))
+        _ = try await wal.commit(batch(2, "b"))
+        try await wal.close()
         var bytes = fileBytes(dir.segmentPath(0))
         bytes[bytes.count - 1] ^= 0x01
         writeBytes(bytes, to: dir.segmentPath(0))
@@ -159,7 +159,7 @@ import Testing
         let capture = LogCapture()
         let reopened = try WriteAheadLog(directory: dir.path, logger: capture.logger)
         #expect(capture.warnings.count == 1)
-        _ = try reopened.commit(batch(3, "c"))
+        _ = try await reopened.commit(batch(3, "c"))
         var after: [WALRecord] = []
         while let r = try reader.next() { after.append(r.record) }
         #expect(after == [
@@ -170,7 +170,7 @@ import Testing
             .series([SeriesRecord(ref: 3, labels: labels("c"))]),
             .samples([SampleRecord(ref: 3, timestamp: 3, value: 3)]),
         ])
-        try reopened.close()
+        try await reopened.close()
     }
 
     @Test func skipsZeroPaddingAndUnknownRecords() throws {

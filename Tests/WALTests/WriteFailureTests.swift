@@ -37,14 +37,14 @@ struct WriteFailureTests {
         return b
     }
 
-    @Test func aCommitThatHitsAFullDiskIsRolledBackAndLaterCommitsSucceed() throws {
+    @Test func aCommitThatHitsAFullDiskIsRolledBackAndLaterCommitsSucceed() async throws {
         guard let fs = TinyFilesystem(kilobytes: 256) else { Issue.record("cannot mount"); return }
         let dir = fs.path + "/wal"
         let wal = try WriteAheadLog(directory: dir, segmentSize: 1 << 20, compression: .none, logger: log.logger)
         var known: [SeriesRef] = []
         var written: [Int64] = []
         for round in 0..<3 {
-            known += try wal.commit(batch(round: round, new: 5, known: known))
+            known += try await wal.commit(batch(round: round, new: 5, known: known))
             written.append(Int64(round))
         }
         let filler = fill(fs.path)
@@ -54,8 +54,8 @@ struct WriteFailureTests {
         // Full: the commit throws, and leaves nothing behind, in memory or on disk.
         var failures = 0
         for round in 3..<6 {
-            #expect(throws: WALError.self) { try wal.commit(batch(round: round, new: 200, known: known)) }
-            do { _ = try wal.commit(batch(round: round, new: 200, known: known)) } catch { #expect(isDiskFull(error), "\(error)") }
+            await #expect(throws: WALError.self) { try await wal.commit(batch(round: round, new: 200, known: known)) }
+            do { _ = try await wal.commit(batch(round: round, new: 200, known: known)) } catch { #expect(isDiskFull(error), "\(error)") }
             failures += 2
         }
         #expect(wal.head == before.head)
@@ -67,7 +67,7 @@ struct WriteFailureTests {
 
         // Space again: the next commit works, its series get refs the failed ones never used.
         try FileManager.default.removeItem(atPath: filler)
-        let refs = try wal.commit(batch(round: 6, new: 5, known: known))
+        let refs = try await wal.commit(batch(round: 6, new: 5, known: known))
         written.append(6)
         #expect(Set(refs).isDisjoint(with: known))
         #expect(wal.seriesCount == before.series + 5)
@@ -77,14 +77,14 @@ struct WriteFailureTests {
         let records = try readAll(dir)
         #expect(Set(allSamples(records).map(\.timestamp)) == Set(written))
         #expect(allMetadata(records).map(\.family) == ["m0", "m1", "m2", "m6"])
-        try wal.close()
+        try await wal.close()
         let reopened = try WriteAheadLog(directory: dir, logger: log.logger)
         #expect(reopened.openReport.corruptions == 0)
-        try reopened.close()
+        try await reopened.close()
         _ = fs.path  // mounted until here
     }
 
-    @Test func aFullDiskWhileStartingASegmentLeavesNoBrokenSegment() throws {
+    @Test func aFullDiskWhileStartingASegmentLeavesNoBrokenSegment() async throws {
         guard let fs = TinyFilesystem(kilobytes: 256) else { Issue.record("cannot mount"); return }
         let dir = fs.path + "/wal"
         // Segments of one commit each: every commit starts a new segment, with its head.
@@ -96,7 +96,7 @@ struct WriteFailureTests {
         var failed = 0
         while failed < 5 {
             do {
-                known += try wal.commit(batch(round: round, new: 20, known: known))
+                known += try await wal.commit(batch(round: round, new: 20, known: known))
                 written.insert(Int64(round))
             } catch {
                 #expect(isDiskFull(error), "\(error)")
@@ -108,7 +108,7 @@ struct WriteFailureTests {
         #expect(wal.writeFailures == 5)
         try FileManager.default.removeItem(atPath: filler!)
         for _ in 0..<3 {
-            known += try wal.commit(batch(round: round, new: 20, known: known))
+            known += try await wal.commit(batch(round: round, new: 20, known: known))
             written.insert(Int64(round))
             round += 1
         }
@@ -124,23 +124,23 @@ struct WriteFailureTests {
                 if case .samples(let s) = r.record { #expect(s.allSatisfy { knownRefs.contains($0.ref) }, "segment \(n)") }
             }
         }
-        try wal.close()
+        try await wal.close()
         let reopened = try WriteAheadLog(directory: dir, logger: log.logger)
         #expect(reopened.openReport.corruptions == 0)
-        try reopened.close()
+        try await reopened.close()
         _ = fs.path  // mounted until here
     }
 }
 
 extension WriteFailureTests {
-    @Test func aLogOpensOnAFullDiskAndTakesCommitsOnceThereIsSpace() throws {
+    @Test func aLogOpensOnAFullDiskAndTakesCommitsOnceThereIsSpace() async throws {
         guard let fs = TinyFilesystem(kilobytes: 256) else { Issue.record("cannot mount"); return }
         let dir = fs.path + "/wal"
         var known: [SeriesRef] = []
         do {
             let wal = try WriteAheadLog(directory: dir, compression: .none, logger: log.logger)
-            for round in 0..<3 { known += try wal.commit(batch(round: round, new: 30, known: known)) }
-            try wal.close()
+            for round in 0..<3 { known += try await wal.commit(batch(round: round, new: 30, known: known)) }
+            try await wal.close()
         }
         let filler = fill(fs.path)
         // The new segment's head (90 series) does not fit: the open works all the same.
@@ -150,18 +150,18 @@ extension WriteFailureTests {
         #expect(wal.writeFailures == 1)
         #expect(try wal.segments() == [0])
         #expect(wal.head == WALPosition(segment: 0, offset: fileBytes(WALSegment.path(dir, 0)).count))
-        #expect(throws: WALError.self) { try wal.commit(batch(round: 3, new: 1, known: known)) }
+        await #expect(throws: WALError.self) { try await wal.commit(batch(round: 3, new: 1, known: known)) }
         #expect(capture.errors.count == 1, "\(capture.errors)")
         // Remote write drained segment 0 and removed it: a new segment can start.
         try wal.removeSegments(before: 1)
         try FileManager.default.removeItem(atPath: filler)
-        _ = try wal.commit(batch(round: 4, new: 1, known: known))
+        _ = try await wal.commit(batch(round: 4, new: 1, known: known))
         #expect(capture.messages(.info).contains("WAL writes recovered"))
         #expect(try wal.segments() == [1])
         let records = try readAll(dir)
         #expect(allSeries(records).count == 91, "the head of segment 1 lists every series, and the new one")
         #expect(Set(allSamples(records).map(\.timestamp)) == [4])
-        try wal.close()
+        try await wal.close()
         _ = fs.path
     }
 }

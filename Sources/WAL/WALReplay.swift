@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+
+extension WriterState {
+    /// Rebuilds the series and metadata tables from the newest segments, repairing a corrupt tail
+    /// of the newest one.
+    ///
+    /// Every segment starts with the full tables, so replay walks back from the newest segment
+    /// until one that holds a commit's samples or exemplars record (whose head is therefore
+    /// complete) and takes the union of what it found; entries found in newer segments win.
+    /// Exemplars and samples records are not decoded (they do not affect the tables).
+    static func replay(directory: String, segments: [Int], logger: Logger, into s: inout WriterState) throws -> WALOpenReport {
+        var report = WALOpenReport(
+            duration: .zero, segments: 0, bytes: 0, series: 0, metadata: 0, seriesMemoryBytes: 0, corruptions: 0, repairs: [])
+        var maxRef: SeriesRef = 0
+        let newest = segments.last
+        for segment in segments.reversed() {
+            var sawCommit = false
+            var segmentMetadata: [String: MetadataRecord] = [:]
+            let path = WALSegment.path(directory, segment)
+            guard let file = try ReadOnlyFile.openIfExists(path: path) else { continue }
+            report.segments += 1
+            var scanner = SegmentScanner(file: file, segment: segment, offset: 0)
+            scan: while true {
+                let result = try scanner.next(finished: true)
+                var problem: (start: Int, offset: Int, reason: String)?
+                switch result {
+                case .record(let start, _):
+                    let payload = scanner.payload
+                    switch payload.first {
+                    case WALRecordType.samples.rawValue, WALRecordType.exemplars.rawValue:
+                        sawCommit = true
+                    case WALRecordType.series.rawValue, WALRecordType.metadata.rawValue:
+                        do {
+                            switch try RecordCodec.decode(payload) {
+                            case .series(let list)?:
+                                for r in list {
+                                    maxRef = max(maxRef, r.ref)
+                                    if s.refsByLabels[r.labels] == nil { s.refsByLabels[r.labels] = r.ref }
+                                }
+                            case .metadata(let list)?:
+                                for m in list { segmentMetadata[m.family] = m }
+                            default:
+                                break
+                            }
+                        } catch {
+                            problem = (start, start, error.reason)
+                        }
+                    default:
+                        break
+                    }
+                case .endOfSegment, .notYet:
+                    break scan
+                case .corrupt(let start, let offset, let reason):
+                    problem = (start, offset, reason)
+                }
+                if let problem {
+                    report.corruptions += 1
+                    let size = (try? Syscall.fileSize(file.fd, path: path)) ?? -1
+                    let name = WALSegment.name(segment)
+                    if segment == newest {
+                        // The tail of the segment being written at a crash: cut it off, once.
+                        var repair = "truncated segment \(name) from \(size) to \(problem.start) bytes"
+                        do {
+                            let fd = try Syscall.openFile(path, O_WRONLY)
+                            defer { try? Syscall.closeFile(fd, path: path) }
+                            try Syscall.truncateFile(fd, problem.start, path: path)
+                            try Syscall.fsyncFile(fd, path: path)
+                        } catch {
+                            repair = "could not truncate segment \(name) at \(problem.start) (\(error)); writing goes on in a new segment"
+                        }
+                        report.repairs.append(repair + ": \(problem.reason) at offset \(problem.offset)")
+                        logger.warning("WAL segment has a corrupt tail; truncating it to the last valid record", metadata: [
+                            "segment": "\(path)", "offset": "\(problem.start)", "badOffset": "\(problem.offset)",
+                            "reason": "\(problem.reason)", "droppedBytes": "\(size - problem.start)",
+                        ])
+                    } else {
+                        // A complete segment damaged later (bit rot, a bad disk): its valid part
+                        // stays; readers skip the rest.
+                        report.repairs.append(
+                            "left corrupt segment \(name) as it is (readers skip from offset \(problem.start)): \(problem.reason) at offset \(problem.offset)")
+                        logger.warning("WAL segment is corrupt; records after the damage cannot be read", metadata: [
+                            "segment": "\(path)", "offset": "\(problem.start)", "badOffset": "\(problem.offset)",
+                            "reason": "\(problem.reason)", "unreadableBytes": "\(size - problem.start)",
+                        ])
+                    }
+                    break scan
+                }
+            }
+            report.bytes += scanner.offset
+            for (family, m) in segmentMetadata where s.metadata[family] == nil {
+                s.metadata[family] = WriterState.MetadataEntry(record: m, segment: segment, time: ContinuousClock.now)
+            }
+            if sawCommit { break }
+        }
+        s.nextRef = max(s.nextRef, maxRef + 1)
+        return report
+    }
+}
