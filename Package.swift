@@ -120,6 +120,8 @@ let package = Package(
             name: "Agent",
             dependencies: [
                 "AgentConfig",
+                "Curl",
+                "Model",
                 "RemoteWrite",
                 "Scraper",
                 "WAL",

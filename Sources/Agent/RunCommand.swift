@@ -92,7 +92,8 @@ struct RunCommand: AsyncParsableCommand {
             configuration: configuration, wal: wal, pool: blockingIO, transport: transport, storagePath: storagePath,
             flushDeadline: PrometheusDuration.parse(flushDeadline)!, registry: registry, clock: clock, logger: logger)
         let walService = WALService(
-            wal: wal, syncInterval: PrometheusDuration.parse(walSyncInterval)!, registry: registry, clock: clock, logger: logger)
+            wal: wal, syncInterval: PrometheusDuration.parse(walSyncInterval)!, registry: registry, clock: clock, pool: blockingIO,
+            logger: logger)
         let reloader = ConfigReloader(
             file: configFile, expandEnvironment: expandEnvironment, scraper: scraper, remoteWrite: remoteWrite,
             registry: registry, logger: logger)

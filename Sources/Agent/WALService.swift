@@ -1,4 +1,5 @@
 import Logging
+import Model
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -13,6 +14,8 @@ import WAL
 final class WALService: Service {
     private let wal: WriteAheadLog
     private let syncInterval: Duration
+    private let clock: any AgentClock
+    private let pool: BlockingIOPool
     private let logger: Logger
     private let metrics: Metrics
 
@@ -47,16 +50,21 @@ final class WALService: Service {
         }
     }
 
-    init(wal: WriteAheadLog, syncInterval: Duration, registry: PrometheusCollectorRegistry, logger: Logger) {
+    init(
+        wal: WriteAheadLog, syncInterval: Duration, registry: PrometheusCollectorRegistry, clock: any AgentClock,
+        pool: BlockingIOPool, logger: Logger
+    ) {
         self.wal = wal
         self.syncInterval = syncInterval
+        self.clock = clock
+        self.pool = pool
         self.logger = logger
         metrics = Metrics(registry: registry)
         let report = wal.openReport
         if report.corruptions > 0 { metrics.corruptions.increment(by: Int64(report.corruptions)) }
         metrics.replayDuration.set(Double(report.duration.components.seconds) + Double(report.duration.components.attoseconds) / 1e18)
         var reported = Reported()
-        Self.refresh(wal: wal, metrics: metrics, reported: &reported)
+        Self.refresh(wal: wal, segments: try? wal.segmentInfo(), metrics: metrics, reported: &reported)
         self.reported = Mutex(reported)
     }
 
@@ -68,14 +76,16 @@ final class WALService: Service {
 
     private let reported: Mutex<Reported>
 
-    private func refresh() {
-        reported.withLock { Self.refresh(wal: wal, metrics: metrics, reported: &$0) }
+    /// Lists the segments on the I/O pool, then refreshes the gauges and counters.
+    private func refresh() async {
+        let segments = try? await pool.run { [wal] in try wal.segmentInfo() }
+        reported.withLock { Self.refresh(wal: wal, segments: segments, metrics: metrics, reported: &$0) }
     }
 
     /// Sets the gauges from the WAL and adds to the counters what the WAL counted since `reported`.
-    private static func refresh(wal: WriteAheadLog, metrics: Metrics, reported: inout Reported) {
+    private static func refresh(wal: WriteAheadLog, segments: [WALSegmentInfo]?, metrics: Metrics, reported: inout Reported) {
         metrics.series.set(Double(wal.seriesCount))
-        if let info = try? wal.segmentInfo() {
+        if let info = segments {
             metrics.segments.set(Double(info.count))
             metrics.sizeBytes.set(Double(info.reduce(0) { $0 + $1.size }))
         }
@@ -88,10 +98,9 @@ final class WALService: Service {
     }
 
     func run() async throws {
-        await cancelWhenGracefulShutdown { [self, wal, syncInterval, logger] in
+        await cancelWhenGracefulShutdown { [self, wal, syncInterval, clock, logger] in
             var syncFailing = false
-            while !Task.isCancelled {
-                try? await Task.sleep(for: syncInterval)
+            while (try? await clock.sleep(for: syncInterval)) != nil {
                 do {
                     try await wal.sync()
                     if syncFailing {
@@ -105,11 +114,11 @@ final class WALService: Service {
                         logger.error("cannot sync the WAL", metadata: ["error": "\(error)"])
                     }
                 }
-                refresh()
+                await refresh()
             }
         }
         // Everything written up to now (the scraper has stopped) is counted before /metrics goes.
-        refresh()
+        await refresh()
         do {
             try await wal.close()
             logger.info("WAL closed")

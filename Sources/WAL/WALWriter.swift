@@ -71,6 +71,18 @@ struct WriterMailbox: Sendable {
     var published: WriterSnapshot
     /// A segment was created or removed since the last successful directory fsync.
     var directoryNeedsSync = false
+    /// Tasks in ``WriteAheadLog/waitForCommit(after:)``, by id, with the head they wait past.
+    var headWaiters: [Int: (after: WALPosition, continuation: CheckedContinuation<Void, Never>)] = [:]
+    var nextWaiterID = 0
+
+    /// Takes the waiters that the published head (or the log's closing) releases.
+    mutating func takeReleasedHeadWaiters() -> [CheckedContinuation<Void, Never>] {
+        guard !headWaiters.isEmpty else { return [] }
+        let closing = lifecycle != .open
+        let released = headWaiters.filter { closing || $0.value.after != published.head }
+        for id in released.keys { headWaiters[id] = nil }
+        return released.values.map(\.continuation)
+    }
 }
 
 /// The log's writer: the only code that touches ``WriterState`` once the log is open, run by
@@ -160,10 +172,12 @@ struct WALWriter: Sendable {
         let snapshot = state.snapshot
         let dirty = state.directoryDirty
         state.directoryDirty = false
-        mailbox.withLock { m in
+        let released = mailbox.withLock { m in
             m.published = snapshot
             if dirty { m.directoryNeedsSync = true }
+            return m.takeReleasedHeadWaiters()
         }
+        for waiter in released { waiter.resume() }
     }
 
     /// After the last queued commit: the final write and fsync, then `.closed`, then the close
@@ -184,12 +198,13 @@ struct WALWriter: Sendable {
         // Free the tables here, before the close callers resume: `close()` joins this thread, and
         // that join should then wait for nothing but the thread's end.
         state = WriterState(directory: state.directory, compression: state.compression, metadataRetention: state.metadataRetention)
-        let waiters = mailbox.withLock { m in
+        let (waiters, headWaiters) = mailbox.withLock { m in
             m.published = snapshot
             m.lifecycle = .closed
             defer { m.closeWaiters.removeAll() }
-            return m.closeWaiters
+            return (m.closeWaiters, m.takeReleasedHeadWaiters())
         }
+        for waiter in headWaiters { waiter.resume() }
         for (i, waiter) in waiters.enumerated() {
             waiter.resume(with: i == 0 ? result : .success(()))
         }

@@ -278,6 +278,29 @@ public final class WriteAheadLog: Sendable {
         return outcome.refs
     }
 
+    /// Returns once the log's ``head`` differs from `head` (a commit was written after it), when
+    /// the log is closing, or when the task is cancelled: how a reader that has caught up with
+    /// the log waits for more without polling. Resumed by the writer thread right after it
+    /// publishes the commit, so a read started afterwards sees it.
+    public func waitForCommit(after head: WALPosition) async {
+        let id = mailbox.withLock { m -> Int in
+            defer { m.nextWaiterID += 1 }
+            return m.nextWaiterID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = mailbox.withLock { m -> Bool in
+                    if m.published.head != head || m.lifecycle != .open || Task.isCancelled { return true }
+                    m.headWaiters[id] = (head, continuation)
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            mailbox.withLock { $0.headWaiters.removeValue(forKey: id) }?.continuation.resume()
+        }
+    }
+
     /// Calls `handler` with the new segment's number whenever a commit starts a new segment
     /// (after the commit, outside the log's lock, in the task that committed): the moment the
     /// closed segments grew, when size caps are worth checking. One handler; setting another
