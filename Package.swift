@@ -156,7 +156,7 @@ let package = Package(
         .executableTarget(
             name: "SendBenchmark",
             dependencies: [
-                "AgentConfig", "RemoteWrite", "WAL",
+                "AgentConfig", "Curl", "RemoteWrite", "WAL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -11,6 +11,7 @@ import Glibc
 import Darwin
 #endif
 import AgentConfig
+import Curl
 import Foundation
 import Logging
 import NIOCore
@@ -88,7 +89,8 @@ let port = server.localAddress!.port!
 
 let directory = NSTemporaryDirectory() + "send-benchmark-" + UUID().uuidString
 defer { try? FileManager.default.removeItem(atPath: directory) }
-let wal = try WriteAheadLog(directory: directory + "/wal", logger: logger)
+let ioPool = try BlockingIOPool(threads: 2, name: "blocking-io")
+let wal = try WriteAheadLog(directory: directory + "/wal", ioPool: ioPool, logger: logger)
 let modes = ["user", "system", "idle", "iowait", "irq", "softirq", "steal", "nice"]
 let series: [Labels] = (0..<seriesCount).map { i in
     // 10k series as ~40 node_exporter instances would expose them: cpu, filesystem and network families.
@@ -135,7 +137,8 @@ configuration.wal.maxSize = 0
 configuration.wal.maxAge = .zero
 let registry = PrometheusCollectorRegistry()
 let service = try RemoteWriteService(
-    configuration: configuration, wal: wal, storagePath: directory, flushDeadline: .seconds(30), registry: registry, logger: logger)
+    configuration: configuration, wal: wal, pool: ioPool, transport: HTTPTransport(), storagePath: directory,
+    flushDeadline: .seconds(30), registry: registry, logger: logger)
 let group = ServiceGroup(services: [service], logger: logger)
 
 let before = usage()

@@ -89,11 +89,16 @@ struct ReadState: Sendable {
     var watcherDone = false
 }
 
-/// A request from the WAL's cap enforcement to skip every segment before `segment`.
+/// A request from the WAL's cap enforcement to skip every segment before `segment`. Requests
+/// that arrive before the watcher took the previous one merge into it (the furthest segment
+/// wins), and every requester's event fires when the watcher is past it.
 struct SkipRequest: Sendable {
     var segment: Int
     var reason: DropReason
-    var done: OneShotEvent
+    var waiters: [OneShotEvent]
+
+    /// Fires every requester's event.
+    func answer() { for waiter in waiters { waiter.fire() } }
 }
 
 /// What the reshard policy measures, reset every interval (rates), and the newest timestamps

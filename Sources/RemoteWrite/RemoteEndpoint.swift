@@ -75,6 +75,16 @@ final class RemoteEndpoint: Sendable {
         context.perform(context.lifecycle.withLock { $0.shutdownRequested(deadline: deadline, head: head, now: clock.now) })
     }
 
+    /// A one-line summary of the running endpoint's state, for logs and failed tests.
+    var debugState: String {
+        guard let context = state.withLock({ $0.context }) else { return "not running" }
+        let reading = context.reading.withLock { $0 }
+        let lifecycle = context.lifecycle.withLock { $0 }
+        let sets = context.sets.all.map { set in set.queues.map { "\($0.count)+\($0.pendingCounts.samples)" }.joined(separator: ",") }
+        return "read=\(reading.position) skip=\(reading.skip.map { "\($0.segment)(\($0.waiters.count))" } ?? "-") watcherDone=\(reading.watcherDone) "
+            + "lifecycle=\(lifecycle.state) failing=\(lifecycle.isFailing) sets=\(sets)"
+    }
+
     /// Whether the endpoint is running (started and not yet stopped).
     var isRunning: Bool { state.withLock { $0.context != nil } }
 
@@ -93,7 +103,8 @@ final class RemoteEndpoint: Sendable {
         let accepted = context.reading.withLock { s -> Bool in
             // A stopped watcher reads nothing more: there is nothing to wait for.
             if s.watcherDone { return false }
-            s.skip = SkipRequest(segment: max(segment, s.skip?.segment ?? 0), reason: reason, done: event)
+            s.skip = SkipRequest(
+                segment: max(segment, s.skip?.segment ?? 0), reason: reason, waiters: (s.skip?.waiters ?? []) + [event])
             return true
         }
         guard accepted else { return }
@@ -209,12 +220,12 @@ final class RemoteEndpoint: Sendable {
     /// The watcher is done: no more skip requests are answered, no more sets come, and every set
     /// flushes what it holds.
     private static func watcherReturned(_ context: EndpointContext) {
-        let pendingSkip = context.reading.withLock { s -> OneShotEvent? in
+        let pendingSkip = context.reading.withLock { s -> SkipRequest? in
             s.watcherDone = true
             defer { s.skip = nil }
-            return s.skip?.done
+            return s.skip
         }
-        pendingSkip?.fire()
+        pendingSkip?.answer()
         context.sets.finish()
         for set in context.sets.all { set.close() }
     }

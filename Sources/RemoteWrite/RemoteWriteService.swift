@@ -61,6 +61,8 @@ public final class RemoteWriteService: Service {
         (commands, commandSink) = AsyncStream.makeStream(of: Configuration.self)
     }
 
+    var walHead: WALPosition { wal.head }
+
     /// The running endpoints, by name.
     var endpoints: [String: RemoteEndpoint] { state.withLock { $0.running } }
 

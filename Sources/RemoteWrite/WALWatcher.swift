@@ -101,6 +101,10 @@ struct WALWatcher {
     /// Handles one record; false when the endpoint is stopping.
     private func process(_ entry: WALReadAhead.Entry, cache: inout SeriesCache, routing: inout Routing) async -> Bool {
         let position = entry.start
+        // Everything before the record is routed: the read position is its start (in its own
+        // segment, not the end of the previous one), which the cap enforcement looks at while
+        // this record waits for room.
+        context.reading.withLock { $0.position = Cursor(position: position) }
         if position.segment != routing.segment {
             routing.segment = position.segment
             cache.beginSegment()
@@ -238,13 +242,15 @@ struct WALWatcher {
                 "reason": "\(request.reason.rawValue)", "samples": "\(dropped)", "segment": "\(request.segment)",
             ])
         }
-        let done = context.reading.withLock { s -> OneShotEvent? in
+        // A request that came meanwhile for no further segment is answered too; one for a later
+        // segment stays for the next round.
+        let answered = context.reading.withLock { s -> SkipRequest? in
             guard let current = s.skip, current.segment <= request.segment else { return nil }
             s.skip = nil
-            return current.done
+            return current
         }
-        done?.fire()
-        request.done.fire()
+        answered?.answer()
+        request.answer()
     }
 
     /// The blocking part of ``skip(_:to:cache:)``: returns the reader at the first record of

@@ -56,7 +56,7 @@ import Testing
             task.cancel()
             await #expect(throws: CancellationError.self) { try await task.value }
             // The timeout is 30 s; cancellation must not wait for it.
-            #expect(ContinuousClock.now - start < .seconds(1))
+            #expect(ContinuousClock.now - start < .seconds(5), "the cancellation, not a timeout, ended it")
             #expect(transport.activeTransfers == 0)
             #expect(await eventually(timeout: .seconds(5)) { server.connectionsClosed == 1 })
         }

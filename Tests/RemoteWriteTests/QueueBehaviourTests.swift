@@ -587,6 +587,7 @@ struct QueueWALCapTests {
             if done.value { return true }
             try? await Task.sleep(for: .milliseconds(10))
         }
+        print("STALLED: \(running.service.endpoints.mapValues(\.debugState)) head=\(running.service.walHead)")
         return done.value
     }
 

@@ -2,6 +2,7 @@ import Curl
 import Foundation
 import Relabel
 import Testing
+import TestSupport
 import WAL
 
 @testable import RemoteWrite
@@ -202,14 +203,16 @@ import WAL
 }
 
 @Suite struct ShardQueueTests {
-    func sample(_ series: OutgoingSeries, _ i: Int) -> QueuedSample {
+    let clock = ManualClock()
+    let series = OutgoingSeries(labels: Labels(["__name__": "x"]), metadata: nil)
+
+    func sample(_ i: Int) -> QueuedSample {
         QueuedSample(series: series, timestamp: Int64(i), value: Double(i), place: Cursor(position: WALPosition(segment: 0, offset: i)))
     }
 
     @Test func pushStopsAtCapacityAndTakingMakesRoom() async {
-        let queue = ShardQueue(capacity: 3)
-        let series = OutgoingSeries(labels: Labels(["__name__": "x"]), metadata: nil)
-        let items = (0..<5).map { sample(series, $0) }
+        let queue = ShardQueue(capacity: 3, clock: clock)
+        let items = (0..<5).map(sample)
         #expect(queue.push(items, from: 0) == 3)
         #expect(queue.firstPending == items[0].place)
         let batch = await queue.nextBatch(maxPerBatch: 2, deadline: .seconds(60))
@@ -221,15 +224,13 @@ import WAL
         #expect(queue.push(items, from: 3) == 5)
     }
 
-    @Test func afterARestartTheBatchThatWasInFlightIsResentAlone() async {
-        let series = OutgoingSeries(labels: Labels(["__name__": "x"]), metadata: nil)
-        let items = (0..<5).map { sample(series, $0) }
-        let queue = ShardQueue(capacity: 100, firstBatchEnd: items[2].place)
+    @Test func afterARestartTheBatchThatWasInFlightIsResentAloneWithoutWaitingForTheDeadline() async {
+        let items = (0..<5).map(sample)
+        let queue = ShardQueue(capacity: 100, firstBatchEnd: items[2].place, clock: clock)
         _ = queue.push(items, from: 0)
-        let started = ContinuousClock.now
+        // The manual clock never moves: a wait for the deadline would never end.
         let first = await queue.nextBatch(maxPerBatch: 10, deadline: .seconds(60))
         #expect(first?.samples.map(\.timestamp) == [0, 1], "the first batch ends where the stored one did")
-        #expect(ContinuousClock.now - started < .seconds(30), "and goes at once, without waiting for the deadline")
         #expect(queue.inFlightEnd == Cursor(position: items[1].place.position, samplesDone: 1))
         queue.completeBatch()
         #expect(queue.inFlightEnd == nil)
@@ -237,20 +238,37 @@ import WAL
         #expect(await queue.nextBatch(maxPerBatch: 10, deadline: .seconds(60))?.samples.map(\.timestamp) == [2, 3, 4])
     }
 
-    @Test func aPartialBatchGoesAtTheDeadline() async {
-        let queue = ShardQueue(capacity: 100)
-        let series = OutgoingSeries(labels: Labels(["__name__": "x"]), metadata: nil)
-        _ = queue.push([sample(series, 1)], from: 0)
-        let started = ContinuousClock.now
-        let batch = await queue.nextBatch(maxPerBatch: 10, deadline: .milliseconds(200))
-        #expect(batch?.samples.count == 1)
-        #expect(ContinuousClock.now - started >= .milliseconds(150))
+    @Test func aPartialBatchGoesAtTheDeadlineAndNotBefore() async {
+        let queue = ShardQueue(capacity: 100, clock: clock)
+        _ = queue.push([sample(1)], from: 0)
+        let taken = Locked<ShardBatch?>(nil)
+        let consumer = Task {
+            let batch = await queue.nextBatch(maxPerBatch: 10, deadline: .milliseconds(200))
+            taken.withLock { $0 = batch }
+        }
+        #expect(await clock.waitForSleepers(1))
+        clock.advance(by: .milliseconds(199))
+        #expect(await clock.waitForSleepers(1), "still waiting 1 ms before the deadline")
+        #expect(taken.value == nil)
+        clock.advance(by: .milliseconds(1))
+        await consumer.value
+        #expect(taken.value?.samples.count == 1)
+    }
+
+    @Test func theDeadlineCountsFromTheOldestQueuedSample() async {
+        let queue = ShardQueue(capacity: 100, clock: clock)
+        _ = queue.push([sample(1)], from: 0)
+        clock.advance(by: .milliseconds(150))
+        _ = queue.push([sample(2)], from: 0)
+        let consumer = Task { await queue.nextBatch(maxPerBatch: 10, deadline: .milliseconds(200)) }
+        #expect(await clock.waitForSleepers(1))
+        clock.advance(by: .milliseconds(50))
+        #expect(await consumer.value?.samples.count == 2)
     }
 
     @Test func closingFlushesAtOnceThenEnds() async {
-        let queue = ShardQueue(capacity: 100)
-        let series = OutgoingSeries(labels: Labels(["__name__": "x"]), metadata: nil)
-        _ = queue.push([sample(series, 1), sample(series, 2)], from: 0)
+        let queue = ShardQueue(capacity: 100, clock: clock)
+        _ = queue.push([sample(1), sample(2)], from: 0)
         queue.close()
         let batch = await queue.nextBatch(maxPerBatch: 10, deadline: .seconds(60))
         #expect(batch?.samples.count == 2)
@@ -259,14 +277,24 @@ import WAL
     }
 
     @Test func aWaitingProducerIsWokenWhenRoomAppears() async {
-        let queue = ShardQueue(capacity: 1)
-        let series = OutgoingSeries(labels: Labels(["__name__": "x"]), metadata: nil)
-        #expect(queue.push([sample(series, 1)], from: 0) == 1)
+        let queue = ShardQueue(capacity: 1, clock: clock)
+        #expect(queue.push([sample(1)], from: 0) == 1)
         async let waited: Void = queue.waitForRoom()
-        try? await Task.sleep(for: .milliseconds(50))
         _ = await queue.nextBatch(maxPerBatch: 1, deadline: .seconds(60))
         queue.completeBatch()
         await waited
-        #expect(queue.push([sample(series, 2)], from: 0) == 1)
+        #expect(queue.push([sample(2)], from: 0) == 1)
+    }
+
+    @Test func cancellingTheWaitingConsumerOrProducerEndsTheWaitAtOnce() async {
+        let queue = ShardQueue(capacity: 1, clock: clock)
+        let consumer = Task { await queue.nextBatch(maxPerBatch: 10, deadline: .seconds(60)) }
+        consumer.cancel()
+        #expect(await consumer.value == nil)
+        #expect(queue.push([sample(1)], from: 0) == 1)
+        let producer = Task { await queue.waitForRoom() }
+        producer.cancel()
+        await producer.value
+        #expect(queue.count == 1)
     }
 }

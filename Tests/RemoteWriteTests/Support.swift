@@ -1,6 +1,8 @@
 import AgentConfig
 import Foundation
 import Logging
+import Model
+import Curl
 import Prometheus
 import PrometheusProto
 import ServiceLifecycle
@@ -134,10 +136,14 @@ final class WALFixture {
     /// Every sample committed, in commit order (labels as stored, before external labels).
     private(set) var committed: [SeenSample] = []
 
+    /// The blocking-I/O pool the WAL and the service use (one for every test, as the agent has one).
+    var pool: BlockingIOPool { sharedPool }
+
     init(segmentSize: Int = 1 << 20, compression: WALCompression = .snappy) throws {
         directory = NSTemporaryDirectory() + "queue-tests-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        wal = try WriteAheadLog(directory: directory + "/wal", segmentSize: segmentSize, compression: compression, logger: quietLogger)
+        wal = try WriteAheadLog(
+            directory: directory + "/wal", segmentSize: segmentSize, compression: compression, ioPool: sharedPool, logger: quietLogger)
     }
 
     deinit {
@@ -201,6 +207,12 @@ final class WALFixture {
     }
 }
 
+/// One transport for every test of the target, as the agent has one.
+let sharedTransport = HTTPTransport()
+
+/// One blocking-I/O pool for every test of the target, as the agent has one.
+let sharedPool: BlockingIOPool = try! BlockingIOPool(threads: 2, name: "test-io")
+
 let quietLogger: Logger = {
     if ProcessInfo.processInfo.environment["QUEUE_TESTS_LOG"] != nil {
         var logger = Logger(label: "queue-tests", factory: { StreamLogHandler.standardError(label: $0) })
@@ -237,10 +249,16 @@ final class RunningService: Sendable {
     let startedAt = ContinuousClock.now
     private let finishedAt = Locked<ContinuousClock.Instant?>(nil)
 
+    let clock: any AgentClock
+
+    /// - Parameter clock: the service's clock; the real one by default, a ``ManualClock`` for
+    ///   tests of deadlines, backoff and resharding.
     init(
         _ fixture: WALFixture, endpoints: [RemoteWriteConfig], externalLabels: Labels = .empty, walConfig: WALConfig? = nil,
-        flushDeadline: Duration = .seconds(5), registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+        flushDeadline: Duration = .seconds(5), registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+        clock: any AgentClock = SystemClock()
     ) throws {
+        self.clock = clock
         var configuration = Configuration(remoteWrite: endpoints)
         configuration.global.externalLabels = externalLabels
         var caps = WALConfig()
@@ -249,8 +267,8 @@ final class RunningService: Sendable {
         configuration.wal = walConfig ?? caps
         self.registry = registry
         service = try RemoteWriteService(
-            configuration: configuration, wal: fixture.wal, storagePath: fixture.directory, flushDeadline: flushDeadline,
-            registry: registry, logger: quietLogger)
+            configuration: configuration, wal: fixture.wal, pool: fixture.pool, transport: sharedTransport,
+            storagePath: fixture.directory, flushDeadline: flushDeadline, registry: registry, clock: clock, logger: quietLogger)
         group = ServiceGroup(services: [service], logger: quietLogger)
         let group = self.group, finishedAt = self.finishedAt
         Task {

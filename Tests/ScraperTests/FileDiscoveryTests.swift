@@ -2,6 +2,8 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+import Model
+import TestSupport
 import WAL
 
 @testable import Scraper
@@ -276,46 +278,57 @@ private final class TempDirectory {
 
     // MARK: run
 
-    /// Runs `sd` until the test ends, handing each reported set to the returned stream.
-    func start(_ sd: FileDiscovery, pollInterval: Duration = .milliseconds(100)) -> (AsyncStream<[TargetGroup]>, Task<Void, Never>) {
+    /// Runs `sd` on a manual clock from what `refresh()` read, handing each reported set to the
+    /// returned stream.
+    func start(
+        _ sd: FileDiscovery, clock: ManualClock, pool: BlockingIOPool, pollInterval: Duration = .seconds(5)
+    ) -> (initial: [TargetGroup], reports: AsyncStream<[TargetGroup]>, task: Task<Void, Never>) {
+        let initial = sd.refresh()
         let (stream, continuation) = AsyncStream.makeStream(of: [TargetGroup].self)
         let task = Task {
-            await sd.run(pollInterval: pollInterval) { groups in continuation.yield(groups) }
+            await sd.run(initial: initial, pollInterval: pollInterval, clock: clock, pool: pool) { groups in continuation.yield(groups) }
             continuation.finish()
         }
-        return (stream, task)
+        return (initial, stream, task)
+    }
+
+    /// Moves `clock` one poll ahead once the discovery waits for it.
+    func poll(_ clock: ManualClock, _ interval: Duration = .seconds(5)) async {
+        #expect(await clock.waitForSleepers(1), "the discovery is not waiting for its next poll")
+        clock.advance(by: interval)
     }
 
     @Test(.timeLimit(.minutes(1)))
-    func runReportsAtStartAndNoticesAChangeWithinAPoll() async throws {
+    func runNoticesAChangeAtTheNextPoll() async throws {
         let dir = try TempDirectory()
         let file = try dir.write("t.json", #"[{"targets": ["a:1"]}]"#)
         let sd = discovery(["\(dir.path)/*.json"])
-        let (stream, task) = start(sd)
+        let clock = ManualClock()
+        let pool = try BlockingIOPool(threads: 1, name: "test-io")
+        let (initial, stream, task) = start(sd, clock: clock, pool: pool)
         defer { task.cancel() }
         var reports = stream.makeAsyncIterator()
+        #expect(initial.flatMap(\.addresses) == ["a:1"])
 
-        let first = await reports.next()
-        #expect(first?.flatMap(\.addresses) == ["a:1"])
-
-        let clock = ContinuousClock()
-        let changedAt = clock.now
         try dir.write("t.json", #"[{"targets": ["a:1", "b:2"]}]"#)
+        await poll(clock)
         let second = await reports.next()
         #expect(second?.flatMap(\.addresses) == ["a:1", "b:2"])
-        #expect(clock.now - changedAt < .seconds(5), "noticed within a few 100 ms polls (generous for loaded CI machines)")
         #expect(second?.first?.source == "\(file):0")
 
         let added = try dir.write("u.json", #"[{"targets": ["c:3"]}]"#)
+        await poll(clock)
         let third = await reports.next()
         #expect(third?.map(\.source) == ["\(file):0", "\(added):0"])
 
         try dir.remove("t.json")
+        await poll(clock)
         let fourth = await reports.next()
         #expect(fourth?.flatMap(\.addresses) == ["c:3"])
 
         task.cancel()
         #expect(await reports.next() == nil, "run returns when cancelled")
+        await pool.shutdown()
     }
 
     @Test func runDoesNotReportWhenNothingChanged() async throws {
@@ -323,18 +336,23 @@ private final class TempDirectory {
         try dir.write("t.json", #"[{"targets": ["a:1"]}]"#)
         // Full re-reads every poll: they find the same groups, so nothing is reported.
         let sd = discovery(["\(dir.path)/t.json"], refreshInterval: .milliseconds(1))
+        let clock = ManualClock()
+        let pool = try BlockingIOPool(threads: 1, name: "test-io")
         let reported = Mutex(0)
         let task = Task {
-            await sd.run(pollInterval: .milliseconds(20)) { _ in reported.withLock { $0 += 1 } }
+            await sd.run(initial: sd.refresh(), clock: clock, pool: pool) { _ in reported.withLock { $0 += 1 } }
         }
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(reported.withLock { $0 } == 1, "only the start")
+        for _ in 0..<5 { await poll(clock) }
+        #expect(await clock.waitForSleepers(1))
+        #expect(reported.withLock { $0 } == 0, "the same groups again are not reported")
 
         try dir.write("t.json", "broken")
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(reported.withLock { $0 } == 1, "a broken file keeps its groups: no change")
+        for _ in 0..<5 { await poll(clock) }
+        #expect(await clock.waitForSleepers(1))
+        #expect(reported.withLock { $0 } == 0, "a broken file keeps its groups: no change")
         #expect(log.errors.count == 1, "logged once although re-read every poll")
         task.cancel()
         await task.value
+        await pool.shutdown()
     }
 }

@@ -1,7 +1,8 @@
 import AgentConfig
 import Foundation
 import Logging
-import NIOPosix
+import Curl
+import Model
 import Prometheus
 import Relabel
 import TestSupport
@@ -14,7 +15,8 @@ import WAL
 final class LoopHarness {
     let directory: URL
     let wal: WriteAheadLog
-    let threadPool = NIOThreadPool(numberOfThreads: 2)
+    let transport = HTTPTransport()
+    let clock = ManualClock()
     let server: TestHTTPServer
     let requests = Locked<[ReceivedRequest]>([])
     let respond: Locked<@Sendable (ReceivedRequest) -> CannedResponse>
@@ -36,7 +38,6 @@ final class LoopHarness {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         wal = try WriteAheadLog(directory: walDirectory ?? directory.path, segmentSize: segmentSize, logger: Logger(label: "test"))
         reader = try WALReader(directory: walDirectory ?? directory.path, from: WALPosition(segment: 0, offset: 0))
-        threadPool.start()
         let handler = Locked<@Sendable (ReceivedRequest) -> CannedResponse>(respond)
         self.respond = handler
         let requests = self.requests
@@ -49,13 +50,12 @@ final class LoopHarness {
         configure(&config)
         let target = Target.targets(for: config)[0]
         loop = ScrapeLoop(
-            target: target, client: ScrapeClient(config: config), wal: wal, threadPool: threadPool,
+            target: target, client: ScrapeClient(config: config), wal: wal, transport: transport, clock: clock,
             metrics: ScrapeMetrics(registry: registry, job: "test", duplicates: ScrapeMetrics.duplicatesCounter(registry: registry)),
             logger: Logger(label: "test"), onReport: { _, _ in })
     }
 
     deinit {
-        try? threadPool.syncShutdownGracefully()
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -282,7 +282,7 @@ func isStale(_ value: Double?) -> Bool { value.map { $0.bitPattern == staleMarke
             }
         }) { _ in text("a 1\nb 2\nwide{long_label_name=\"a value longer than ten\"} 3\n" + String(repeating: "# padding\n", count: 10)) }
         h.loop = ScrapeLoop(
-            target: h.loop.target, client: h.loop.client, wal: h.wal, threadPool: h.threadPool, metrics: h.loop.metrics,
+            target: h.loop.target, client: h.loop.client, wal: h.wal, transport: h.transport, clock: h.clock, metrics: h.loop.metrics,
             logger: h.loop.logger, onReport: { _, report in reports.withLock { $0.append(report.error) } })
         let samples = try await h.scrape()
         #expect(samples[h.series("up")]?.value == 0)
@@ -297,7 +297,7 @@ func isStale(_ value: Double?) -> Bool { value.map { $0.bitPattern == staleMarke
             CannedResponse(headers: [("Content-Type", "text/plain")], body: Array("a 1\n".utf8), delay: .seconds(30))
         }
         h.loop = ScrapeLoop(
-            target: h.loop.target, client: h.loop.client, wal: h.wal, threadPool: h.threadPool, metrics: h.loop.metrics,
+            target: h.loop.target, client: h.loop.client, wal: h.wal, transport: h.transport, clock: h.clock, metrics: h.loop.metrics,
             logger: h.loop.logger, onReport: { _, report in reports.withLock { $0.append(report.error) } })
         let started = ContinuousClock.now
         let samples = try await h.scrape()
@@ -310,7 +310,7 @@ func isStale(_ value: Double?) -> Bool { value.map { $0.bitPattern == staleMarke
         let reports = Locked<[String?]>([])
         let h = try await LoopHarness { _ in text("ok 1\nbad{a=\"1\",a=\"2\"} 1\n") }
         h.loop = ScrapeLoop(
-            target: h.loop.target, client: h.loop.client, wal: h.wal, threadPool: h.threadPool, metrics: h.loop.metrics,
+            target: h.loop.target, client: h.loop.client, wal: h.wal, transport: h.transport, clock: h.clock, metrics: h.loop.metrics,
             logger: h.loop.logger, onReport: { _, report in reports.withLock { $0.append(report.error) } })
         let samples = try await h.scrape()
         #expect(samples[h.series("up")]?.value == 0)

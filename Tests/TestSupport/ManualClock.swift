@@ -95,7 +95,7 @@ public final class ManualClock: AgentClock {
     /// in `sleep`. Returns `false` if that did not happen within `timeout` of real time (a test
     /// that gets `false` has found a task that never went back to sleep).
     @discardableResult
-    public func waitForSleepers(_ count: Int, timeout: Duration = .seconds(10)) async -> Bool {
+    public func waitForSleepers(_ count: Int, timeout: Duration = .seconds(60)) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while sleeperCount < count {
             if ContinuousClock.now >= deadline { return false }
@@ -107,7 +107,7 @@ public final class ManualClock: AgentClock {
     /// Moves the time, one sleeper's deadline at a time, until `instant`: before each step it
     /// waits for `sleepers` tasks to be parked again, so that work woken by one step is done (and
     /// has scheduled its next wake-up) before the time moves on.
-    public func run(until instant: ContinuousClock.Instant, sleepers: Int = 1, timeout: Duration = .seconds(10)) async {
+    public func run(until instant: ContinuousClock.Instant, sleepers: Int = 1, timeout: Duration = .seconds(60)) async {
         while now < instant {
             await waitForSleepers(sleepers, timeout: timeout)
             let next = min(nextDeadline ?? instant, instant)
@@ -117,7 +117,7 @@ public final class ManualClock: AgentClock {
     }
 
     /// ``run(until:sleepers:timeout:)`` for `duration` from now.
-    public func run(for duration: Duration, sleepers: Int = 1, timeout: Duration = .seconds(10)) async {
+    public func run(for duration: Duration, sleepers: Int = 1, timeout: Duration = .seconds(60)) async {
         await run(until: now.advanced(by: duration), sleepers: sleepers, timeout: timeout)
     }
 
