@@ -2,9 +2,8 @@ import CCurl
 
 /// Owns a `CURL *` and its error buffer, and sets a request's options on it.
 ///
-/// Not thread-safe. Inside ``HTTPTransport`` a handle belongs to the I/O thread (it is created,
-/// configured, driven, reset and freed there); inside the legacy ``HTTPConnection`` it is used
-/// under that connection's `Mutex`.
+/// Not thread-safe: a handle belongs to the ``HTTPTransport``'s I/O thread, which creates,
+/// configures, drives, resets and frees it.
 final class EasyHandle {
     let pointer: UnsafeMutableRawPointer
     let errorBuffer: UnsafeMutablePointer<CChar>

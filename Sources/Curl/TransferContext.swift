@@ -4,9 +4,8 @@ import CCurl
 /// response headers and body being received, and for a stream the ``StreamState`` the body goes
 /// to.
 ///
-/// Confined to the thread that drives the transfer (the ``HTTPTransport`` I/O thread, or the
-/// caller of the legacy ``HTTPConnection/perform(_:)``). Callbacks are kept cheap: they copy
-/// bytes and split header lines, nothing more.
+/// Confined to the thread that drives the transfer: the ``HTTPTransport`` I/O thread. Callbacks
+/// are kept cheap: they copy bytes and split header lines, nothing more.
 final class TransferContext {
     let request: PreparedRequest
     /// Where a stream's head and body go; `nil` when the body is collected.

@@ -6,12 +6,9 @@ import Testing
 @Suite("agent command line")
 struct AgentCLITests {
     func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        let directory = try Paths.temporaryDirectory("cli")
-        defer { Paths.removeUnlessKept(directory) }
-        let child = try ChildProcess(name: "agent-cli", executable: Paths.agentBinary, arguments: arguments, logDirectory: directory)
-        let finished = await eventually(timeout: .seconds(30)) { !child.isRunning }
-        #expect(finished)
-        return (child.process.terminationStatus, child.log)
+        let run = try await ChildProcess.run(Paths.agentBinary, arguments, name: "agent-cli", timeout: .seconds(30))
+        #expect(run.status != -1, "agent \(arguments) did not finish within 30 s")
+        return (run.status, run.output)
     }
 
     @Test func configCheckAcceptsTheDemoConfig() async throws {
@@ -52,17 +49,16 @@ struct AgentCLITests {
             name: "agent", executable: Paths.agentBinary,
             arguments: ["run", "--config.file=\(config.path)", "--storage.path=\(directory.path)/data", "--web.listen-address=127.0.0.1:\(port)", "--log.format=json"],
             logDirectory: directory)
-        let connection = HTTPConnection()
-        func get(_ path: String) -> HTTPResponse? {
-            try? connection.perform(HTTPRequest(url: "http://127.0.0.1:\(port)\(path)", timeout: .seconds(2)))
+        func get(_ path: String) async -> HTTPResponse? {
+            try? await TestClient.get("http://127.0.0.1:\(port)\(path)", timeout: .seconds(2))
         }
-        let up = await eventually(timeout: .seconds(20)) { get("/-/healthy")?.status == 200 }
+        let up = await eventually(timeout: .seconds(20)) { await get("/-/healthy")?.status == 200 }
         #expect(up, "\(agent.log)")
-        #expect(get("/-/ready")?.status == 200)
-        #expect(get("/nope")?.status == 404)
-        let metrics = String(decoding: get("/metrics")?.body ?? [], as: UTF8.self)
+        #expect(await get("/-/ready")?.status == 200)
+        #expect(await get("/nope")?.status == 404)
+        let metrics = String(decoding: await get("/metrics")?.body ?? [], as: UTF8.self)
         #expect(metrics.contains("agent_build_info{version=\""), "\(metrics)")
-        kill(agent.process.processIdentifier, SIGINT)
+        kill(agent.pid, SIGINT)
         let stopped = await eventually(timeout: .seconds(20)) { !agent.isRunning }
         #expect(stopped)
         #expect(agent.process.terminationStatus == 0, "\(agent.log)")

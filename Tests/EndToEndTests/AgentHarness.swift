@@ -10,6 +10,9 @@ final class AgentHarness: @unchecked Sendable {
     let listenPort: Int
     /// Flags added after the harness's own (e.g. `--storage.wal.sync-interval=100ms`).
     var extraArguments: [String] = []
+    /// `--storage.remote.flush-deadline`; `nil` leaves the agent's default (1m). 20 s by
+    /// default, so a test whose receiver is gone at the end does not wait a minute.
+    var flushDeadline: String? = "20s"
     private(set) var process: ChildProcess?
     /// Processes started so far (each has its own log file, `agent.log`, `agent-2.log`, …).
     private(set) var starts = 0
@@ -23,7 +26,8 @@ final class AgentHarness: @unchecked Sendable {
     var configFile: URL { directory.appendingPathComponent("agent.yml") }
     var storagePath: String { "\(directory.path)/agent-data" }
     var walDirectory: String { "\(storagePath)/wal" }
-    var metricsURL: String { "http://127.0.0.1:\(listenPort)/metrics" }
+    var baseURL: String { "http://127.0.0.1:\(listenPort)" }
+    var metricsURL: String { "\(baseURL)/metrics" }
 
     func start(config: String) throws {
         try config.write(to: configFile, atomically: true, encoding: .utf8)
@@ -38,27 +42,30 @@ final class AgentHarness: @unchecked Sendable {
 
     private func launch() throws {
         starts += 1
+        var arguments = [
+            "run", "--config.file=\(configFile.path)", "--storage.path=\(storagePath)",
+            "--web.listen-address=127.0.0.1:\(listenPort)", "--log.level=debug",
+        ]
+        if let flushDeadline { arguments.append("--storage.remote.flush-deadline=\(flushDeadline)") }
         let child = try ChildProcess(
             name: starts == 1 ? "agent" : "agent-\(starts)", executable: Paths.agentBinary,
-            arguments: [
-                "run", "--config.file=\(configFile.path)", "--storage.path=\(storagePath)",
-                "--web.listen-address=127.0.0.1:\(listenPort)", "--log.level=debug",
-                "--storage.remote.flush-deadline=20s",
-            ] + extraArguments,
-            logDirectory: directory)
+            arguments: arguments + extraArguments, logDirectory: directory)
         process = child
         logFiles.append(child.logFile)
     }
 
-    /// SIGTERM and wait; returns the exit status.
-    func stop() async -> Int32 {
-        await process?.stop() ?? -1
+    /// The current process's PID (0 when none was started).
+    var pid: Int32 { process?.pid ?? 0 }
+
+    /// SIGTERM and wait (SIGKILL after `timeout`); returns the exit status.
+    func stop(timeout: Duration = .seconds(60)) async -> Int32 {
+        await process?.stop(timeout: timeout) ?? -1
     }
 
     /// SIGKILL (a crash: nothing is flushed or synced by the agent) and wait until it is gone.
     func kill() async {
         guard let process, process.isRunning else { return }
-        Foundation.kill(process.process.processIdentifier, SIGKILL)
+        Foundation.kill(process.pid, SIGKILL)
         while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
     }
 
@@ -78,24 +85,31 @@ final class AgentHarness: @unchecked Sendable {
 
     /// Waits until `/-/ready` answers 200.
     func waitUntilReady(timeout: Duration = .seconds(30)) async -> Bool {
-        await eventually(timeout: timeout) {
-            (try? HTTPConnection().perform(HTTPRequest(url: "http://127.0.0.1:\(listenPort)/-/ready", timeout: .seconds(2))).status) == 200
-        }
+        await eventually(timeout: timeout) { await TestClient.status("\(baseURL)/-/ready") == 200 }
+    }
+
+    /// `GET path` on the admin server (path starts with `/`).
+    func get(_ path: String, timeout: Duration = .seconds(5)) async throws -> HTTPResponse {
+        try await TestClient.get(baseURL + path, timeout: timeout)
     }
 
     /// `POST /-/reload` after writing `config` to the config file; the HTTP status.
-    func reload(config: String) throws -> Int {
+    func reload(config: String) async throws -> Int {
         try config.write(to: configFile, atomically: true, encoding: .utf8)
-        return try HTTPConnection().perform(
-            HTTPRequest(method: .post, url: "http://127.0.0.1:\(listenPort)/-/reload", timeout: .seconds(10))
-        ).status
+        return try await TestClient.post("\(baseURL)/-/reload").status
     }
 
     /// The self-metrics, parsed: one entry per sample line.
-    func metrics() throws -> AgentMetrics {
-        let response = try HTTPConnection().perform(HTTPRequest(url: metricsURL, timeout: .seconds(5)))
+    func metrics() async throws -> AgentMetrics {
+        let response = try await TestClient.get(metricsURL, timeout: .seconds(5))
         guard response.status == 200 else { throw HubError("GET /metrics: HTTP \(response.status)") }
         return AgentMetrics(text: String(decoding: response.body, as: UTF8.self))
+    }
+
+    /// The current process's OS threads, from `/proc/PID/task` (`nil` when it is not running).
+    func threads() -> Int? {
+        guard let process, process.isRunning else { return nil }
+        return threadCount(ofProcess: process.pid)
     }
 
     /// Bytes of the regular files under the WAL directory (0 when it does not exist yet).

@@ -2,37 +2,6 @@ import Curl
 import Foundation
 import Testing
 
-/// A target exposing one counter whose value is the number of scrapes served so far (1, 2, 3, …),
-/// recording when each value was served, so a test can tell which values a crash may have cost.
-final class ServedCounterTarget: Sendable {
-    let server: TestHTTPServer
-    /// `servedAt[v - 1]`: when value `v` was served (Unix seconds).
-    private let servedAt: Locked<[Double]>
-
-    init(metric: String = "e2e_counter_total") async throws {
-        let servedAt = Locked<[Double]>([])
-        self.servedAt = servedAt
-        server = try await TestHTTPServer { request in
-            guard request.uri.hasPrefix("/metrics") else { return CannedResponse(status: 404) }
-            let value = servedAt.withLock { times in
-                times.append(Date().timeIntervalSince1970)
-                return times.count
-            }
-            let body = """
-                # HELP \(metric) Scrapes served by the test target.
-                # TYPE \(metric) counter
-                \(metric) \(value)
-
-                """
-            return CannedResponse(headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(body.utf8))
-        }
-    }
-
-    /// The last value served (the number of scrapes served).
-    var served: Int { servedAt.withLock { $0.count } }
-    var servedTimes: [Double] { servedAt.value }
-}
-
 /// A small seeded generator (SplitMix64), so a failing run can be replayed with `E2E_SEED`.
 struct SeededGenerator: RandomNumberGenerator {
     var state: UInt64
@@ -64,7 +33,7 @@ struct CrashRecoveryTests {
         defer { Paths.removeUnlessKept(directory) }
         let hub = try PrometheusHub(directory: directory)
         try await hub.start()
-        let target = try await ServedCounterTarget()
+        let target = try await CounterTarget()
         let agent = try AgentHarness(directory: directory)
         try agent.start(config: """
             global:
@@ -110,25 +79,25 @@ struct CrashRecoveryTests {
             try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
             if agent.process?.isRunning != true { diedOnTheirOwn += 1 }
             await agent.kill()
-            lastServedAtKill.append(target.served)
+            lastServedAtKill.append(target.scrapesServed)
             try agent.restart()
         }
         let killPhase = ContinuousClock.now - started
 
         // Let the last process drain the backlog, then stop it gracefully.
         let caughtUp = try await eventually(timeout: .seconds(60)) {
-            let newest = try hub.vector(#"e2e_counter_total{cluster="crash"}"#).first?.value ?? 0
-            return newest >= Double(target.served - 5)
+            let newest = try await hub.vector(#"e2e_counter_total{cluster="crash"}"#).first?.value ?? 0
+            return newest >= Double(target.scrapesServed - 5)
         }
         try await Task.sleep(for: .seconds(2))
         let status = await agent.stop()
-        let served = target.served
+        let served = target.scrapesServed
         let servedTimes = target.servedTimes
         try await target.server.stop()
 
         // (A throw before hub.stop() leaves it to ChildProcess's deinit, which kills it.)
-        let counter = try hub.samples(#"e2e_counter_total{cluster="crash"}[1h]"#)
-        let up = try hub.samples(#"up{cluster="crash",job="counter"}[1h]"#)
+        let counter = try await hub.samples(#"e2e_counter_total{cluster="crash"}[1h]"#)
+        let up = try await hub.samples(#"up{cluster="crash",job="counter"}[1h]"#)
         await hub.stop()
         #expect(counter.count == 1, "one counter series: \(counter.map(\.labels))")
         #expect(up.count == 1, "one up series: \(up.map(\.labels))")
@@ -205,12 +174,12 @@ struct CrashRecoveryTests {
         init(upstream: String) async throws {
             let state = Locked<(pid: Int32?, armed: Bool, kills: Int, forwarded: Int)>((nil, false, 0, 0))
             self.state = state
-            server = try await TestHTTPServer { request in
+            server = try await TestHTTPServer(asyncHandler: { request in
                 let forwarded = HTTPRequest(
                     method: .post, url: upstream,
                     headers: request.headers.filter { !["host", "content-length", "connection"].contains($0.name.lowercased()) },
                     body: request.body, timeout: .seconds(10))
-                guard let response = try? HTTPConnection().perform(forwarded) else {
+                guard let response = try? await TestClient.perform(forwarded) else {
                     return CannedResponse(status: 502, body: Array("upstream unreachable\n".utf8))
                 }
                 state.withLock { state in
@@ -222,7 +191,7 @@ struct CrashRecoveryTests {
                     }
                 }
                 return CannedResponse(status: response.status, body: response.body)
-            }
+            })
         }
 
         var url: String { "http://\(server.address)/api/v1/write" }
@@ -241,7 +210,7 @@ struct CrashRecoveryTests {
         let hub = try PrometheusHub(directory: directory)
         try await hub.start()
         let proxy = try await KillingProxy(upstream: hub.writeURL)
-        let target = try await ServedCounterTarget()
+        let target = try await CounterTarget()
         let agent = try AgentHarness(directory: directory)
         // Several scrapes per request, so a resent request holds samples older than Prometheus's
         // newest (which it answers 400 "out of order sample", for the whole request).
@@ -266,21 +235,21 @@ struct CrashRecoveryTests {
         let kills = 6
         var lastServedAtKill: [Int] = []
         for _ in 1...kills {
-            guard let pid = agent.process?.process.processIdentifier else { break }
+            guard let pid = agent.process?.pid else { break }
             proxy.target(pid)
             try await Task.sleep(for: .seconds(2))
             proxy.arm()
             let died = await eventually(timeout: .seconds(15)) { agent.process?.isRunning == false }
             try #require(died, "the proxy killed the agent after an accepted request; log:\n\(agent.logTail())")
-            lastServedAtKill.append(target.served)
+            lastServedAtKill.append(target.scrapesServed)
             try agent.restart()
         }
-        proxy.target(agent.process?.process.processIdentifier ?? 0)
+        proxy.target(agent.pid)
         try await Task.sleep(for: .seconds(4))
         let status = await agent.stop()
-        let served = target.served
+        let served = target.scrapesServed
         try await target.server.stop()
-        let values = try hub.samples(#"e2e_counter_total{cluster="crash-ack"}[1h]"#).first?.values ?? []
+        let values = try await hub.samples(#"e2e_counter_total{cluster="crash-ack"}[1h]"#).first?.values ?? []
         await hub.stop()
 
         let received = values.map { Int(exactly: $0.value) ?? -1 }

@@ -13,11 +13,8 @@ struct DifferentialConfigTests {
     }
 
     func exitStatus(_ executable: String, _ arguments: [String]) async throws -> (Int32, String) {
-        let directory = try Paths.temporaryDirectory("config-check")
-        defer { Paths.removeUnlessKept(directory) }
-        let child = try ChildProcess(name: "check", executable: executable, arguments: arguments, logDirectory: directory)
-        _ = await eventually(timeout: .seconds(30)) { !child.isRunning }
-        return (child.process.terminationStatus, child.log)
+        let run = try await ChildProcess.run(executable, arguments, name: "config-check", timeout: .seconds(30))
+        return (run.status, run.output)
     }
 
     @Test func fixturesExist() {

@@ -44,7 +44,7 @@ struct DifferentialTests {
         // Prometheus syncs its targets about 5 s after starting; let it scrape every job once
         // first, so that its scrapes cover the agent's whole run.
         let scraping = await eventually(timeout: .seconds(20)) {
-            ((try? prometheus.vectorStrings(#"up{source=""}"#).count) ?? 0) == 3
+            ((try? await prometheus.vectorStrings(#"up{source=""}"#).count) ?? 0) == 3
         }
         #expect(scraping, "Prometheus did not scrape all 3 jobs within 20 s")
         let agent = try AgentHarness(directory: directory)
@@ -67,7 +67,13 @@ struct DifferentialTests {
         let end = Date().timeIntervalSince1970
         let status = await agent.stop()
         #expect(status == 0, "agent exit status; log:\n\(agent.log.suffix(4000))")
-        let outcome = Result { try Self.compare(prometheus, start: start, end: end) }
+        let outcome: Result<Void, any Error>
+        do {
+            try await Self.compare(prometheus, start: start, end: end)
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
         await nodeExporter.stop()
         try await fixtures.server.stop()
         await prometheus.stop()
@@ -76,17 +82,17 @@ struct DifferentialTests {
 
     /// The assertions, on the one Prometheus, for series seen between `start` and `end` and
     /// values at `end`.
-    static func compare(_ prometheus: PrometheusHub, start: Double, end: Double) throws {
+    static func compare(_ prometheus: PrometheusHub, start: Double, end: Double) async throws {
 
         // The reference side itself must be sound, or the comparison means nothing.
         for job in fixtureJobs + ["node"] {
-            let up = try prometheus.vectorStrings(#"up{job="\#(job)",source=""}"#, time: end).map(\.value)
+            let up = try await prometheus.vectorStrings(#"up{job="\#(job)",source=""}"#, time: end).map(\.value)
             #expect(up == ["1"], "Prometheus's own scrape of \(job) failed (up = \(up)); is the fixture valid?\n\(prometheus.process?.log.suffix(3000) ?? "")")
         }
 
         for job in fixtureJobs + ["node"] {
-            let reference = try Set(prometheus.series(match: #"{job="\#(job)",source=""}"#, start: start, end: end).map(SeriesKey.init))
-            let fromAgent = try Set(
+            let reference = try await Set(prometheus.series(match: #"{job="\#(job)",source=""}"#, start: start, end: end).map(SeriesKey.init))
+            let fromAgent = try await Set(
                 prometheus.series(match: #"{job="\#(job)",source="agent"}"#, start: start, end: end)
                     .map { SeriesKey($0.filter { $0.key != "source" }) })
             #expect(reference.count > (job == "node" ? 100 : 20), "Prometheus stored only \(reference.count) series for \(job)")
@@ -99,7 +105,7 @@ struct DifferentialTests {
             #expect(extra.count == 0, "job \(job): \(differenceList(extra, of: fromAgent.count, "series the agent sent that Prometheus did not store from its own scrapes"))")
         }
 
-        let agentUp = try Dictionary(
+        let agentUp = try await Dictionary(
             prometheus.vectorStrings(#"up{source="agent"}"#, time: end).map { ($0.labels["job"] ?? "", $0.value) },
             uniquingKeysWith: { first, _ in first })
         for job in fixtureJobs + ["node"] {
@@ -110,10 +116,10 @@ struct DifferentialTests {
         // strings, so NaN equals NaN and -0 differs from 0). scrape_duration_seconds moves.
         for job in fixtureJobs {
             let selector = #"{job="\#(job)",__name__!="scrape_duration_seconds""#
-            let reference = try Dictionary(
+            let reference = try await Dictionary(
                 prometheus.vectorStrings(selector + #",source=""}"#, time: end).map { (SeriesKey($0.labels), $0.value) },
                 uniquingKeysWith: { first, _ in first })
-            let fromAgent = try Dictionary(
+            let fromAgent = try await Dictionary(
                 prometheus.vectorStrings(selector + #",source="agent"}"#, time: end)
                     .map { (SeriesKey($0.labels.filter { $0.key != "source" }), $0.value) },
                 uniquingKeysWith: { first, _ in first })

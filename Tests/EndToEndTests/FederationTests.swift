@@ -33,7 +33,7 @@ struct FederationTests {
         try await receiver.start()
         // Prometheus syncs its targets about 5 s after starting: wait for its first scrape.
         let scraping = await eventually(timeout: .seconds(20)) {
-            ((try? source.vectorStrings(#"up{job="source"}"#).count) ?? 0) == 1
+            ((try? await source.vectorStrings(#"up{job="source"}"#).count) ?? 0) == 1
         }
         #expect(scraping, "the source Prometheus did not scrape the fixture within 20 s")
 
@@ -63,8 +63,12 @@ struct FederationTests {
         let status = await agent.stop()
         #expect(status == 0, "agent exit status; log:\n\(agent.log.suffix(4000))")
 
-        let outcome = Result {
-            try Self.compare(source: source, receiver: receiver, targetAddress: target.address, sourceAddress: source.address, start: start, end: end)
+        let outcome: Result<Void, any Error>
+        do {
+            try await Self.compare(source: source, receiver: receiver, targetAddress: target.address, sourceAddress: source.address, start: start, end: end)
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
         }
         await source.stop()
         await receiver.stop()
@@ -75,12 +79,12 @@ struct FederationTests {
 
     static func compare(
         source: PrometheusHub, receiver: PrometheusHub, targetAddress: String, sourceAddress: String, start: Double, end: Double
-    ) throws {
-        let sourceUp = try source.vectorStrings(#"up{job="source"}"#, time: end)
+    ) async throws {
+        let sourceUp = try await source.vectorStrings(#"up{job="source"}"#, time: end)
         #expect(sourceUp.map(\.value) == ["1"], "the source Prometheus's own scrape of the fixture failed: \(sourceUp)")
 
         // The agent's own scrape of /federate.
-        let federateUp = try receiver.vectorStrings(#"up{job="federate"}"#, time: end)
+        let federateUp = try await receiver.vectorStrings(#"up{job="federate"}"#, time: end)
         #expect(
             federateUp.map { SeriesKey($0.labels).description + " " + $0.value }
                 == [#"up{cluster="fed",instance="\#(sourceAddress)",job="federate"} 1"#],
@@ -88,10 +92,10 @@ struct FederationTests {
 
         // Series sets: every series the source has for job="source" (the fixture's and the
         // source's synthetic ones), with cluster="fed" added, and nothing else.
-        let expected = try Set(
+        let expected = try await Set(
             source.series(match: #"{job="source"}"#, start: start - 60, end: end)
                 .map { SeriesKey($0.merging(["cluster": "fed"]) { own, _ in own }) })
-        let received = try Set(receiver.series(match: #"{job="source"}"#, start: start - 60, end: end).map(SeriesKey.init))
+        let received = try await Set(receiver.series(match: #"{job="source"}"#, start: start - 60, end: end).map(SeriesKey.init))
         #expect(expected.contains { $0.labels["__name__"] == "fed_requests_total" }, "the source has no fixture series: \(expected.sorted())")
         for series in expected {
             #expect(series.labels["instance"] == targetAddress && series.labels["job"] == "source", "\(series)")
@@ -102,16 +106,16 @@ struct FederationTests {
         #expect(extra.count == 0, "\(differenceList(extra, of: received.count, "series at the receiver that the source does not have"))")
 
         // Nothing was renamed: honor_labels keeps the federated job and instance.
-        let renamed = try receiver.series(match: #"{__name__=~".+",exported_job!=""}"#, start: start - 60, end: end)
+        let renamed = try await receiver.series(match: #"{__name__=~".+",exported_job!=""}"#, start: start - 60, end: end)
             + receiver.series(match: #"{__name__=~".+",exported_instance!=""}"#, start: start - 60, end: end)
         #expect(renamed.count == 0, "\(differenceList(renamed.map(SeriesKey.init).sorted(), of: renamed.count, "series with exported_job or exported_instance"))")
 
         // Values: the fixture's series (static) and up have the source's values.
         let selector = #"{job="source",__name__!~"scrape_.*"}"#
-        let sourceValues = try Dictionary(
+        let sourceValues = try await Dictionary(
             source.vectorStrings(selector, time: end).map { (SeriesKey($0.labels.merging(["cluster": "fed"]) { own, _ in own }), $0.value) },
             uniquingKeysWith: { first, _ in first })
-        let receivedValues = try Dictionary(
+        let receivedValues = try await Dictionary(
             receiver.vectorStrings(selector, time: end).map { (SeriesKey($0.labels), $0.value) }, uniquingKeysWith: { first, _ in first })
         let differences = sourceValues.keys.sorted().compactMap { key -> String? in
             let theirs = sourceValues[key]!

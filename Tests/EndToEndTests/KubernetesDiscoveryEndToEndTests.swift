@@ -68,9 +68,7 @@ struct KubernetesDiscoveryEndToEndTests {
         api.add(path: "/api/v1/pods", object: Self.pod("web-3", port: later.server.port, scrape: true))
         let laterScraped = await eventually(timeout: .seconds(20)) { later.scrapesServed >= 2 }
         try await Task.sleep(for: .seconds(2))
-        let metrics = String(
-            decoding: (try? HTTPConnection().perform(HTTPRequest(url: "http://127.0.0.1:\(agent.listenPort)/metrics", timeout: .seconds(5))).body) ?? [],
-            as: UTF8.self)
+        let metrics = (try? await agent.metrics().text) ?? ""
         let status = await agent.stop()
         for target in [first, skipped, later] { try await target.server.stop() }
         defer { Task { await hub.stop() } }
@@ -78,7 +76,7 @@ struct KubernetesDiscoveryEndToEndTests {
         #expect(status == 0, "\(agent.log)")
         #expect(firstScraped && laterScraped, "\(agent.log)")
         #expect(skipped.scrapesServed == 0, "a pod without prometheus.io/scrape=true is dropped")
-        let series = try hub.vector(#"e2e_counter_total{cluster="k8s"}"#)
+        let series = try await hub.vector(#"e2e_counter_total{cluster="k8s"}"#)
         let byPod = Dictionary(uniqueKeysWithValues: series.map { ($0.labels["pod"] ?? "", $0.labels) })
         #expect(Set(byPod.keys) == ["web-1", "web-3"])
         let labels = try #require(byPod["web-1"])

@@ -11,19 +11,15 @@ struct ManifestTests {
     static let agentConfig = kubernetes.appendingPathComponent("base/agent.yaml")
     static let productionEnvironment = ["CLUSTER_NAME": "production", "HUB_URL": "https://hub.example.com/api/v1/write"]
 
-    /// Runs `executable arguments` with `environment` added (through /usr/bin/env) to completion.
+    /// Runs `executable arguments` with `environment` added to completion (through
+    /// /usr/bin/env, which finds `executable` on the PATH).
     func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(300))
         async throws -> (status: Int32, output: String)
     {
-        let directory = try Paths.temporaryDirectory("manifests")
-        defer { Paths.removeUnlessKept(directory) }
-        let child = try ChildProcess(
-            name: "child", executable: "/usr/bin/env",
-            arguments: environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" } + [executable] + arguments,
-            logDirectory: directory)
-        let finished = await eventually(timeout: timeout) { !child.isRunning }
-        #expect(finished, "\(executable) \(arguments) did not finish: \(child.log)")
-        return (child.process.terminationStatus, child.log)
+        let run = try await ChildProcess.run(
+            "/usr/bin/env", [executable] + arguments, name: "manifests", environment: environment, timeout: timeout)
+        #expect(run.status != -1, "\(executable) \(arguments) did not finish: \(run.output)")
+        return (run.status, run.output)
     }
 
     /// A python3 that has PyYAML: the one on PATH, else Debian's (python3-yaml).
@@ -110,18 +106,17 @@ struct ManifestTests {
         func activeTargets(shard: Int?) async throws -> Set<String> {
             let port = try freePort()
             let name = shard.map { "agent-\($0)" } ?? "agent-all"
-            var arguments = shard.map { ["SHARDS=3", "SHARD=\($0)"] } ?? []
-            arguments += [
-                Paths.agentBinary, "run", "--config.file=\(file.path)", "--config.expand-env",
-                "--storage.path=\(directory.path)/\(name)", "--web.listen-address=127.0.0.1:\(port)",
-            ]
-            let agent = try ChildProcess(name: name, executable: "/usr/bin/env", arguments: arguments, logDirectory: directory)
-            let connection = HTTPConnection()
+            let agent = try ChildProcess(
+                name: name, executable: Paths.agentBinary,
+                arguments: [
+                    "run", "--config.file=\(file.path)", "--config.expand-env",
+                    "--storage.path=\(directory.path)/\(name)", "--web.listen-address=127.0.0.1:\(port)",
+                ],
+                logDirectory: directory, environment: shard.map { ["SHARDS": "3", "SHARD": "\($0)"] } ?? [:])
             var active: Set<String> = []
             let listed = await eventually(timeout: .seconds(20)) {
                 guard
-                    let response = try? connection.perform(
-                        HTTPRequest(url: "http://127.0.0.1:\(port)/api/v1/targets?state=any", timeout: .seconds(2))),
+                    let response = try? await TestClient.get("http://127.0.0.1:\(port)/api/v1/targets?state=any", timeout: .seconds(2)),
                     let json = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
                     let data = json["data"] as? [String: Any],
                     let activeList = data["activeTargets"] as? [[String: Any]],

@@ -41,7 +41,7 @@ final class PrometheusHub: @unchecked Sendable {
             ],
             logDirectory: directory)
         let ready = await eventually(timeout: .seconds(30)) {
-            (try? HTTPConnection().perform(HTTPRequest(url: "http://127.0.0.1:\(port)/-/ready", timeout: .seconds(2))).status) == 200
+            await TestClient.status("http://127.0.0.1:\(port)/-/ready") == 200
         }
         guard ready else { throw HubError("prometheus did not become ready:\n\(process?.log ?? "")") }
     }
@@ -51,10 +51,10 @@ final class PrometheusHub: @unchecked Sendable {
     }
 
     /// The `data.result` array of an instant query, evaluated now or at `time` (Unix seconds).
-    func query(_ promql: String, time: Double? = nil) throws -> [[String: Any]] {
+    func query(_ promql: String, time: Double? = nil) async throws -> [[String: Any]] {
         var items = [URLQueryItem(name: "query", value: promql)]
         if let time { items.append(URLQueryItem(name: "time", value: String(format: "%.3f", time))) }
-        guard let result = try api("query", items)["result"] as? [[String: Any]] else {
+        guard let result = try await api("query", items)["result"] as? [[String: Any]] else {
             throw HubError("query \(promql): no result array")
         }
         return result
@@ -62,8 +62,8 @@ final class PrometheusHub: @unchecked Sendable {
 
     /// The values of an instant vector query as the API renders them ("NaN", "+Inf", "-0", …),
     /// by their series' labels (`__name__` included).
-    func vectorStrings(_ promql: String, time: Double? = nil) throws -> [(labels: [String: String], value: String)] {
-        try query(promql, time: time).map { entry in
+    func vectorStrings(_ promql: String, time: Double? = nil) async throws -> [(labels: [String: String], value: String)] {
+        try await query(promql, time: time).map { entry in
             let labels = entry["metric"] as? [String: String] ?? [:]
             let pair = entry["value"] as? [Any] ?? []
             return (labels, pair.last as? String ?? "")
@@ -72,11 +72,11 @@ final class PrometheusHub: @unchecked Sendable {
 
     /// The label sets (`__name__` included) of every series matching `match` with a sample
     /// between `start` and `end` (Unix seconds), from `/api/v1/series`.
-    func series(match: String, start: Double? = nil, end: Double? = nil) throws -> [[String: String]] {
+    func series(match: String, start: Double? = nil, end: Double? = nil) async throws -> [[String: String]] {
         var items = [URLQueryItem(name: "match[]", value: match)]
         if let start { items.append(URLQueryItem(name: "start", value: String(format: "%.3f", start))) }
         if let end { items.append(URLQueryItem(name: "end", value: String(format: "%.3f", end))) }
-        guard let result = try api("series", items)["data"] as? [[String: String]] else {
+        guard let result = try await api("series", items)["data"] as? [[String: String]] else {
             throw HubError("series \(match): no data array")
         }
         return result
@@ -84,12 +84,12 @@ final class PrometheusHub: @unchecked Sendable {
 
     /// GET `/api/v1/NAME` with `items`; the response's `data` object, or for `series`, the
     /// whole response (whose `data` is an array).
-    private func api(_ name: String, _ items: [URLQueryItem]) throws -> [String: Any] {
+    private func api(_ name: String, _ items: [URLQueryItem]) async throws -> [String: Any] {
         var components = URLComponents(string: "http://127.0.0.1:\(port)/api/v1/\(name)")!
         components.queryItems = items
         // URLComponents leaves `+` alone, which a Go server would read as a space.
         components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
-        let response = try HTTPConnection().perform(HTTPRequest(url: components.url!.absoluteString, timeout: .seconds(10)))
+        let response = try await TestClient.get(components.url!.absoluteString, timeout: .seconds(10))
         guard response.status == 200,
             let json = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
         else {
@@ -103,8 +103,8 @@ final class PrometheusHub: @unchecked Sendable {
     }
 
     /// The values of an instant vector query's results, by their series' labels.
-    func vector(_ promql: String) throws -> [(labels: [String: String], value: Double)] {
-        try query(promql).map { entry in
+    func vector(_ promql: String) async throws -> [(labels: [String: String], value: Double)] {
+        try await query(promql).map { entry in
             let labels = entry["metric"] as? [String: String] ?? [:]
             let pair = entry["value"] as? [Any] ?? []
             return (labels, Double(pair.last as? String ?? "") ?? .nan)
@@ -112,8 +112,8 @@ final class PrometheusHub: @unchecked Sendable {
     }
 
     /// Every raw sample of a range-vector selector like `metric[10m]`, per series.
-    func samples(_ selector: String) throws -> [(labels: [String: String], values: [(time: Double, value: Double)])] {
-        try query(selector).map { entry in
+    func samples(_ selector: String) async throws -> [(labels: [String: String], values: [(time: Double, value: Double)])] {
+        try await query(selector).map { entry in
             let labels = entry["metric"] as? [String: String] ?? [:]
             let values = (entry["values"] as? [[Any]] ?? []).map { pair in
                 ((pair.first as? Double) ?? 0, Double(pair.last as? String ?? "") ?? .nan)

@@ -42,11 +42,11 @@ struct PrometheusReceiverTests {
         defer { Task { await hub.stop() } }
 
         #expect(status == 0, "agent exit status; log:\n\(agent.log)")
-        let up = try hub.vector(#"up{job="node",cluster="e2e"}"#)
+        let up = try await hub.vector(#"up{job="node",cluster="e2e"}"#)
         #expect(up.count == 1)
         #expect(up.first?.value == 1)
 
-        let cpu = try hub.vector(#"node_cpu_seconds_total{cluster="e2e"}"#)
+        let cpu = try await hub.vector(#"node_cpu_seconds_total{cluster="e2e"}"#)
         #expect(!cpu.isEmpty)
         for series in cpu {
             #expect(series.labels["job"] == "node")
@@ -55,9 +55,9 @@ struct PrometheusReceiverTests {
         }
 
         // Every node series has as many samples as there were scrapes (within one).
-        let scrapes = try hub.samples(#"up{job="node",cluster="e2e"}[10m]"#).first?.values.count ?? 0
+        let scrapes = try await hub.samples(#"up{job="node",cluster="e2e"}[10m]"#).first?.values.count ?? 0
         #expect(scrapes >= 7, "about 10 scrapes in 20 s at 2 s")
-        let nodeSeries = try hub.samples(#"{job="node",cluster="e2e"}[10m]"#)
+        let nodeSeries = try await hub.samples(#"{job="node",cluster="e2e"}[10m]"#)
         #expect(nodeSeries.count > 100, "node_exporter exposes hundreds of series")
         // Filesystems other tests mount for a moment (the WAL's disk-full tests use tiny tmpfs
         // mounts under /tmp) come and go in node_exporter's output: their series are not the
@@ -68,7 +68,7 @@ struct PrometheusReceiverTests {
         #expect(outliers.isEmpty, "series whose sample count differs from \(scrapes) scrapes: \(outliers.prefix(5))")
 
         // The counter target saw every scrape, and the hub got each one.
-        let counterValues = try hub.samples(#"e2e_counter_total{cluster="e2e"}[10m]"#).first?.values.map(\.value) ?? []
+        let counterValues = try await hub.samples(#"e2e_counter_total{cluster="e2e"}[10m]"#).first?.values.map(\.value) ?? []
         #expect(counterValues == (1...max(1, counter.scrapesServed)).map(Double.init))
     }
 
@@ -110,7 +110,7 @@ struct PrometheusReceiverTests {
 
         #expect(status == 0, "agent exit status; log:\n\(agent.log)")
         #expect(servedDuringOutage >= 8, "the agent kept scraping while the hub was down")
-        let values = try hub.samples(#"e2e_counter_total{cluster="e2e"}[10m]"#).first?.values.map(\.value) ?? []
+        let values = try await hub.samples(#"e2e_counter_total{cluster="e2e"}[10m]"#).first?.values.map(\.value) ?? []
         #expect(values == (1...served).map(Double.init), "hub has \(values.count) of \(served) scrapes; agent log:\n\(agent.log)")
         #expect(agent.log.contains("remote write failed; retrying"))
     }

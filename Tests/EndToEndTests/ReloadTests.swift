@@ -69,7 +69,7 @@ struct ReloadTests {
             jobs: [("keep", keep.server.address, "1s"), ("added", added.server.address, "1s"), ("retimed", retimed.server.address, "3s")],
             receivers: [first, second])
         try secondConfig.write(to: configFile, atomically: true, encoding: .utf8)
-        kill(agent.process!.process.processIdentifier, SIGHUP)
+        kill(agent.pid, SIGHUP)
         let retimedAtReload = retimed.scrapesServed
         try await Task.sleep(for: .seconds(6))
         let retimedAfter = retimed.scrapesServed - retimedAtReload
@@ -79,8 +79,7 @@ struct ReloadTests {
             jobs: [("keep", keep.server.address, "1s"), ("added", added.server.address, "1s"), ("retimed", retimed.server.address, "3s")],
             receivers: [second]
         ).replacingOccurrences(of: "name: r0", with: "name: r1").write(to: configFile, atomically: true, encoding: .utf8)
-        let connection = HTTPConnection()
-        let removal = try connection.perform(HTTPRequest(method: .post, url: "http://127.0.0.1:\(agent.listenPort)/-/reload", timeout: .seconds(10)))
+        let removal = try await TestClient.post("\(agent.baseURL)/-/reload")
         try await Task.sleep(for: .seconds(1))
         let firstAtRemoval = first.samples([:]).count
         try await Task.sleep(for: .seconds(3))
@@ -88,8 +87,8 @@ struct ReloadTests {
 
         // An invalid file changes nothing and is answered 500.
         try "scrape_configs: [{job_name: broken, scrape_interval: soon}]\n".write(to: configFile, atomically: true, encoding: .utf8)
-        let reload = try connection.perform(HTTPRequest(method: .post, url: "http://127.0.0.1:\(agent.listenPort)/-/reload", timeout: .seconds(10)))
-        let metrics = String(decoding: try connection.perform(HTTPRequest(url: "http://127.0.0.1:\(agent.listenPort)/metrics", timeout: .seconds(5))).body, as: UTF8.self)
+        let reload = try await TestClient.post("\(agent.baseURL)/-/reload")
+        let metrics = try await agent.metrics().text
         try await Task.sleep(for: .seconds(2))
         let status = await agent.stop()
         for target in [keep, gone, added, retimed] { try await target.server.stop() }

@@ -26,9 +26,8 @@ struct TargetsAPITests {
                 static_configs:
                   - targets: ["127.0.0.1:\(downPort)"]
             """)
-        let connection = HTTPConnection()
-        func targets(_ query: String = "") throws -> [String: Any] {
-            let response = try connection.perform(HTTPRequest(url: "http://127.0.0.1:\(agent.listenPort)/api/v1/targets\(query)", timeout: .seconds(2)))
+        func targets(_ query: String = "") async throws -> [String: Any] {
+            let response = try await agent.get("/api/v1/targets\(query)", timeout: .seconds(2))
             #expect(response.header("content-type") == "application/json")
             return try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] ?? [:]
         }
@@ -36,10 +35,10 @@ struct TargetsAPITests {
             (json["data"] as? [String: Any])?["activeTargets"] as? [[String: Any]] ?? []
         }
         let scraped = await eventually(timeout: .seconds(15)) {
-            let list = (try? active(targets())) ?? []
+            let list = (try? await active(targets())) ?? []
             return list.count == 2 && list.allSatisfy { ($0["health"] as? String) != "unknown" }
         }
-        let json = try targets()
+        let json = try await targets()
         let status = await agent.stop()
         try await counter.server.stop()
         #expect(scraped, "\(agent.log)")

@@ -18,7 +18,7 @@ struct TwoEndpointTests {
         try await hub.start()
         let vm = try VictoriaMetrics(directory: directory)
         try await vm.start()
-        let target = try await ServedCounterTarget()
+        let target = try await CounterTarget()
         let agent = try AgentHarness(directory: directory)
         try agent.start(config: """
             global:
@@ -45,15 +45,17 @@ struct TwoEndpointTests {
         #expect(await agent.waitUntilReady(), "agent did not become ready:\n\(agent.log)")
 
         let selector = #"e2e_counter_total{cluster="two"}"#
-        func vmValues() throws -> [Double] { try vm.export(selector).flatMap { $0.samples.map(\.value) } }
+        func vmValues() async throws -> [Double] { try await vm.export(selector).flatMap { $0.samples.map(\.value) } }
         let bothReceive = try await eventually(timeout: .seconds(30)) {
-            try !vmValues().isEmpty && !hub.vector(selector).isEmpty
+            let victoriaHas = try await !vmValues().isEmpty
+            let prometheusHas = try await !hub.vector(selector).isEmpty
+            return victoriaHas && prometheusHas
         }
         try #require(bothReceive, "both endpoints receive before the outage; log:\n\(agent.logTail())")
         try await Task.sleep(for: .seconds(2))
 
         await vm.stop()
-        let servedAtStop = target.served
+        let servedAtStop = target.scrapesServed
         let outageStart = ContinuousClock.now
         // Prometheus's newest sample, checked every second: its age, and how many values it is behind.
         var checks = 0
@@ -62,34 +64,34 @@ struct TwoEndpointTests {
         var late: [String] = []
         while ContinuousClock.now - outageStart < Self.outage {
             try await Task.sleep(for: .seconds(1))
-            let newestTime = try hub.vector("timestamp(\(selector))").first?.value ?? 0
-            let newestValue = Int(exactly: try hub.vector(selector).first?.value ?? 0) ?? 0
+            let newestTime = try await hub.vector("timestamp(\(selector))").first?.value ?? 0
+            let newestValue = Int(exactly: try await hub.vector(selector).first?.value ?? 0) ?? 0
             let age = Date().timeIntervalSince1970 - newestTime
-            let behind = target.served - newestValue
+            let behind = target.scrapesServed - newestValue
             checks += 1
             worstAge = max(worstAge, age)
             worstBehind = max(worstBehind, behind)
             if age > Self.maxLag { late.append(String(format: "%.1fs after %.0fs", age, (ContinuousClock.now - outageStart) / .seconds(1))) }
         }
-        let servedAtRestart = target.served
-        let vmMetricsDuringOutage = try agent.metrics()
+        let servedAtRestart = target.scrapesServed
+        let vmMetricsDuringOutage = try await agent.metrics()
         try await vm.start()
         let restartedAt = ContinuousClock.now
         // Catches up by itself, while the agent keeps running.
         let caughtUp = try await eventually(timeout: .seconds(60)) {
-            Set(try vmValues().compactMap { Int(exactly: $0) }).isSuperset(of: 1...servedAtRestart)
+            Set(try await vmValues().compactMap { Int(exactly: $0) }).isSuperset(of: 1...servedAtRestart)
         }
         let catchUp = ContinuousClock.now - restartedAt
         try await Task.sleep(for: .seconds(3))
         let status = await agent.stop()
-        let served = target.served
+        let served = target.scrapesServed
         try await target.server.stop()
 
         // Prometheus takes what the agent sent at once; VictoriaMetrics after a flush.
-        let hubValues = try hub.samples("\(selector)[1h]").first?.values.map(\.value) ?? []
-        var victoria = try vm.export(selector)
+        let hubValues = try await hub.samples("\(selector)[1h]").first?.values.map(\.value) ?? []
+        var victoria = try await vm.export(selector)
         _ = try await eventually(timeout: .seconds(15)) {
-            victoria = try vm.export(selector)
+            victoria = try await vm.export(selector)
             return Set(victoria.flatMap { $0.samples.compactMap { Int(exactly: $0.value) } }).isSuperset(of: 1...served)
         }
         await hub.stop()

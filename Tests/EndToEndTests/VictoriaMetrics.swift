@@ -38,7 +38,7 @@ final class VictoriaMetrics: @unchecked Sendable {
             ],
             logDirectory: directory)
         let ready = await eventually(timeout: .seconds(30)) {
-            (try? HTTPConnection().perform(HTTPRequest(url: "http://127.0.0.1:\(port)/health", timeout: .seconds(2))).status) == 200
+            await TestClient.status("http://127.0.0.1:\(port)/health") == 200
         }
         guard ready else { throw HubError("victoria-metrics did not become ready:\n\(process?.log ?? "")") }
     }
@@ -52,18 +52,18 @@ final class VictoriaMetrics: @unchecked Sendable {
 
     /// Makes samples received so far searchable (they sit in in-memory buffers for about a
     /// second otherwise). Best effort.
-    func flush() {
-        _ = try? HTTPConnection().perform(HTTPRequest(url: "http://127.0.0.1:\(port)/internal/force_flush", timeout: .seconds(10)))
+    func flush() async {
+        _ = try? await TestClient.get("http://127.0.0.1:\(port)/internal/force_flush", timeout: .seconds(10))
     }
 
     /// Every raw sample of the series matching `selector`, from `/api/v1/export` (JSON lines),
     /// each series' samples in timestamp order (duplicates kept, as stored).
-    func export(_ selector: String) throws -> [(labels: [String: String], samples: [(time: Double, value: Double)])] {
-        flush()
+    func export(_ selector: String) async throws -> [(labels: [String: String], samples: [(time: Double, value: Double)])] {
+        await flush()
         var components = URLComponents(string: "http://127.0.0.1:\(port)/api/v1/export")!
         components.queryItems = [URLQueryItem(name: "match[]", value: selector), URLQueryItem(name: "start", value: "0")]
         components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
-        let response = try HTTPConnection().perform(HTTPRequest(url: components.url!.absoluteString, timeout: .seconds(30)))
+        let response = try await TestClient.get(components.url!.absoluteString, timeout: .seconds(30))
         guard response.status == 200 else {
             throw HubError("export \(selector): HTTP \(response.status) \(String(decoding: response.body, as: UTF8.self))")
         }

@@ -168,8 +168,8 @@ struct WALCapTests {
         }
     }
 
-    static func counts(_ agent: AgentHarness, _ receiver: CountingReceiver) throws -> Counts {
-        let metrics = try agent.metrics()
+    static func counts(_ agent: AgentHarness, _ receiver: CountingReceiver) async throws -> Counts {
+        let metrics = try await agent.metrics()
         let appendedMetric = metrics.has("agent_wal_samples_appended_total") ? "agent_wal_samples_appended_total" : "agent_scrape_samples_appended_total"
         var dropped: [String: Double] = [:]
         var agentDropped: [String: Double] = [:]
@@ -196,18 +196,18 @@ struct WALCapTests {
     static func stopScrapingAndDrain(
         _ agent: AgentHarness, _ receiver: CountingReceiver, wal: String, reason: String, receiverAlreadyUp: Bool = false
     ) async throws -> (reload: Int, settled: Bool, counts: Counts) {
-        let reload = try agent.reload(config: config(target: nil, receiver: receiver, wal: wal))
+        let reload = try await agent.reload(config: config(target: nil, receiver: receiver, wal: wal))
         try await Task.sleep(for: .seconds(1))
         if !receiverAlreadyUp { receiver.setAvailable(true) }
         var previous: (Double, Int)?
         let settled = try await eventually(timeout: .seconds(60)) {
-            let now = try counts(agent, receiver)
+            let now = try await counts(agent, receiver)
             defer { previous = (now.appended, now.received) }
             let balanced = now.appended == Double(now.received) + (now.dropped[reason] ?? 0)
             return balanced && now.pending == 0 && previous.map { $0 == (now.appended, now.received) } == true
         }
         try await Task.sleep(for: .seconds(2))
-        return (reload, settled, try counts(agent, receiver))
+        return (reload, settled, try await counts(agent, receiver))
     }
 
     @Test("receiver down: the WAL never outgrows wal.max_size, and appended = received + dropped{reason=\"wal_max_size\"} once it is back")
@@ -230,7 +230,7 @@ struct WALCapTests {
         // Down long enough for the log to outgrow the cap several times over.
         let outage = ContinuousClock.now
         let droppedWhileDown = try await eventually(timeout: .seconds(40)) {
-            (try Self.counts(agent, receiver).dropped["wal_max_size"] ?? 0) > 0 && ContinuousClock.now - outage >= .seconds(20)
+            (try await Self.counts(agent, receiver).dropped["wal_max_size"] ?? 0) > 0 && ContinuousClock.now - outage >= .seconds(20)
         }
         let scrapesWhileDown = target.scrapes
         let (reload, settled, final) = try await Self.stopScrapingAndDrain(agent, receiver, wal: wal, reason: "wal_max_size")
@@ -286,7 +286,7 @@ struct WALCapTests {
         try #require(await agent.waitUntilReady(), "agent did not start:\n\(agent.log)")
 
         try await Task.sleep(for: .seconds(15))
-        let droppedWhileDown = try Self.counts(agent, receiver).dropped["wal_max_age"] ?? 0
+        let droppedWhileDown = try await Self.counts(agent, receiver).dropped["wal_max_age"] ?? 0
         let backAt = Date().timeIntervalSince1970
         receiver.setAvailable(true)
         try await Task.sleep(for: .seconds(3))

@@ -16,30 +16,12 @@ struct WALDumpCLITests {
     }
 
     /// Runs the agent binary with `arguments` in `directory` and waits for it (stdout and stderr
-    /// apart, unlike ChildProcess).
+    /// apart).
     func agent(_ arguments: [String], in directory: URL) async throws -> Run {
-        let out = directory.appendingPathComponent("dump-\(UUID().uuidString).out")
-        let err = directory.appendingPathComponent("dump-\(UUID().uuidString).err")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Paths.agentBinary)
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
-        let finished = await eventually(timeout: .seconds(60)) { !process.isRunning }
-        if !finished { process.terminate() }
-        #expect(finished, "agent \(arguments) did not finish")
-        defer {
-            try? FileManager.default.removeItem(at: out)
-            try? FileManager.default.removeItem(at: err)
-        }
-        return Run(
-            status: process.terminationStatus,
-            stdout: try String(contentsOf: out, encoding: .utf8),
-            stderr: try String(contentsOf: err, encoding: .utf8))
+        let run = try await ChildProcess.run(
+            Paths.agentBinary, arguments, name: "wal-dump", currentDirectory: directory, separateStandardError: true)
+        #expect(run.status != -1, "agent \(arguments) did not finish")
+        return Run(status: run.status, stdout: run.output, stderr: run.errors)
     }
 
     /// A storage directory with a WAL holding one node scrape at t0 and one at t0+15s.

@@ -131,14 +131,25 @@ public final class TestHTTPServer: Sendable {
     public static let gzipBody = gzipStored(gzipPlain)
 
     /// A server that answers every request with `handler` (called on an event loop: keep it quick).
-    public init(handler: @escaping @Sendable (ReceivedRequest) -> CannedResponse) async throws {
+    public convenience init(handler: @escaping @Sendable (ReceivedRequest) -> CannedResponse) async throws {
+        try await self.init(responder: .immediate(handler))
+    }
+
+    /// A server that answers every request with `handler`, run as a task off the event loops,
+    /// so it may await (a proxy forwarding the request upstream, say) without holding up the
+    /// other servers that share NIO's event loops.
+    public convenience init(asyncHandler: @escaping @Sendable (ReceivedRequest) async -> CannedResponse) async throws {
+        try await self.init(responder: .task(asyncHandler))
+    }
+
+    private init(responder: Responder) async throws {
         let counters = self.counters
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Handler(handler: handler, counters: counters))
+                    try channel.pipeline.syncOperations.addHandler(Handler(responder: responder, counters: counters))
                 }
             }
             .bind(host: "127.0.0.1", port: 0)
@@ -228,6 +239,12 @@ public final class TestHTTPServer: Sendable {
     }
 }
 
+/// How a server's requests are answered: by a closure on the event loop, or by one run as a task.
+private enum Responder: Sendable {
+    case immediate(@Sendable (ReceivedRequest) -> CannedResponse)
+    case task(@Sendable (ReceivedRequest) async -> CannedResponse)
+}
+
 private final class ConnectionCounters: Sendable {
     let opened = Atomic<Int>(0)
     let closed = Atomic<Int>(0)
@@ -237,13 +254,13 @@ private final class Handler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let handler: @Sendable (ReceivedRequest) -> CannedResponse
+    private let responder: Responder
     private let counters: ConnectionCounters
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
 
-    init(handler: @escaping @Sendable (ReceivedRequest) -> CannedResponse, counters: ConnectionCounters) {
-        self.handler = handler
+    init(responder: Responder, counters: ConnectionCounters) {
+        self.responder = responder
         self.counters = counters
     }
 
@@ -271,15 +288,28 @@ private final class Handler: ChannelInboundHandler {
                 method: head.method.rawValue, uri: head.uri,
                 headers: head.headers.map { ($0.name, $0.value) }, body: body,
                 remotePort: context.channel.remoteAddress?.port)
-            let response = handler(request)
-            guard response.answers else { return }
-            if response.delay > .zero {
-                context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(response.delay)) {
-                    self.respond(response, version: head.version, context: context)
+            switch responder {
+            case .immediate(let handler):
+                answer(handler(request), version: head.version, context: context)
+            case .task(let handler):
+                let promise = context.eventLoop.makePromise(of: CannedResponse.self)
+                promise.completeWithTask { await handler(request) }
+                promise.futureResult.assumeIsolated().whenSuccess { response in
+                    self.answer(response, version: head.version, context: context)
                 }
-            } else {
-                respond(response, version: head.version, context: context)
             }
+        }
+    }
+
+    /// Sends `response` (after its delay), unless it is one that never answers.
+    private func answer(_ response: CannedResponse, version: HTTPVersion, context: ChannelHandlerContext) {
+        guard response.answers else { return }
+        if response.delay > .zero {
+            context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(response.delay)) {
+                self.respond(response, version: version, context: context)
+            }
+        } else {
+            respond(response, version: version, context: context)
         }
     }
 
@@ -333,34 +363,6 @@ public final class Locked<Value: Sendable>: Sendable {
     public init(_ value: Value) { mutex = Mutex(value) }
     public func withLock<Result>(_ body: (inout Value) -> Result) -> Result { mutex.withLock { body(&$0) } }
     public var value: Value { mutex.withLock { $0 } }
-}
-
-/// A target exposing one counter whose value is the number of scrapes served so far (1, 2, 3, …),
-/// so a receiver that got every scrape holds exactly the values 1…N.
-public final class CounterTarget: Sendable {
-    public let server: TestHTTPServer
-    private let served: Locked<Int>
-
-    public init() async throws {
-        let served = Locked(0)
-        self.served = served
-        server = try await TestHTTPServer { request in
-            guard request.uri.hasPrefix("/metrics") else { return CannedResponse(status: 404) }
-            let value = served.withLock { count in
-                count += 1
-                return count
-            }
-            let body = """
-                # HELP e2e_counter_total Scrapes served by the test target.
-                # TYPE e2e_counter_total counter
-                e2e_counter_total \(value)
-
-                """
-            return CannedResponse(headers: [("Content-Type", "text/plain; version=0.0.4")], body: Array(body.utf8))
-        }
-    }
-
-    public var scrapesServed: Int { served.value }
 }
 
 /// A gzip member holding `data` in one stored (uncompressed) deflate block: enough to test
