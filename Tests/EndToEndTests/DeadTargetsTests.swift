@@ -224,7 +224,7 @@ struct DeadTargetsTests {
             try #require(await api.waitForActiveTargets(Self.smallHealthy + Self.smallDead), "\(agent.logTail())")
             let until = ContinuousClock.now + .seconds(Self.interval + 2)
             while ContinuousClock.now < until {
-                smallThreads.record(metric: try? agent.metrics(), proc: ProcStat.threads(pid))
+                smallThreads.record(metric: try? await agent.metrics(), proc: ProcStat.threads(pid))
                 try await Task.sleep(for: .seconds(1))
             }
             try writeTargets(healthy: Self.healthyTargets, dead: Self.deadTargets)
@@ -236,7 +236,7 @@ struct DeadTargetsTests {
         var bigThreads = ThreadSamples()
         let warmUpEnd = ContinuousClock.now + .seconds(Self.interval)
         while ContinuousClock.now < warmUpEnd {
-            bigThreads.record(metric: try? agent.metrics(), proc: ProcStat.threads(pid))
+            bigThreads.record(metric: try? await agent.metrics(), proc: ProcStat.threads(pid))
             try await Task.sleep(for: .seconds(2))
         }
 
@@ -253,11 +253,11 @@ struct DeadTargetsTests {
             let wait = start + Double(poll) * pollEvery - Date().timeIntervalSince1970
             if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
             do {
-                for (instance, time) in try api.lastScrapes() { seen[instance, default: []].insert(time) }
+                for (instance, time) in try await api.lastScrapes() { seen[instance, default: []].insert(time) }
             } catch {
                 pollFailures.append("\(error)")
             }
-            let metrics = try? agent.metrics()
+            let metrics = try? await agent.metrics()
             if poll == 0 { metricsAtStart = metrics }
             if poll == polls { metricsAtEnd = metrics }
             bigThreads.record(metric: metrics, proc: ProcStat.threads(pid))
@@ -406,8 +406,8 @@ struct AgentAPI: Sendable {
     let port: Int
 
     /// `labels.instance` → `lastScrape` (seconds since 1970) of every active target scraped at least once.
-    func lastScrapes() throws -> [String: Double] {
-        Self.lastScrapes(in: try activeTargets())
+    func lastScrapes() async throws -> [String: Double] {
+        Self.lastScrapes(in: try await activeTargets())
     }
 
     /// `lastScrape` of each entry of `activeTargets`, by instance: RFC 3339 with or without
@@ -428,9 +428,8 @@ struct AgentAPI: Sendable {
         return result
     }
 
-    func activeTargets() throws -> [[String: Any]] {
-        let response = try HTTPConnection().perform(
-            HTTPRequest(url: "http://127.0.0.1:\(port)/api/v1/targets?state=active", timeout: .seconds(20)))
+    func activeTargets() async throws -> [[String: Any]] {
+        let response = try await TestClient.get("http://127.0.0.1:\(port)/api/v1/targets?state=active", timeout: .seconds(20))
         guard response.status == 200 else { throw HubError("GET /api/v1/targets: HTTP \(response.status)") }
         return try Self.activeTargets(json: response.body)
     }
@@ -444,7 +443,7 @@ struct AgentAPI: Sendable {
     func waitForActiveTargets(_ count: Int) async -> Bool {
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
-            if (try? activeTargets().count) == count { return true }
+            if (try? await activeTargets().count) == count { return true }
             try? await Task.sleep(for: .seconds(1))
         }
         return false

@@ -224,7 +224,7 @@ func raiseOpenFileLimit() -> Int {
 enum ProcStat {
     /// Entries of `/proc/PID/task` (0 when the process is gone).
     static func threads(_ pid: Int32) -> Int {
-        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task").count) ?? 0
+        threadCount(ofProcess: pid) ?? 0
     }
 
     /// utime + stime in seconds, from `/proc/PID/stat`.
