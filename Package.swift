@@ -64,14 +64,14 @@ let package = Package(
             ]
         ),
         .target(
-            name: "AgentHTTP",
+            name: "Transport",
             dependencies: ["AgentConfig", "Curl"]
         ),
         .target(
             name: "KubernetesDiscovery",
             dependencies: [
                 "AgentConfig",
-                "AgentHTTP",
+                "Transport",
                 "Curl",
                 "WAL",
                 "Yams",
@@ -82,7 +82,7 @@ let package = Package(
             name: "Scraper",
             dependencies: [
                 "AgentConfig",
-                "AgentHTTP",
+                "Transport",
                 "KubernetesDiscovery",
                 "Model",
                 "Relabel",
@@ -99,7 +99,7 @@ let package = Package(
             name: "RemoteWrite",
             dependencies: [
                 "AgentConfig",
-                "AgentHTTP",
+                "Transport",
                 "Model",
                 "Relabel",
                 "Curl",
@@ -209,7 +209,7 @@ let package = Package(
         .testTarget(
             name: "RemoteWriteTests",
             dependencies: [
-                "RemoteWrite", "AgentHTTP", "PrometheusProto", "Snappy", "WAL", "AgentConfig", "Relabel", "TestSupport",
+                "RemoteWrite", "Transport", "PrometheusProto", "Snappy", "WAL", "AgentConfig", "Relabel", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,5 +1,5 @@
 import AgentConfig
-import AgentHTTP
+import Transport
 import Curl
 import Foundation
 import Model

@@ -1,5 +1,5 @@
 import AgentConfig
-import AgentHTTP
+import Transport
 import Curl
 
 /// How one scrape config's targets are requested: headers, compression, limits, TLS, proxy and

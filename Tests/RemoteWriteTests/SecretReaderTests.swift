@@ -1,5 +1,5 @@
 import AgentConfig
-import AgentHTTP
+import Transport
 import Foundation
 import Testing
 

@@ -3,7 +3,7 @@ import Foundation
 
 /// Where the Kubernetes API server is and how to talk to it: a base URL and an
 /// ``HTTPClientConfig`` (TLS, bearer token or basic auth, proxy), so credentials go through
-/// `AgentHTTP`'s ``HTTPClient`` and token files are re-read (at most a minute apart, and at
+/// `Transport`'s ``HTTPClient`` and token files are re-read (at most a minute apart, and at
 /// once after a 401).
 ///
 /// Made one of three ways, as Prometheus's `kubernetes_sd_configs` does (``resolve(_:httpClient:)``):

@@ -1,5 +1,5 @@
 import AgentConfig
-import AgentHTTP
+import Transport
 import Curl
 import Foundation
 
@@ -11,7 +11,7 @@ import Foundation
 ///
 /// **Cancellation.** Cancelling the task of a list or watch aborts its transfer at once.
 ///
-/// **Credentials.** Applied through `AgentHTTP`'s ``HTTPClient``: a token file is re-read at
+/// **Credentials.** Applied through `Transport`'s ``HTTPClient``: a token file is re-read at
 /// most a minute after its last read, and at once after a 401, after which the request is
 /// retried once.
 public final class KubernetesClient: Sendable {
