@@ -48,8 +48,9 @@ final class ManagerHarness {
     var hasFinished: Bool { finished.value }
 
     /// Moves the clock over every target's first slot and waits until each has scraped once and
-    /// waits for its second slot.
-    func scrapeEveryTargetOnce() async {
+    /// waits for its second slot; returns those second slots by target address.
+    @discardableResult
+    func scrapeEveryTargetOnce() async -> [String: ContinuousClock.Instant] {
         let targets = configuration.scrapeConfigs.flatMap(Target.targets(for:))
         let firstSlots = targets.map {
             ScrapeSchedule(interval: $0.interval, offset: $0.offset, now: clock.now, wallMilliseconds: clock.wallMilliseconds).next
@@ -58,13 +59,16 @@ final class ManagerHarness {
             let count = firstSlots.filter { $0 == slot }.count
             #expect(await clock.waitForSleeper(until: slot, count: count, timeout: .seconds(20)), "parked until \(clock.parkedDescription)")
         }
-        guard let last = firstSlots.max() else { return }
+        guard let last = firstSlots.max() else { return [:] }
         clock.advance(to: last)
+        var next: [String: ContinuousClock.Instant] = [:]
         for (target, slot) in zip(targets, firstSlots) {
             #expect(
                 await clock.waitForSleeper(until: slot + target.interval, timeout: .seconds(20)),
                 "\(target.url) did not scrape; parked until \(clock.parkedDescription)")
+            next[target.address] = slot + target.interval
         }
+        return next
     }
 
     /// Every sample in the WAL, in order, by series text.
@@ -141,7 +145,7 @@ struct ScrapeManagerTests {
         job.staticConfigs = [StaticConfig(targets: [kept.address, removed.address])]
         job.fingerprint = "static_configs: [kept, removed]"  // what the loader derives from the YAML
         let h = try ManagerHarness(job)
-        await h.scrapeEveryTargetOnce()
+        let nextSlots = await h.scrapeEveryTargetOnce()
         #expect(try h.staleSeries().isEmpty)
 
         var reloaded = job
@@ -153,7 +157,10 @@ struct ScrapeManagerTests {
             await eventually(timeout: .seconds(20)) { (try? h.staleSeries()) == gone },
             "stale after the reload: \((try? h.staleSeries()) ?? [])")
         #expect(h.manager.targetStatus.map(\.target.address) == [kept.address])
-        #expect(h.clock.sleeperCount == 1, "the removed target's loop still waits on the clock: \(h.clock.parkedDescription)")
+        // Only the kept target's loop (restarted: its job changed) waits on the clock, for its slot.
+        #expect(
+            await eventually(timeout: .seconds(20)) { h.clock.deadlines == [nextSlots[kept.address]].compactMap { $0 } },
+            "the loops wait until \(h.clock.parkedDescription)")
         #expect(await h.stop())
         #expect(try h.staleSeries() == gone, "stopping the agent wrote staleness markers for the kept target")
         try await kept.stop()
