@@ -36,6 +36,8 @@ final class RemoteEndpoint: Sendable {
     /// The running endpoint's shared state (nil before it started and after it stopped), and a
     /// shutdown request that came before it started.
     private let state = Mutex<(context: EndpointContext?, pendingShutdown: (ContinuousClock.Instant, WALPosition)?)>((nil, nil))
+    /// Fired when ``run(startingAt:)`` begins (before it reads the stored progress).
+    let started = OneShotEvent()
     /// Fired when ``run(startingAt:)`` has returned.
     let finished = OneShotEvent()
 
@@ -88,6 +90,9 @@ final class RemoteEndpoint: Sendable {
     /// Whether the endpoint is running (started and not yet stopped).
     var isRunning: Bool { state.withLock { $0.context != nil } }
 
+    /// The running endpoint's shared state; nil before it started and after it stopped.
+    var context: EndpointContext? { state.withLock { $0.context } }
+
     /// The acknowledged low-water mark (for WAL truncation); nil until the endpoint has started.
     var acknowledged: Cursor? { progress.current()?.acknowledged }
 
@@ -123,6 +128,7 @@ final class RemoteEndpoint: Sendable {
     /// Sends until shut down. Without stored progress it starts at `startingAt` (an endpoint added
     /// by a reload starts at the WAL's end) or at the WAL's beginning.
     func run(startingAt: WALPosition? = nil) async {
+        started.fire()
         defer { finished.fire() }
         guard !Task.isCancelled else { return }
         let start: (reader: WALReader, resume: EndpointProgress)

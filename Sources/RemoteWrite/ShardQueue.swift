@@ -102,6 +102,9 @@ final class ShardQueue: Sendable {
     /// Queued items, the batch in flight excluded.
     var count: Int { state.withLock { $0.count } }
 
+    /// Whether the producer is parked in ``waitForRoom()`` (for tests and debugging).
+    var isProducerWaiting: Bool { state.withLock { $0.producer != nil } }
+
     /// Samples and exemplars queued or in flight.
     var pendingCounts: (samples: Int, exemplars: Int) {
         state.withLock { ($0.samples.count + $0.inFlight.samples, $0.exemplars.count + $0.inFlight.exemplars) }

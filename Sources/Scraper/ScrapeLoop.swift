@@ -107,6 +107,13 @@ struct ScrapeLoop: Sendable {
             let vanished = state.cache.finishSuccessfulAttempt(trackTimestamps: target.config.trackTimestampsStaleness)
             for ref in vanished { batch.append(ref: ref, timestamp: timestamp, value: staleMarker) }
         } catch {
+            if Task.isCancelled {
+                // Aborted (shutdown, reload, target removed): not a failure of the target. Nothing
+                // of it is stored; the loop's owner decides about staleness markers.
+                state.cache.rollBackPending()
+                state.metadata.dropStaged()
+                return
+            }
             failure = Self.describe(error, target: target)
             // A failed scrape stores none of its samples; every series of the previous scrape goes stale.
             batch = AppendBatch()

@@ -11,8 +11,13 @@ import WAL
 // Issue 7's acceptance: a real RemoteWriteService over a real WAL in a temporary directory,
 // sending to in-process receivers that decode every request. Each test states one rule of the
 // queue and checks it on what arrives.
+//
+// Tests whose subject is time (batch deadlines, backoff, Retry-After, resharding, sample age)
+// run the service on a ManualClock: the clock moves only when the test moves it, after the code
+// under test is parked on it (`waitForSleeper(until:)` also checks what it waits for), so no
+// wall-clock margin decides them. Real-time waits are only generous bounds for what must happen.
 
-@Suite("Queue: ordering, batching and sharding")
+@Suite("Queue: ordering and sharding")
 struct QueueOrderingTests {
     @Test func eachSeriesArrivesInTimestampOrderUnderConcurrentShardsWithNothingLostOrDuplicated() async throws {
         let receiver = try await Receiver { _, _ in CannedResponse(status: 204, delay: .milliseconds(Int.random(in: 0...50))) }
@@ -27,8 +32,7 @@ struct QueueOrderingTests {
         }
         let total = 64 * 30
         #expect(await receiver.waitForAccepted(total, timeout: .seconds(20)))
-        try await Task.sleep(for: .milliseconds(200))  // anything extra would arrive now
-        await running.stop()
+        await running.stop()  // anything extra would have arrived by the time it returns
         await receiver.stop()
 
         let accepted = receiver.accepted
@@ -47,22 +51,31 @@ struct QueueOrderingTests {
         #expect(shardsSeen == [0, 1, 2, 3])
         #expect(running.metric("prometheus_remote_storage_samples_total") == Double(total))
     }
+}
 
+@Suite("Queue: batching on the endpoint's clock")
+struct QueueBatchingTests {
     @Test func noRequestHoldsMoreThanMaxSamplesPerSendAndFullBatchesDoNotWaitForTheDeadline() async throws {
-        let receiver = try await Receiver()
+        let clock = ManualClock()
+        let t0 = clock.now
+        let receiver = try await Receiver(clock: clock)
         let fixture = try WALFixture()
         let series = nodeSeries(5)
         // One commit of 95 samples: 19 per series.
         var samples: [(labels: Labels, timestamp: Int64, value: Double)] = []
         for scrape in 0..<19 { for s in series { samples.append((s, baseTimestamp + Int64(scrape) * 1000, Double(scrape))) } }
         try await fixture.commit(samples)
-        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, maxPerSend: 10, deadline: .seconds(60))])
-        // 9 full batches go at once; only the last 5 samples would wait for the 60 s deadline
-        // (the shutdown below flushes them).
-        #expect(await receiver.waitForAccepted(90, timeout: .seconds(25)), "full batches were held back")
+        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, maxPerSend: 10, deadline: .seconds(60))], clock: clock)
+        // The clock stands still: the 9 full batches go without it; the last 5 samples wait for
+        // the 60 s deadline, counted from their arrival in the queue.
+        #expect(await receiver.waitForAccepted(90, timeout: .seconds(20)), "full batches were held back")
+        #expect(
+            await clock.waitForSleeper(until: t0 + .seconds(60)),
+            "the partial batch does not wait for batch_send_deadline; parked until \(clock.parkedDescription)")
         #expect(receiver.accepted.count == 90, "the partial batch went before its deadline")
         await running.stop()
         #expect(receiver.accepted.count == 95, "the shutdown flushed the partial batch")
+        #expect(clock.now == t0, "nothing needed the clock to move")
         await receiver.stop()
 
         let sizes = receiver.arrivals.map(\.samples.count)
@@ -71,13 +84,20 @@ struct QueueOrderingTests {
         #expect(sizes.filter { $0 == 10 }.count == 9, "request sizes \(sizes)")
     }
 
-    @Test func aPartialBatchIsSentAfterBatchSendDeadline() async throws {
-        let receiver = try await Receiver()
+    @Test func aPartialBatchIsSentAtBatchSendDeadlineAndNotBefore() async throws {
+        let clock = ManualClock()
+        let receiver = try await Receiver(clock: clock)
         let fixture = try WALFixture()
-        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, maxPerSend: 100, deadline: .milliseconds(400))])
-        try await Task.sleep(for: .milliseconds(200))  // the watcher is waiting at the WAL's end
-        let committedAt = ContinuousClock.now
+        let running = try RunningService(
+            fixture, endpoints: [endpoint(receiver.url, maxPerSend: 100, deadline: .milliseconds(400))], clock: clock)
+        let committedAt = clock.now
         try await fixture.scrape(nodeSeries(3), at: baseTimestamp)
+        let due = committedAt + .milliseconds(400)
+        #expect(await clock.waitForSleeper(until: due), "the sender does not wait for the deadline; parked until \(clock.parkedDescription)")
+        clock.advance(to: due - .milliseconds(1))
+        #expect(await clock.waitForSleeper(until: due), "the sender stopped waiting 1 ms before the deadline")
+        #expect(receiver.arrivals.isEmpty, "sent before batch_send_deadline")
+        clock.advance(to: due)
         #expect(await receiver.waitForAccepted(3, timeout: .seconds(20)))
         await running.stop()
         await receiver.stop()
@@ -86,9 +106,7 @@ struct QueueOrderingTests {
         #expect(arrivals.count == 1)
         guard let first = arrivals.first else { return }
         #expect(first.samples.count == 3)
-        let waited = first.at - committedAt
-        #expect(waited >= .milliseconds(390), "sent after \(waited), before batch_send_deadline")
-        #expect(waited < .seconds(8), "sent only after \(waited)")
+        #expect(first.at == due, "sent \(first.at - committedAt) after the samples came, batch_send_deadline is 400 ms")
     }
 }
 
@@ -112,25 +130,28 @@ struct QueueRetryTests {
         StatusCase(status: 408, retried: false),
     ])
     func theAnswersStatusDecidesBetweenRetryAndDrop(_ c: StatusCase) async throws {
-        let receiver = try await Receiver { _, index in
+        let clock = ManualClock()
+        let t0 = clock.now
+        let receiver = try await Receiver(clock: clock) { _, index in
             index == 0 ? CannedResponse(status: c.status, body: Array("simulated \(c.status)".utf8)) : CannedResponse(status: 204)
         }
         let fixture = try WALFixture()
         let first = try await fixture.scrape(nodeSeries(5), at: baseTimestamp)
-        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url) {
+        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, maxPerSend: 5) {
             $0.queueConfig.retryOnHTTP429 = c.retryOn429
             $0.queueConfig.retryOnHTTPStatus = c.extra
-        }])
+        }], clock: clock)
         #expect(await receiver.wait(timeout: .seconds(20)) { $0.count >= 1 })
         if c.retried {
+            // Retried after min_backoff (10 ms), on the endpoint's clock.
+            #expect(await retry(after: [.milliseconds(10)], from: t0, clock: clock, receiver: receiver))
             #expect(await receiver.waitForAccepted(5, timeout: .seconds(20)))
         } else {
             // A later batch goes through; the dropped one never comes back.
-            try await Task.sleep(for: .milliseconds(300))
             try await fixture.scrape(nodeSeries(5), at: baseTimestamp + 1000)
             #expect(await receiver.waitForAccepted(5, timeout: .seconds(20)))
+            #expect(!clock.deadlines.contains(t0 + .milliseconds(10)), "the sender waits to retry a dropped batch")
         }
-        try await Task.sleep(for: .milliseconds(300))
         await running.stop()
         await receiver.stop()
 
@@ -157,11 +178,15 @@ struct QueueRetryTests {
     }
 
     @Test func everyRetryCarriesItsAttemptNumber() async throws {
+        let clock = ManualClock()
+        let t0 = clock.now
         let script = [503, 500, 429]
-        let receiver = try await Receiver { _, index in CannedResponse(status: index < script.count ? script[index] : 204) }
+        let receiver = try await Receiver(clock: clock) { _, index in CannedResponse(status: index < script.count ? script[index] : 204) }
         let fixture = try WALFixture()
         try await fixture.scrape(nodeSeries(3), at: baseTimestamp)
-        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url)])
+        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, maxPerSend: 3)], clock: clock)
+        #expect(await receiver.wait(timeout: .seconds(20)) { $0.count >= 1 })
+        #expect(await retry(after: [10, 20, 40].map { .milliseconds($0) }, from: t0, clock: clock, receiver: receiver))
         #expect(await receiver.waitForAccepted(3, timeout: .seconds(20)))
         await running.stop()
         await receiver.stop()
@@ -170,48 +195,95 @@ struct QueueRetryTests {
         #expect(Set(arrivals.map { Set($0.samples) }).count == 1, "every attempt carries the same samples")
     }
 
-    @Test func retryAfterOnA429IsWaitedFor() async throws {
-        let receiver = try await Receiver { _, index in
-            index == 0 ? CannedResponse(status: 429, headers: [("Retry-After", "1")]) : CannedResponse(status: 204)
+    enum RetryAfterForm: String, Sendable, CaseIterable { case seconds, httpDate }
+
+    @Test(arguments: RetryAfterForm.allCases)
+    func retryAfterOnA429IsWaitedForExactly(_ form: RetryAfterForm) async throws {
+        let clock = ManualClock()
+        let t0 = clock.now
+        let receiver = try await Receiver(clock: clock) { _, index in
+            guard index == 0 else { return CannedResponse(status: 204) }
+            // Seven seconds from the receiver's now: as seconds, or as a date on the agent's wall clock.
+            let value = form == .seconds ? "7" : httpDate(wallMilliseconds: clock.wallMilliseconds + 7_000)
+            return CannedResponse(status: 429, headers: [("Retry-After", value)])
         }
         let fixture = try WALFixture()
         try await fixture.scrape(nodeSeries(2), at: baseTimestamp)
-        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url)])
+        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, maxPerSend: 2)], clock: clock)
+        #expect(await receiver.wait(timeout: .seconds(20)) { $0.count >= 1 })
+        // Longer than the backoff (10 ms): the receiver's word wins, to the millisecond.
+        #expect(await clock.waitForSleeper(until: t0 + .seconds(7)), "parked until \(clock.parkedDescription)")
+        clock.advance(to: t0 + .milliseconds(6_999))
+        #expect(await retry(after: [.seconds(7)], from: t0, clock: clock, receiver: receiver))
         #expect(await receiver.waitForAccepted(2, timeout: .seconds(20)))
         await running.stop()
         await receiver.stop()
         let arrivals = receiver.arrivals
         #expect(arrivals.count == 2)
-        guard arrivals.count == 2 else { return }
-        let gap = arrivals[1].at - arrivals[0].at
-        #expect(gap >= .milliseconds(990), "retried after \(gap) despite Retry-After: 1")
-        #expect(gap < .seconds(8), "retried only after \(gap)")
+        #expect(arrivals.map { $0.at - t0 } == [.zero, .seconds(7)])
     }
 
     @Test func backoffDoublesFromMinBackoffUpToMaxBackoff() async throws {
+        let clock = ManualClock()
+        let t0 = clock.now
         let failures = 8
-        let receiver = try await Receiver { _, index in CannedResponse(status: index < failures ? 503 : 204) }
+        let receiver = try await Receiver(clock: clock) { _, index in CannedResponse(status: index < failures ? 503 : 204) }
         let fixture = try WALFixture()
         try await fixture.scrape(nodeSeries(1), at: baseTimestamp)
-        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url) {
+        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, maxPerSend: 1) {
             $0.queueConfig.minBackoff = .milliseconds(40)
             $0.queueConfig.maxBackoff = .milliseconds(160)
-        }])
+        }], clock: clock)
+        #expect(await receiver.wait(timeout: .seconds(20)) { $0.count >= 1 })
+        let expected: [Duration] = [40, 80, 160, 160, 160, 160, 160, 160].map { .milliseconds($0) }
+        #expect(await retry(after: expected, from: t0, clock: clock, receiver: receiver))
         #expect(await receiver.waitForAccepted(1, timeout: .seconds(20)))
         await running.stop()
         await receiver.stop()
         let times = receiver.arrivals.map(\.at)
         #expect(times.count == failures + 1)
-        guard times.count == failures + 1 else { return }
         let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
-        let expected: [Duration] = [40, 80, 160, 160, 160, 160, 160, 160].map { .milliseconds($0) }
-        for (i, (gap, wanted)) in zip(gaps, expected).enumerated() {
-            #expect(gap >= wanted, "attempt \(i + 1) came \(gap) after the previous one, before its backoff \(wanted)")
-        }
-        // Uncapped doubling would wait 1280 ms before the last attempt; the cap is 160 ms (a
-        // loaded machine adds some, not 800 ms).
-        #expect((gaps.last ?? .zero) < .milliseconds(1000), "max_backoff not applied: last gaps \(gaps.suffix(3))")
+        #expect(gaps == expected, "waits between attempts")
     }
+
+    @Test func samplesOlderThanSampleAgeLimitAreDroppedWhenReadAndWhenTheyAgeWhileRetrying() async throws {
+        let clock = ManualClock()
+        let t0 = clock.now
+        let now = clock.wallMilliseconds
+        let receiver = try await Receiver(clock: clock) { _, index in
+            index == 0 ? CannedResponse(status: 503, headers: [("Retry-After", "15")]) : CannedResponse(status: 204)
+        }
+        let fixture = try WALFixture()
+        let (stale, aging, young) = (
+            Labels(["__name__": "stale", "job": "a"]), Labels(["__name__": "aging", "job": "a"]), Labels(["__name__": "young", "job": "a"])
+        )
+        // sample_age_limit 30 s: 40 s old when read; 20 s old when read, 35 s at the retry; 5 s, then 20 s.
+        try await fixture.commit([(stale, now - 40_000, 1), (aging, now - 20_000, 2), (young, now - 5_000, 3)])
+        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, maxPerSend: 2) {
+            $0.queueConfig.sampleAgeLimit = .seconds(30)
+        }], clock: clock)
+        #expect(await receiver.wait(timeout: .seconds(20)) { $0.count >= 1 })
+        #expect(await retry(after: [.seconds(15)], from: t0, clock: clock, receiver: receiver))
+        await running.stop()
+        await receiver.stop()
+
+        let arrivals = receiver.arrivals
+        #expect(arrivals.count == 2, "requests: \(arrivals.map(\.samples))")
+        guard arrivals.count == 2 else { return }
+        #expect(Set(arrivals[0].samples.map(\.series)) == [aging.description, young.description], "the stale sample was dropped when read")
+        #expect(arrivals[1].samples.map(\.series) == [young.description], "the retry leaves out what grew too old meanwhile")
+        #expect(running.metric("prometheus_remote_storage_samples_dropped_total", ["reason": "too_old"]) == 2)
+        #expect(running.metric("prometheus_remote_storage_samples_total") == 1)
+    }
+}
+
+/// `Retry-After`'s HTTP-date (IMF-fixdate) for a wall time in milliseconds since the epoch.
+func httpDate(wallMilliseconds: Int64) -> String {
+    let formatter = DateFormatter()
+    formatter.locale = Locale(identifier: "en_US_POSIX")
+    formatter.timeZone = TimeZone(identifier: "GMT")
+    formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+    return formatter.string(from: Date(timeIntervalSince1970: Double(wallMilliseconds) / 1000))
 }
 
 @Suite("Queue: what arrives")
@@ -344,8 +416,10 @@ struct QueueContentTests {
         #expect(running.metric("prometheus_remote_storage_samples_total") == 0)
     }
 
-    @Test func remoteWrite1MetadataRequestsCarryTheFamiliesOfTheWALsMetadataRecords() async throws {
-        let receiver = try await Receiver()
+    @Test func remoteWrite1MetadataRequestsCarryTheFamiliesOfTheWALsMetadataRecordsEverySendInterval() async throws {
+        let clock = ManualClock()
+        let t0 = clock.now
+        let receiver = try await Receiver(clock: clock)
         let fixture = try WALFixture()
         let families = [
             MetadataRecord(family: "http_requests", type: .counter, help: "Requests served."),
@@ -353,15 +427,28 @@ struct QueueContentTests {
             MetadataRecord(family: "latency_seconds", type: .histogram, unit: "seconds", help: "Latency."),
         ]
         try await fixture.commit([(Labels(["__name__": "http_requests_total", "job": "api"]), baseTimestamp, 1)], metadata: families)
-        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url) {
+        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, maxPerSend: 1) {
             $0.metadataConfig.send = true
-            $0.metadataConfig.sendInterval = .milliseconds(200)
-        }])
+            $0.metadataConfig.sendInterval = .seconds(7)
+        }], clock: clock)
+        // The watcher has read the metadata; the sender waits for send_interval.
+        #expect(await eventually(timeout: .seconds(20)) { running.context()?.metadata.withLock { $0.count } == 3 })
+        #expect(await receiver.waitForAccepted(1, timeout: .seconds(20)))
+        #expect(await clock.waitForSleeper(until: t0 + .seconds(7)), "parked until \(clock.parkedDescription)")
+        let early = receiver.arrivals.contains(where: \.isMetadataOnly)
+        #expect(!early, "metadata went before send_interval")
+        clock.advance(to: t0 + .seconds(7))
         #expect(await receiver.wait(timeout: .seconds(20)) { $0.contains(where: \.isMetadataOnly) })
+        // And again one interval later.
+        #expect(await clock.waitForSleeper(until: t0 + .seconds(14)), "parked until \(clock.parkedDescription)")
+        clock.advance(to: t0 + .seconds(14))
+        #expect(await receiver.wait(timeout: .seconds(20)) { $0.filter(\.isMetadataOnly).count >= 2 })
         await running.stop(timeout: .seconds(15))
         await receiver.stop()
 
-        guard let request = receiver.arrivals.first(where: \.isMetadataOnly), let metadata = request.v1?.metadata else {
+        let metadataRequests = receiver.arrivals.filter(\.isMetadataOnly)
+        #expect(metadataRequests.map { $0.at - t0 } == [.seconds(7), .seconds(14)])
+        guard let request = metadataRequests.first, let metadata = request.v1?.metadata else {
             Issue.record("no metadata request")
             return
         }
@@ -373,88 +460,8 @@ struct QueueContentTests {
         ]
         #expect(got == wanted)
         #expect(request.request.header("Content-Type") == "application/x-protobuf")
-        #expect((running.metric("prometheus_remote_storage_metadata_total") ?? 0) >= 3)
+        #expect((running.metric("prometheus_remote_storage_metadata_total") ?? 0) >= 6)
         #expect(receiver.arrivals.filter { !$0.isMetadataOnly }.flatMap(\.samples).count == 1)
-    }
-}
-
-@Suite("Queue: shutdown and restart")
-struct QueueShutdownTests {
-    @Test func samplesQueuedWhenShutdownBeginsAreSentBeforeRunReturns() async throws {
-        let receiver = try await Receiver()
-        let fixture = try WALFixture()
-        for scrape in 0..<5 { try await fixture.scrape(nodeSeries(10), at: baseTimestamp + Int64(scrape) * 1000) }
-        // A long batch deadline: nothing is sent before the shutdown.
-        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, shards: 2, deadline: .seconds(30))], flushDeadline: .seconds(10))
-        try await Task.sleep(for: .milliseconds(400))
-        #expect(receiver.arrivals.isEmpty)
-        // Some more, not yet read when the shutdown begins.
-        try await fixture.scrape(nodeSeries(10), at: baseTimestamp + 5000)
-        let shutdownAt = ContinuousClock.now
-        let took = await running.stop(timeout: .seconds(30))
-        #expect(took != nil, "run() did not return")
-        #expect(counts(receiver.accepted) == counts(fixture.committed))
-        if let last = receiver.arrivals.last {
-            #expect(last.at - shutdownAt < .seconds(15), "the flush waited for the 30 s batch deadline")
-        }
-        await receiver.stop()
-    }
-
-    @Test func runReturnsByTheFlushDeadlineWhenTheReceiverIsDown() async throws {
-        let receiver = try await Receiver(Receiver.answering(503))
-        let fixture = try WALFixture()
-        try await fixture.scrape(nodeSeries(10), at: baseTimestamp)
-        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url)], flushDeadline: .seconds(1))
-        #expect(await receiver.wait(timeout: .seconds(20)) { !$0.isEmpty })
-        let took = await running.stop(timeout: .seconds(30))
-        await receiver.stop()
-        #expect(took != nil, "run() did not return within 30 s")
-        if let took { #expect(took < .seconds(8), "run() returned \(took) after shutdown began; flush deadline 1 s") }
-    }
-
-    @Test func runReturnsByTheFlushDeadlineWhenTheBacklogExceedsTheQueues() async throws {
-        let receiver = try await Receiver(Receiver.answering(503))
-        let fixture = try WALFixture()
-        for scrape in 0..<20 { try await fixture.scrape(nodeSeries(10), at: baseTimestamp + Int64(scrape) * 1000) }
-        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, capacity: 20, maxPerSend: 10)], flushDeadline: .seconds(1))
-        #expect(await receiver.wait(timeout: .seconds(20)) { !$0.isEmpty })
-        try await Task.sleep(for: .milliseconds(300))  // the watcher now waits for room
-        let took = await running.stop(timeout: .seconds(15))
-        await receiver.stop()
-        #expect(took != nil, "run() had not returned 15 s after shutdown began (flush deadline 1 s)")
-        if let took { #expect(took < .seconds(8), "run() returned \(took) after shutdown began; flush deadline 1 s") }
-    }
-
-    @Test func aRestartSendsExactlyWhatTheStoredProgressLeftUnsent() async throws {
-        // Run 1: the first two requests are accepted, then the receiver fails.
-        let receiver = try await Receiver { _, index in CannedResponse(status: index < 2 ? 204 : 503) }
-        let fixture = try WALFixture()
-        for scrape in 0..<10 { try await fixture.scrape(nodeSeries(10), at: baseTimestamp + Int64(scrape) * 1000) }
-        let first = try RunningService(fixture, endpoints: [endpoint(receiver.url, shards: 2, maxPerSend: 10)], flushDeadline: .seconds(1))
-        #expect(await receiver.wait(timeout: .seconds(20)) { $0.count >= 4 })
-        let took = await first.stop(timeout: .seconds(30))
-        #expect(took != nil, "run 1 did not return")
-        let acceptedFirst = receiver.accepted
-        #expect(!acceptedFirst.isEmpty, "run 1 had nothing accepted")
-
-        // The stored progress covers no sample that was not accepted.
-        let progress = try EndpointProgressFile(directory: fixture.progressDirectory, endpointName: "hub").load()
-        #expect(progress != nil, "no progress stored")
-        if let progress {
-            let accepted = Set(acceptedFirst)
-            for entry in try fixture.samplesWithPlaces() where !accepted.contains(entry.sample) {
-                #expect(!progress.isAcknowledged(ref: entry.ref, at: entry.place), "unsent \(entry.sample) counted as acknowledged")
-            }
-        }
-
-        // Run 2, receiver healthy: exactly the rest.
-        receiver.answer(Receiver.answering(204))
-        let second = try RunningService(fixture, endpoints: [endpoint(receiver.url, shards: 2, maxPerSend: 10)], flushDeadline: .seconds(1))
-        #expect(await receiver.waitForAccepted(100, timeout: .seconds(20)))
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(await second.stop(timeout: .seconds(30)) != nil, "run 2 did not return")
-        await receiver.stop()
-        #expect(counts(receiver.accepted) == counts(fixture.committed), "nothing twice, nothing skipped")
     }
 }
 
@@ -464,53 +471,66 @@ struct QueueIsolationTests {
 
     @Test(arguments: Trouble.allCases)
     func anEndpointWhoseReceiverIsInTroubleDoesNotHoldUpTheOther(_ trouble: Trouble) async throws {
-        let good = try await Receiver()
-        let bad = try await Receiver { _, _ in
-            trouble == .down ? CannedResponse(status: 503) : CannedResponse(status: 204, delay: .seconds(5))
-        }
+        let clock = ManualClock()
+        let good = try await Receiver(clock: clock)
+        // Down: every request fails (the sender waits in backoff); slow: no request is ever answered.
+        let held = HeldResponses()
+        let bad = try await Receiver(clock: clock) { _, _ in trouble == .down ? CannedResponse(status: 503) : held.hold() }
         let fixture = try WALFixture()
         for scrape in 0..<10 { try await fixture.scrape(nodeSeries(20), at: baseTimestamp + Int64(scrape) * 1000) }
         let running = try RunningService(
             fixture,
-            endpoints: [endpoint(bad.url, name: "bad", maxPerSend: 20), endpoint(good.url, name: "good", maxPerSend: 20)],
-            flushDeadline: .milliseconds(500))
-        let started = ContinuousClock.now
+            endpoints: [
+                endpoint(bad.url, name: "bad", maxPerSend: 20) { $0.remoteTimeout = .seconds(600) },
+                endpoint(good.url, name: "good", maxPerSend: 20),
+            ],
+            flushDeadline: .milliseconds(500), clock: clock)
+        // The clock stands still and the bad receiver never lets a request through: the healthy
+        // endpoint sends everything all the same.
         #expect(await good.waitForAccepted(200, timeout: .seconds(20)))
-        let took = ContinuousClock.now - started
-        // A slow receiver takes 5 s per request: waiting on it would cost the healthy endpoint's
-        // 10 requests 50 s; a loaded CI machine needed up to 8 s without any such wait.
-        #expect(took < .seconds(20), "the healthy endpoint needed \(took)")
         #expect(counts(good.accepted) == counts(fixture.committed))
         #expect(!bad.arrivals.isEmpty)
-        await running.stop(timeout: .seconds(30))
+        #expect(bad.accepted.isEmpty)
+        await running.beginStop()
+        if trouble == .slow {
+            // The bad endpoint drains (its last request did not fail) until the flush deadline.
+            let deadline = clock.now + .milliseconds(500)
+            #expect(await clock.waitForSleeper(until: deadline), "parked until \(clock.parkedDescription)")
+            clock.advance(to: deadline)
+        }
+        #expect(await running.waitUntilFinished(), "run() did not return")
         await good.stop()
         await bad.stop()
     }
 
     @Test func pendingSamplesStayWithinCapacityTimesShardsWhileTheReceiverIsDownAndAllArriveAfter() async throws {
-        let receiver = try await Receiver(Receiver.answering(503))
+        let clock = ManualClock()
+        let t0 = clock.now
+        let receiver = try await Receiver(clock: clock, Receiver.answering(503))
         let fixture = try WALFixture()
         for scrape in 0..<40 { try await fixture.scrape(nodeSeries(10), at: baseTimestamp + Int64(scrape) * 1000) }
-        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, shards: 2, capacity: 20, maxPerSend: 10)])
-        var observed: [Double] = []
-        // Watch for 2.5 s after the backlog first shows (on a loaded machine the endpoint may
-        // take a while to start), at most 20 s in all.
-        let giveUp = ContinuousClock.now + .seconds(20)
-        var until = giveUp
-        while ContinuousClock.now < until {
-            if let pending = running.metric("prometheus_remote_storage_samples_pending") {
-                observed.append(pending)
-                if pending > 0, until == giveUp { until = min(giveUp, ContinuousClock.now + .seconds(2.5)) }
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, shards: 2, capacity: 20, maxPerSend: 10)], clock: clock)
+        // Retry after retry (backoff 10, 20, 40, 80 ms), each time once both senders wait to retry
+        // and the watcher waits for room, what is pending stays within capacity × shards. Before
+        // the last retry the receiver comes back: the retries succeed and everything follows (in
+        // full batches: 200 samples per shard).
+        let backoffs = [10, 20, 40, 80].map { Duration.milliseconds($0) }
+        var retryAt = t0
+        for (i, backoff) in backoffs.enumerated() {
+            retryAt = retryAt + backoff
+            #expect(
+                await clock.waitForSleeper(until: retryAt, count: 2, timeout: .seconds(20)),
+                "both senders should wait to retry at \(retryAt - t0); parked until \(clock.parkedDescription)")
+            #expect(await eventually(timeout: .seconds(20)) { running.watcherWaitsForRoom() }, "the watcher never waited for room")
+            let pending = running.metric("prometheus_remote_storage_samples_pending") ?? -1
+            #expect(pending > 0 && pending <= 40, "samples_pending is \(pending); capacity × shards = 40")
+            let queues = running.context()?.sets.current.queues.map { $0.pendingCounts.samples } ?? []
+            #expect(queues.count == 2 && queues.allSatisfy { $0 <= 20 }, "queued and in flight per shard: \(queues)")
+            #expect(receiver.accepted.isEmpty)
+            if i == backoffs.count - 1 { receiver.answer(Receiver.answering(204)) }
+            clock.advance(to: retryAt)
         }
-        #expect(observed.max() ?? 0 > 0, "samples_pending never showed the backlog")
-        #expect(observed.allSatisfy { $0 <= 40 }, "samples_pending reached \(observed.max() ?? 0) > capacity × shards = 40")
-        #expect(receiver.accepted.isEmpty)
-
-        receiver.answer(Receiver.answering(204))
         #expect(await receiver.waitForAccepted(400, timeout: .seconds(20)))
-        try await Task.sleep(for: .milliseconds(300))
         await running.stop(timeout: .seconds(30))
         await receiver.stop()
         #expect(counts(receiver.accepted) == counts(fixture.committed))
@@ -519,38 +539,45 @@ struct QueueIsolationTests {
         }
     }
 
-    /// Slow: the reshard decision is taken every 10 s (ReshardPolicy.updateInterval).
-    @Test(.timeLimit(.minutes(1)))
-    func shardsGrowWhenSendingCannotKeepUpAndOrderHoldsAcrossTheReshard() async throws {
-        let receiver = try await Receiver { _, _ in CannedResponse(status: 204, delay: .milliseconds(100)) }
+    @Test func shardsGrowAtTheReshardIntervalWhenSendingCannotKeepUpAndOrderHoldsAcrossTheReshard() async throws {
+        let clock = ManualClock()
+        let t0 = clock.now
+        let held = HeldResponses()
+        let receiver = try await Receiver(clock: clock) { _, _ in held.hold() }
         let fixture = try WALFixture()
         let series = nodeSeries(20)
+        // A backlog of 150 scrapes, one second apart.
+        for scrape in 0..<150 { try await fixture.scrape(series, at: baseTimestamp + Int64(scrape) * 1000) }
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, maxPerSend: 10) {
             $0.queueConfig.minShards = 1
             $0.queueConfig.maxShards = 4
             $0.queueConfig.capacity = 200
-        }])
-        // About 400 samples/s in; one shard sends at most 10 per 100 ms.
-        var scrape: Int64 = 0
-        let until = ContinuousClock.now + .seconds(20)
-        var grew = false
-        while ContinuousClock.now < until {
-            try await fixture.scrape(series, at: baseTimestamp + scrape * 50)
-            scrape += 1
-            try await Task.sleep(for: .milliseconds(50))
-            if (running.metric("prometheus_remote_storage_shards") ?? 1) > 1 {
-                grew = true
+        }], clock: clock)
+        // Every request takes 100 ms of the endpoint's clock: the test answers it after moving the
+        // clock. One shard sends 100 samples/s while the backlog waits: it cannot keep up.
+        var answered = 0
+        var grewAfter: Duration?
+        while clock.now - t0 < .seconds(30) {
+            guard await receiver.wait(timeout: .seconds(20), until: { $0.count > answered }) else {
+                Issue.record("no request after \(answered) at \(clock.now - t0): \(running.service.endpoints["hub"]?.debugState ?? "-")")
                 break
             }
+            clock.advance(by: .milliseconds(100))
+            answered = receiver.arrivals.count
+            held.releaseAll()
+            if (running.metric("prometheus_remote_storage_shards") ?? 1) > 1 {
+                grewAfter = clock.now - t0
+                break
+            }
+            if clock.now - t0 < .seconds(10) {
+                #expect(running.metric("prometheus_remote_storage_shards_desired") == 1, "a reshard decided before the interval")
+            }
         }
-        #expect(grew, "prometheus_remote_storage_shards stayed at 1 (desired \(running.metric("prometheus_remote_storage_shards_desired") ?? -1))")
-        // Keep the input going across the reshard, then let everything drain.
-        for _ in 0..<20 {
-            try await fixture.scrape(series, at: baseTimestamp + scrape * 50)
-            scrape += 1
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        #expect(await receiver.waitForAccepted(fixture.committed.count, timeout: .seconds(20)))
+        #expect(grewAfter != nil, "prometheus_remote_storage_shards stayed at 1 (desired \(running.metric("prometheus_remote_storage_shards_desired") ?? -1))")
+        if let grewAfter { #expect(grewAfter >= ReshardPolicy.updateInterval, "resharded after \(grewAfter)") }
+        // Answer at once from now on; the shutdown drains the rest.
+        receiver.answer(Receiver.answering(204))
+        held.releaseAll()
         await running.stop(timeout: .seconds(30))
         await receiver.stop()
         #expect(counts(receiver.accepted) == counts(fixture.committed))

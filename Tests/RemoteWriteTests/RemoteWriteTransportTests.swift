@@ -62,16 +62,6 @@ extension TLSTestServer {
     }
 }
 
-/// Polls until `condition` holds; false when `timeout` passed first.
-private func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return condition()
-}
-
 private func basic(_ user: String, _ password: String) -> String {
     "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
 }
@@ -125,7 +115,7 @@ struct RemoteWriteTLSTests {
                 """)
             let running = try RunningService(fixture, endpoints: [config])
             // Several failed attempts of the same 10 samples (min_backoff 10ms, max_backoff 100ms).
-            #expect(await eventually { (running.metric("prometheus_remote_storage_samples_retried_total", hub) ?? 0) >= 30 })
+            #expect(await eventually(timeout: .seconds(20)) { (running.metric("prometheus_remote_storage_samples_retried_total", hub) ?? 0) >= 30 })
             #expect(server.requests().isEmpty, "the handshake failed: no request reached the server")
             #expect((running.metric("prometheus_remote_storage_samples_failed_total", hub) ?? 0) == 0, "nothing was dropped")
             #expect((running.metric("prometheus_remote_storage_samples_total", hub) ?? 0) == 0)
@@ -377,7 +367,7 @@ struct RemoteWriteRedirectAndProxyTests {
             let config = try endpointFromYAML(server.url("/api/v1/write"), "follow_redirects: false")
             #expect(!config.httpClient.followRedirects)
             let running = try RunningService(fixture, endpoints: [config])
-            #expect(await eventually { (running.metric("prometheus_remote_storage_samples_failed_total", hub) ?? 0) == 5 })
+            #expect(await eventually(timeout: .seconds(20)) { (running.metric("prometheus_remote_storage_samples_failed_total", hub) ?? 0) == 5 })
             try await Task.sleep(for: .milliseconds(500))  // a retry or the redirected request would come now
             #expect(server.requests().map { "\($0.status) \($0.path)" } == ["307 /api/v1/write"])
 

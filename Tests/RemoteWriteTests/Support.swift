@@ -28,9 +28,12 @@ struct SeenSample: Hashable, Sendable, CustomStringConvertible {
 
 /// One request the receiver got, decoded, with what it answered.
 struct Arrival: Sendable {
+    /// When it arrived, on the receiver's clock (the test's ``ManualClock`` when it has one).
     var at: ContinuousClock.Instant
     var request: ReceivedRequest
     var status: Int
+    /// The gate holding the answer back (``HeldResponses``), if any.
+    var gate: ResponseGate?
     var v1: WriteRequest?
     var v2: WriteRequestV2?
     /// The samples in the request, series by series as encoded.
@@ -38,7 +41,8 @@ struct Arrival: Sendable {
     /// The label sets of the request's series (each as `Labels`).
     var series: [Labels]
 
-    var accepted: Bool { (200..<300).contains(status) }
+    /// Answered 2xx (a held answer only once released: one never released was not given).
+    var accepted: Bool { (200..<300).contains(status) && (gate?.isOpen ?? true) }
     var isV2: Bool { request.header("Content-Type")?.contains("io.prometheus.write.v2.Request") ?? false }
     var isMetadataOnly: Bool { (v1?.timeseries.isEmpty ?? false) && !(v1?.metadata.isEmpty ?? true) }
 }
@@ -77,7 +81,8 @@ final class Receiver: Sendable {
     private let log: Locked<[Arrival]>
     private let behaviour: Locked<Behaviour>
 
-    init(_ behaviour: @escaping Behaviour = { _, _ in CannedResponse(status: 204) }) async throws {
+    /// - Parameter clock: stamps each arrival (``Arrival/at``); the real clock by default.
+    init(clock: (any AgentClock)? = nil, _ behaviour: @escaping Behaviour = { _, _ in CannedResponse(status: 204) }) async throws {
         let log = Locked<[Arrival]>([])
         let current = Locked<Behaviour>(behaviour)
         self.log = log
@@ -88,8 +93,8 @@ final class Receiver: Sendable {
                 let response = answer(request, arrivals.count)
                 let decoded = decode(request)
                 arrivals.append(Arrival(
-                    at: .now, request: request, status: response.status, v1: decoded.v1, v2: decoded.v2,
-                    samples: decoded.samples, series: decoded.series))
+                    at: clock?.now ?? .now, request: request, status: response.status, gate: response.gate, v1: decoded.v1,
+                    v2: decoded.v2, samples: decoded.samples, series: decoded.series))
                 return response
             }
         }
@@ -125,6 +130,58 @@ final class Receiver: Sendable {
     }
 
     func stop() async { try? await server.stop() }
+}
+
+/// Answers a receiver holds back until the test releases them: requests that hang exactly as
+/// long as the test wants (while it moves the manual clock, or forever).
+final class HeldResponses: Sendable {
+    private let gates = Locked<[ResponseGate]>([])
+
+    /// `response`, held until ``releaseAll()``.
+    func hold(_ response: CannedResponse = CannedResponse(status: 204)) -> CannedResponse {
+        let gate = ResponseGate()
+        gates.withLock { $0.append(gate) }
+        var held = response
+        held.gate = gate
+        return held
+    }
+
+    /// Sends every answer held so far.
+    func releaseAll() {
+        for gate in gates.withLock({ g -> [ResponseGate] in defer { g = [] }; return g }) { gate.open() }
+    }
+
+    /// Answers held and not released yet.
+    var count: Int { gates.value.count }
+}
+
+/// Lets a sender retry after each of `backoffs` in turn, from the attempt made at `first`: waits
+/// until the sender is parked until the previous attempt plus the backoff (which checks the
+/// backoff exactly), moves the clock there, and waits for the retry to arrive. Records an issue
+/// and returns false at the first retry that does not come as expected.
+@discardableResult
+func retry(
+    after backoffs: [Duration], from first: ContinuousClock.Instant, clock: ManualClock, receiver: Receiver,
+    sourceLocation: SourceLocation = #_sourceLocation
+) async -> Bool {
+    var at = first
+    for (i, backoff) in backoffs.enumerated() {
+        let before = receiver.arrivals.count
+        at = at + backoff
+        guard await clock.waitForSleeper(until: at, timeout: .seconds(20)) else {
+            Issue.record(
+                "retry \(i + 1): the sender is not parked until \(at - clock.origin) (parked until \(clock.parkedDescription))",
+                sourceLocation: sourceLocation)
+            return false
+        }
+        #expect(receiver.arrivals.count == before, "retry \(i + 1) came before its backoff", sourceLocation: sourceLocation)
+        clock.advance(to: at)
+        guard await receiver.wait(timeout: .seconds(20), until: { $0.count > before }) else {
+            Issue.record("retry \(i + 1) did not arrive", sourceLocation: sourceLocation)
+            return false
+        }
+    }
+    return true
 }
 
 /// A WAL in a temporary directory and the refs of the series committed to it.
@@ -207,6 +264,54 @@ final class WALFixture {
     }
 }
 
+/// Checks endpoint `name`'s stored progress against what its receiver accepted: no sample that
+/// was not accepted counts as acknowledged; with `exactly`, every accepted one does too.
+func expectStoredProgress(
+    _ fixture: WALFixture, name: String = "hub", acknowledges accepted: [SeenSample], exactly: Bool = false,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    guard let progress = try EndpointProgressFile(directory: fixture.progressDirectory, endpointName: name).load() else {
+        Issue.record("no progress stored", sourceLocation: sourceLocation)
+        return
+    }
+    let accepted = Set(accepted)
+    for entry in try fixture.samplesWithPlaces() {
+        let acknowledged = progress.isAcknowledged(ref: entry.ref, at: entry.place)
+        if acknowledged && !accepted.contains(entry.sample) {
+            Issue.record("unsent \(entry.sample) counted as acknowledged", sourceLocation: sourceLocation)
+        }
+        if exactly && !acknowledged && accepted.contains(entry.sample) {
+            Issue.record("accepted \(entry.sample) not counted as acknowledged", sourceLocation: sourceLocation)
+        }
+    }
+}
+
+/// Holds the only thread of a one-thread ``BlockingIOPool`` until ``release()``: every job
+/// submitted meanwhile (progress stores, WAL reads) waits, in order.
+final class PoolHold: Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    private let holding = Locked(false)
+    private let job: Task<Void, Never>
+
+    init(_ pool: BlockingIOPool) {
+        let (semaphore, holding) = (semaphore, holding)
+        job = Task {
+            try? await pool.run {
+                holding.withLock { $0 = true }
+                semaphore.wait()
+            }
+        }
+    }
+
+    /// Waits until the pool's thread is held (every job submitted before has run).
+    func waitUntilHeld() async -> Bool { await eventually(timeout: .seconds(20)) { self.holding.value } }
+
+    func release() async {
+        semaphore.signal()
+        await job.value
+    }
+}
+
 /// One transport for every test of the target, as the agent has one.
 let sharedTransport = HTTPTransport()
 
@@ -250,13 +355,17 @@ final class RunningService: Sendable {
     private let finishedAt = Locked<ContinuousClock.Instant?>(nil)
 
     let clock: any AgentClock
+    /// The configuration the service started with.
+    let configuration: Configuration
 
-    /// - Parameter clock: the service's clock; the real one by default, a ``ManualClock`` for
-    ///   tests of deadlines, backoff and resharding.
+    /// - Parameters:
+    ///   - clock: the service's clock; the real one by default, a ``ManualClock`` for tests of
+    ///     deadlines, backoff and resharding.
+    ///   - pool: the service's blocking-I/O pool; the fixture's (shared) one by default.
     init(
         _ fixture: WALFixture, endpoints: [RemoteWriteConfig], externalLabels: Labels = .empty, walConfig: WALConfig? = nil,
         flushDeadline: Duration = .seconds(5), registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-        clock: any AgentClock = SystemClock()
+        clock: any AgentClock = SystemClock(), pool: BlockingIOPool? = nil
     ) throws {
         self.clock = clock
         var configuration = Configuration(remoteWrite: endpoints)
@@ -265,9 +374,10 @@ final class RunningService: Sendable {
         caps.maxSize = 0
         caps.maxAge = .zero
         configuration.wal = walConfig ?? caps
+        self.configuration = configuration
         self.registry = registry
         service = try RemoteWriteService(
-            configuration: configuration, wal: fixture.wal, pool: fixture.pool, transport: sharedTransport,
+            configuration: configuration, wal: fixture.wal, pool: pool ?? fixture.pool, transport: sharedTransport,
             storagePath: fixture.directory, flushDeadline: flushDeadline, registry: registry, clock: clock, logger: quietLogger)
         group = ServiceGroup(services: [service], logger: quietLogger)
         let group = self.group, finishedAt = self.finishedAt
@@ -278,6 +388,31 @@ final class RunningService: Sendable {
     }
 
     var hasFinished: Bool { finishedAt.value != nil }
+
+    /// Begins a graceful shutdown without waiting for it (``waitUntilFinished(timeout:)``).
+    func beginStop() async {
+        await group.triggerGracefulShutdown()
+    }
+
+    /// Waits up to `timeout` (real time) until `run()` returned; false when it had not.
+    func waitUntilFinished(timeout: Duration = .seconds(30)) async -> Bool {
+        await eventually(timeout: timeout) { self.hasFinished }
+    }
+
+    /// Reloads with the same configuration but `endpoints`.
+    func reload(endpoints: [RemoteWriteConfig]) {
+        var changed = configuration
+        changed.remoteWrite = endpoints
+        service.apply(changed)
+    }
+
+    /// The endpoint `name`'s running state, nil when it is not running.
+    func context(_ name: String = "hub") -> EndpointContext? { service.endpoints[name]?.context }
+
+    /// Whether endpoint `name`'s watcher is parked waiting for room in a full queue.
+    func watcherWaitsForRoom(_ name: String = "hub") -> Bool {
+        context(name)?.sets.all.contains { $0.queues.contains(where: \.isProducerWaiting) } ?? false
+    }
 
     /// Begins a graceful shutdown and waits up to `timeout` for `run()` to return. Returns how
     /// long it took, or nil when it had not returned by then (the service is left running).

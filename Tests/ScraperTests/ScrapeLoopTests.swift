@@ -16,7 +16,7 @@ final class LoopHarness {
     let directory: URL
     let wal: WriteAheadLog
     let transport = HTTPTransport()
-    let clock = ManualClock()
+    let clock: ManualClock
     let server: TestHTTPServer
     let requests = Locked<[ReceivedRequest]>([])
     let respond: Locked<@Sendable (ReceivedRequest) -> CannedResponse>
@@ -31,9 +31,11 @@ final class LoopHarness {
     let registry = PrometheusCollectorRegistry()
 
     init(
-        segmentSize: Int = 32 << 20, walDirectory: String? = nil, configure: (inout ScrapeConfig) -> Void = { _ in },
+        segmentSize: Int = 32 << 20, walDirectory: String? = nil,
+        startWallMilliseconds: Int64 = ManualClock.defaultStartWallMilliseconds, configure: (inout ScrapeConfig) -> Void = { _ in },
         respond: @escaping @Sendable (ReceivedRequest) -> CannedResponse
     ) async throws {
+        clock = ManualClock(startWallMilliseconds: startWallMilliseconds)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("scrape-loop-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         wal = try WriteAheadLog(directory: walDirectory ?? directory.path, segmentSize: segmentSize, logger: Logger(label: "test"))

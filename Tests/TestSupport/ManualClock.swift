@@ -53,6 +53,13 @@ public final class ManualClock: AgentClock {
     /// The earliest deadline of a parked sleeper, if any.
     public var nextDeadline: ContinuousClock.Instant? { state.withLock { $0.sleepers.values.map(\.deadline).min() } }
 
+    /// The deadlines of the parked sleepers, earliest first (for checks and failure messages).
+    public var deadlines: [ContinuousClock.Instant] { state.withLock { $0.sleepers.values.map(\.deadline).sorted() } }
+
+    /// The parked sleepers' deadlines as offsets from ``origin`` (`[250 ms, 1 s, 10 s]`), for
+    /// failure messages.
+    public var parkedDescription: String { "\(deadlines.map { $0 - origin })" }
+
     public func sleep(until deadline: ContinuousClock.Instant, tolerance: Duration? = nil) async throws {
         try Task.checkCancellation()
         let id = state.withLock { s -> Int in
@@ -99,6 +106,23 @@ public final class ManualClock: AgentClock {
         let deadline = ContinuousClock.now + timeout
         while sleeperCount < count {
             if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        return true
+    }
+
+    /// Waits (in real time, polling every millisecond) until at least `count` tasks are parked
+    /// in `sleep` with exactly `deadline`. Returns `false` if that did not happen within
+    /// `timeout` of real time.
+    ///
+    /// Since the time moves only when the test moves it, the deadline a piece of code computes
+    /// (`now + backoff`, `arrival + batch deadline`, the next slot) is exact: waiting for a
+    /// sleeper with that deadline both says the code is parked there and checks what it waits for.
+    @discardableResult
+    public func waitForSleeper(until deadline: ContinuousClock.Instant, count: Int = 1, timeout: Duration = .seconds(60)) async -> Bool {
+        let giveUp = ContinuousClock.now + timeout
+        while state.withLock({ s in s.sleepers.values.filter { $0.deadline == deadline }.count }) < count {
+            if ContinuousClock.now >= giveUp { return false }
             try? await Task.sleep(for: .milliseconds(1))
         }
         return true

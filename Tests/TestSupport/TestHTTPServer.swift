@@ -44,6 +44,9 @@ public struct CannedResponse: Sendable {
     public var chunks: ChunkedBody?
     /// When false, nothing is sent: the connection stays open until the client closes it.
     public var answers = true
+    /// When set, the response is held back until the test opens the gate (then sent after
+    /// ``delay``, if any): a request that hangs exactly as long as the test wants.
+    public var gate: ResponseGate?
 
     public init(
         status: Int = 200, headers: [(name: String, value: String)] = [], body: [UInt8] = [], delay: Duration = .zero,
@@ -65,6 +68,36 @@ public struct CannedResponse: Sendable {
         var response = CannedResponse()
         response.answers = false
         return response
+    }
+}
+
+/// Holds responses back until ``open()``: the test decides when a hanging request is answered.
+/// Opening it again does nothing; responses that use an open gate go out at once.
+public final class ResponseGate: Sendable {
+    private let state = Mutex<(isOpen: Bool, waiters: [@Sendable () -> Void])>((false, []))
+
+    public init() {}
+
+    public var isOpen: Bool { state.withLock { $0.isOpen } }
+
+    /// Releases every response held by this gate (and lets later ones through at once).
+    public func open() {
+        let waiters = state.withLock { s -> [@Sendable () -> Void] in
+            s.isOpen = true
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for waiter in waiters { waiter() }
+    }
+
+    /// Runs `body` when the gate opens (at once if it is open).
+    func whenOpen(_ body: @escaping @Sendable () -> Void) {
+        let now = state.withLock { s -> Bool in
+            if s.isOpen { return true }
+            s.waiters.append(body)
+            return false
+        }
+        if now { body() }
     }
 }
 
@@ -290,13 +323,29 @@ private final class Handler: ChannelInboundHandler {
                 remotePort: context.channel.remoteAddress?.port)
             switch responder {
             case .immediate(let handler):
-                answer(handler(request), version: head.version, context: context)
+                deliver(handler(request), version: head.version, context: context)
             case .task(let handler):
                 let promise = context.eventLoop.makePromise(of: CannedResponse.self)
                 promise.completeWithTask { await handler(request) }
                 promise.futureResult.assumeIsolated().whenSuccess { response in
-                    self.answer(response, version: head.version, context: context)
+                    self.deliver(response, version: head.version, context: context)
                 }
+            }
+        }
+    }
+
+    /// Answers with `response`, after its gate opens when it has one.
+    private func deliver(_ response: CannedResponse, version: HTTPVersion, context: ChannelHandlerContext) {
+        guard response.answers else { return }
+        guard let gate = response.gate else { return answer(response, version: version, context: context) }
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: loop)
+        var ungated = response
+        ungated.gate = nil
+        gate.whenOpen {
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.answer(ungated, version: version, context: context)
             }
         }
     }
