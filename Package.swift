@@ -42,17 +42,18 @@ let package = Package(
         .target(
             name: "WAL",
             dependencies: [
+                "Model",
                 "Snappy",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "Exposition",
-            dependencies: ["WAL"]
+            dependencies: ["Model"]
         ),
         .target(
             name: "Relabel",
-            dependencies: ["CRE2Shim", "WAL"]
+            dependencies: ["CRE2Shim", "Model"]
         ),
         .target(
             name: "AgentConfig",
@@ -60,7 +61,6 @@ let package = Package(
                 "Model",
                 "Relabel",
                 "Yams",
-                "WAL",
             ]
         ),
         .target(
@@ -73,7 +73,7 @@ let package = Package(
                 "AgentConfig",
                 "Transport",
                 "Curl",
-                "WAL",
+                "Model",
                 "Yams",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -140,22 +140,22 @@ let package = Package(
         // MARK: Benchmarks (run in release mode; figures in docs/)
         .executableTarget(
             name: "ParserBenchmark",
-            dependencies: ["Exposition"],
+            dependencies: ["Model", "Exposition"],
             path: "Benchmarks/ParserBenchmark"
         ),
         .executableTarget(
             name: "WALBenchmark",
-            dependencies: ["Exposition", "WAL", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Model", "Exposition", "WAL", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/WALBenchmark"
         ),
         .executableTarget(
             name: "EncodeBenchmark",
-            dependencies: ["PrometheusProto", "RemoteWrite", "Snappy", "WAL"],
+            dependencies: ["Model", "PrometheusProto", "RemoteWrite", "Snappy", "WAL"],
             path: "Benchmarks/EncodeBenchmark"
         ),
         .executableTarget(
             name: "SendBenchmark",
-            dependencies: [
+            dependencies: ["Model", 
                 "AgentConfig", "Curl", "RemoteWrite", "WAL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -179,11 +179,11 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"]),
-        .testTarget(name: "SnappyTests", dependencies: ["Snappy"]),
-        .testTarget(name: "PrometheusProtoTests", dependencies: ["PrometheusProto"]),
+        .testTarget(name: "SnappyTests", dependencies: ["Model", "Snappy"]),
+        .testTarget(name: "PrometheusProtoTests", dependencies: ["Model", "PrometheusProto"]),
         .testTarget(
             name: "CurlTests",
-            dependencies: [
+            dependencies: ["Model", 
                 "Curl",
                 "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -191,24 +191,24 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "ExpositionTests", dependencies: ["Exposition"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "WALTests", dependencies: ["WAL"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "RelabelTests", dependencies: ["Relabel"]),
+        .testTarget(name: "ExpositionTests", dependencies: ["Model", "Exposition"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "WALTests", dependencies: ["Model", "WAL"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RelabelTests", dependencies: ["Model", "Relabel"]),
         .testTarget(
             name: "WALInspectTests",
-            dependencies: ["WALInspect", "WAL", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Model", "WALInspect", "WAL", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "KubernetesDiscoveryTests",
-            dependencies: ["Curl", "KubernetesDiscovery", "TestSupport"],
+            dependencies: ["Model", "Curl", "KubernetesDiscovery", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "ScraperTests", dependencies: ["Scraper", "TestSupport"]),
-        .testTarget(name: "AgentConfigTests", dependencies: ["AgentConfig"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ScraperTests", dependencies: ["Model", "Scraper", "TestSupport"]),
+        .testTarget(name: "AgentConfigTests", dependencies: ["Model", "AgentConfig"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "RemoteWriteTests",
-            dependencies: [
+            dependencies: ["Model", 
                 "RemoteWrite", "Transport", "PrometheusProto", "Snappy", "WAL", "AgentConfig", "Relabel", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -217,7 +217,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: [
+            dependencies: ["Model", 
                 "AgentConfig",
                 "Curl",
                 "PrometheusProto",

@@ -15,6 +15,7 @@
 // (CLOCK_THREAD_CPUTIME_ID), so that other processes on a shared machine disturb it less.
 
 #if canImport(Glibc)
+import Model
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
@@ -191,10 +192,10 @@ print("\(seriesCount) series, \(requests.count) requests of up to \(perRequest) 
 
     // Every family has HELP and TYPE, as node_exporter's do; one value per family, shared by
     // its series as the series cache shares it.
-    var families: [String: FamilyMetadata] = [:]
+    var families: [String: MetricMetadata] = [:]
     for set in labels where families[set.metricName] == nil {
         let name = set.metricName
-        families[name] = FamilyMetadata(
+        families[name] = MetricMetadata(
             family: name, type: name.hasSuffix("_total") ? .counter : name.hasSuffix("_bucket") ? .histogram : .gauge,
             help: "Help text of \(name), about as long as node_exporter's.", unit: name.hasSuffix("_seconds_total") ? "seconds" : "")
     }

@@ -6,6 +6,7 @@
 //   swift run -c release --scratch-path .build-queue SendBenchmark [series] [scrapes] [shards]
 
 #if canImport(Glibc)
+import Model
 import Glibc
 #elseif canImport(Darwin)
 import Darwin

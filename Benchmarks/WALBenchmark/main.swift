@@ -14,6 +14,7 @@
 // node_exporter does between two scrapes.
 
 #if canImport(Glibc)
+import Model
 import Glibc
 #elseif canImport(Darwin)
 import Darwin

@@ -2,8 +2,9 @@ import AgentConfig
 import Foundation
 import Scraper
 import WAL
+import Model
 
-typealias WALLabel = WAL.Label
+typealias WALLabel = Model.Label
 
 /// `GET /api/v1/targets` in Prometheus's JSON shape.
 enum TargetsAPI {

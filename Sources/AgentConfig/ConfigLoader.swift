@@ -1,6 +1,6 @@
 import Foundation
 import Relabel
-import WAL
+import Model
 import Yams
 
 /// Every problem found in one configuration file.

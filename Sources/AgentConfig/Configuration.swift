@@ -1,5 +1,5 @@
 import Relabel
-import WAL
+import Model
 
 /// The agent's configuration: Prometheus's own YAML model, the parts an agent uses.
 public struct Configuration: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import WAL
+import Model
 
 /// One sample line of a text exposition, as returned by ``TextParser/next()``.
 ///
@@ -66,40 +66,4 @@ public struct ExpositionError: Error, Sendable, CustomStringConvertible, Equatab
     }
 
     public var description: String { "line \(line): \(message)" }
-}
-
-/// A metric family's type as declared by a `# TYPE` line.
-///
-/// `untyped` is the text format's word, `unknown` OpenMetrics' (Prometheus treats both as
-/// "unknown"); `gaugehistogram`, `info` and `stateset` exist only in OpenMetrics.
-public enum MetricType: String, Sendable, Hashable, CaseIterable {
-    case counter
-    case gauge
-    case histogram
-    case summary
-    case untyped
-    case gaugehistogram
-    case info
-    case stateset
-    case unknown
-}
-
-/// HELP, TYPE and UNIT of one metric family, as declared in the exposition.
-public struct MetricMetadata: Sendable, Equatable {
-    /// The family name as written on the HELP/TYPE/UNIT lines.
-    public var family: String
-    /// The declared type; `.untyped` (text format) or `.unknown` (OpenMetrics) when there was
-    /// no TYPE line for the family.
-    public var type: MetricType
-    /// The HELP text, unescaped; empty when there was none.
-    public var help: String
-    /// The UNIT (OpenMetrics only); empty when there was none.
-    public var unit: String
-
-    public init(family: String, type: MetricType, help: String, unit: String) {
-        self.family = family
-        self.type = type
-        self.help = help
-        self.unit = unit
-    }
 }

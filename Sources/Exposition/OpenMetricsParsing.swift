@@ -1,4 +1,4 @@
-import WAL
+import Model
 
 // OpenMetrics 1.0 text, as Prometheus 2.42's OpenMetrics parser (model/textparse,
 // openmetricslex.l + openmetricsparse.go) accepts it. The grammar, per line, every line ending
@@ -127,7 +127,7 @@ extension TextParser {
         if equals(p, start, end, "counter") { return .counter }
         if equals(p, start, end, "gauge") { return .gauge }
         if equals(p, start, end, "histogram") { return .histogram }
-        if equals(p, start, end, "gaugehistogram") { return .gaugehistogram }
+        if equals(p, start, end, "gaugehistogram") { return .gaugeHistogram }
         if equals(p, start, end, "summary") { return .summary }
         if equals(p, start, end, "info") { return .info }
         if equals(p, start, end, "stateset") { return .stateset }
@@ -378,7 +378,7 @@ extension TextParser {
             } else {
                 k = result.count
                 index[family] = k
-                result.append(MetricMetadata(family: family, type: openMetrics ? .unknown : .untyped, help: "", unit: ""))
+                result.append(MetricMetadata(family: family, type: .unknown, help: "", unit: ""))
             }
             if let type = entry.type { result[k].type = type }
             if let help = entry.help {
@@ -400,10 +400,10 @@ extension TextParser {
         switch type {
         case .counter: return suffix("_total") || suffix("_created")
         case .histogram: return suffix("_bucket") || suffix("_sum") || suffix("_count") || suffix("_created")
-        case .gaugehistogram: return suffix("_bucket") || suffix("_gsum") || suffix("_gcount")
+        case .gaugeHistogram: return suffix("_bucket") || suffix("_gsum") || suffix("_gcount")
         case .summary: return suffix("_sum") || suffix("_count") || suffix("_created")
         case .info: return suffix("_info")
-        case .gauge, .stateset, .unknown, .untyped: return false
+        case .gauge, .stateset, .unknown: return false
         }
     }
 }

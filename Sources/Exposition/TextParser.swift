@@ -1,4 +1,4 @@
-import WAL
+import Model
 
 /// Parses the Prometheus text exposition format 0.0.4, or OpenMetrics 1.0 text, from a byte buffer.
 ///
@@ -239,7 +239,7 @@ public struct TextParser: Sendable {
             } else if equals(p, textStart, wordEnd, "summary") {
                 type = .summary
             } else if equals(p, textStart, wordEnd, "untyped") {
-                type = .untyped
+                type = .unknown
             } else if textStart == wordEnd {
                 throw fail("expected metric type after TYPE \(String(decoding: UnsafeBufferPointer(rebasing: p[nameStart..<nameEnd]), as: UTF8.self))")
             } else {

@@ -2,7 +2,7 @@ import AgentConfig
 import Curl
 import Foundation
 import Logging
-import WAL
+import Model
 
 /// Discovers the targets of one `kubernetes_sd_configs` entry: informers (LIST then WATCH) for
 /// the objects its role needs, in the configured namespaces, turned into Prometheus's target

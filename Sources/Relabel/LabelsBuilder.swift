@@ -1,4 +1,4 @@
-import WAL
+import Model
 
 /// A label set being relabeled, shaped like Prometheus' `labels.Builder`: the original labels
 /// stay untouched in `base`; changes are recorded in `added` (in insertion order) and `deleted`.

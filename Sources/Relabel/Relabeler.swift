@@ -1,4 +1,4 @@
-import WAL
+import Model
 
 /// Applies relabel configurations to label sets with Prometheus' semantics
 /// (`model/relabel.Process`). Stateless and thread-safe.

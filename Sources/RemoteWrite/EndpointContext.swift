@@ -31,7 +31,7 @@ final class EndpointContext: Sendable {
     /// The protocol the senders use (a 415 with `protobuf_message_fallback` switches it to 1.0).
     let protocolVersion: Mutex<RemoteWriteConfig.ProtobufMessage>
     /// Every metric family's metadata read from the WAL, for Remote Write 1.0 metadata requests.
-    let metadata = Mutex<[String: FamilyMetadata]>([:])
+    let metadata = Mutex<[String: MetricMetadata]>([:])
 
     /// Yielded after acknowledgements; the progress loop stores the progress then.
     let progressChanges: AsyncStream<Void>

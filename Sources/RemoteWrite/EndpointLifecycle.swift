@@ -1,3 +1,4 @@
+import Model
 import WAL
 
 /// Where a remote endpoint is in its life, and what each event makes it do: a value type

@@ -1,31 +1,6 @@
 import PrometheusProto
+import Model
 import WAL
-
-/// HELP, TYPE and UNIT of a metric family, as remote write sends them: in 1.0 as
-/// `WriteRequest.metadata` entries of their own (``RequestEncoder/encodeV1Metadata(_:)``), in 2.0
-/// attached to every series of the family (``OutgoingSeries/metadata``).
-package struct FamilyMetadata: Sendable, Hashable {
-    /// The metric type: the WAL's, which is numbered as Prometheus's `MetricMetadata.MetricType`
-    /// (1.0) and `Metadata.MetricType` (2.0, where 0 is `METRIC_TYPE_UNSPECIFIED`).
-    package typealias MetricType = WALMetricType
-
-    /// The family name, e.g. `http_requests` for `http_requests_total` in OpenMetrics.
-    package var family: String
-    /// The metric type.
-    package var type: MetricType
-    /// The HELP text; empty when there is none.
-    package var help: String
-    /// The UNIT; empty when there is none.
-    package var unit: String
-
-    /// Creates a metadata entry.
-    package init(family: String, type: MetricType, help: String = "", unit: String = "") {
-        self.family = family
-        self.type = type
-        self.help = help
-        self.unit = unit
-    }
-}
 
 /// One series as an endpoint sends it, made once per series and shared by every request that
 /// carries it: its final labels and its metric metadata, with the labels already encoded.
@@ -35,7 +10,7 @@ package struct FamilyMetadata: Sendable, Hashable {
 /// converting every label to libprotobuf-c structures and C strings again.
 package final class OutgoingSeries: Sendable {
     /// The family's HELP/TYPE/UNIT, if known; Remote Write 2.0 sends it with every series.
-    package let metadata: FamilyMetadata?
+    package let metadata: MetricMetadata?
     /// The labels as the repeated field `labels = 1` of a 1.0 `prometheus.TimeSeries` (tag,
     /// length and `Label` message per label), packed once with libprotobuf-c. Remote Write 2.0
     /// reads its label names and values from these bytes too (``RequestEncoder``). The only copy
@@ -44,13 +19,13 @@ package final class OutgoingSeries: Sendable {
 
     /// Encodes `labels` once; `labels` must be what the endpoint sends (after external labels
     /// and write relabeling), sorted by name with unique names (``WAL/Labels`` guarantees both).
-    package init(labels: Labels, metadata: FamilyMetadata?) {
+    package init(labels: Labels, metadata: MetricMetadata?) {
         self.metadata = metadata
         self.encodedLabels = ProtoLabel.encodedFields(labels.pairs.map { ProtoLabel(name: $0.name, value: $0.value) })
     }
 
     /// Keeps `encoded` (from another series) with new metadata.
-    init(encodedLabels encoded: [UInt8], metadata: FamilyMetadata?) {
+    init(encodedLabels encoded: [UInt8], metadata: MetricMetadata?) {
         self.metadata = metadata
         self.encodedLabels = encoded
     }

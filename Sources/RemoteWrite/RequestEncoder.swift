@@ -5,6 +5,7 @@ import Darwin
 #endif
 import PrometheusProto
 import Snappy
+import Model
 import WAL
 
 /// Builds remote-write request bodies, snappy-compressed, one call per request. One per shard:
@@ -63,7 +64,7 @@ package struct RequestEncoder {
     /// The body of a Remote Write 1.0 metadata-only request (`WriteRequest.metadata`, field 3),
     /// snappy-compressed, one `MetricMetadata` per entry in the order given. Packed entirely by
     /// libprotobuf-c: such requests are rare (Prometheus sends them once a minute).
-    package mutating func encodeV1Metadata(_ metadata: [FamilyMetadata]) -> [UInt8] {
+    package mutating func encodeV1Metadata(_ metadata: [MetricMetadata]) -> [UInt8] {
         let request = WriteRequest(metadata: metadata.map {
             ProtoMetricMetadata(
                 type: ProtoMetricMetadata.MetricType(rawValue: Int32($0.type.rawValue)) ?? .unknown,

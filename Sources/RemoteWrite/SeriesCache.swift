@@ -1,5 +1,6 @@
 import AgentConfig
 import Relabel
+import Model
 import WAL
 
 /// One endpoint's view of the WAL's series table: each ref's labels as sent (external labels
@@ -25,7 +26,7 @@ struct SeriesCache {
 
     private(set) var series: [SeriesRef: OutgoingSeries] = [:]
     private(set) var dropped: Set<SeriesRef> = []
-    private(set) var metadata: [String: FamilyMetadata] = [:]
+    private(set) var metadata: [String: MetricMetadata] = [:]
     /// Refs listed by the head of the segment being read, while its head is being read.
     private var listedInHead: Set<SeriesRef>?
 
@@ -60,7 +61,7 @@ struct SeriesCache {
 
     /// Takes new or changed family metadata; with ``attachMetadata``, series of those families are
     /// re-made to carry it.
-    mutating func setMetadata(_ entries: [FamilyMetadata]) {
+    mutating func setMetadata(_ entries: [MetricMetadata]) {
         var changed: Set<String> = []
         for entry in entries where metadata[entry.family] != entry {
             metadata[entry.family] = entry
@@ -90,7 +91,7 @@ struct SeriesCache {
 
     /// The family a metric belongs to: its own name when metadata is known for it, else the name
     /// without a suffix that histograms, summaries and counters add.
-    static func family(of metricName: String, in metadata: [String: FamilyMetadata]) -> String {
+    static func family(of metricName: String, in metadata: [String: MetricMetadata]) -> String {
         if metadata[metricName] != nil { return metricName }
         for suffix in ["_total", "_bucket", "_count", "_sum", "_created", "_info", "_gcount", "_gsum"]
         where metricName.hasSuffix(suffix) {

@@ -1,3 +1,4 @@
+import Model
 import WAL
 
 /// Records read from the WAL in one go, on a ``BlockingIOPool`` thread: reading a segment is

@@ -174,7 +174,7 @@ struct WALWatcher {
                 }
             }
         case .metadata(let entries):
-            cache.setMetadata(entries.map(FamilyMetadata.init))
+            cache.setMetadata(entries)
             let table = cache.metadata
             context.metadata.withLock { $0 = table }
         @unknown default:
@@ -234,7 +234,7 @@ struct WALWatcher {
         }
         reader = moved
         for record in series { cache.add(record) }
-        if !metadata.isEmpty { cache.setMetadata(metadata.map(FamilyMetadata.init)) }
+        if !metadata.isEmpty { cache.setMetadata(metadata) }
         context.reading.withLock { $0.position = Cursor(position: reader.position) }
         context.metrics.drop(dropped, reason: request.reason)
         if dropped > 0 {
@@ -257,11 +257,11 @@ struct WALWatcher {
     /// `segment` (or later), the unacknowledged samples passed, and the series and metadata read.
     private static func skipBlocking(
         _ start: WALReader, to segment: Int, directory: String, resume: EndpointProgress
-    ) throws -> (WALReader, Int, [SeriesRecord], [MetadataRecord]) {
+    ) throws -> (WALReader, Int, [SeriesRecord], [MetricMetadata]) {
         var reader = start
         var dropped = 0
         var series: [SeriesRecord] = []
-        var metadata: [MetadataRecord] = []
+        var metadata: [MetricMetadata] = []
         while reader.position.segment < segment {
             let next: (record: WALRecord, next: WALPosition)?
             do {
@@ -296,11 +296,5 @@ struct WALWatcher {
             }
         }
         return (reader, dropped, series, metadata)
-    }
-}
-
-extension FamilyMetadata {
-    init(_ record: MetadataRecord) {
-        self.init(family: record.family, type: record.type, help: record.help, unit: record.unit)
     }
 }

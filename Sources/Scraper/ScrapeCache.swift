@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Exposition
+import Model
 import WAL
 
 /// One target's memory of the series it exposes: the raw bytes of each series line
@@ -237,9 +238,8 @@ struct MetadataCache {
         let due = lastFullAnnouncement.map { now - $0 >= reannounceInterval } ?? true
         guard due || fp != fingerprint else { return 0 }
         var hashes: [(family: Int, record: Int)] = []
-        for m in metadata() {
-            let record = MetadataRecord(family: m.family, type: Self.walType(m.type), unit: m.unit, help: m.help)
-            let family = m.family.hashValue, hash = record.hashValue
+        for record in metadata() {
+            let family = record.family.hashValue, hash = record.hashValue
             if due || known[family] != hash {
                 hashes.append((family, hash))
                 batch.appendMetadata(record)
@@ -265,20 +265,6 @@ struct MetadataCache {
     /// The batch was not committed (or the scrape failed): nothing counts as sent.
     mutating func dropStaged() {
         staged = nil
-    }
-
-    /// Prometheus's numbering of metric types (text format `untyped` is `unknown`).
-    static func walType(_ type: MetricType) -> WALMetricType {
-        switch type {
-        case .counter: .counter
-        case .gauge: .gauge
-        case .histogram: .histogram
-        case .summary: .summary
-        case .gaugehistogram: .gaugeHistogram
-        case .info: .info
-        case .stateset: .stateset
-        case .untyped, .unknown: .unknown
-        }
     }
 
     /// FNV-1a over every line of `body` that starts with `#` (HELP, TYPE, UNIT and other

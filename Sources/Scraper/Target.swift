@@ -1,5 +1,6 @@
 import AgentConfig
 import Relabel
+import Model
 import WAL
 
 /// One endpoint to scrape, with the labels every series from it gets.

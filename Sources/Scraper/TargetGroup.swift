@@ -1,3 +1,4 @@
+import Model
 import WAL
 
 /// A group of targets sharing labels, as service discovery reports them (Prometheus's

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Model
 
 /// A place between two samples of the log: every record before `position`, and the first
 /// `samplesDone` samples of the samples record at `position`, lie before it.

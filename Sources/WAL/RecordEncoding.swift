@@ -1,3 +1,4 @@
+import Model
 /// Record payload types (first byte of every record payload), numbered as in Prometheus
 /// `tsdb/record`. `series`, `samples`, `exemplars` and `metadata` are written and decoded here
 /// (metadata in this module's own per-family layout, see docs/wal-format.md); readers skip the
@@ -112,6 +113,13 @@ struct ByteDecoder {
         return ux & 1 != 0 ? ~x : x
     }
 
+    /// Moves past a length-prefixed string.
+    mutating func skipUVarintString() throws(RecordDecodingError) {
+        let n = try uvarint()
+        guard n <= UInt64(remaining) else { throw RecordDecodingError(reason: "string longer than record") }
+        index += Int(n)
+    }
+
     mutating func uvarintString() throws(RecordDecodingError) -> String {
         let n = try uvarint()
         guard n <= UInt64(remaining) else { throw RecordDecodingError(reason: "string longer than record") }
@@ -187,18 +195,17 @@ public enum RecordCodec {
         appendLabels(labels, to: &e)
     }
 
+    /// A label set as series and exemplar records hold it: the count, then each name and value
+    /// length-prefixed, which is ``Labels``' own encoding after the count: copied as it is.
     @inline(__always)
     static func appendLabels(_ labels: Labels, to e: inout ByteEncoder) {
         e.uvarint(UInt64(labels.count))
-        for label in labels.pairs {
-            e.uvarintString(label.name)
-            e.uvarintString(label.value)
-        }
+        e.bytes.append(contentsOf: labels.bytes)
     }
 
     /// Appends a metadata record for `metadata` to `out` (cleared first). An empty list encodes
     /// as the type byte alone.
-    public static func encodeMetadata(_ metadata: [MetadataRecord], into out: inout [UInt8]) {
+    public static func encodeMetadata(_ metadata: [MetricMetadata], into out: inout [UInt8]) {
         var e = ByteEncoder(taking: &out)
         e.byte(WALRecordType.metadata.rawValue)
         for m in metadata { appendMetadata(m, to: &e) }
@@ -207,7 +214,7 @@ public enum RecordCodec {
 
     /// One entry of a metadata record: family, type byte, then its fields as (name, value)
     /// string pairs after their count, as Prometheus's metadata record does after its ref.
-    static func appendMetadata(_ m: MetadataRecord, to e: inout ByteEncoder) {
+    static func appendMetadata(_ m: MetricMetadata, to e: inout ByteEncoder) {
         e.uvarintString(m.family)
         e.byte(m.type.rawValue)
         e.uvarint(2)
@@ -228,19 +235,26 @@ public enum RecordCodec {
         return out
     }
 
-    /// Decodes a label set encoded as in series and exemplar records.
+    /// Decodes a label set encoded as in series and exemplar records. The bytes become the
+    /// ``Labels``' storage as they are when they are sorted with non-empty values (what every
+    /// writer, this one and Prometheus, writes); otherwise they are sorted and cleaned up.
     static func decodeLabels(_ d: inout ByteDecoder) throws(RecordDecodingError) -> Labels {
         let n = try d.uvarint()
         // Each label needs at least 2 bytes, which bounds `n` before allocating.
         guard n <= UInt64(d.remaining / 2) else { throw RecordDecodingError(reason: "label count too large") }
-        var pairs: [Label] = []
-        pairs.reserveCapacity(Int(n))
+        let start = d.index
         for _ in 0..<n {
-            let name = try d.uvarintString()
-            let value = try d.uvarintString()
-            pairs.append(Label(name, value))
+            try d.skipUVarintString()
+            try d.skipUVarintString()
         }
-        return Labels(pairs)
+        let bytes = Array(d.bytes[start..<d.index])
+        if let labels = Labels(validating: bytes), labels.count == Int(n) { return labels }
+        var builder = LabelsBuilder()
+        bytes.withUnsafeBytes { raw in
+            var reader = LabelsReader(raw)
+            while let (name, value) = reader.next() { builder.append(name: name, value: value) }
+        }
+        return builder.build()
     }
 
     /// Decodes a record payload. Returns nil for a record type this module does not decode
@@ -291,12 +305,12 @@ public enum RecordCodec {
             }
             return .exemplars(exemplars)
         case WALRecordType.metadata.rawValue:
-            var metadata: [MetadataRecord] = []
+            var metadata: [MetricMetadata] = []
             while d.remaining > 0 {
                 let family = try d.uvarintString()
                 let typeByte = try d.byte()
                 // A type number this module does not know (a newer writer's) reads as unknown.
-                var m = MetadataRecord(family: family, type: WALMetricType(rawValue: typeByte) ?? .unknown)
+                var m = MetricMetadata(family: family, type: MetricType(rawValue: typeByte) ?? .unknown)
                 let fields = try d.uvarint()
                 guard fields <= UInt64(d.remaining / 2) else { throw RecordDecodingError(reason: "metadata field count too large") }
                 for _ in 0..<fields {

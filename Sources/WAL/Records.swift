@@ -1,5 +1,4 @@
-/// A series' number in the WAL. Stable for a label set for as long as the log directory exists.
-public typealias SeriesRef = UInt64
+import Model
 
 /// One entry of a series record: a ref and the label set it stands for.
 public struct SeriesRecord: Sendable, Equatable {
@@ -58,37 +57,6 @@ public struct ExemplarRecord: Sendable, Equatable {
     }
 }
 
-/// A metric family's type, numbered as Prometheus's `record.MetricType` (and the remote-write
-/// protocol's `MetricMetadata.MetricType`), so the raw value can be sent as it is.
-public enum WALMetricType: UInt8, Sendable, Hashable, CaseIterable {
-    case unknown = 0
-    case counter = 1
-    case gauge = 2
-    case histogram = 3
-    case gaugeHistogram = 4
-    case summary = 5
-    case info = 6
-    case stateset = 7
-}
-
-/// HELP, TYPE and UNIT of one metric family, as a metadata record (type 6) stores them.
-public struct MetadataRecord: Sendable, Hashable {
-    /// The family name (`node_cpu_seconds`, as on the exposition's HELP/TYPE/UNIT lines).
-    public var family: String
-    public var type: WALMetricType
-    /// The unit (OpenMetrics `# UNIT`); empty when there is none.
-    public var unit: String
-    /// The HELP text, unescaped; empty when there is none.
-    public var help: String
-
-    public init(family: String, type: WALMetricType, unit: String = "", help: String = "") {
-        self.family = family
-        self.type = type
-        self.unit = unit
-        self.help = help
-    }
-}
-
 /// A decoded WAL record. Records of types this module does not know are skipped by readers.
 public enum WALRecord: Sendable, Equatable {
     case series([SeriesRecord])
@@ -97,7 +65,7 @@ public enum WALRecord: Sendable, Equatable {
     /// Metric family metadata: new or changed entries after a commit's series record, and the
     /// whole current table in each segment's head (after the series). A later entry for a family
     /// replaces an earlier one.
-    case metadata([MetadataRecord])
+    case metadata([MetricMetadata])
 }
 
 /// How the writer stores record payloads.
@@ -153,7 +121,7 @@ public struct AppendBatch: Sendable {
     var entries: [Entry] = []
     var newSeries: [Labels] = []
     var exemplars: [ExemplarEntry] = []
-    var metadata: [MetadataRecord] = []
+    var metadata: [MetricMetadata] = []
     var released: [SeriesRef] = []
 
     public init() {}
@@ -194,7 +162,7 @@ public struct AppendBatch: Sendable {
     /// what the log last stored for that family; announcing an unchanged entry again just keeps it
     /// alive (entries not announced for a while are forgotten, see
     /// ``WriteAheadLog/init(directory:segmentSize:compression:metadataRetention:logger:)``).
-    public mutating func appendMetadata(_ metadata: MetadataRecord) {
+    public mutating func appendMetadata(_ metadata: MetricMetadata) {
         self.metadata.append(metadata)
     }
 

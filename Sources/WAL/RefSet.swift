@@ -1,3 +1,5 @@
+import Model
+
 /// A set of series refs for the commit path: open addressing with linear probing and Fibonacci
 /// hashing, so a lookup costs a multiplication and usually one probe (`Set<UInt64>` hashes with
 /// SipHash, several times slower, which matters when every sample of a commit is checked).

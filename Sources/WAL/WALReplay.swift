@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Logging
+import Model
 
 extension WriterState {
     /// Rebuilds the series and metadata tables from the newest segments, repairing a corrupt tail
@@ -20,7 +21,7 @@ extension WriterState {
         let newest = segments.last
         for segment in segments.reversed() {
             var sawCommit = false
-            var segmentMetadata: [String: MetadataRecord] = [:]
+            var segmentMetadata: [String: MetricMetadata] = [:]
             let path = WALSegment.path(directory, segment)
             guard let file = try ReadOnlyFile.openIfExists(path: path) else { continue }
             report.segments += 1

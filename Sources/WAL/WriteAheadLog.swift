@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import Snappy
 import Synchronization
+import Model
 
 /// Errors of the WAL's own making (I/O failures are ``WALIOError``).
 public enum WALError: Error, CustomStringConvertible {

@@ -1,3 +1,5 @@
+import Model
+
 /// What a successful commit gives back to its caller.
 struct CommitOutcome: Sendable {
     /// The refs of the batch's new series, in the order they were appended.
@@ -268,7 +270,7 @@ extension WriterState {
 
     /// Metadata: only what is new or changed is encoded (into `metadataScratch`); the rest is
     /// kept alive. Returns the number of entries encoded.
-    private mutating func updateMetadata(_ entries: [MetadataRecord], now: ContinuousClock.Instant, undo: inout Undo) -> Int {
+    private mutating func updateMetadata(_ entries: [MetricMetadata], now: ContinuousClock.Instant, undo: inout Undo) -> Int {
         guard !entries.isEmpty else { return 0 }
         var count = 0
         var out = ByteEncoder(taking: &metadataScratch)

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Snappy
+import Model
 
 /// The log's writing state: the series and metadata tables, the segment being written and the
 /// scratch buffers.
@@ -13,7 +14,7 @@ import Snappy
 /// exits. Other threads see only what the writer publishes (``WriterSnapshot``).
 struct WriterState: Sendable {
     struct MetadataEntry: Sendable {
-        var record: MetadataRecord
+        var record: MetricMetadata
         /// The segment being written when it was last announced.
         var segment: Int
         var time: ContinuousClock.Instant
@@ -260,19 +261,11 @@ struct WriterState: Sendable {
         if syncDirectory { try Syscall.syncDirectory(directory) }
     }
 
-    /// A rough estimate of the series table's memory: per series the hash-table slot, the label
-    /// array and its labels, and the bytes of strings too long to be stored inline (over 15 UTF-8
-    /// bytes), with their allocation headers.
+    /// A rough estimate of the series table's memory: per series the hash-table slot (key, value
+    /// and a metadata byte, at the table's capacity) and the label bytes with their array header.
     func estimatedSeriesMemory() -> Int {
-        var total = refsByLabels.capacity * 24
-        for labels in refsByLabels.keys {
-            total += 32 + labels.count * 32
-            for label in labels.pairs {
-                let n = label.name.utf8.count, v = label.value.utf8.count
-                if n > 15 { total += 32 + n }
-                if v > 15 { total += 32 + v }
-            }
-        }
+        var total = refsByLabels.capacity * 25
+        for labels in refsByLabels.keys { total += 32 + labels.byteCount }
         return total
     }
 }

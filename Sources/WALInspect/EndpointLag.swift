@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import WAL
 
 /// How far one remote endpoint is behind the WAL, from its progress file

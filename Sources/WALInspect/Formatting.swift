@@ -1,3 +1,4 @@
+import Model
 import WAL
 
 /// Text forms of sample values, timestamps and label sets, as Prometheus prints them.

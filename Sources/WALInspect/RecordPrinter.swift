@@ -1,3 +1,4 @@
+import Model
 import WAL
 
 /// How `agent wal dump` prints: one human-readable line, or one JSON object, per entry.
@@ -105,7 +106,7 @@ public struct RecordPrinter: Sendable {
     }
 
     /// A metadata record entry's line.
-    public func metadata(_ metadata: MetadataRecord, at p: WALPosition) -> String {
+    public func metadata(_ metadata: MetricMetadata, at p: WALPosition) -> String {
         switch format {
         case .text:
             var line = "\(Self.position(p)) metadata \(metadata.family) type=\(Self.typeName(metadata.type))"
@@ -126,7 +127,7 @@ public struct RecordPrinter: Sendable {
     }
 
     /// Prometheus's names for metric types (as in its metadata API).
-    static func typeName(_ type: WALMetricType) -> String {
+    static func typeName(_ type: MetricType) -> String {
         switch type {
         case .unknown: "unknown"
         case .counter: "counter"

@@ -1,3 +1,4 @@
+import Model
 import WAL
 
 /// Which series and which times an inspection looks at: `--match`, `--from`, `--to`.

@@ -1,4 +1,5 @@
 import Relabel
+import Model
 import WAL
 
 /// One condition on a label, as in a PromQL selector: `job="node"`, `job!="node"`,

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import WAL
 
 /// A storage directory that cannot be inspected: it or its `wal` folder is missing or unreadable.

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import WAL
 
 /// One segment file as it was when an inspection started.

@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import WAL
 
 /// What `agent wal dump --stats` reports about a WAL.

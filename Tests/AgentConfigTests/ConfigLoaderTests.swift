@@ -1,7 +1,7 @@
+import Model
 import AgentConfig
 import Foundation
 import Testing
-import WAL
 
 @Suite struct ConfigLoaderTests {
     func fixture(_ name: String) throws -> String {

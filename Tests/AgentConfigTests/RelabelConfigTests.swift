@@ -1,8 +1,8 @@
+import Model
 import AgentConfig
 import Foundation
 import Relabel
 import Testing
-import WAL
 
 @Suite struct RelabelAndRemoteConfigTests {
     func load(environment: [String: String] = [:]) throws -> Configuration {

@@ -1,6 +1,6 @@
+import Model
 import Exposition
 import Testing
-import WAL
 
 typealias ParsedSample = (labels: Labels, value: Double, timestamp: Int64?)
 

@@ -1,6 +1,6 @@
+import Model
 import Exposition
 import Testing
-import WAL
 
 /// Parses `text` completely as OpenMetrics.
 func parseOM(_ text: String) throws(ExpositionError) -> [ParsedSample] {
@@ -460,7 +460,7 @@ func quotedForTest(_ bytes: [UInt8]) -> String {
         #expect(types == [
             .counter, .counter, .counter, nil,
             .histogram, .histogram, .histogram, .histogram, nil,
-            .gaugehistogram, .gaugehistogram, .gaugehistogram, nil,
+            .gaugeHistogram, .gaugeHistogram, .gaugeHistogram, nil,
             .summary, .summary, .summary, .summary,
             .info, .stateset, .unknown, nil, nil,
         ])
@@ -568,11 +568,11 @@ func quotedForTest(_ bytes: [UInt8]) -> String {
          [MetricMetadata(family: "m", type: .gauge, help: "Some \\ help \n and \\\" kept.", unit: "")]),
         ("# TYPE a counter\na 1\n# HELP b B.\nb 1\n# TYPE u untyped\n",
          [MetricMetadata(family: "a", type: .counter, help: "", unit: ""),
-          MetricMetadata(family: "b", type: .untyped, help: "B.", unit: ""),
-          MetricMetadata(family: "u", type: .untyped, help: "", unit: "")]),
+          MetricMetadata(family: "b", type: .unknown, help: "B.", unit: ""),
+          MetricMetadata(family: "u", type: .unknown, help: "", unit: "")]),
         ("# HELP a first\n# HELP b x\n# HELP a second\n",
-         [MetricMetadata(family: "a", type: .untyped, help: "second", unit: ""),
-          MetricMetadata(family: "b", type: .untyped, help: "x", unit: "")]),
+         [MetricMetadata(family: "a", type: .unknown, help: "second", unit: ""),
+          MetricMetadata(family: "b", type: .unknown, help: "x", unit: "")]),
         ("a 1\n# just a comment\n", []),
     ] as [(String, [MetricMetadata])])
     func metadata(_ text: String, _ expected: [MetricMetadata]) throws {

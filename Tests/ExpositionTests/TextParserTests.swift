@@ -1,6 +1,6 @@
+import Model
 import Exposition
 import Testing
-import WAL
 
 @Suite struct TextParserTests {
     // MARK: - Basic lines
@@ -228,7 +228,7 @@ import WAL
         var parser = TextParser(Array(text.utf8))
         var types: [MetricType?] = []
         while let sample = try parser.next() { types.append(parser.type(of: sample)) }
-        #expect(types == [.histogram, .histogram, .histogram, nil, .summary, .summary, nil, nil, .counter, .gauge, .untyped, nil])
+        #expect(types == [.histogram, .histogram, .histogram, nil, .summary, .summary, nil, nil, .counter, .gauge, .unknown, nil])
     }
 
     @Test func invalidTypeWord() {

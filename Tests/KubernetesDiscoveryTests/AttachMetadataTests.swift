@@ -1,7 +1,7 @@
+import Model
 import AgentConfig
 import Foundation
 import Testing
-import WAL
 
 @testable import KubernetesDiscovery
 

@@ -1,6 +1,6 @@
+import Model
 import Foundation
 import Testing
-import WAL
 
 @testable import KubernetesDiscovery
 

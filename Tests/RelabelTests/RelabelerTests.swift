@@ -1,5 +1,4 @@
 import Testing
-import WAL
 @testable import Relabel
 
 @Suite struct ReplaceTests {

@@ -1,5 +1,5 @@
+import Model
 import Testing
-import WAL
 @testable import Relabel
 
 /// Builds a config that the test table knows to be valid; a failure is reported as a test issue.

@@ -1,3 +1,4 @@
+import Model
 import AgentConfig
 import Foundation
 import PrometheusProto
@@ -329,8 +330,8 @@ struct QueueContentTests {
         try await fixture.commit(
             [(requests, baseTimestamp, 10), (temperature, baseTimestamp, -0.5)],
             metadata: [
-                MetadataRecord(family: "http_requests", type: .counter, help: "Requests served."),
-                MetadataRecord(family: "temperature", type: .gauge, unit: "celsius", help: "Room temperature."),
+                MetricMetadata(family: "http_requests", type: .counter, help: "Requests served."),
+                MetricMetadata(family: "temperature", type: .gauge, help: "Room temperature.", unit: "celsius"),
             ])
         try await fixture.commit([(requests, baseTimestamp + 1000, 12), (temperature, baseTimestamp + 1000, 21.5)])
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url) { $0.protobufMessage = .v2 }])
@@ -416,15 +417,15 @@ struct QueueContentTests {
         #expect(running.metric("prometheus_remote_storage_samples_total") == 0)
     }
 
-    @Test func remoteWrite1MetadataRequestsCarryTheFamiliesOfTheWALsMetadataRecordsEverySendInterval() async throws {
+    @Test func remoteWrite1MetadataRequestsCarryTheFamiliesOfTheWALsMetricMetadatasEverySendInterval() async throws {
         let clock = ManualClock()
         let t0 = clock.now
         let receiver = try await Receiver(clock: clock)
         let fixture = try WALFixture()
         let families = [
-            MetadataRecord(family: "http_requests", type: .counter, help: "Requests served."),
-            MetadataRecord(family: "temperature", type: .gauge, unit: "celsius", help: "Room temperature."),
-            MetadataRecord(family: "latency_seconds", type: .histogram, unit: "seconds", help: "Latency."),
+            MetricMetadata(family: "http_requests", type: .counter, help: "Requests served."),
+            MetricMetadata(family: "temperature", type: .gauge, help: "Room temperature.", unit: "celsius"),
+            MetricMetadata(family: "latency_seconds", type: .histogram, help: "Latency.", unit: "seconds"),
         ]
         try await fixture.commit([(Labels(["__name__": "http_requests_total", "job": "api"]), baseTimestamp, 1)], metadata: families)
         let running = try RunningService(fixture, endpoints: [endpoint(receiver.url, maxPerSend: 1) {

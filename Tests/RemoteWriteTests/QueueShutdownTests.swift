@@ -1,3 +1,4 @@
+import Model
 import AgentConfig
 import Foundation
 import Testing
@@ -256,7 +257,7 @@ struct QueueShutdownTests {
         let fixture = try WALFixture()
         try await fixture.commit(
             nodeSeries(5).map { (labels: $0, timestamp: baseTimestamp, value: 1.0) },
-            metadata: [MetadataRecord(family: "node_cpu_seconds", type: .counter, help: "CPU time.")])
+            metadata: [MetricMetadata(family: "node_cpu_seconds", type: .counter, help: "CPU time.")])
         let running = try RunningService(
             fixture,
             endpoints: [

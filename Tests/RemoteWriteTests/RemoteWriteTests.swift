@@ -1,3 +1,4 @@
+import Model
 import Curl
 import Foundation
 import Relabel
@@ -153,13 +154,13 @@ import WAL
         }
     }
 
-    @Test func remoteWrite2SeriesCarryTheirFamilyMetadata() {
+    @Test func remoteWrite2SeriesCarryTheirMetricMetadata() {
         var cache = SeriesCache(externalLabels: .empty, writeRelabelConfigs: [], attachMetadata: true)
         cache.add(SeriesRecord(ref: 1, labels: Labels(["__name__": "http_requests_total"])))
         cache.add(SeriesRecord(ref: 2, labels: Labels(["__name__": "latency_seconds_bucket", "le": "1"])))
         cache.setMetadata([
-            FamilyMetadata(family: "http_requests_total", type: .counter, help: "Requests."),
-            FamilyMetadata(family: "latency_seconds", type: .histogram, help: "Latency.", unit: "seconds"),
+            MetricMetadata(family: "http_requests_total", type: .counter, help: "Requests."),
+            MetricMetadata(family: "latency_seconds", type: .histogram, help: "Latency.", unit: "seconds"),
         ])
         guard case .series(let requests) = cache.lookup(1), case .series(let latency) = cache.lookup(2) else {
             Issue.record("series unknown")

@@ -1,3 +1,4 @@
+import Model
 import AgentConfig
 import Foundation
 import PrometheusProto

@@ -1,3 +1,4 @@
+import Model
 import PrometheusProto
 import Snappy
 import Testing
@@ -11,7 +12,7 @@ import WAL
 
 private let staleMarker = Double(bitPattern: 0x7ff0_0000_0000_0002)
 
-private func series(_ pairs: KeyValuePairs<String, String>, metadata: FamilyMetadata? = nil) -> OutgoingSeries {
+private func series(_ pairs: KeyValuePairs<String, String>, metadata: MetricMetadata? = nil) -> OutgoingSeries {
     OutgoingSeries(labels: Labels(pairs), metadata: metadata)
 }
 
@@ -30,9 +31,9 @@ private func decodeV2(_ body: [UInt8]) throws -> WriteRequestV2 {
 /// Three series and samples interleaved A B A C B, with awkward values and timestamps.
 private struct Fixture {
     let a = series(["__name__": "http_requests_total", "job": "api", "instance": "10.0.0.1:80", "cluster": "prod"],
-                   metadata: FamilyMetadata(family: "http_requests", type: .counter, help: "Requests served.", unit: ""))
+                   metadata: MetricMetadata(family: "http_requests", type: .counter, help: "Requests served.", unit: ""))
     let b = series(["__name__": "temperature", "room": "ünïcødé ✓", "job": "api"],
-                   metadata: FamilyMetadata(family: "temperature", type: .gauge, help: "", unit: "celsius"))
+                   metadata: MetricMetadata(family: "temperature", type: .gauge, help: "", unit: "celsius"))
     let c = series(["__name__": "up", "job": "api", "instance": "10.0.0.1:80"])
 
     var samples: [OutgoingSample] {
@@ -120,8 +121,8 @@ private struct Fixture {
 
     @Test func metadataRequestCarriesEveryFamily() throws {
         var encoder = RequestEncoder()
-        let entries = FamilyMetadata.MetricType.allCases.map {
-            FamilyMetadata(family: "family_\($0.rawValue)", type: $0, help: $0 == .counter ? "" : "Help \($0).", unit: $0 == .gauge ? "bytes" : "")
+        let entries = MetricType.allCases.map {
+            MetricMetadata(family: "family_\($0.rawValue)", type: $0, help: $0 == .counter ? "" : "Help \($0).", unit: $0 == .gauge ? "bytes" : "")
         }
         let request = try decodeV1(encoder.encodeV1Metadata(entries))
         #expect(request.timeseries.isEmpty)
@@ -240,8 +241,8 @@ private struct Fixture {
     }
 
     @Test func everyMetricTypeKeepsItsNumber() throws {
-        let all = FamilyMetadata.MetricType.allCases.map {
-            series(["__name__": "m_\($0.rawValue)"], metadata: FamilyMetadata(family: "m_\($0.rawValue)", type: $0, help: "h", unit: "u"))
+        let all = MetricType.allCases.map {
+            series(["__name__": "m_\($0.rawValue)"], metadata: MetricMetadata(family: "m_\($0.rawValue)", type: $0, help: "h", unit: "u"))
         }
         var encoder = RequestEncoder()
         let request = try decodeV2(encoder.encodeV2(samples: all.map { OutgoingSample(series: $0, timestamp: 1, value: 1) }, exemplars: []))

@@ -213,7 +213,7 @@ final class WALFixture {
 
     /// Commits one batch: `samples` (series by labels; a known series goes by its ref) and metadata.
     @discardableResult
-    func commit(_ samples: [(labels: Labels, timestamp: Int64, value: Double)], metadata: [MetadataRecord] = []) async throws -> [SeenSample] {
+    func commit(_ samples: [(labels: Labels, timestamp: Int64, value: Double)], metadata: [MetricMetadata] = []) async throws -> [SeenSample] {
         var batch = AppendBatch()
         var newIndex: [Labels: Int] = [:]
         var pending: [Labels] = []

@@ -27,7 +27,7 @@ final class LoopHarness {
     /// Exemplars read so far, by their series' text.
     private(set) var exemplars: [String: ExemplarRecord] = [:]
     /// Metadata entries read so far, in order.
-    private(set) var metadata: [MetadataRecord] = []
+    private(set) var metadata: [MetricMetadata] = []
     let registry = PrometheusCollectorRegistry()
 
     init(

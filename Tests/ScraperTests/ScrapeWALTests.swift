@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Model
 import Glibc
 #endif
 import AgentConfig
@@ -27,8 +28,8 @@ import WAL
         let h = try await LoopHarness { _ in text(body.value) }
         _ = try await h.scrape()
         let first = [
-            MetadataRecord(family: "a_total", type: .counter, help: "Requests served."),
-            MetadataRecord(family: "g", type: .gauge, help: "Temperature."),
+            MetricMetadata(family: "a_total", type: .counter, help: "Requests served."),
+            MetricMetadata(family: "g", type: .gauge, help: "Temperature."),
         ]
         #expect(h.metadata == first)
         _ = try await h.scrape()
@@ -38,7 +39,7 @@ import WAL
 
         body.withLock { $0 = $0.replacingOccurrences(of: "Temperature.", with: "Temperature in °C.") }
         _ = try await h.scrape()
-        #expect(h.metadata == first + [MetadataRecord(family: "g", type: .gauge, help: "Temperature in °C.")])
+        #expect(h.metadata == first + [MetricMetadata(family: "g", type: .gauge, help: "Temperature in °C.")])
         // And back: changed again.
         body.withLock { $0 = $0.replacingOccurrences(of: "Temperature in °C.", with: "Temperature.") }
         _ = try await h.scrape()
@@ -50,7 +51,7 @@ import WAL
         // A new family is passed on; a comment that is not HELP/TYPE changes nothing in the WAL.
         body.withLock { $0 += "# just a comment\n# TYPE u untyped\nu 3\n" }
         _ = try await h.scrape()
-        #expect(h.metadata.last == MetadataRecord(family: "u", type: .unknown))
+        #expect(h.metadata.last == MetricMetadata(family: "u", type: .unknown))
         #expect(h.metadata.count == 6)
 
         // Re-announcement due: everything again (the WAL writes nothing for unchanged entries,

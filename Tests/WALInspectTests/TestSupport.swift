@@ -1,3 +1,4 @@
+import Model
 import Foundation
 import Logging
 import Testing
@@ -94,7 +95,7 @@ func writeFixtureWAL(_ storage: TestStorage) async throws -> FixturePositions {
     batch.append(labels: nodeLabels("node_cpu_seconds_total", ("cpu", "0"), ("mode", "user")), timestamp: t0, value: 42.25)
     batch.append(labels: nodeLabels("node_load1"), timestamp: t0, value: 0.75)
     batch.appendExemplar(newSeries: idle, timestamp: t0 - 250, value: 12345, labels: Labels(["trace_id": "4bf92f3577b34da6"]))
-    batch.appendMetadata(MetadataRecord(family: "node_cpu_seconds", type: .counter, unit: "seconds", help: "Seconds the CPUs spent in each mode."))
+    batch.appendMetadata(MetricMetadata(family: "node_cpu_seconds", type: .counter, help: "Seconds the CPUs spent in each mode.", unit: "seconds"))
     let nodeRefs = try await commit(batch)
 
     batch.removeAll()

@@ -1,3 +1,4 @@
+import Model
 import Foundation
 import Testing
 @testable import WAL
@@ -20,7 +21,7 @@ import Testing
                     batch.append(ref: refs[k], timestamp: 1_700_000_000_000 + Int64(round) * 15_000, value: value)
                 }
             }
-            batch.appendMetadata(MetadataRecord(family: "node_cpu_seconds", type: .counter, unit: "seconds", help: "Seconds the CPUs spent in each mode."))
+            batch.appendMetadata(MetricMetadata(family: "node_cpu_seconds", type: .counter, help: "Seconds the CPUs spent in each mode.", unit: "seconds"))
             let got = try await wal.commit(batch)
             if refs.isEmpty { refs = got }
         }

@@ -1,3 +1,4 @@
+import Model
 import Foundation
 import Testing
 @testable import WAL
@@ -19,7 +20,7 @@ import Testing
             }
             for ref in refs.prefix(12) { batch.append(ref: ref, timestamp: Int64(i), value: Double(i)) }
             if i % 2 == 0 {
-                batch.appendMetadata(MetadataRecord(family: "m\(i)", type: .gauge, help: "help \(i) with some words to compress compress compress"))
+                batch.appendMetadata(MetricMetadata(family: "m\(i)", type: .gauge, help: "help \(i) with some words to compress compress compress"))
             }
             if i == 3 { batch.appendExemplar(ref: 1, timestamp: Int64(i), value: 0.5, labels: Labels(["trace_id": "abc"])) }
             refs += try await wal.commit(batch)

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Model
 import Glibc
 #endif
 import Foundation

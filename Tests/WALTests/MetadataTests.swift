@@ -1,3 +1,4 @@
+import Model
 import Foundation
 import Testing
 @testable import WAL
@@ -5,10 +6,10 @@ import Testing
 @Suite struct MetadataTests {
     let log = LogCapture()
 
-    let cpu = MetadataRecord(family: "node_cpu_seconds", type: .counter, unit: "seconds", help: "Seconds the CPUs spent in each mode.")
-    let load = MetadataRecord(family: "node_load1", type: .gauge, help: "1m load average.")
+    let cpu = MetricMetadata(family: "node_cpu_seconds", type: .counter, help: "Seconds the CPUs spent in each mode.", unit: "seconds")
+    let load = MetricMetadata(family: "node_load1", type: .gauge, help: "1m load average.")
 
-    private func batch(_ t: Int64, metadata: [MetadataRecord]) -> AppendBatch {
+    private func batch(_ t: Int64, metadata: [MetricMetadata]) -> AppendBatch {
         var b = AppendBatch()
         b.append(labels: labels("node_load1"), timestamp: t, value: 1)
         for m in metadata { b.appendMetadata(m) }
@@ -16,18 +17,18 @@ import Testing
     }
 
     @Test func metadataRecordRoundTripsWithPrometheusTypeNumbers() throws {
-        let all = WALMetricType.allCases.map { MetadataRecord(family: "f_\($0.rawValue)", type: $0, unit: "u", help: "h \($0)") }
-        #expect(WALMetricType.allCases.map(\.rawValue) == Array(0...7))
+        let all = MetricType.allCases.map { MetricMetadata(family: "f_\($0.rawValue)", type: $0, help: "h \($0)", unit: "u") }
+        #expect(MetricType.allCases.map(\.rawValue) == Array(0...7))
         #expect(try RecordCodec.decode(RecordCodec.encode(.metadata(all))) == .metadata(all))
         // Layout: family, type byte, field count, then (name, value) pairs.
-        let bytes = RecordCodec.encode(.metadata([MetadataRecord(family: "up", type: .gauge, unit: "", help: "x")]))
+        let bytes = RecordCodec.encode(.metadata([MetricMetadata(family: "up", type: .gauge, help: "x", unit: "")]))
         #expect(bytes == [6, 2, 0x75, 0x70, 2, 2, 4, 0x75, 0x6e, 0x69, 0x74, 0, 4, 0x68, 0x65, 0x6c, 0x70, 1, 0x78])
     }
 
     @Test func unknownFieldsAndTypesAreSkippedWhenDecoding() throws {
         // family "a", type 9 (unknown to us), 3 fields: "help"="h", "future"="x", "unit"="s".
         let bytes: [UInt8] = [6, 1, 0x61, 9, 3, 4, 0x68, 0x65, 0x6c, 0x70, 1, 0x68, 6, 0x66, 0x75, 0x74, 0x75, 0x72, 0x65, 1, 0x78, 4, 0x75, 0x6e, 0x69, 0x74, 1, 0x73]
-        #expect(try RecordCodec.decode(bytes) == .metadata([MetadataRecord(family: "a", type: .unknown, unit: "s", help: "h")]))
+        #expect(try RecordCodec.decode(bytes) == .metadata([MetricMetadata(family: "a", type: .unknown, help: "h", unit: "s")]))
         #expect(throws: RecordDecodingError.self) { try RecordCodec.decode([6, 1, 0x61, 2, 9]) }
     }
 
@@ -78,7 +79,7 @@ import Testing
         let wal = try WriteAheadLog(directory: dir.path, segmentSize: 400, metadataRetention: .zero, logger: log.logger)
         _ = try await wal.commit(batch(0, metadata: [cpu, load]))
         var t: Int64 = 1
-        func commitUntilNewSegment(_ metadata: [MetadataRecord]) async throws {
+        func commitUntilNewSegment(_ metadata: [MetricMetadata]) async throws {
             let start = wal.head.segment
             while wal.head.segment == start {
                 _ = try await wal.commit(batch(t, metadata: metadata))

@@ -1,3 +1,4 @@
+import Model
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -108,8 +109,8 @@ func allExemplars(_ records: [(record: WALRecord, next: WALPosition)]) -> [Exemp
     }
 }
 
-func allMetadata(_ records: [(record: WALRecord, next: WALPosition)]) -> [MetadataRecord] {
-    records.flatMap { r -> [MetadataRecord] in
+func allMetadata(_ records: [(record: WALRecord, next: WALPosition)]) -> [MetricMetadata] {
+    records.flatMap { r -> [MetricMetadata] in
         if case .metadata(let m) = r.record { return m }
         return []
     }

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Model
 import Glibc
 #endif
 import Foundation
@@ -33,7 +34,7 @@ struct WriteFailureTests {
             b.append(labels: labels("m", ("round", "\(round)"), ("k", "\(k)"), ("pad", String(repeating: "p", count: 40))), timestamp: Int64(round), value: Double(k))
         }
         for ref in known { b.append(ref: ref, timestamp: Int64(round), value: 1) }
-        b.appendMetadata(MetadataRecord(family: "m\(round)", type: .gauge, help: "round \(round)"))
+        b.appendMetadata(MetricMetadata(family: "m\(round)", type: .gauge, help: "round \(round)"))
         return b
     }
 

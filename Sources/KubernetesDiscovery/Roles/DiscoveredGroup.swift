@@ -1,4 +1,4 @@
-import WAL
+import Model
 
 /// A target group as Kubernetes discovery builds it: Prometheus's `targetgroup.Group`, where
 /// every target carries its own label set (with `__address__`) and the group carries labels

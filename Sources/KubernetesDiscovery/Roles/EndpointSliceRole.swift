@@ -1,4 +1,4 @@
-import WAL
+import Model
 
 /// The `endpointslice` role (Prometheus `discovery/kubernetes/endpointslice.go`, discovery.k8s.io/v1):
 /// one target per address of each endpoint and each port of the slice, with the labels of the

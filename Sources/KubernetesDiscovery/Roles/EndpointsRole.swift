@@ -1,4 +1,4 @@
-import WAL
+import Model
 
 /// The `endpoints` role (Prometheus `discovery/kubernetes/endpoints.go`): one target per
 /// address and port of each subset (not-ready addresses too, `endpoint_ready="false"`), with the

@@ -1,4 +1,4 @@
-import WAL
+import Model
 
 /// The `ingress` role (Prometheus `discovery/kubernetes/ingress.go`): one target per path of
 /// each rule, at the rule's host, with the scheme `https` when a TLS entry covers the host.

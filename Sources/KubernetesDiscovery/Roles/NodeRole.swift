@@ -1,4 +1,4 @@
-import WAL
+import Model
 
 /// The `node` role (Prometheus `discovery/kubernetes/node.go`): one target per node, at the
 /// kubelet port of the node's preferred address, with `instance` set to the node name.

@@ -1,4 +1,4 @@
-import WAL
+import Model
 
 /// The `pod` role (Prometheus `discovery/kubernetes/pod.go`): one group per pod, one target per
 /// declared container port (`podIP:port`), or one target with the bare pod IP for a container

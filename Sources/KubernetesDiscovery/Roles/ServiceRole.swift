@@ -1,4 +1,4 @@
-import WAL
+import Model
 
 /// The `service` role (Prometheus `discovery/kubernetes/service.go`): one target per service
 /// port, at `<name>.<namespace>.svc:<port>`.

@@ -1,0 +1,153 @@
+/// Builds ``Labels`` from labels appended in any order, reusing its buffers from one label set
+/// to the next (a parser keeps one per scrape and ``reset()``s it for every new series).
+///
+/// Names and values are copied into one scratch buffer as they are appended; a value may be
+/// appended piecewise (``beginLabel(name:)`` then ``appendToValue(_:)``), so that a parser
+/// unescapes straight into the builder. ``build()`` sorts by name (stable: of two labels with
+/// the same name the later one wins), drops labels whose value is empty, and encodes.
+public struct LabelsBuilder: Sendable {
+    private struct Entry {
+        var nameStart: Int
+        var nameLength: Int
+        var valueStart: Int
+        var valueLength: Int
+    }
+
+    private var scratch: [UInt8] = []
+    private var entries: [Entry] = []
+    private var order: [Int] = []
+
+    public init() {
+        scratch.reserveCapacity(256)
+        entries.reserveCapacity(16)
+    }
+
+    /// Forgets the labels appended so far, keeping the buffers.
+    public mutating func reset() {
+        scratch.removeAll(keepingCapacity: true)
+        entries.removeAll(keepingCapacity: true)
+    }
+
+    public var isEmpty: Bool { entries.isEmpty }
+
+    /// Appends a label.
+    public mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        beginLabel(name: name)
+        appendToValue(value)
+    }
+
+    /// Appends a label.
+    public mutating func append(_ name: String, _ value: String) {
+        var name = name, value = value
+        name.withUTF8 { n in value.withUTF8 { v in append(name: UnsafeRawBufferPointer(n), value: UnsafeRawBufferPointer(v)) } }
+    }
+
+    /// Appends every label of `labels`.
+    public mutating func append(_ labels: Labels) {
+        labels.forEach { name, value in append(name: name, value: value) }
+    }
+
+    /// Starts a label whose value follows through ``appendToValue(_:)``.
+    public mutating func beginLabel(name: UnsafeRawBufferPointer) {
+        let nameStart = scratch.count
+        scratch.append(contentsOf: name)
+        entries.append(Entry(nameStart: nameStart, nameLength: name.count, valueStart: scratch.count, valueLength: 0))
+    }
+
+    /// Appends bytes to the value of the label begun last.
+    public mutating func appendToValue(_ bytes: UnsafeRawBufferPointer) {
+        precondition(!entries.isEmpty, "appendToValue before beginLabel")
+        scratch.append(contentsOf: bytes)
+        entries[entries.count - 1].valueLength += bytes.count
+    }
+
+    /// Appends one byte to the value of the label begun last.
+    public mutating func appendToValue(byte: UInt8) {
+        precondition(!entries.isEmpty, "appendToValue before beginLabel")
+        scratch.append(byte)
+        entries[entries.count - 1].valueLength += 1
+    }
+
+    /// The label set: sorted by name, the later of two equal names kept, empty values dropped.
+    public mutating func build() -> Labels {
+        order.removeAll(keepingCapacity: true)
+        order.append(contentsOf: entries.indices)
+        return scratch.withUnsafeBytes { s -> Labels in
+            func name(_ i: Int) -> UnsafeRawBufferPointer {
+                UnsafeRawBufferPointer(rebasing: s[entries[i].nameStart..<(entries[i].nameStart + entries[i].nameLength)])
+            }
+            // Insertion sort: stable, and label sets usually arrive sorted or nearly so.
+            if order.count > 1 {
+                for i in 1..<order.count {
+                    let current = order[i]
+                    var j = i - 1
+                    while j >= 0, Labels.precedes(name(current), name(order[j])) {
+                        order[j + 1] = order[j]
+                        j -= 1
+                    }
+                    order[j + 1] = current
+                }
+            }
+            var size = 0
+            var count = 0
+            var k = 0
+            // First pass: sizes of the labels kept.
+            while k < order.count {
+                var last = k
+                while last + 1 < order.count, name(order[last + 1]).elementsEqual(name(order[k])) { last += 1 }
+                let e = entries[order[last]]
+                if e.valueLength > 0 {
+                    size += Self.encodedSize(e.nameLength) + Self.encodedSize(e.valueLength)
+                    count += 1
+                }
+                k = last + 1
+            }
+            var out: [UInt8] = []
+            out.reserveCapacity(size)
+            k = 0
+            while k < order.count {
+                var last = k
+                while last + 1 < order.count, name(order[last + 1]).elementsEqual(name(order[k])) { last += 1 }
+                let e = entries[order[last]]
+                if e.valueLength > 0 {
+                    Self.encode(
+                        name: UnsafeRawBufferPointer(rebasing: s[e.nameStart..<(e.nameStart + e.nameLength)]),
+                        value: UnsafeRawBufferPointer(rebasing: s[e.valueStart..<(e.valueStart + e.valueLength)]), into: &out)
+                }
+                k = last + 1
+            }
+            return Labels(trustedBytes: out, count: count)
+        }
+    }
+
+    /// Bytes of a length-prefixed string of `length` bytes.
+    @inlinable
+    static func encodedSize(_ length: Int) -> Int {
+        var n = 1
+        var v = length >> 7
+        while v > 0 {
+            n += 1
+            v >>= 7
+        }
+        return n + length
+    }
+
+    /// Appends one label, length-prefixed name then value, to `out`.
+    @inlinable
+    public static func encode(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        appendUVarint(name.count, to: &out)
+        out.append(contentsOf: name)
+        appendUVarint(value.count, to: &out)
+        out.append(contentsOf: value)
+    }
+
+    @inlinable
+    static func appendUVarint(_ value: Int, to out: inout [UInt8]) {
+        var v = UInt(value)
+        while v >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+    }
+}
