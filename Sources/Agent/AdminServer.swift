@@ -122,7 +122,7 @@ private final class AdminHandler: ChannelInboundHandler, @unchecked Sendable {
             let version = request.version
             let keepAlive = request.isKeepAlive
             let done = context.eventLoop.makePromise(of: String?.self)
-            done.completeWithTask { reloader.reload().map { "failed to reload config: \($0)\n" } }
+            done.completeWithTask { await reloader.reload().map { "failed to reload config: \($0)\n" } }
             done.futureResult.whenSuccess { failure in
                 let body = Array((failure ?? "").utf8)
                 var headers = HTTPHeaders()

@@ -7,6 +7,7 @@ import Scraper
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
+import WAL
 
 /// Re-reads the configuration file and applies it to the running scraper and remote write, on
 /// SIGHUP or `POST /-/reload`. An invalid file changes nothing; the outcome is in
@@ -16,6 +17,7 @@ final class ConfigReloader: Service {
     private let expandEnvironment: Bool
     private let scraper: ScrapeManager
     private let remoteWrite: RemoteWriteService
+    private let pool: BlockingIOPool
     private let logger: Logger
     private let successful: Gauge
     private let successTimestamp: Gauge
@@ -23,9 +25,10 @@ final class ConfigReloader: Service {
     private let lock = Mutex(())
 
     init(
-        file: String, expandEnvironment: Bool, scraper: ScrapeManager, remoteWrite: RemoteWriteService,
+        file: String, expandEnvironment: Bool, scraper: ScrapeManager, remoteWrite: RemoteWriteService, pool: BlockingIOPool,
         registry: PrometheusCollectorRegistry, logger: Logger
     ) {
+        self.pool = pool
         self.file = file
         self.expandEnvironment = expandEnvironment
         self.scraper = scraper
@@ -50,8 +53,18 @@ final class ConfigReloader: Service {
     }
 
     /// Loads the file and applies it; returns the errors when it is invalid (nothing changes then).
+    /// Reading the file is file I/O: it runs on the blocking-I/O pool, one reload at a time.
     @discardableResult
-    func reload() -> ConfigErrors? {
+    func reload() async -> ConfigErrors? {
+        do {
+            return try await pool.run { [self] in reloadBlocking() }
+        } catch {
+            logger.error("configuration reload failed", metadata: ["error": "\(error)"])
+            return ConfigErrors(errors: [ConfigError(file: file, line: 0, column: 0, key: "", message: "\(error)")])
+        }
+    }
+
+    private func reloadBlocking() -> ConfigErrors? {
         lock.withLock { _ -> ConfigErrors? in
             do throws(ConfigErrors) {
                 let configuration = try ConfigLoader.load(file: file, expandEnvironment: expandEnvironment)
@@ -74,7 +87,7 @@ final class ConfigReloader: Service {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         await cancelWhenGracefulShutdown {
             for await _ in signals {
-                self.reload()
+                await self.reload()
             }
         }
     }

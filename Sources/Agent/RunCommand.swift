@@ -96,7 +96,7 @@ struct RunCommand: AsyncParsableCommand {
             wal: wal, syncInterval: PrometheusDuration.parse(walSyncInterval)!, registry: registry, clock: clock, pool: blockingIO,
             logger: logger)
         let reloader = ConfigReloader(
-            file: configFile, expandEnvironment: expandEnvironment, scraper: scraper, remoteWrite: remoteWrite,
+            file: configFile, expandEnvironment: expandEnvironment, scraper: scraper, remoteWrite: remoteWrite, pool: blockingIO,
             registry: registry, logger: logger)
         let server = AdminServer(host: host, port: port, registry: registry, scraper: scraper, reloader: reloader, logger: logger)
 

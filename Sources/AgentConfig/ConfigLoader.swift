@@ -7,6 +7,10 @@ import Yams
 public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
     public var errors: [ConfigError]
     public var description: String { errors.map(\.description).joined(separator: "\n") }
+
+    public init(errors: [ConfigError]) {
+        self.errors = errors
+    }
 }
 
 /// Reads a Prometheus-format YAML configuration, applying Prometheus's defaults and rejecting
