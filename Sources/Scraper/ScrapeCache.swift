@@ -11,7 +11,7 @@ import WAL
 ///
 /// It also knows which series each scrape saw, which gives duplicates within a scrape and the
 /// series that vanished since the previous successful scrape (they get staleness markers).
-struct ScrapeCache {
+public struct ScrapeCache: Sendable {
     struct Entry {
         var series: [UInt8]
         var ref: SeriesRef
@@ -42,15 +42,18 @@ struct ScrapeCache {
 
     private var buckets: [UInt64: [Entry]] = [:]
     /// Successful scrapes so far.
-    private(set) var generation: UInt64 = 0
+    public private(set) var generation: UInt64 = 0
     /// Scrape attempts so far.
     private(set) var attempt: UInt64 = 0
     private var pending: [UInt64] = []
 
-    var count: Int { buckets.values.reduce(0) { $0 + $1.count } }
+    public init() {}
+
+    /// The number of series remembered.
+    public var count: Int { buckets.values.reduce(0) { $0 + $1.count } }
 
     /// Starts a scrape attempt.
-    mutating func beginAttempt() {
+    public mutating func beginAttempt() {
         attempt &+= 1
         pending.removeAll(keepingCapacity: true)
     }
@@ -83,7 +86,7 @@ struct ScrapeCache {
     /// Ends a successful attempt: the series it saw move to a new generation; returns the refs of
     /// those seen in the previous generation but not now (staleness candidates), skipping
     /// explicitly timestamped ones unless `trackTimestamps`.
-    mutating func finishSuccessfulAttempt(trackTimestamps: Bool) -> [SeriesRef] {
+    public mutating func finishSuccessfulAttempt(trackTimestamps: Bool) -> [SeriesRef] {
         generation &+= 1
         var vanished: [SeriesRef] = []
         for slot in buckets.indices {
@@ -126,7 +129,7 @@ struct ScrapeCache {
     }
 
     /// Gives the pending entries their refs, once the WAL assigned them.
-    mutating func resolvePending(refs: [SeriesRef]) {
+    public mutating func resolvePending(refs: [SeriesRef]) {
         for hash in pending {
             guard let slot = buckets.index(forKey: hash) else { continue }
             for index in buckets.values[slot].indices {
@@ -207,7 +210,7 @@ struct ScrapeCache {
 /// starts with `#`) and one comparison; the families' metadata is only built when that hash
 /// changed, or when a re-announcement is due (every ``reannounceInterval``, so that the WAL,
 /// which forgets metadata nobody announces, keeps the target's).
-struct MetadataCache {
+public struct MetadataCache: Sendable {
     /// What the running scrape added to its batch, applied when the batch is committed.
     struct Staged {
         var fingerprint: UInt64
@@ -219,6 +222,8 @@ struct MetadataCache {
     }
 
     var reannounceInterval: Duration = .seconds(10 * 60)
+
+    public init() {}
     /// Hash of the entry last sent, by hash of its family name.
     private(set) var known: [Int: Int] = [:]
     private var fingerprint: UInt64?
@@ -250,7 +255,7 @@ struct MetadataCache {
     }
 
     /// The batch holding the staged metadata was committed.
-    mutating func commitStaged() {
+    public mutating func commitStaged() {
         guard let staged else { return }
         self.staged = nil
         fingerprint = staged.fingerprint
