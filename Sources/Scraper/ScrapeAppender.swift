@@ -28,15 +28,21 @@ public struct ScrapeAppender: Sendable {
     }
 
     public let target: Target
+    /// Reused for the labels of each new series (no allocation per series but the result's).
+    private var builder = LabelsBuilder()
 
     public init(target: Target) {
         self.target = target
     }
 
-    /// Parses `body` and adds each sample to `batch`: by ref when the series line is cached,
+    /// Parses `body` and adds each sample to `batch`: by ref when the series text is cached,
     /// otherwise with its full label set (the WAL assigns the ref at commit). Enforces the
     /// scrape config's limits by throwing, which fails the whole scrape. Adds the metadata that
     /// is new or changed for the target (or due for re-announcing).
+    ///
+    /// A cached series text is not validated again (it was when first seen, and validity is a
+    /// property of its bytes and the format, both part of the cache key); the rest of every
+    /// line (value, timestamp, exemplar) always is.
     public mutating func append(
         body: [UInt8], format: ExpositionFormat, timestamp: Int64, now: ContinuousClock.Instant, cache: inout ScrapeCache,
         metadata: inout MetadataCache, to batch: inout AppendBatch
@@ -47,32 +53,37 @@ public struct ScrapeAppender: Sendable {
         let limits = target.config.limits
         let metricRelabelConfigs = target.config.metricRelabelConfigs
         try body.withUnsafeBytes { bytes in
-            while let sample = try parser.next() {
+            while let range = try parser.nextSeries() {
                 counts.scraped += 1
-                let series = UnsafeRawBufferPointer(rebasing: bytes[sample.series])
-                let hash = ScrapeCache.hash(series)
+                let key = cache.key(UnsafeRawBufferPointer(rebasing: bytes[range]), format: format)
+                let slot = cache.find(key)
+                let sample = try parser.finishSample(seriesIsKnownValid: slot != nil)
                 let explicit = honorTimestamps && sample.timestamp != nil
                 let sampleTime = explicit ? sample.timestamp! : timestamp
                 let seriesRef: SeriesRef?
                 let newSeriesIndex: Int?
-                switch cache.lookup(series, hash: hash, explicitTimestamp: explicit) {
-                case .hit(ScrapeCache.droppedRef):
-                    continue
-                case .hit(let ref):
-                    batch.append(ref: ref, timestamp: sampleTime, value: sample.value)
-                    (seriesRef, newSeriesIndex) = (ref, nil)
-                case .duplicate, .pending:
-                    counts.duplicates += 1
-                    continue
-                case .miss:
-                    let merged = target.seriesLabels(exposed: try parser.labels(of: sample))
+                if let slot {
+                    switch cache.markSeen(slot, explicitTimestamp: explicit) {
+                    case .hit(let ref):
+                        batch.append(ref: ref, timestamp: sampleTime, value: sample.value)
+                        (seriesRef, newSeriesIndex) = (ref, nil)
+                    case .dropped:
+                        continue
+                    case .duplicate, .miss:
+                        counts.duplicates += 1
+                        continue
+                    }
+                } else {
+                    builder.reset()
+                    try parser.labels(of: sample, into: &builder)
+                    let merged = target.seriesLabels(exposed: builder.build())
                     guard let labels = Relabeler.process(merged, with: metricRelabelConfigs) else {
-                        cache.insertDropped(series, hash: hash)
+                        cache.insertDropped(key)
                         continue
                     }
                     try Self.check(labels, against: limits)
                     let index = batch.append(labels: labels, timestamp: sampleTime, value: sample.value)
-                    cache.insertPending(series, hash: hash, index: index, explicitTimestamp: explicit)
+                    cache.insertPending(key, index: index, explicitTimestamp: explicit)
                     counts.seriesAdded += 1
                     (seriesRef, newSeriesIndex) = (nil, index)
                 }
@@ -97,9 +108,7 @@ public struct ScrapeAppender: Sendable {
             throw ScrapeFailure("sample limit exceeded: \(counts.appended) samples, limit \(limits.sampleLimit)")
         }
         // HELP/TYPE/UNIT: only what is new or changed for this target (or due for re-announcing).
-        counts.metadata = body.withUnsafeBytes { bytes in
-            metadata.stage(body: bytes, now: now, metadata: { parser.metadata }, into: &batch)
-        }
+        counts.metadata = metadata.stage(fingerprint: parser.metadataFingerprint, now: now, metadata: { parser.metadata }, into: &batch)
         return counts
     }
 
