@@ -136,6 +136,24 @@ func word(_ p: Bytes, _ i: Int) -> UInt64 {
     UInt64(littleEndian: UnsafeRawPointer(p.baseAddress!).loadUnaligned(fromByteOffset: i, as: UInt64.self))
 }
 
+/// The index of the first byte at or after `i` that is `a`, `b`, `c` or `d`; `end` when there is none.
+@inline(__always)
+func firstOf(_ p: Bytes, _ i: Int, _ end: Int, _ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> Int {
+    var i = i
+    while i + 8 <= end {
+        let w = word(p, i)
+        let m = matchMask(w, a) | matchMask(w, b) | matchMask(w, c) | matchMask(w, d)
+        if m != 0 { return i + m.trailingZeroBitCount >> 3 }
+        i += 8
+    }
+    while i < end {
+        let x = p[i]
+        if x == a || x == b || x == c || x == d { return i }
+        i += 1
+    }
+    return end
+}
+
 /// The index of the first byte at or after `i` that is `a`, `b` or `c`; `end` when there is none.
 @inline(__always)
 func firstOf(_ p: Bytes, _ i: Int, _ end: Int, _ a: UInt8, _ b: UInt8, _ c: UInt8) -> Int {
@@ -187,14 +205,17 @@ func scanText(_ p: Bytes, _ i: Int, _ end: Int) -> (end: Int, nonASCII: Bool) {
 /// nil when the text cannot be delimited that way: no metric name, or a newline or the end of
 /// the body inside the label block; the caller then validates it, which throws.
 ///
-/// On a valid series text this returns exactly the end validation finds: outside quotes a valid
-/// block holds no `}` but its last byte, and both skip the same escaped bytes inside quotes. On
-/// an invalid one it may return any end: callers only skip validation for a text whose exact
+/// On a valid sample line this returns exactly the end validation finds: a valid name is
+/// followed by `{`, a blank or the end of the line; outside quotes a valid block holds no `}`
+/// but its last byte; both skip the same escaped bytes inside quotes. Where the two differ,
+/// validation stopped at a byte that cannot follow a series text, and the line is rejected. On
+/// an invalid line it may return any end: callers only skip validation for a text whose exact
 /// bytes they have seen validated before.
 func delimitSeries(_ p: Bytes, _ start: Int, _ end: Int, blanksBeforeLabels: Bool) -> Int? {
     guard isMetricNameStart(p[start]) else { return nil }
-    var i = start + 1
-    while i < end && isMetricNameByte(p[i]) { i += 1 }
+    // The name runs to the first byte that may follow a valid name; its bytes are not checked
+    // (on an invalid name validation stops earlier, at a byte no line may have there).
+    var i = firstOf(p, start + 1, end, ASCII.braceOpen, ASCII.space, ASCII.tab, ASCII.newline)
     let nameEnd = i
     if blanksBeforeLabels { i = skipBlanks(p, i, end) }
     guard i < end && p[i] == ASCII.braceOpen else { return nameEnd }

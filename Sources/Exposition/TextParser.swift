@@ -269,15 +269,18 @@ struct ParserState: Sendable {
         guard let pending else { preconditionFailure("finishSample(seriesIsKnownValid:) without a series from nextSeries()") }
         var end = pending.end
         if !pending.validated && !seriesIsKnownValid {
+            // Where validation ends elsewhere than delimiting, the rest of the line is rejected.
             end = try validateSeries(p, pending.start)
-            // A valid series text is delimited as validation reads it (quotes and escapes alike).
-            assert(end == pending.end, "delimited \(pending.start)..<\(pending.end), validated up to \(end)")
         }
         self.pending = nil
+        let sample: ExposedSample
         switch format {
-        case .prometheusText: return try sampleRest(p, pending.start, end)
-        case .openMetrics: return try openMetricsSampleRest(p, pending.start, end)
+        case .prometheusText: sample = try sampleRest(p, pending.start, end)
+        case .openMetrics: sample = try openMetricsSampleRest(p, pending.start, end)
         }
+        // A valid line's series text is delimited as validation reads it: what a scrape cache keys on.
+        assert(end == pending.end, "delimited \(pending.start)..<\(pending.end), validated up to \(end)")
+        return sample
     }
 
     /// Validates the series text starting at `start` completely; returns its end.
