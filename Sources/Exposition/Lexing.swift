@@ -154,6 +154,24 @@ func firstOf(_ p: Bytes, _ i: Int, _ end: Int, _ a: UInt8, _ b: UInt8, _ c: UInt
     return end
 }
 
+/// The index of the first byte at or after `i` that is `a` or `b`; `end` when there is none.
+@inline(__always)
+func firstOf(_ p: Bytes, _ i: Int, _ end: Int, _ a: UInt8, _ b: UInt8) -> Int {
+    var i = i
+    while i + 8 <= end {
+        let w = word(p, i)
+        let m = matchMask(w, a) | matchMask(w, b)
+        if m != 0 { return i + m.trailingZeroBitCount >> 3 }
+        i += 8
+    }
+    while i < end {
+        let x = p[i]
+        if x == a || x == b { return i }
+        i += 1
+    }
+    return end
+}
+
 /// The index of the first byte at or after `i` that is `a`, `b` or `c`; `end` when there is none.
 @inline(__always)
 func firstOf(_ p: Bytes, _ i: Int, _ end: Int, _ a: UInt8, _ b: UInt8, _ c: UInt8) -> Int {
@@ -202,8 +220,8 @@ func scanText(_ p: Bytes, _ i: Int, _ end: Int) -> (end: Int, nonASCII: Bool) {
 /// at `start`, found without validating it: the name's bytes, then (after blanks when
 /// `blanksBeforeLabels`, as the text format allows) a label block up to its closing `}`, with
 /// double-quoted values skipped as validation reads them (a backslash escapes the next byte).
-/// nil when the text cannot be delimited that way: no metric name, or a newline or the end of
-/// the body inside the label block; the caller then validates it, which throws.
+/// nil when the text cannot be delimited that way: no metric name, or the end of the body inside
+/// the label block; the caller then validates it, which throws.
 ///
 /// On a valid sample line this returns exactly the end validation finds: a valid name is
 /// followed by `{`, a blank or the end of the line; outside quotes a valid block holds no `}`
@@ -220,18 +238,20 @@ func delimitSeries(_ p: Bytes, _ start: Int, _ end: Int, blanksBeforeLabels: Boo
     if blanksBeforeLabels { i = skipBlanks(p, i, end) }
     guard i < end && p[i] == ASCII.braceOpen else { return nameEnd }
     i += 1
+    // Newlines are not looked for: a text that runs over one is never in a scrape cache (no
+    // valid series text holds one), so it is validated, which rejects it.
     while true {
         // Outside quotes: up to a value or the end of the block.
-        i = firstOf(p, i, end, ASCII.quote, ASCII.braceClose, ASCII.newline)
-        guard i < end, p[i] != ASCII.newline else { return nil }
+        i = firstOf(p, i, end, ASCII.quote, ASCII.braceClose)
+        guard i < end else { return nil }
         if p[i] == ASCII.braceClose { return i + 1 }
         // Inside quotes: up to the closing quote, escaped bytes skipped.
         i += 1
         while true {
-            i = firstOf(p, i, end, ASCII.quote, ASCII.backslash, ASCII.newline)
-            guard i < end, p[i] != ASCII.newline else { return nil }
+            i = firstOf(p, i, end, ASCII.quote, ASCII.backslash)
+            guard i < end else { return nil }
             if p[i] == ASCII.quote { break }
-            guard i + 1 < end, p[i + 1] != ASCII.newline else { return nil }
+            guard i + 1 < end else { return nil }
             i += 2
         }
         i += 1

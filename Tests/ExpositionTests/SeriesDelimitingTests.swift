@@ -65,6 +65,8 @@ import Testing
             "a{x=\"1\",x=\"2\"} 1\n", "a{x=1} 1\n", "a{x=\"1\" 1\n", "a{x=\"1\n\"} 1\n", "a{,} 1\n",
             // Names with a byte no name holds: delimited past it, rejected by validation.
             "fo-o{a=\"b\"} 1\n", "fo.o 1\n", "foé{a=\"b\"} 1\n", "foo\r 1\n", "foo}bar{a=\"b\"} 1\n", "foo\"x\" 1\n",
+            // A newline inside the block: delimited into the next line, rejected by validation.
+            "a{x=\"1\nb{y=\"2\"} 1\n", "a{x=\"1\\\nb{y=\"2\"} 1\n",
         ]
         for text in lines {
             var parser = TextParser(Array((text + (format == .openMetrics ? "# EOF\n" : "")).utf8), format: format)
