@@ -112,21 +112,26 @@ public struct ScrapeAppender: Sendable {
         return counts
     }
 
-    /// Prometheus's label limits, checked on the series' final labels.
+    /// Prometheus's label limits, checked on the series' final labels (lengths in bytes, as Go's
+    /// `len`); Strings are made only for the error message.
     static func check(_ labels: Labels, against limits: ScrapeLimits) throws {
         if limits.labelLimit > 0, labels.count > limits.labelLimit {
             throw ScrapeFailure("label_limit exceeded (metric: \(labels.metricName), number of labels: \(labels.count), limit: \(limits.labelLimit))")
         }
-        for label in labels.pairs {
-            if limits.labelNameLengthLimit > 0, label.name.utf8.count > limits.labelNameLengthLimit {
-                throw ScrapeFailure(
-                    "label_name_length_limit exceeded (metric: \(labels.metricName), label name: \(label.name), length: \(label.name.utf8.count), limit: \(limits.labelNameLengthLimit))")
-            }
-            if limits.labelValueLengthLimit > 0, label.value.utf8.count > limits.labelValueLengthLimit {
-                throw ScrapeFailure(
-                    "label_value_length_limit exceeded (metric: \(labels.metricName), label name: \(label.name), value: \"\(label.value)\", length: \(label.value.utf8.count), limit: \(limits.labelValueLengthLimit))")
+        let nameLimit = limits.labelNameLengthLimit, valueLimit = limits.labelValueLengthLimit
+        guard nameLimit > 0 || valueLimit > 0 else { return }
+        var failure: ScrapeFailure?
+        labels.forEach { name, value in
+            guard failure == nil else { return }
+            if nameLimit > 0, name.count > nameLimit {
+                failure = ScrapeFailure(
+                    "label_name_length_limit exceeded (metric: \(labels.metricName), label name: \(String(decoding: name, as: UTF8.self)), length: \(name.count), limit: \(nameLimit))")
+            } else if valueLimit > 0, value.count > valueLimit {
+                failure = ScrapeFailure(
+                    "label_value_length_limit exceeded (metric: \(labels.metricName), label name: \(String(decoding: name, as: UTF8.self)), value: \"\(String(decoding: value, as: UTF8.self))\", length: \(value.count), limit: \(valueLimit))")
             }
         }
+        if let failure { throw failure }
     }
 }
 

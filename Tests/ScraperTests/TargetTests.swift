@@ -36,6 +36,15 @@ import WAL
         #expect(labels["instance"] == "10.0.0.1:9100")
     }
 
+    @Test func exposedAndTargetLabelsWithoutClashAreMergedInNameOrder() {
+        let exposed = Labels(["__name__": "m", "a": "1", "fs": "2", "zone": "3"])
+        for honor in [false, true] {
+            let labels = target(honorLabels: honor).seriesLabels(exposed: exposed)
+            #expect(labels == Labels(exposed.pairs + target(honorLabels: honor).labels.pairs))
+            #expect(labels.pairs.map(\.name) == ["__name__", "a", "env", "fs", "instance", "job", "zone"])
+        }
+    }
+
     @Test func offsetsAreStableAndWithinTheInterval() {
         let a = target(honorLabels: false)
         #expect(a.offset == a.offset)
