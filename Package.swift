@@ -143,6 +143,13 @@ let package = Package(
             dependencies: ["Model", "Exposition"],
             path: "Benchmarks/ParserBenchmark"
         ),
+        .target(name: "CHeapStats", path: "Benchmarks/CHeapStats"),
+        .executableTarget(
+            name: "ScrapeBenchmark",
+            dependencies: ["AgentConfig", "CHeapStats", "Exposition", "Model", "Relabel", "Scraper", "WAL"],
+            path: "Benchmarks/ScrapeBenchmark",
+            exclude: ["Fixtures"]
+        ),
         .executableTarget(
             name: "WALBenchmark",
             dependencies: ["Model", "Exposition", "WAL", .product(name: "Logging", package: "swift-log")],

@@ -56,9 +56,14 @@ func isLabelNameByte(_ c: UInt8) -> Bool { isLetter(c) || isDigit(c) || c == ASC
 @inline(__always)
 func isMetricNameStart(_ c: UInt8) -> Bool { isLabelNameStart(c) || c == ASCII.colon }
 
-/// `[a-zA-Z0-9_:]`
+/// `[a-zA-Z0-9_:]`: one shift and test in a 128-bit set.
 @inline(__always)
-func isMetricNameByte(_ c: UInt8) -> Bool { isLabelNameByte(c) || c == ASCII.colon }
+func isMetricNameByte(_ c: UInt8) -> Bool {
+    // Bits 48-58 ('0'-'9', ':') of the low word; 65-90 ('A'-'Z'), 95 ('_'), 97-122 ('a'-'z') of the high.
+    let low: UInt64 = 0x07FF_0000_0000_0000
+    let high: UInt64 = 0x07FF_FFFE_87FF_FFFE
+    return c < 128 && ((c < 64 ? low : high) >> UInt64(c & 63)) & 1 != 0
+}
 
 /// The index of the first byte at or after `i` that is not a space or tab.
 @inline(__always)
@@ -113,6 +118,144 @@ func sameBytes(_ p: Bytes, _ a: Int, _ aEnd: Int, _ b: Int, _ bEnd: Int) -> Bool
         j += 1
     }
     return true
+}
+
+// MARK: - Scanning 8 bytes at a time
+
+/// 0x80 in every byte of `word` that equals `byte`, 0 elsewhere (exact: no false positives
+/// after a match, unlike the shorter `(x - 0x01…) & ~x & 0x80…`).
+@inline(__always)
+func matchMask(_ word: UInt64, _ byte: UInt8) -> UInt64 {
+    let x = word ^ (0x0101_0101_0101_0101 &* UInt64(byte))
+    return ~(((x & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | x) & 0x8080_8080_8080_8080
+}
+
+/// The 8 bytes at `i` as a little-endian word (byte `i` lowest). Requires `i + 8 <= p.count`.
+@inline(__always)
+func word(_ p: Bytes, _ i: Int) -> UInt64 {
+    UInt64(littleEndian: UnsafeRawPointer(p.baseAddress!).loadUnaligned(fromByteOffset: i, as: UInt64.self))
+}
+
+/// The index of the first byte at or after `i` that is `a`, `b`, `c` or `d`; `end` when there is none.
+@inline(__always)
+func firstOf(_ p: Bytes, _ i: Int, _ end: Int, _ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> Int {
+    var i = i
+    while i + 8 <= end {
+        let w = word(p, i)
+        let m = matchMask(w, a) | matchMask(w, b) | matchMask(w, c) | matchMask(w, d)
+        if m != 0 { return i + m.trailingZeroBitCount >> 3 }
+        i += 8
+    }
+    while i < end {
+        let x = p[i]
+        if x == a || x == b || x == c || x == d { return i }
+        i += 1
+    }
+    return end
+}
+
+/// The index of the first byte at or after `i` that is `a` or `b`; `end` when there is none.
+@inline(__always)
+func firstOf(_ p: Bytes, _ i: Int, _ end: Int, _ a: UInt8, _ b: UInt8) -> Int {
+    var i = i
+    while i + 8 <= end {
+        let w = word(p, i)
+        let m = matchMask(w, a) | matchMask(w, b)
+        if m != 0 { return i + m.trailingZeroBitCount >> 3 }
+        i += 8
+    }
+    while i < end {
+        let x = p[i]
+        if x == a || x == b { return i }
+        i += 1
+    }
+    return end
+}
+
+/// The index of the first byte at or after `i` that is `a`, `b` or `c`; `end` when there is none.
+@inline(__always)
+func firstOf(_ p: Bytes, _ i: Int, _ end: Int, _ a: UInt8, _ b: UInt8, _ c: UInt8) -> Int {
+    var i = i
+    while i + 8 <= end {
+        let w = word(p, i)
+        let m = matchMask(w, a) | matchMask(w, b) | matchMask(w, c)
+        if m != 0 { return i + m.trailingZeroBitCount >> 3 }
+        i += 8
+    }
+    while i < end {
+        let x = p[i]
+        if x == a || x == b || x == c { return i }
+        i += 1
+    }
+    return end
+}
+
+/// Comment and HELP text from `i`: the index of the first newline or NUL byte (or `end`), and
+/// whether a byte of 0x80 or above may come before it (true only if one does, or one follows it
+/// in the same 8-byte word: the caller then validates UTF-8, which is correct either way).
+@inline(__always)
+func scanText(_ p: Bytes, _ i: Int, _ end: Int) -> (end: Int, nonASCII: Bool) {
+    var i = i
+    var high: UInt64 = 0
+    while i + 8 <= end {
+        let w = word(p, i)
+        high |= w
+        let m = matchMask(w, ASCII.newline) | matchMask(w, ASCII.nul)
+        if m != 0 { return (i + m.trailingZeroBitCount >> 3, high & 0x8080_8080_8080_8080 != 0) }
+        i += 8
+    }
+    var nonASCII = high & 0x8080_8080_8080_8080 != 0
+    while i < end {
+        let c = p[i]
+        if c == ASCII.newline || c == ASCII.nul { break }
+        if c >= 0x80 { nonASCII = true }
+        i += 1
+    }
+    return (i, nonASCII)
+}
+
+// MARK: - Delimiting a series text without validating it
+
+/// The end of the series text (metric name and optional label block) whose metric name starts
+/// at `start`, found without validating it: the name's bytes, then (after blanks when
+/// `blanksBeforeLabels`, as the text format allows) a label block up to its closing `}`, with
+/// double-quoted values skipped as validation reads them (a backslash escapes the next byte).
+/// nil when the text cannot be delimited that way: no metric name, or the end of the body inside
+/// the label block; the caller then validates it, which throws.
+///
+/// On a valid sample line this returns exactly the end validation finds: a valid name is
+/// followed by `{`, a blank or the end of the line; outside quotes a valid block holds no `}`
+/// but its last byte; both skip the same escaped bytes inside quotes. Where the two differ,
+/// validation stopped at a byte that cannot follow a series text, and the line is rejected. On
+/// an invalid line it may return any end: callers only skip validation for a text whose exact
+/// bytes they have seen validated before.
+func delimitSeries(_ p: Bytes, _ start: Int, _ end: Int, blanksBeforeLabels: Bool) -> Int? {
+    guard isMetricNameStart(p[start]) else { return nil }
+    // The name runs to the first byte that may follow a valid name; its bytes are not checked
+    // (on an invalid name validation stops earlier, at a byte no line may have there).
+    var i = firstOf(p, start + 1, end, ASCII.braceOpen, ASCII.space, ASCII.tab, ASCII.newline)
+    let nameEnd = i
+    if blanksBeforeLabels { i = skipBlanks(p, i, end) }
+    guard i < end && p[i] == ASCII.braceOpen else { return nameEnd }
+    i += 1
+    // Newlines are not looked for: a text that runs over one is never in a scrape cache (no
+    // valid series text holds one), so it is validated, which rejects it.
+    while true {
+        // Outside quotes: up to a value or the end of the block.
+        i = firstOf(p, i, end, ASCII.quote, ASCII.braceClose)
+        guard i < end else { return nil }
+        if p[i] == ASCII.braceClose { return i + 1 }
+        // Inside quotes: up to the closing quote, escaped bytes skipped.
+        i += 1
+        while true {
+            i = firstOf(p, i, end, ASCII.quote, ASCII.backslash)
+            guard i < end else { return nil }
+            if p[i] == ASCII.quote { break }
+            guard i + 1 < end else { return nil }
+            i += 2
+        }
+        i += 1
+    }
 }
 
 // MARK: - UTF-8

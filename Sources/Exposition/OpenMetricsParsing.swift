@@ -27,10 +27,12 @@ struct MetadataEntry: Sendable {
     var unit: Range<Int>?
 }
 
-extension TextParser {
+extension ParserState {
     // MARK: - Lines
 
-    mutating func advanceOpenMetrics(_ p: Bytes) throws(ExpositionError) -> ExposedSample? {
+    /// Consumes metadata lines and `# EOF`; returns the index of the next sample line, nil at
+    /// the end.
+    mutating func skipToSampleOpenMetrics(_ p: Bytes) throws(ExpositionError) -> Int? {
         let end = p.count
         var i = position
         while !reachedEOF {
@@ -40,7 +42,7 @@ extension TextParser {
                 position = i
                 continue
             }
-            return try openMetricsSample(p, i, end)
+            return i
         }
         position = end
         return nil
@@ -135,8 +137,9 @@ extension TextParser {
         return nil
     }
 
-    /// Parses the sample line starting at `start`; leaves `position` at the start of the next line.
-    private mutating func openMetricsSample(_ p: Bytes, _ start: Int, _ end: Int) throws(ExpositionError) -> ExposedSample {
+    /// Validates the series text (metric name and optional label block) starting at `start`;
+    /// returns its end.
+    mutating func validateOpenMetricsSeries(_ p: Bytes, _ start: Int, _ end: Int) throws(ExpositionError) -> Int {
         var i = start
         guard isMetricNameStart(p[i]) else {
             if p[i] == ASCII.newline { throw fail("unexpected blank line (not allowed in OpenMetrics)") }
@@ -144,13 +147,21 @@ extension TextParser {
         }
         i += 1
         while i < end && isMetricNameByte(p[i]) { i += 1 }
-        let nameEnd = i
         if i < end && p[i] == ASCII.braceOpen {
-            i = try openMetricsLabelBlock(p, i, end, exemplar: false)
-        } else if i < end && p[i] != ASCII.space && p[i] != ASCII.newline {
+            return try openMetricsLabelBlock(p, i, end, exemplar: false)
+        }
+        return i
+    }
+
+    /// Parses the rest of the sample line whose (valid) series text is `p[start..<seriesEnd]`;
+    /// leaves `position` at the start of the next line.
+    mutating func openMetricsSampleRest(_ p: Bytes, _ start: Int, _ seriesEnd: Int) throws(ExpositionError) -> ExposedSample {
+        let end = p.count
+        var i = seriesEnd
+        // Without a label block (names hold no `}`), the name is followed by the value's space.
+        if p[seriesEnd - 1] != ASCII.braceClose && i < end && p[i] != ASCII.space && p[i] != ASCII.newline {
             throw fail("expected \" \" or \"{\" after metric name, got \(describe(p, i, end))")
         }
-        let seriesEnd = i
 
         // " value"
         let (value, valueEnd) = try spaceAndNumber(p, i, end, what: "value")
@@ -161,7 +172,7 @@ extension TextParser {
         var exemplar: Range<Int>? = nil
         if let next = try lineEndOrSpace(p, i, end) {
             if isExemplarStart(p, next, end) {
-                exemplar = try openMetricsExemplar(p, start, nameEnd, next + 3, end)
+                exemplar = try openMetricsExemplar(p, start, next + 3, end)
                 i = exemplar!.upperBound
             } else {
                 let (t, tEnd) = try spaceAndNumber(p, i, end, what: "timestamp")
@@ -172,7 +183,7 @@ extension TextParser {
                     guard isExemplarStart(p, next, end) else {
                         throw fail("expected end of line or exemplar after timestamp, got \(quoted(p, next, spaceOrNewline(p, next + 1, end)))")
                     }
-                    exemplar = try openMetricsExemplar(p, start, nameEnd, next + 3, end)
+                    exemplar = try openMetricsExemplar(p, start, next + 3, end)
                     i = exemplar!.upperBound
                 }
             }
@@ -220,11 +231,11 @@ extension TextParser {
         return (value, tokenEnd)
     }
 
-    /// Validates the exemplar whose `{` is at `open`, after the sample whose metric name is
-    /// `p[nameStart..<nameEnd]`; returns its range (from `{` to the end of its last token).
-    private mutating func openMetricsExemplar(
-        _ p: Bytes, _ nameStart: Int, _ nameEnd: Int, _ open: Int, _ end: Int
-    ) throws(ExpositionError) -> Range<Int> {
+    /// Validates the exemplar whose `{` is at `open`, after the sample whose metric name starts
+    /// at `nameStart`; returns its range (from `{` to the end of its last token).
+    private mutating func openMetricsExemplar(_ p: Bytes, _ nameStart: Int, _ open: Int, _ end: Int) throws(ExpositionError) -> Range<Int> {
+        var nameEnd = nameStart
+        while nameEnd < end && isMetricNameByte(p[nameEnd]) { nameEnd += 1 }
         let n = nameEnd - nameStart
         guard n >= 6 && equals(p, nameEnd - 6, nameEnd, "_total")
                 || n >= 7 && equals(p, nameEnd - 7, nameEnd, "_bucket") else {
@@ -284,71 +295,6 @@ extension TextParser {
         return i + 1
     }
 
-    // MARK: - Exemplars
-
-    /// Builds the exemplar `p[range]` (`{labels} value [timestamp]`), checking it again.
-    func buildExemplar(_ p: Bytes, _ range: Range<Int>) throws(ExpositionError) -> Exemplar {
-        let end = range.upperBound
-        guard range.lowerBound >= 0, end <= p.count, !range.isEmpty else {
-            throw ExpositionError(line: 0, message: "exemplar range \(range) is outside the body")
-        }
-        do {
-            return try buildExemplarUnlocated(p, range)
-        } catch {
-            throw ExpositionError(line: lineNumber(p, at: range.lowerBound), message: error.message)
-        }
-    }
-
-    private func buildExemplarUnlocated(_ p: Bytes, _ range: Range<Int>) throws(ExpositionError) -> Exemplar {
-        let end = range.upperBound
-        let line = 0  // set by the caller
-        func fail(_ message: String) -> ExpositionError { ExpositionError(line: line, message: message) }
-        var i = range.lowerBound
-        guard p[i] == ASCII.braceOpen else { throw fail("expected \"{\" at the start of an exemplar, got \(describe(p, i, end))") }
-        i += 1
-        var pairs: [Label] = []
-        var length = 0
-        while i < end && p[i] != ASCII.braceClose {
-            guard isLabelNameStart(p[i]) else { throw fail("expected label name, got \(describe(p, i, end))") }
-            let nameStart = i
-            while i < end && isLabelNameByte(p[i]) { i += 1 }
-            let name = string(p, nameStart, i)
-            guard i < end && p[i] == ASCII.equal, i + 1 < end, p[i + 1] == ASCII.quote else {
-                throw fail("expected =\"value\" after label name, got \(describe(p, i, end))")
-            }
-            let valueStart = i + 2
-            let (valueEnd, escaped) = try labelValueEnd(p, valueStart, end, line: line, anyEscape: true, allowNUL: false)
-            let value = escaped
-                ? unescape(p, valueStart, valueEnd - 1, quotes: true, keepUnknown: true)
-                : string(p, valueStart, valueEnd - 1)
-            length += name.unicodeScalars.count + value.unicodeScalars.count
-            pairs.append(Label(name, value))
-            i = valueEnd
-            if i < end && p[i] == ASCII.comma { i += 1 }
-        }
-        guard i < end else { throw fail("expected \"}\" in exemplar, got end of exemplar") }
-        i += 1
-        if length > Exemplar.maxLabelSetLength {
-            throw fail("exemplar label set is \(length) characters long, more than \(Exemplar.maxLabelSetLength)")
-        }
-        guard i < end && p[i] == ASCII.space else { throw fail("expected exemplar value, got \(describe(p, i, end))") }
-        i += 1
-        let valueEnd = spaceOrNewline(p, i, end)
-        guard let value = parseFloatValue(p, i, valueEnd) else { throw fail("invalid exemplar value \(quoted(p, i, valueEnd))") }
-        i = valueEnd
-        var timestamp: Int64? = nil
-        if i < end {
-            guard p[i] == ASCII.space else { throw fail("unexpected \(describe(p, i, end)) in exemplar") }
-            i += 1
-            let tEnd = spaceOrNewline(p, i, end)
-            guard let t = parseFloatValue(p, i, tEnd), t.isFinite, tEnd == end else {
-                throw fail("invalid exemplar timestamp \(quoted(p, i, tEnd))")
-            }
-            timestamp = millisecondsFromSeconds(t)
-        }
-        return Exemplar(labels: Labels(pairs), value: value, timestamp: timestamp)
-    }
-
     // MARK: - Metadata
 
     /// Records a HELP, TYPE or UNIT line for the family `p[name]`: merged into the last entry when
@@ -390,21 +336,33 @@ extension TextParser {
         return result
     }
 
-    // MARK: - Types
-
-    /// Whether a sample name whose family part ends at `suffixStart` belongs to a family of
-    /// `type` in OpenMetrics: the family name itself, or one of the type's sample suffixes.
-    func openMetricsSuffixMatches(_ p: Bytes, _ suffixStart: Int, _ end: Int, _ type: MetricType) -> Bool {
-        if suffixStart == end { return true }
-        func suffix(_ s: StaticString) -> Bool { equals(p, suffixStart, end, s) }
-        switch type {
-        case .counter: return suffix("_total") || suffix("_created")
-        case .histogram: return suffix("_bucket") || suffix("_sum") || suffix("_count") || suffix("_created")
-        case .gaugeHistogram: return suffix("_bucket") || suffix("_gsum") || suffix("_gcount")
-        case .summary: return suffix("_sum") || suffix("_count") || suffix("_created")
-        case .info: return suffix("_info")
-        case .gauge, .stateset, .unknown: return false
+    /// A hash of the metadata entries in order: family name, type, HELP and UNIT bytes, and
+    /// which of them the lines gave (see ``TextParser/metadataFingerprint``).
+    func metadataFingerprint(_ p: UnsafeRawBufferPointer) -> UInt64 {
+        var h = UInt64(metadataEntries.count) &+ (format == .openMetrics ? 0x5851_F42D_4C95_7F2D : 0)
+        for entry in metadataEntries {
+            let tag = UInt64(entry.type.map { $0.rawValue &+ 1 } ?? 0) << 2
+                | (entry.help == nil ? 0 : 2) | (entry.unit == nil ? 0 : 1)
+            h = ByteHash.hash64(UnsafeRawBufferPointer(rebasing: p[entry.name]), seed: h ^ tag)
+            if let help = entry.help { h = ByteHash.hash64(UnsafeRawBufferPointer(rebasing: p[help]), seed: h) }
+            if let unit = entry.unit { h = ByteHash.hash64(UnsafeRawBufferPointer(rebasing: p[unit]), seed: h) }
         }
+        return h
+    }
+}
+
+/// Whether a sample name whose family part ends at `suffixStart` belongs to a family of
+/// `type` in OpenMetrics: the family name itself, or one of the type's sample suffixes.
+func openMetricsSuffixMatches(_ p: Bytes, _ suffixStart: Int, _ end: Int, _ type: MetricType) -> Bool {
+    if suffixStart == end { return true }
+    func suffix(_ s: StaticString) -> Bool { equals(p, suffixStart, end, s) }
+    switch type {
+    case .counter: return suffix("_total") || suffix("_created")
+    case .histogram: return suffix("_bucket") || suffix("_sum") || suffix("_count") || suffix("_created")
+    case .gaugeHistogram: return suffix("_bucket") || suffix("_gsum") || suffix("_gcount")
+    case .summary: return suffix("_sum") || suffix("_count") || suffix("_created")
+    case .info: return suffix("_info")
+    case .gauge, .stateset, .unknown: return false
     }
 }
 

@@ -12,7 +12,14 @@ import Model
 /// `next()` walks the bytes once, validates each line completely (label names and values,
 /// escapes, UTF-8, duplicate label names, value, timestamp) and returns the sample with the
 /// byte range of its series text; it creates no Strings and, in the common case, allocates
-/// nothing. ``labels(of:)`` builds the label set for a sample when the caller needs it.
+/// nothing. ``labels(of:into:)`` writes the label set of a sample into a reusable
+/// ``LabelsBuilder`` when the caller needs it (``labels(of:)`` builds a ``Labels``).
+///
+/// A scrape cache that remembers the series texts it has seen uses the two halves of `next()`
+/// instead: ``nextSeries()`` finds the next sample's series text without validating it, the
+/// caller looks it up, and ``finishSample(seriesIsKnownValid:)`` validates it only when the
+/// caller has not seen it before (a series text is valid or not by its bytes alone), then reads
+/// the value, timestamp and exemplar, which are always checked.
 ///
 /// The grammar, per line (lines end with `\n`; the last one may lack it):
 /// - blank lines (spaces and tabs only) are skipped;
@@ -37,23 +44,13 @@ import Model
 public struct TextParser: Sendable {
     /// The exposition being parsed.
     public let body: [UInt8]
-    /// The format rules `next()` applies.
-    public let format: ExpositionFormat
-    /// Index of the first byte not yet consumed, always at the start of a line.
-    var position = 0
-    /// 1-based number of the line starting at `position`.
-    var line = 1
+    /// Where the parser is, what it has read, and the line parsing itself.
+    var state: ParserState
     /// The error thrown by `next()`, rethrown by every later call.
     private var failure: ExpositionError?
-    /// Start and end offsets of the label names of the line being parsed (reused storage).
-    var labelNames: [Int] = []
-    /// The metric name of the last `# TYPE` line, and its type.
-    var typedName: Range<Int>?
-    var typedAs: MetricType?
-    /// OpenMetrics: whether `# EOF` has been read.
-    var reachedEOF = false
-    /// HELP/TYPE/UNIT lines read so far, by family, as byte ranges (see ``metadata``).
-    var metadataEntries: [MetadataEntry] = []
+
+    /// The format rules `next()` applies.
+    public var format: ExpositionFormat { state.format }
 
     /// A parser for `body` in the Prometheus text format 0.0.4.
     public init(_ body: [UInt8]) {
@@ -63,8 +60,17 @@ public struct TextParser: Sendable {
     /// A parser for `body` in `format`.
     public init(_ body: [UInt8], format: ExpositionFormat) {
         self.body = body
-        self.format = format
-        labelNames.reserveCapacity(32)
+        self.state = ParserState(format: format)
+    }
+
+    /// Runs `work` on the body's bytes and the state. `body` is borrowed and `state` modified
+    /// at once: two different stored properties of `self`, so neither is copied (a copy of
+    /// `body` would cost a retain and a release per call).
+    @inline(__always)
+    private static func scanning<R>(
+        _ body: [UInt8], _ state: inout ParserState, _ work: (Bytes, inout ParserState) throws(ExpositionError) -> R
+    ) throws(ExpositionError) -> R {
+        try body.withUnsafeBufferPointer { (p) throws(ExpositionError) -> R in try work(p, &state) }
     }
 
     /// The next sample, nil at the end. Comment lines, HELP, TYPE and UNIT lines, blank lines
@@ -72,13 +78,45 @@ public struct TextParser: Sendable {
     /// case (metadata lines append a few offsets to an array).
     public mutating func next() throws(ExpositionError) -> ExposedSample? {
         if let failure { throw failure }
-        let body = self.body
         do {
-            return try body.withUnsafeBufferPointer { (p) throws(ExpositionError) -> ExposedSample? in
-                switch format {
-                case .prometheusText: try self.advance(p)
-                case .openMetrics: try self.advanceOpenMetrics(p)
-                }
+            return try Self.scanning(body, &state) { (p, state) throws(ExpositionError) -> ExposedSample? in
+                guard try state.nextSeries(p) != nil else { return nil }
+                return try state.finishSample(p, seriesIsKnownValid: false)
+            }
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    /// The first half of ``next()``: consumes comment, metadata and blank lines up to the next
+    /// sample line and returns the byte range of its series text (as ``ExposedSample/series``),
+    /// nil at the end. The series text is delimited (quotes and escapes respected) but not
+    /// validated unless it is malformed enough not to be delimited. Returns the same range again
+    /// until ``finishSample(seriesIsKnownValid:)`` is called.
+    public mutating func nextSeries() throws(ExpositionError) -> Range<Int>? {
+        if let failure { throw failure }
+        do {
+            return try Self.scanning(body, &state) { (p, state) throws(ExpositionError) -> Range<Int>? in
+                try state.nextSeries(p)
+            }
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    /// The second half of ``next()``: validates the series text ``nextSeries()`` returned,
+    /// unless `seriesIsKnownValid` (the caller saw the same bytes validated before, in the same
+    /// format), then parses the rest of the line (value, timestamp, exemplar: always checked)
+    /// and moves to the next line.
+    ///
+    /// - Precondition: ``nextSeries()`` returned a range since the last call.
+    public mutating func finishSample(seriesIsKnownValid: Bool) throws(ExpositionError) -> ExposedSample {
+        if let failure { throw failure }
+        do {
+            return try Self.scanning(body, &state) { (p, state) throws(ExpositionError) -> ExposedSample in
+                try state.finishSample(p, seriesIsKnownValid: seriesIsKnownValid)
             }
         } catch {
             failure = error
@@ -90,8 +128,20 @@ public struct TextParser: Sendable {
     /// dropped, sorted by name. Throws for duplicate label names, or when `sample.series` is not
     /// the range of a series in this parser's body.
     public func labels(of sample: ExposedSample) throws(ExpositionError) -> Labels {
-        try body.withUnsafeBufferPointer { (p) throws(ExpositionError) -> Labels in
-            try buildLabels(p, sample.series)
+        var builder = LabelsBuilder()
+        try labels(of: sample, into: &builder)
+        return builder.build()
+    }
+
+    /// Appends the sample's labels to `builder`: `__name__` first, then the label block in the
+    /// order written, values unescaped straight into the builder, empty values included (the
+    /// builder's ``LabelsBuilder/build()`` drops them). Nothing is appended when it throws (for
+    /// duplicate label names, or when `sample.series` is not the range of a series in this
+    /// parser's body). The series text `next()` validated last is not checked again.
+    public func labels(of sample: ExposedSample, into builder: inout LabelsBuilder) throws(ExpositionError) {
+        let trusted = state.validatedSeries == sample.series
+        try body.withUnsafeBufferPointer { (p) throws(ExpositionError) in
+            try appendSeriesLabels(p, sample.series, format: state.format, trusted: trusted, into: &builder)
         }
     }
 
@@ -112,7 +162,15 @@ public struct TextParser: Sendable {
     /// the whole body, all of them), in order of first appearance; a later line for the same
     /// family overrides an earlier one, as in Prometheus' scrape cache. Built on each access.
     public var metadata: [MetricMetadata] {
-        body.withUnsafeBufferPointer { p in buildMetadata(p) }
+        body.withUnsafeBufferPointer { p in state.buildMetadata(p) }
+    }
+
+    /// A 64-bit hash of the HELP, TYPE and UNIT lines read so far (their families, types, texts
+    /// and order): equal fingerprints mean equal ``metadata`` (barring a hash collision), so a
+    /// caller can skip building it when the fingerprint did not change. Not stable across
+    /// versions of the agent; never persisted.
+    public var metadataFingerprint: UInt64 {
+        body.withUnsafeBytes { p in state.metadataFingerprint(p) }
     }
 
     /// The metric type declared by the last `# TYPE` line read so far, if that line names this
@@ -120,7 +178,7 @@ public struct TextParser: Sendable {
     /// `_bucket`, `_sum` or `_count`, and for summaries with `_sum` or `_count`. Meant for the
     /// sample just returned by `next()`; nil when there is no such declaration.
     public func type(of sample: ExposedSample) -> MetricType? {
-        guard let typedName, let typedAs, typedName.upperBound <= sample.series.lowerBound,
+        guard let typedName = state.typedName, let typedAs = state.typedAs, typedName.upperBound <= sample.series.lowerBound,
               sample.series.upperBound <= body.count else { return nil }
         return body.withUnsafeBufferPointer { p -> MetricType? in
             let start = sample.series.lowerBound
@@ -147,10 +205,100 @@ public struct TextParser: Sendable {
             return nil
         }
     }
+}
+
+/// The sample line ``ParserState/nextSeries(_:)`` found, until ``ParserState/finishSample(_:seriesIsKnownValid:)``.
+struct PendingSeries: Sendable {
+    var start: Int
+    var end: Int
+    /// The series text was validated already (it was too malformed to delimit without).
+    var validated: Bool
+}
+
+/// Everything a ``TextParser`` changes while it reads: where it is, the metadata lines read so
+/// far, and the sample line in progress. Its methods take the body's bytes.
+struct ParserState: Sendable {
+    let format: ExpositionFormat
+    /// Index of the first byte not yet consumed: the start of a line, or of the sample line in
+    /// progress (``pending``).
+    var position = 0
+    /// 1-based number of the line starting at `position`.
+    var line = 1
+    /// Start and end offsets of the label names of the line being validated (reused storage).
+    var labelNames: [Int] = []
+    /// The metric name of the last `# TYPE` line, and its type.
+    var typedName: Range<Int>?
+    var typedAs: MetricType?
+    /// OpenMetrics: whether `# EOF` has been read.
+    var reachedEOF = false
+    /// HELP/TYPE/UNIT lines read so far, by family, as byte ranges (see ``buildMetadata(_:)``).
+    var metadataEntries: [MetadataEntry] = []
+    /// The sample line whose series text ``nextSeries(_:)`` returned.
+    var pending: PendingSeries?
+    /// The series text validated last: ``TextParser/labels(of:into:)`` does not check it again.
+    var validatedSeries: Range<Int>?
+
+    init(format: ExpositionFormat) {
+        self.format = format
+    }
+
+    func fail(_ message: String) -> ExpositionError {
+        ExpositionError(line: line, message: message)
+    }
+
+    // MARK: - Samples
+
+    mutating func nextSeries(_ p: Bytes) throws(ExpositionError) -> Range<Int>? {
+        if let pending { return pending.start..<pending.end }
+        let start: Int?
+        switch format {
+        case .prometheusText: start = try skipToSample(p)
+        case .openMetrics: start = try skipToSampleOpenMetrics(p)
+        }
+        guard let start else { return nil }
+        if let end = delimitSeries(p, start, p.count, blanksBeforeLabels: format == .prometheusText) {
+            pending = PendingSeries(start: start, end: end, validated: false)
+            return start..<end
+        }
+        let end = try validateSeries(p, start)
+        pending = PendingSeries(start: start, end: end, validated: true)
+        return start..<end
+    }
+
+    mutating func finishSample(_ p: Bytes, seriesIsKnownValid: Bool) throws(ExpositionError) -> ExposedSample {
+        guard let pending else { preconditionFailure("finishSample(seriesIsKnownValid:) without a series from nextSeries()") }
+        var end = pending.end
+        if !pending.validated && !seriesIsKnownValid {
+            // Where validation ends elsewhere than delimiting, the rest of the line is rejected.
+            end = try validateSeries(p, pending.start)
+        }
+        self.pending = nil
+        let sample: ExposedSample
+        switch format {
+        case .prometheusText: sample = try sampleRest(p, pending.start, end)
+        case .openMetrics: sample = try openMetricsSampleRest(p, pending.start, end)
+        }
+        // A valid line's series text is delimited as validation reads it: what a scrape cache keys on.
+        assert(end == pending.end, "delimited \(pending.start)..<\(pending.end), validated up to \(end)")
+        return sample
+    }
+
+    /// Validates the series text starting at `start` completely; returns its end.
+    private mutating func validateSeries(_ p: Bytes, _ start: Int) throws(ExpositionError) -> Int {
+        let end: Int
+        switch format {
+        case .prometheusText: end = try validateTextSeries(p, start, p.count)
+        case .openMetrics: end = try validateOpenMetricsSeries(p, start, p.count)
+        }
+        validatedSeries = start..<end
+        return end
+    }
 
     // MARK: - Lines
 
-    private mutating func advance(_ p: Bytes) throws(ExpositionError) -> ExposedSample? {
+    /// Consumes blank, comment and metadata lines; returns the index of the first byte of the
+    /// next sample line (its first non-blank), nil at the end.
+    private mutating func skipToSample(_ p: Bytes) throws(ExpositionError) -> Int? {
         let end = p.count
         var i = position
         while i < end {
@@ -166,14 +314,11 @@ public struct TextParser: Sendable {
                 i = try comment(p, i, end)
                 continue
             }
-            return try sample(p, i, end)
+            position = i
+            return i
         }
         position = end
         return nil
-    }
-
-    func fail(_ message: String) -> ExpositionError {
-        ExpositionError(line: line, message: message)
     }
 
     /// Consumes the line holding a comment that starts at `i` (the `#`); returns the start of
@@ -191,14 +336,11 @@ public struct TextParser: Sendable {
             }
         }
         // A plain comment: anything but NUL up to the end of the line.
-        while i < end {
-            let c = p[i]
-            if c == ASCII.newline {
-                line += 1
-                return i + 1
-            }
-            if c == ASCII.nul { throw fail("unexpected NUL byte in comment") }
-            i += 1
+        let (lineEnd, _) = scanText(p, i, end)
+        if lineEnd < end && p[lineEnd] == ASCII.nul { throw fail("unexpected NUL byte in comment") }
+        if lineEnd < end {
+            line += 1
+            return lineEnd + 1
         }
         return end
     }
@@ -219,13 +361,11 @@ public struct TextParser: Sendable {
         }
         i = skipBlanks(p, i, end)
         let textStart = i
-        while i < end && p[i] != ASCII.newline {
-            if p[i] == ASCII.nul { throw fail("unexpected NUL byte in \(keyword) line") }
-            i += 1
-        }
-        let textEnd = i
+        let (textEnd, nonASCII) = scanText(p, i, end)
+        if textEnd < end && p[textEnd] == ASCII.nul { throw fail("unexpected NUL byte in \(keyword) line") }
+        i = textEnd
         if isHelp {
-            if !isValidUTF8(p, textStart, textEnd) { throw fail("invalid UTF-8 in HELP text") }
+            if nonASCII && !isValidUTF8(p, textStart, textEnd) { throw fail("invalid UTF-8 in HELP text") }
         } else {
             var wordEnd = textEnd
             while wordEnd > textStart && isBlank(p[wordEnd - 1]) { wordEnd -= 1 }
@@ -256,9 +396,9 @@ public struct TextParser: Sendable {
         return end
     }
 
-    /// Parses the sample line whose metric name starts at `start`, leaves `position` at the
-    /// start of the next line.
-    private mutating func sample(_ p: Bytes, _ start: Int, _ end: Int) throws(ExpositionError) -> ExposedSample {
+    /// Validates the series text (metric name and optional label block) whose metric name
+    /// starts at `start`; returns its end.
+    private mutating func validateTextSeries(_ p: Bytes, _ start: Int, _ end: Int) throws(ExpositionError) -> Int {
         var i = start
         guard isMetricNameStart(p[i]) else {
             if p[i] == ASCII.carriageReturn { throw fail("unexpected carriage return") }
@@ -266,13 +406,20 @@ public struct TextParser: Sendable {
         }
         i += 1
         while i < end && isMetricNameByte(p[i]) { i += 1 }
-        var seriesEnd = i
-        var j = skipBlanks(p, i, end)
+        let j = skipBlanks(p, i, end)
         if j < end && p[j] == ASCII.braceOpen {
-            seriesEnd = try labelBlock(p, j, end)
-            j = skipBlanks(p, seriesEnd, end)
-        } else if j == i {
-            // The name must be followed by a blank or a label block.
+            return try labelBlock(p, j, end)
+        }
+        return i
+    }
+
+    /// Parses the rest of the sample line whose (valid) series text is `p[start..<seriesEnd]`,
+    /// leaves `position` at the start of the next line.
+    private mutating func sampleRest(_ p: Bytes, _ start: Int, _ seriesEnd: Int) throws(ExpositionError) -> ExposedSample {
+        let end = p.count
+        var j = skipBlanks(p, seriesEnd, end)
+        // A metric name without label block must be followed by a blank (names hold no `}`).
+        if j == seriesEnd && p[seriesEnd - 1] != ASCII.braceClose {
             if j >= end || p[j] == ASCII.newline {
                 throw fail("expected value after metric name, got \(describe(p, j, end))")
             }
@@ -376,23 +523,30 @@ public struct TextParser: Sendable {
     }
 
     func checkDuplicatesSorted(_ p: Bytes) throws(ExpositionError) {
-        var ranges: [Range<Int>] = []
-        ranges.reserveCapacity(labelNames.count / 2)
-        var k = 0
-        while k < labelNames.count {
-            ranges.append(labelNames[k]..<labelNames[k + 1])
-            k += 2
-        }
-        ranges.sort { a, b in
-            UnsafeBufferPointer(rebasing: p[a]).lexicographicallyPrecedes(UnsafeBufferPointer(rebasing: p[b]))
-        }
-        for n in 1..<ranges.count {
-            let a = ranges[n - 1], b = ranges[n]
-            if sameBytes(p, a.lowerBound, a.upperBound, b.lowerBound, b.upperBound) {
-                throw fail("duplicate label name \(quoted(p, b.lowerBound, b.upperBound))")
-            }
+        if let duplicate = firstDuplicateName(p, labelNames) {
+            throw fail("duplicate label name \(quoted(p, duplicate.lowerBound, duplicate.upperBound))")
         }
     }
+}
+
+/// The first label name that appears twice among `names` (start and end offsets, in pairs),
+/// found by sorting; nil when all differ.
+func firstDuplicateName(_ p: Bytes, _ names: [Int]) -> Range<Int>? {
+    var ranges: [Range<Int>] = []
+    ranges.reserveCapacity(names.count / 2)
+    var k = 0
+    while k < names.count {
+        ranges.append(names[k]..<names[k + 1])
+        k += 2
+    }
+    ranges.sort { a, b in
+        UnsafeBufferPointer(rebasing: p[a]).lexicographicallyPrecedes(UnsafeBufferPointer(rebasing: p[b]))
+    }
+    for n in 1..<max(1, ranges.count) {
+        let a = ranges[n - 1], b = ranges[n]
+        if sameBytes(p, a.lowerBound, a.upperBound, b.lowerBound, b.upperBound) { return b }
+    }
+    return nil
 }
 
 /// Scans a label value from `start` (just after the opening quote) to its closing quote,
@@ -434,84 +588,10 @@ func labelValueEnd(
     throw ExpositionError(line: line, message: "unterminated label value")
 }
 
-// MARK: - Labels
-
-extension TextParser {
-    /// Builds the label set of the series text `series`, checking it again (it may come from
-    /// anywhere).
-    fileprivate func buildLabels(_ p: Bytes, _ series: Range<Int>) throws(ExpositionError) -> Labels {
-        let end = series.upperBound
-        guard series.lowerBound >= 0, end <= p.count, !series.isEmpty else {
-            throw ExpositionError(line: 0, message: "series range \(series) is outside the body")
-        }
-        do {
-            return try buildLabelsUnlocated(p, series)
-        } catch {
-            // The line number costs a scan from the start of the body: only for errors.
-            throw ExpositionError(line: lineNumber(p, at: series.lowerBound), message: error.message)
-        }
-    }
-
-    private func buildLabelsUnlocated(_ p: Bytes, _ series: Range<Int>) throws(ExpositionError) -> Labels {
-        let end = series.upperBound
-        var i = series.lowerBound
-        let line = 0  // set by the caller
-        func fail(_ message: String) -> ExpositionError { ExpositionError(line: line, message: message) }
-
-        guard isMetricNameStart(p[i]) else { throw fail("expected metric name, got \(describe(p, i, end))") }
-        i += 1
-        while i < end && isMetricNameByte(p[i]) { i += 1 }
-        var pairs: [Label] = []
-        pairs.append(Label("__name__", string(p, series.lowerBound, i)))
-        i = skipBlanks(p, i, end)
-        if i < end {
-            guard p[i] == ASCII.braceOpen else { throw fail("unexpected \(describe(p, i, end)) in series") }
-            i = skipBlanks(p, i + 1, end)
-            while i < end && p[i] != ASCII.braceClose {
-                guard isLabelNameStart(p[i]) else { throw fail("expected label name, got \(describe(p, i, end))") }
-                let nameStart = i
-                i += 1
-                while i < end && isLabelNameByte(p[i]) { i += 1 }
-                let name = string(p, nameStart, i)
-                i = skipBlanks(p, i, end)
-                guard i < end && p[i] == ASCII.equal else {
-                    throw fail("expected \"=\" after label name, got \(describe(p, i, end))")
-                }
-                i = skipBlanks(p, i + 1, end)
-                guard i < end && p[i] == ASCII.quote else {
-                    throw fail("expected label value, got \(describe(p, i, end))")
-                }
-                let valueStart = i + 1
-                let (valueEnd, escaped) = try labelValueEnd(p, valueStart, end, line: line, anyEscape: true)
-                i = valueEnd
-                let value = escaped
-                    ? unescape(p, valueStart, valueEnd - 1, quotes: true, keepUnknown: true)
-                    : string(p, valueStart, valueEnd - 1)
-                pairs.append(Label(name, value))
-                i = skipBlanks(p, i, end)
-                if i < end && p[i] == ASCII.comma {
-                    i = skipBlanks(p, i + 1, end)
-                } else if i >= end || p[i] != ASCII.braceClose {
-                    throw fail("expected \",\" or \"}\" after label value, got \(describe(p, i, end))")
-                }
-            }
-            guard i == end - 1 else { throw fail("series range does not end at the end of its label block") }
-        }
-        if pairs.count > 1 {
-            var names = pairs.map(\.name)
-            names.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            for n in 1..<names.count where names[n] == names[n - 1] {
-                throw fail("duplicate label name \"\(names[n])\"")
-            }
-        }
-        return Labels(pairs)
-    }
-
-    func lineNumber(_ p: Bytes, at offset: Int) -> Int {
-        var line = 1
-        for k in 0..<offset where p[k] == ASCII.newline { line += 1 }
-        return line
-    }
+func lineNumber(_ p: Bytes, at offset: Int) -> Int {
+    var line = 1
+    for k in 0..<offset where p[k] == ASCII.newline { line += 1 }
+    return line
 }
 
 @inline(__always)
@@ -526,35 +606,47 @@ func string(_ p: Bytes, _ start: Int, _ end: Int) -> String {
 func unescape(_ p: Bytes, _ start: Int, _ end: Int, quotes: Bool = true, keepUnknown: Bool = false) -> String {
     var bytes: [UInt8] = []
     bytes.reserveCapacity(end - start)
+    forEachUnescapedRun(p, start, end, quotes: quotes, keepUnknown: keepUnknown) { run in bytes.append(contentsOf: run) }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Calls `body` with the pieces of `p[start..<end]` unescaped (see ``unescape(_:_:_:quotes:keepUnknown:)``):
+/// runs of the input between escapes, and the byte each escape stands for.
+@inline(__always)
+func forEachUnescapedRun(
+    _ p: Bytes, _ start: Int, _ end: Int, quotes: Bool, keepUnknown: Bool, _ body: (UnsafeRawBufferPointer) -> Void
+) {
+    let raw = UnsafeRawBufferPointer(p)
+    var runStart = start
     var i = start
     while i < end {
-        let c = p[i]
-        if c == ASCII.backslash && i + 1 < end {
-            let e = p[i + 1]
-            if e == ASCII.n {
-                bytes.append(ASCII.newline)
-            } else if e == ASCII.backslash || (quotes && e == ASCII.quote) || !keepUnknown {
-                bytes.append(e)
-            } else {
-                bytes.append(c)  // unknown escape: keep the backslash, look at `e` afresh
-                i += 1
-                continue
-            }
-            i += 2
-        } else {
-            bytes.append(c)
+        guard p[i] == ASCII.backslash, i + 1 < end else {
             i += 1
+            continue
+        }
+        let e = p[i + 1]
+        if e == ASCII.n || e == ASCII.backslash || (quotes && e == ASCII.quote) || !keepUnknown {
+            if i > runStart { body(UnsafeRawBufferPointer(rebasing: raw[runStart..<i])) }
+            var byte = e == ASCII.n ? ASCII.newline : e
+            withUnsafeBytes(of: &byte) { body($0) }
+            i += 2
+            runStart = i
+        } else {
+            i += 1  // unknown escape: the backslash stays, the byte after it is looked at afresh
         }
     }
-    return String(decoding: bytes, as: UTF8.self)
+    if end > runStart { body(UnsafeRawBufferPointer(rebasing: raw[runStart..<end])) }
 }
 
 /// Convenience for tests and tools: every sample of `body` with its labels.
 public func parseTextFormat(_ body: [UInt8]) throws(ExpositionError) -> [(labels: Labels, value: Double, timestamp: Int64?)] {
     var parser = TextParser(body)
     var result: [(labels: Labels, value: Double, timestamp: Int64?)] = []
+    var builder = LabelsBuilder()
     while let sample = try parser.next() {
-        result.append((try parser.labels(of: sample), sample.value, sample.timestamp))
+        builder.reset()
+        try parser.labels(of: sample, into: &builder)
+        result.append((builder.build(), sample.value, sample.timestamp))
     }
     return result
 }

@@ -62,6 +62,8 @@ struct ScrapeLoop: Sendable {
     struct State {
         var cache = ScrapeCache()
         var metadata = MetadataCache()
+        /// The byte path from body to batch, with its reusable buffers.
+        var appender: ScrapeAppender
         var syntheticRefs: [String: SeriesRef] = [:]
         /// Refs the cache forgot, to release in the next committed batch.
         var pendingReleases: [SeriesRef] = []
@@ -69,13 +71,17 @@ struct ScrapeLoop: Sendable {
         /// The last commit failed (the WAL could not write).
         var walFailing = false
         var lastTimestamp: Int64 = 0
+
+        init(target: Target) {
+            appender = ScrapeAppender(target: target)
+        }
     }
 
     /// Runs until the task is cancelled (a scrape in flight is aborted). `targetRemoved` tells,
     /// once cancelled, whether the target left discovery (its series then get staleness
     /// markers) or the agent is shutting down or reconfiguring the job (none, as in Prometheus).
     func run(targetRemoved: @Sendable () -> Bool = { false }) async {
-        var state = State()
+        var state = State(target: target)
         var schedule = ScrapeSchedule(
             interval: target.interval, offset: target.offset, now: clock.now, wallMilliseconds: clock.wallMilliseconds)
         while !Task.isCancelled {
@@ -96,14 +102,14 @@ struct ScrapeLoop: Sendable {
         state.cache.beginAttempt()
 
         var batch = AppendBatch()
-        var counts = Counts()
+        var counts = ScrapeAppender.Counts()
         var failure: String?
         do {
             let response = try await fetch(state: state)
             let format = ExpositionFormat.from(contentType: response.header("content-type"))
-            counts = try appendSamples(
-                of: response.body, format: format, timestamp: timestamp, cache: &state.cache, metadata: &state.metadata,
-                to: &batch)
+            counts = try state.appender.append(
+                body: response.body, format: format, timestamp: timestamp, now: clock.now, cache: &state.cache,
+                metadata: &state.metadata, to: &batch)
             let vanished = state.cache.finishSuccessfulAttempt(trackTimestamps: target.config.trackTimestampsStaleness)
             for ref in vanished { batch.append(ref: ref, timestamp: timestamp, value: staleMarker) }
         } catch {
@@ -120,7 +126,7 @@ struct ScrapeLoop: Sendable {
             state.metadata.dropStaged()
             let previous = state.cache.finishFailedAttempt(trackTimestamps: target.config.trackTimestampsStaleness)
             for ref in previous { batch.append(ref: ref, timestamp: timestamp, value: staleMarker) }
-            counts = Counts(scraped: counts.scraped)
+            counts = ScrapeAppender.Counts()
         }
         let duration = clock.now - started
         let up = failure == nil
@@ -164,101 +170,6 @@ struct ScrapeLoop: Sendable {
             throw ScrapeFailure("server returned HTTP status \(response.status) \(HTTPStatus.reason(response.status))")
         }
         return response
-    }
-
-    struct Counts {
-        var scraped = 0
-        var appended = 0
-        var seriesAdded = 0
-        var duplicates = 0
-        var exemplarsDropped = 0
-        var metadata = 0
-    }
-
-    /// Parses `body` and adds each sample to `batch`: by ref when the series line is cached,
-    /// otherwise with its full label set (the WAL assigns the ref at commit). Enforces the
-    /// scrape config's limits by throwing, which fails the whole scrape.
-    private func appendSamples(
-        of body: [UInt8], format: ExpositionFormat, timestamp: Int64, cache: inout ScrapeCache, metadata: inout MetadataCache,
-        to batch: inout AppendBatch
-    ) throws -> Counts {
-        var parser = TextParser(body, format: format)
-        var counts = Counts()
-        let honorTimestamps = target.config.honorTimestamps
-        let limits = target.config.limits
-        let metricRelabelConfigs = target.config.metricRelabelConfigs
-        try body.withUnsafeBytes { bytes in
-            while let sample = try parser.next() {
-                counts.scraped += 1
-                let series = UnsafeRawBufferPointer(rebasing: bytes[sample.series])
-                let hash = ScrapeCache.hash(series)
-                let explicit = honorTimestamps && sample.timestamp != nil
-                let sampleTime = explicit ? sample.timestamp! : timestamp
-                let seriesRef: SeriesRef?
-                let newSeriesIndex: Int?
-                switch cache.lookup(series, hash: hash, explicitTimestamp: explicit) {
-                case .hit(ScrapeCache.droppedRef):
-                    continue
-                case .hit(let ref):
-                    batch.append(ref: ref, timestamp: sampleTime, value: sample.value)
-                    (seriesRef, newSeriesIndex) = (ref, nil)
-                case .duplicate, .pending:
-                    counts.duplicates += 1
-                    continue
-                case .miss:
-                    let merged = target.seriesLabels(exposed: try parser.labels(of: sample))
-                    guard let labels = Relabeler.process(merged, with: metricRelabelConfigs) else {
-                        cache.insertDropped(series, hash: hash)
-                        continue
-                    }
-                    try Self.check(labels, against: limits)
-                    let index = batch.append(labels: labels, timestamp: sampleTime, value: sample.value)
-                    cache.insertPending(series, hash: hash, index: index, explicitTimestamp: explicit)
-                    counts.seriesAdded += 1
-                    (seriesRef, newSeriesIndex) = (nil, index)
-                }
-                counts.appended += 1
-                if sample.exemplar != nil {
-                    // Kept in the WAL for remote write; one Prometheus would reject (labels over
-                    // 128 characters) is dropped and counted, the sample stays.
-                    guard let exemplar = try? parser.exemplar(of: sample) else {
-                        counts.exemplarsDropped += 1
-                        continue
-                    }
-                    let time = exemplar.timestamp ?? sampleTime
-                    if let seriesRef {
-                        batch.appendExemplar(ref: seriesRef, timestamp: time, value: exemplar.value, labels: exemplar.labels)
-                    } else if let newSeriesIndex {
-                        batch.appendExemplar(newSeries: newSeriesIndex, timestamp: time, value: exemplar.value, labels: exemplar.labels)
-                    }
-                }
-            }
-        }
-        if limits.sampleLimit > 0, counts.appended > limits.sampleLimit {
-            throw ScrapeFailure("sample limit exceeded: \(counts.appended) samples, limit \(limits.sampleLimit)")
-        }
-        // HELP/TYPE/UNIT: only what is new or changed for this target (or due for re-announcing).
-        counts.metadata = body.withUnsafeBytes { bytes in
-            metadata.stage(body: bytes, now: clock.now, metadata: { parser.metadata }, into: &batch)
-        }
-        return counts
-    }
-
-    /// Prometheus's label limits, checked on the series' final labels.
-    static func check(_ labels: Labels, against limits: ScrapeLimits) throws {
-        if limits.labelLimit > 0, labels.count > limits.labelLimit {
-            throw ScrapeFailure("label_limit exceeded (metric: \(labels.metricName), number of labels: \(labels.count), limit: \(limits.labelLimit))")
-        }
-        for label in labels.pairs {
-            if limits.labelNameLengthLimit > 0, label.name.utf8.count > limits.labelNameLengthLimit {
-                throw ScrapeFailure(
-                    "label_name_length_limit exceeded (metric: \(labels.metricName), label name: \(label.name), length: \(label.name.utf8.count), limit: \(limits.labelNameLengthLimit))")
-            }
-            if limits.labelValueLengthLimit > 0, label.value.utf8.count > limits.labelValueLengthLimit {
-                throw ScrapeFailure(
-                    "label_value_length_limit exceeded (metric: \(labels.metricName), label name: \(label.name), value: \"\(label.value)\", length: \(label.value.utf8.count), limit: \(limits.labelValueLengthLimit))")
-            }
-        }
     }
 
     // MARK: Storing
@@ -342,11 +253,6 @@ struct ScrapeLoop: Sendable {
         }
         return "\(error)"
     }
-}
-
-struct ScrapeFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// Reason phrases for the statuses a target is likely to answer.

@@ -125,7 +125,7 @@ public struct Target: Sendable, Equatable {
 
     /// A stable offset within the interval, so that many targets do not all fire at once.
     var offset: Duration {
-        let hash = Array(id.utf8).withUnsafeBytes(ScrapeCache.hash)
+        let hash = Array(id.utf8).withUnsafeBytes { ByteHash.hash64($0) }
         let intervalNanos = UInt64(max(1, interval.milliseconds)) * 1_000_000
         return .nanoseconds(Int64(hash % intervalNanos))
     }

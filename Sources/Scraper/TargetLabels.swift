@@ -7,7 +7,8 @@ extension Target {
     /// label that clashes with a target label is kept as `exported_<name>` (prefixed again while
     /// that name is taken too) and the target's value wins; with `true` the exposed value wins.
     func seriesLabels(exposed: Labels) -> Labels {
-        if honorLabels {
+        // Without a clash both rules give the union: one sorted merge of the bytes.
+        if honorLabels || !Self.shareAName(exposed, labels) {
             return exposed.addingMissing(from: labels)
         }
         var pairs = exposed.pairs
@@ -24,5 +25,20 @@ extension Target {
             pairs.append(targetLabel)
         }
         return Labels(pairs)
+    }
+
+    /// Whether a label name is in both sets (one walk over the two sorted buffers).
+    static func shareAName(_ a: Labels, _ b: Labels) -> Bool {
+        a.bytes.withUnsafeBytes { ab in
+            b.bytes.withUnsafeBytes { bb in
+                var ra = LabelsReader(ab), rb = LabelsReader(bb)
+                var x = ra.next(), y = rb.next()
+                while let l = x, let r = y {
+                    if l.name.elementsEqual(r.name) { return true }
+                    if Labels.precedes(l.name, r.name) { x = ra.next() } else { y = rb.next() }
+                }
+                return false
+            }
+        }
     }
 }

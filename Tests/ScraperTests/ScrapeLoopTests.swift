@@ -21,7 +21,7 @@ final class LoopHarness {
     let requests = Locked<[ReceivedRequest]>([])
     let respond: Locked<@Sendable (ReceivedRequest) -> CannedResponse>
     var loop: ScrapeLoop!
-    var state = ScrapeLoop.State()
+    var state: ScrapeLoop.State!
     private var reader: WALReader
     private var labelsByRef: [SeriesRef: Labels] = [:]
     /// Exemplars read so far, by their series' text.
@@ -55,6 +55,7 @@ final class LoopHarness {
             target: target, client: ScrapeClient(config: config), wal: wal, transport: transport, clock: clock,
             metrics: ScrapeMetrics(registry: registry, job: "test", duplicates: ScrapeMetrics.duplicatesCounter(registry: registry)),
             logger: Logger(label: "test"), onReport: { _, _ in })
+        state = ScrapeLoop.State(target: target)
     }
 
     deinit {
