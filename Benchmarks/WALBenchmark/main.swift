@@ -461,6 +461,10 @@ struct Composition {
     var laterBytes = 0
     /// The head of a segment: every series (and the metadata table).
     var headBytes = 0
+    /// `write_bytes` of /proc/self/io over the later ticks (what the bench's procmon counts: pages
+    /// dirtied, so a page written again after an fsync counts again), with an fsync every 40
+    /// commits (the agent's 1 s sync interval at medium's 40 commits per second).
+    var laterWriteBytes = 0
 
     var samplesRecordBytesPerSample: Double { Double(laterBytes) / Double(max(1, laterSamples)) }
     /// Series record bytes per series (tick 0 minus a tick of samples records).
@@ -478,6 +482,15 @@ struct Composition {
     }
 }
 
+/// `write_bytes` of /proc/self/io.
+func processWriteBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/io", encoding: .utf8) else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix("write_bytes:") {
+        return Int(line.split(separator: " ").last!) ?? 0
+    }
+    return 0
+}
+
 func farmComposition(farm: String) async throws -> Composition {
     let ticks = try FileManager.default.contentsOfDirectory(atPath: farm).compactMap(Int.init).sorted()
     let targets = try FileManager.default.contentsOfDirectory(atPath: farm + "/0").filter { $0.hasSuffix(".prom") }.count
@@ -490,6 +503,7 @@ func farmComposition(farm: String) async throws -> Composition {
         let empty = directorySize(dir)
         for tick in ticks {
             let before = directorySize(dir)
+            let writeBytesBefore = processWriteBytes()
             var samples = 0
             for target in 0..<targets {
                 guard let data = FileManager.default.contents(atPath: "\(farm)/\(tick)/\(target).prom") else { continue }
@@ -510,12 +524,14 @@ func farmComposition(farm: String) async throws -> Composition {
                 let new = try await commit(wal, batch)
                 if tick == ticks[0] { refs[target] = new; c.series += new.count }
                 samples += batch.sampleCount
+                if target % 40 == 39 { try await wal.sync() }
             }
             if tick == ticks[0] {
                 c.firstTickBytes = directorySize(dir) - before
             } else {
                 c.laterSamples += samples
                 c.laterBytes += directorySize(dir) - before
+                c.laterWriteBytes += processWriteBytes() - writeBytesBefore
             }
         }
         _ = empty
@@ -626,6 +642,7 @@ if cases.contains("farm") {
     print("WAL composition on the bench's workload (\(farm)): \(c.series) series, snappy")
     print("- series records: \(fmt(c.seriesRecordBytesPerSeries)) B per series (written once per new series)")
     print("- samples records: \(fmt(c.samplesRecordBytesPerSample, 2)) B per sample (\(c.laterSamples) samples, \(c.laterBytes) B)")
+    print("- write_bytes counted while writing the samples records, fsync every 40 commits: \(fmt(Double(c.laterWriteBytes) / Double(max(1, c.laterSamples)), 2)) B per sample")
     print("- segment head (every series): \(fmt(Double(c.headBytes) / 1e6, 2)) MB = \(fmt(Double(c.headBytes) / Double(max(1, c.series)))) B per series")
     print("| segment size | head share | bytes/sample, steady state |")
     print("|---:|---:|---:|")
@@ -633,4 +650,27 @@ if cases.contains("farm") {
         let size = mib << 20
         print("| \(mib) MiB | \(fmt(Double(c.headBytes) / Double(max(size, 2 * c.headBytes)) * 100))% | \(fmt(c.bytesPerSample(segmentSize: size), 2)) |")
     }
+}
+if let template = ProcessInfo.processInfo.environment["WALBENCH_REPLAY_DIR"] {
+    // Opens a copy of an existing log (e.g. one written by the `replay` case and kept), so that
+    // two builds can replay the very same files: CPU time of the open, heap kept per series.
+    let dir = tempDirectory("replay-dir")
+    try FileManager.default.removeItem(atPath: dir)
+    try FileManager.default.copyItem(atPath: template, toPath: dir)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let heapBefore = heapInUse()
+    let start = processCPUSeconds()
+    let wal = try openWAL(dir, compression: "snappy", segmentSize: 128 << 20)
+    let cpu = processCPUSeconds() - start
+    let heap = heapInUse() - heapBefore
+    let series = wal.seriesCount
+    try await close(wal)
+    print("replay-dir: \(series) series, open CPU \(fmt(cpu * 1000)) ms, heap kept \(fmt(Double(heap) / Double(max(1, series)), 0)) B/series")
+}
+if let keep = ProcessInfo.processInfo.environment["WALBENCH_WRITE_REPLAY_LOG"] {
+    // Writes the replay case's log (replayTargets × 1,000 series, 12 rounds, 16 MiB segments)
+    // and moves it to `keep`.
+    let dir = try await writeReplayLog(templates: templates, targets: replayTargets, compression: "snappy")
+    try FileManager.default.moveItem(atPath: dir, toPath: keep)
+    print("replay log written to \(keep): \(fmt(Double(directorySize(keep)) / 1e6)) MB")
 }

@@ -137,7 +137,7 @@ public final class WriteAheadLog: Sendable {
     ///     ``committedRecords(from:maxRecords:)`` (the newest records written; 4 MiB by
     ///     default). 0 turns that feed off: the writer then builds no decoded records at all.
     public convenience init(
-        directory: String, segmentSize: Int = 32 << 20, compression: WALCompression = .snappy,
+        directory: String, segmentSize: Int = WriteAheadLog.defaultSegmentSize, compression: WALCompression = .snappy,
         metadataRetention: Duration = .seconds(15 * 60), ioPool: BlockingIOPool? = nil,
         committedRecordWindow: Int = WriteAheadLog.defaultCommittedRecordWindow, logger: Logger
     ) throws {
@@ -146,13 +146,19 @@ public final class WriteAheadLog: Sendable {
             ioPool: ioPool, committedRecordWindow: committedRecordWindow, logger: logger, hooks: WALTestHooks())
     }
 
+    /// The default segment size: 128 MiB, as Prometheus's `wlog`. Every segment starts with a head
+    /// listing every live series (about 29 B per series with snappy on the bench's workload), so
+    /// the segment size sets how often that is repeated: with 200,000 series, 32 MiB segments
+    /// spend 17 % of the log on heads, 128 MiB ones 4 %.
+    public static let defaultSegmentSize = 128 << 20
+
     /// The default bound of the committed-record window: 4 MiB, about 170 commits of 1,000
     /// samples.
     public static let defaultCommittedRecordWindow = 4 << 20
 
     /// The public `init`, with test hooks.
     init(
-        directory: String, segmentSize: Int = 32 << 20, compression: WALCompression = .snappy,
+        directory: String, segmentSize: Int = WriteAheadLog.defaultSegmentSize, compression: WALCompression = .snappy,
         metadataRetention: Duration = .seconds(15 * 60), ioPool: BlockingIOPool? = nil,
         committedRecordWindow: Int = WriteAheadLog.defaultCommittedRecordWindow, logger: Logger,
         hooks: WALTestHooks
