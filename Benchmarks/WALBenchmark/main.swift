@@ -155,7 +155,10 @@ func openWAL(_ directory: String, compression: String, segmentSize: Int = 32 << 
     let mode: WALCompression = compression == "none" ? .none : .snappy
     var logger = Logger(label: "wal-bench")
     logger.logLevel = .error
-    return try WriteAheadLog(directory: directory, segmentSize: segmentSize, compression: mode, logger: logger)
+    // WALBENCH_WINDOW: bytes of the committed-record window (0: the feed off).
+    let window = ProcessInfo.processInfo.environment["WALBENCH_WINDOW"].flatMap(Int.init) ?? WriteAheadLog.defaultCommittedRecordWindow
+    return try WriteAheadLog(
+        directory: directory, segmentSize: segmentSize, compression: mode, committedRecordWindow: window, logger: logger)
 }
 
 struct AppendResult {
@@ -492,6 +495,7 @@ func processWriteBytes() -> Int {
 }
 
 func farmComposition(farm: String) async throws -> Composition {
+    let order = ProcessInfo.processInfo.environment["WALBENCH_ORDER"] ?? "exposition"
     let ticks = try FileManager.default.contentsOfDirectory(atPath: farm).compactMap(Int.init).sorted()
     let targets = try FileManager.default.contentsOfDirectory(atPath: farm + "/0").filter { $0.hasSuffix(".prom") }.count
     let dir = tempDirectory("farm")
@@ -511,8 +515,11 @@ func farmComposition(farm: String) async throws -> Composition {
                 var batch = AppendBatch()
                 let timestamp = 1_700_000_000_000 + Int64(tick) * 5000 + Int64(target) * 25
                 var i = 0
+                var byRef: [(SeriesRef, Int64, Double)] = []
                 while let sample = try parser.next() {
-                    if tick == ticks[0] {
+                    if tick != ticks[0], order != "exposition" {
+                        byRef.append((refs[target][i], sample.timestamp ?? timestamp, sample.value))
+                    } else if tick == ticks[0] {
                         let labels = try parser.labels(of: sample)
                             .setting("instance", to: "10.0.\(target / 250).\(target % 250):9100").setting("job", to: "farm")
                         _ = batch.append(labels: labels, timestamp: sample.timestamp ?? timestamp, value: sample.value)
@@ -520,6 +527,13 @@ func farmComposition(farm: String) async throws -> Composition {
                         batch.append(ref: refs[target][i], timestamp: sample.timestamp ?? timestamp, value: sample.value)
                     }
                     i += 1
+                }
+                // WALBENCH_ORDER (experiment, later ticks): "value" sorts a commit's samples by
+                // value bits, "ref-desc" by descending ref; default: exposition order.
+                if !byRef.isEmpty {
+                    if order == "value" { byRef.sort { $0.2.bitPattern < $1.2.bitPattern } }
+                    if order == "ref-desc" { byRef.reverse() }
+                    for (ref, t, v) in byRef { batch.append(ref: ref, timestamp: t, value: v) }
                 }
                 let new = try await commit(wal, batch)
                 if tick == ticks[0] { refs[target] = new; c.series += new.count }
@@ -664,8 +678,10 @@ if let template = ProcessInfo.processInfo.environment["WALBENCH_REPLAY_DIR"] {
     let cpu = processCPUSeconds() - start
     let heap = heapInUse() - heapBefore
     let series = wal.seriesCount
+    let table = wal.openReport.seriesMemoryBytes
     try await close(wal)
-    print("replay-dir: \(series) series, open CPU \(fmt(cpu * 1000)) ms, heap kept \(fmt(Double(heap) / Double(max(1, series)), 0)) B/series")
+    print("replay-dir: \(series) series, open CPU \(fmt(cpu * 1000)) ms, heap kept \(fmt(Double(heap) / Double(max(1, series)), 0)) B/series, "
+        + "series table \(fmt(Double(table) / Double(max(1, series)), 0)) B/series")
 }
 if let keep = ProcessInfo.processInfo.environment["WALBENCH_WRITE_REPLAY_LOG"] {
     // Writes the replay case's log (replayTargets × 1,000 series, 12 rounds, 16 MiB segments)
