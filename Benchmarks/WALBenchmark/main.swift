@@ -155,7 +155,10 @@ func openWAL(_ directory: String, compression: String, segmentSize: Int = 32 << 
     let mode: WALCompression = compression == "none" ? .none : .snappy
     var logger = Logger(label: "wal-bench")
     logger.logLevel = .error
-    return try WriteAheadLog(directory: directory, segmentSize: segmentSize, compression: mode, logger: logger)
+    // WALBENCH_WINDOW: bytes of the committed-record window (0: the feed off).
+    let window = ProcessInfo.processInfo.environment["WALBENCH_WINDOW"].flatMap(Int.init) ?? WriteAheadLog.defaultCommittedRecordWindow
+    return try WriteAheadLog(
+        directory: directory, segmentSize: segmentSize, compression: mode, committedRecordWindow: window, logger: logger)
 }
 
 struct AppendResult {
@@ -293,44 +296,265 @@ func buildOnly(templates: [SeriesTemplate], targets targetCount: Int, rounds: In
     return elapsed
 }
 
+/// Series that are new in every commit: each round, every target's 1,000 series get a new `pod`
+/// label (a rollout), so each commit resolves 1,000 unknown label sets, gives them refs and
+/// writes them in a series record. Snappy. The batches are built before each commit's timing.
+func newSeriesRun(templates: [SeriesTemplate], targets targetCount: Int, rounds: Int) async throws -> AppendResult {
+    let dir = tempDirectory("new-series")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let wal = try openWAL(dir, compression: "snappy")
+    var rng = SplitMix64(state: 11)
+    var targets = (0..<targetCount).map { Target(index: $0, templates: templates) }
+    var batch = AppendBatch()
+    var samples = 0, commits = 0
+    var elapsed = 0.0, wall = 0.0
+    var t0: Int64 = 1_700_000_000_000
+    for round in 0..<rounds {
+        for i in targets.indices {
+            let pod = Label("pod", "node-exporter-\(round)-\(i)")
+            targets[i].labels = targets[i].labels.map { $0.setting(pod.name, to: pod.value) }
+            targets[i].refs = []
+            targets[i].batch(templates, timestamp: t0, rng: &rng, into: &batch)
+            let start = processCPUSeconds()
+            let wallStart = wallSeconds()
+            _ = try await commit(wal, batch)
+            elapsed += processCPUSeconds() - start
+            wall += wallSeconds() - wallStart
+            samples += batch.sampleCount
+            commits += 1
+        }
+        t0 += 15_000
+    }
+    try await close(wal)
+    return AppendResult(samples: samples, commits: commits, seconds: elapsed, wall: wall, bytes: directorySize(dir), totalSamples: samples)
+}
+
+/// Reads back a log written like `appendRun`'s with `WALReader`, decoding every record: what each
+/// remote-write endpoint does. Returns process CPU seconds per sample read and the samples.
+func readRun(templates: [SeriesTemplate], targets targetCount: Int, rounds: Int) async throws -> (seconds: Double, samples: Int) {
+    let dir = tempDirectory("read")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let wal = try openWAL(dir, compression: "snappy")
+    var rng = SplitMix64(state: 42)
+    var targets = (0..<targetCount).map { Target(index: $0, templates: templates) }
+    var batch = AppendBatch()
+    var t0: Int64 = 1_700_000_000_000
+    for round in 0..<rounds {
+        for i in targets.indices {
+            targets[i].batch(templates, timestamp: t0, rng: &rng, into: &batch)
+            let refs = try await commit(wal, batch)
+            if round == 0 { targets[i].refs = refs }
+        }
+        t0 += 15_000
+    }
+    try await close(wal)
+    var best = Double.infinity
+    var count = 0
+    for _ in 0..<3 {
+        let start = processCPUSeconds()
+        var reader = try WALReader(directory: dir, from: WALPosition(segment: 0, offset: 0))
+        count = 0
+        var checksum = 0.0
+        while let (record, _) = try reader.next() {
+            if case .samples(let s) = record {
+                count += s.count
+                checksum += s.last?.value ?? 0
+            }
+        }
+        if checksum == 42 { print("") }
+        best = min(best, processCPUSeconds() - start)
+    }
+    return (best, count)
+}
+
+/// Bytes the process has allocated with malloc and not freed (every arena, mmapped chunks
+/// included): glibc's `malloc_stats()` "in use bytes" of its total, read back from stderr.
+/// (`mallinfo2` is not visible to Swift; `malloc_stats` takes no argument, so it can be called
+/// through `dlsym` safely.)
+func heapInUse() -> Int {
+    typealias MallocStats = @convention(c) () -> Void
+    guard let symbol = dlsym(nil, "malloc_stats") else { return 0 }
+    let mallocStats = unsafeBitCast(symbol, to: MallocStats.self)
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("wal-bench-malloc-\(getpid())").path
+    let fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0o600)
+    guard fd >= 0 else { return 0 }
+    fflush(nil)
+    let saved = dup(2)
+    dup2(fd, 2)
+    mallocStats()
+    fflush(nil)
+    dup2(saved, 2)
+    close(saved)
+    close(fd)
+    defer { unlink(path) }
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+        let total = text.range(of: "Total (incl. mmap):")
+    else { return 0 }
+    for line in text[total.upperBound...].split(separator: "\n") where line.contains("in use bytes") {
+        return Int(line.split(separator: "=").last!.trimmingCharacters(in: .whitespaces)) ?? 0
+    }
+    return 0
+}
+
 struct ReplayResult {
     var series: Int
     var segments: Int
     var directoryBytes: Int
     var openSeconds: Double
     var report: WALOpenReport
+    /// Heap bytes the open log holds (after the open, minus before), per series.
+    var heapPerSeries: Double
 }
 
-func replayRun(templates: [SeriesTemplate], targets targetCount: Int, compression: String) async throws -> ReplayResult {
+/// Writes the replay log once (`targetCount` targets × 1,000 series, 12 rounds, 16 MiB segments,
+/// so that each segment's head holds the whole series table); returns its directory.
+func writeReplayLog(templates: [SeriesTemplate], targets targetCount: Int, compression: String) async throws -> String {
+    let dir = tempDirectory("replay-template")
+    let wal = try openWAL(dir, compression: compression, segmentSize: 16 << 20)
+    var rng = SplitMix64(state: 7)
+    var targets = (0..<targetCount).map { Target(index: $0, templates: templates) }
+    var batch = AppendBatch()
+    var t0: Int64 = 1_700_000_000_000
+    for round in 0..<12 {
+        for i in targets.indices {
+            targets[i].batch(templates, timestamp: t0, rng: &rng, into: &batch)
+            let refs = try await commit(wal, batch)
+            if round == 0 { targets[i].refs = refs }
+        }
+        t0 += 15_000
+    }
+    try await close(wal)
+    return dir
+}
+
+/// Opens a copy of the log in `template` (each open starts a segment, so every run gets a fresh
+/// copy): the CPU time of the open and the heap it keeps.
+func replayRun(template: String, compression: String) async throws -> ReplayResult {
     let dir = tempDirectory("replay")
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    // Small segments, so the WAL has several; then each segment head holds the whole table.
-    let segmentSize = 16 << 20
-    do {
-        let wal = try openWAL(dir, compression: compression, segmentSize: segmentSize)
-        var rng = SplitMix64(state: 7)
-        var targets = (0..<targetCount).map { Target(index: $0, templates: templates) }
-        var batch = AppendBatch()
-        var t0: Int64 = 1_700_000_000_000
-        for round in 0..<12 {
-            for i in targets.indices {
-                targets[i].batch(templates, timestamp: t0, rng: &rng, into: &batch)
-                let refs = try await commit(wal, batch)
-                if round == 0 { targets[i].refs = refs }
-            }
-            t0 += 15_000
-        }
-        try await close(wal)
-    }
+    try FileManager.default.removeItem(atPath: dir)
+    try FileManager.default.copyItem(atPath: template, toPath: dir)
     let segments = try FileManager.default.contentsOfDirectory(atPath: dir).count
     let bytes = directorySize(dir)
+    let heapBefore = heapInUse()
     let start = processCPUSeconds()
-    let wal = try openWAL(dir, compression: compression, segmentSize: segmentSize)
+    let wal = try openWAL(dir, compression: compression, segmentSize: 16 << 20)
     let elapsed = processCPUSeconds() - start
+    let heapAfter = heapInUse()
     let series = wal.seriesCount
     let report = wal.openReport
     try await close(wal)
-    return ReplayResult(series: series, segments: segments, directoryBytes: bytes, openSeconds: elapsed, report: report)
+    return ReplayResult(
+        series: series, segments: segments, directoryBytes: bytes, openSeconds: elapsed, report: report,
+        heapPerSeries: Double(heapAfter - heapBefore) / Double(max(1, series)))
+}
+
+/// What a WAL is made of on the bench's workload (/work/shared/bench's generator, files
+/// `<farm>/<tick>/<target>.prom` written by it): the expositions are parsed, given the
+/// target's `instance` and `job` labels, and committed one target per commit, every 5 s of
+/// simulated time (tick 0 by labels, the others by ref, as the scraper does). Snappy, one big
+/// segment, so that no head interrupts; then the log is reopened, which writes the head of a new
+/// segment (every series, as at each segment start).
+struct Composition {
+    var series = 0
+    /// Bytes of tick 0's commits (series records and the first samples records).
+    var firstTickBytes = 0
+    /// Samples after tick 0, and the bytes of their commits (samples records only).
+    var laterSamples = 0
+    var laterBytes = 0
+    /// The head of a segment: every series (and the metadata table).
+    var headBytes = 0
+    /// `write_bytes` of /proc/self/io over the later ticks (what the bench's procmon counts: pages
+    /// dirtied, so a page written again after an fsync counts again), with an fsync every 40
+    /// commits (the agent's 1 s sync interval at medium's 40 commits per second).
+    var laterWriteBytes = 0
+
+    var samplesRecordBytesPerSample: Double { Double(laterBytes) / Double(max(1, laterSamples)) }
+    /// Series record bytes per series (tick 0 minus a tick of samples records).
+    var seriesRecordBytesPerSeries: Double {
+        (Double(firstTickBytes) - samplesRecordBytesPerSample * Double(series)) / Double(max(1, series))
+    }
+
+    /// Steady-state bytes per sample with segments of `segmentSize`: each segment holds a head and
+    /// then samples records until it is full (a head over half the limit doubles the limit, as
+    /// the writer does). Series records of new series are left out (no churn).
+    func bytesPerSample(segmentSize: Int) -> Double {
+        let limit = Double(max(segmentSize, 2 * headBytes))
+        let samplesPerSegment = (limit - Double(headBytes)) / samplesRecordBytesPerSample
+        return limit / samplesPerSegment
+    }
+}
+
+/// `write_bytes` of /proc/self/io.
+func processWriteBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/io", encoding: .utf8) else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix("write_bytes:") {
+        return Int(line.split(separator: " ").last!) ?? 0
+    }
+    return 0
+}
+
+func farmComposition(farm: String) async throws -> Composition {
+    let order = ProcessInfo.processInfo.environment["WALBENCH_ORDER"] ?? "exposition"
+    let ticks = try FileManager.default.contentsOfDirectory(atPath: farm).compactMap(Int.init).sorted()
+    let targets = try FileManager.default.contentsOfDirectory(atPath: farm + "/0").filter { $0.hasSuffix(".prom") }.count
+    let dir = tempDirectory("farm")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var c = Composition()
+    var refs = [[SeriesRef]](repeating: [], count: targets)
+    do {
+        let wal = try openWAL(dir, compression: "snappy", segmentSize: 1 << 30)
+        let empty = directorySize(dir)
+        for tick in ticks {
+            let before = directorySize(dir)
+            let writeBytesBefore = processWriteBytes()
+            var samples = 0
+            for target in 0..<targets {
+                guard let data = FileManager.default.contents(atPath: "\(farm)/\(tick)/\(target).prom") else { continue }
+                var parser = TextParser([UInt8](data), format: .prometheusText)
+                var batch = AppendBatch()
+                let timestamp = 1_700_000_000_000 + Int64(tick) * 5000 + Int64(target) * 25
+                var i = 0
+                var byRef: [(SeriesRef, Int64, Double)] = []
+                while let sample = try parser.next() {
+                    if tick != ticks[0], order != "exposition" {
+                        byRef.append((refs[target][i], sample.timestamp ?? timestamp, sample.value))
+                    } else if tick == ticks[0] {
+                        let labels = try parser.labels(of: sample)
+                            .setting("instance", to: "10.0.\(target / 250).\(target % 250):9100").setting("job", to: "farm")
+                        _ = batch.append(labels: labels, timestamp: sample.timestamp ?? timestamp, value: sample.value)
+                    } else {
+                        batch.append(ref: refs[target][i], timestamp: sample.timestamp ?? timestamp, value: sample.value)
+                    }
+                    i += 1
+                }
+                // WALBENCH_ORDER (experiment, later ticks): "value" sorts a commit's samples by
+                // value bits, "ref-desc" by descending ref; default: exposition order.
+                if !byRef.isEmpty {
+                    if order == "value" { byRef.sort { $0.2.bitPattern < $1.2.bitPattern } }
+                    if order == "ref-desc" { byRef.reverse() }
+                    for (ref, t, v) in byRef { batch.append(ref: ref, timestamp: t, value: v) }
+                }
+                let new = try await commit(wal, batch)
+                if tick == ticks[0] { refs[target] = new; c.series += new.count }
+                samples += batch.sampleCount
+                if target % 40 == 39 { try await wal.sync() }
+            }
+            if tick == ticks[0] {
+                c.firstTickBytes = directorySize(dir) - before
+            } else {
+                c.laterSamples += samples
+                c.laterBytes += directorySize(dir) - before
+                c.laterWriteBytes += processWriteBytes() - writeBytesBefore
+            }
+        }
+        _ = empty
+        try await close(wal)
+    }
+    let wal = try openWAL(dir, compression: "snappy", segmentSize: 1 << 30)
+    c.headBytes = wal.headSize
+    try await close(wal)
+    return c
 }
 
 // MARK: Main
@@ -340,6 +564,8 @@ let fixture = args.count > 1 ? args[1] : "Tests/ExpositionTests/Fixtures/node_ex
 let targetCount = args.count > 2 ? Int(args[2]) ?? 10 : 10
 let rounds = args.count > 3 ? Int(args[3]) ?? 300 : 300
 let replayTargets = args.count > 4 ? Int(args[4]) ?? 200 : 200
+/// Which parts to run (comma-separated): append, tiny, new, read, replay, farm. All but farm by default.
+let cases = Set((ProcessInfo.processInfo.environment["WALBENCH_CASES"] ?? "append,tiny,new,read,replay").split(separator: ",").map(String.init))
 
 let modes = ["none", "snappy"]
 let templates = try loadTemplates(fixture)
@@ -351,7 +577,7 @@ print("Append, CPU time of the process (all threads; batch building subtracted),
 print("| compression | samples per CPU-second | CPU µs per commit (1000 samples) | wall µs per commit | bytes/sample on disk | WAL size |")
 print("|---|---:|---:|---:|---:|---:|")
 var perMode: [String: AppendResult] = [:]
-for mode in modes + ["snappy+released", "snappy, concurrent"] {
+for mode in modes + ["snappy+released", "snappy, concurrent"] where cases.contains("append") {
     // Best of three: the machine is shared.
     var best: AppendResult?
     for _ in 0..<3 {
@@ -370,7 +596,18 @@ for mode in modes + ["snappy+released", "snappy, concurrent"] {
         + "\(fmt(wallSeconds / Double(r.commits) * 1e6)) | "
         + "\(fmt(Double(r.bytes) / Double(r.totalSamples), 2)) | \(fmt(Double(r.bytes) / 1e6)) MB |")
 }
-do {
+if cases.contains("new") {
+    // Best of three; 30 rounds (300,000 series in the table at the end).
+    var best: AppendResult?
+    for _ in 0..<3 {
+        let r = try await newSeriesRun(templates: templates, targets: targetCount, rounds: 30)
+        if best == nil || r.seconds < best!.seconds { best = r }
+    }
+    let r = best!
+    print("| new series every commit, snappy | \(fmt(Double(r.samples) / r.seconds, 0)) | \(fmt(r.seconds / Double(r.commits) * 1e6)) | "
+        + "\(fmt(r.wall / Double(r.commits) * 1e6)) | \(fmt(Double(r.bytes) / Double(r.totalSamples), 2)) | \(fmt(Double(r.bytes) / 1e6)) MB |")
+}
+if cases.contains("tiny") {
     // Best of three.
     let n = 20_000
     var best: (cpu: Double, wall: Double)?
@@ -386,21 +623,70 @@ if let n = perMode["none"], let s = perMode["snappy"] {
     print("snappy vs none: size × \(fmt(Double(s.bytes) / Double(n.bytes), 3)), time per commit × "
         + "\(fmt((s.seconds - build) / max(1e-9, n.seconds - build), 2))")
 }
-print("")
-print("Replay (open) of a WAL with \(replayTargets * templates.count) series, 12 rounds of scrapes, 16 MiB segments:")
-print("CPU time of the open (replay, repair check, new segment with its head), best of 3:")
-print("| compression | segments on disk | WAL size | replayed | open CPU time | MB/s replayed | series/s | series table (estimate) |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
-for mode in modes {
-    // Best of three.
-    var best: ReplayResult?
-    for _ in 0..<3 {
-        let r = try await replayRun(templates: templates, targets: replayTargets, compression: mode)
-        if best == nil || r.openSeconds < best!.openSeconds { best = r }
+if cases.contains("read") {
+    let r = try await readRun(templates: templates, targets: targetCount, rounds: min(rounds, 100))
+    print("")
+    print("Read back with WALReader (snappy log, every record decoded), best of 3: \(fmt(r.seconds / Double(r.samples) * 1e9)) ns CPU per sample (\(r.samples) samples)")
+}
+if cases.contains("replay") {
+    print("")
+    print("Replay (open) of a WAL with \(replayTargets * templates.count) series, 12 rounds of scrapes, 16 MiB segments:")
+    print("CPU time of the open (replay, repair check, new segment with its head), best of 3; heap the open log keeps, per series:")
+    print("| compression | segments on disk | WAL size | replayed | open CPU time | MB/s replayed | series/s | heap per series | series table (estimate) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for mode in modes {
+        let template = try await writeReplayLog(templates: templates, targets: replayTargets, compression: mode)
+        defer { try? FileManager.default.removeItem(atPath: template) }
+        var best: ReplayResult?
+        for _ in 0..<3 {
+            let r = try await replayRun(template: template, compression: mode)
+            if best == nil || r.openSeconds < best!.openSeconds { best = r }
+        }
+        let r = best!
+        print("| \(mode) | \(r.segments) | \(fmt(Double(r.directoryBytes) / 1e6)) MB | \(r.report.segments) segment(s), "
+            + "\(fmt(Double(r.report.bytes) / 1e6)) MB | \(fmt(r.openSeconds * 1000)) ms | "
+            + "\(fmt(Double(r.report.bytes) / 1e6 / r.openSeconds)) | \(fmt(Double(r.series) / r.openSeconds, 0)) | "
+            + "\(fmt(r.heapPerSeries, 0)) B | \(fmt(Double(r.report.seriesMemoryBytes) / 1e6)) MB |")
     }
-    let r = best!
-    print("| \(mode) | \(r.segments) | \(fmt(Double(r.directoryBytes) / 1e6)) MB | \(r.report.segments) segment, "
-        + "\(fmt(Double(r.report.bytes) / 1e6)) MB | \(fmt(r.openSeconds * 1000)) ms | "
-        + "\(fmt(Double(r.report.bytes) / 1e6 / r.openSeconds)) | \(fmt(Double(r.series) / r.openSeconds, 0)) | "
-        + "\(fmt(Double(r.report.seriesMemoryBytes) / 1e6)) MB |")
+}
+if cases.contains("farm") {
+    let farm = ProcessInfo.processInfo.environment["WALBENCH_FARM"] ?? "/tmp/walfarm"
+    let c = try await farmComposition(farm: farm)
+    print("")
+    print("WAL composition on the bench's workload (\(farm)): \(c.series) series, snappy")
+    print("- series records: \(fmt(c.seriesRecordBytesPerSeries)) B per series (written once per new series)")
+    print("- samples records: \(fmt(c.samplesRecordBytesPerSample, 2)) B per sample (\(c.laterSamples) samples, \(c.laterBytes) B)")
+    print("- write_bytes counted while writing the samples records, fsync every 40 commits: \(fmt(Double(c.laterWriteBytes) / Double(max(1, c.laterSamples)), 2)) B per sample")
+    print("- segment head (every series): \(fmt(Double(c.headBytes) / 1e6, 2)) MB = \(fmt(Double(c.headBytes) / Double(max(1, c.series)))) B per series")
+    print("| segment size | head share | bytes/sample, steady state |")
+    print("|---:|---:|---:|")
+    for mib in [32, 64, 128, 256] {
+        let size = mib << 20
+        print("| \(mib) MiB | \(fmt(Double(c.headBytes) / Double(max(size, 2 * c.headBytes)) * 100))% | \(fmt(c.bytesPerSample(segmentSize: size), 2)) |")
+    }
+}
+if let template = ProcessInfo.processInfo.environment["WALBENCH_REPLAY_DIR"] {
+    // Opens a copy of an existing log (e.g. one written by the `replay` case and kept), so that
+    // two builds can replay the very same files: CPU time of the open, heap kept per series.
+    let dir = tempDirectory("replay-dir")
+    try FileManager.default.removeItem(atPath: dir)
+    try FileManager.default.copyItem(atPath: template, toPath: dir)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let heapBefore = heapInUse()
+    let start = processCPUSeconds()
+    let wal = try openWAL(dir, compression: "snappy", segmentSize: 128 << 20)
+    let cpu = processCPUSeconds() - start
+    let heap = heapInUse() - heapBefore
+    let series = wal.seriesCount
+    let table = wal.openReport.seriesMemoryBytes
+    try await close(wal)
+    print("replay-dir: \(series) series, open CPU \(fmt(cpu * 1000)) ms, heap kept \(fmt(Double(heap) / Double(max(1, series)), 0)) B/series, "
+        + "series table \(fmt(Double(table) / Double(max(1, series)), 0)) B/series")
+}
+if let keep = ProcessInfo.processInfo.environment["WALBENCH_WRITE_REPLAY_LOG"] {
+    // Writes the replay case's log (replayTargets × 1,000 series, 12 rounds, 16 MiB segments)
+    // and moves it to `keep`.
+    let dir = try await writeReplayLog(templates: templates, targets: replayTargets, compression: "snappy")
+    try FileManager.default.moveItem(atPath: dir, toPath: keep)
+    print("replay log written to \(keep): \(fmt(Double(directorySize(keep)) / 1e6)) MB")
 }

@@ -239,22 +239,68 @@ public enum RecordCodec {
     /// ``Labels``' storage as they are when they are sorted with non-empty values (what every
     /// writer, this one and Prometheus, writes); otherwise they are sorted and cleaned up.
     static func decodeLabels(_ d: inout ByteDecoder) throws(RecordDecodingError) -> Labels {
+        let (raw, n) = try labelBytes(&d)
+        if isValidLabels(raw, count: n) { return Labels(trustedBytes: Array(raw), count: n) }
+        return cleanedLabels(raw)
+    }
+
+    /// The bytes of the label set at the decoder (after its count) and the count; moves past it.
+    @inline(__always)
+    static func labelBytes(_ d: inout ByteDecoder) throws(RecordDecodingError) -> (UnsafeRawBufferPointer, Int) {
         let n = try d.uvarint()
-        // Each label needs at least 2 bytes, which bounds `n` before allocating.
+        // Each label needs at least 2 bytes, which bounds `n`.
         guard n <= UInt64(d.remaining / 2) else { throw RecordDecodingError(reason: "label count too large") }
         let start = d.index
         for _ in 0..<n {
             try d.skipUVarintString()
             try d.skipUVarintString()
         }
-        let bytes = Array(d.bytes[start..<d.index])
-        if let labels = Labels(validating: bytes), labels.count == Int(n) { return labels }
-        var builder = LabelsBuilder()
-        bytes.withUnsafeBytes { raw in
-            var reader = LabelsReader(raw)
-            while let (name, value) = reader.next() { builder.append(name: name, value: value) }
+        return (UnsafeRawBufferPointer(rebasing: d.bytes[start..<d.index]), Int(n))
+    }
+
+    /// Whether `bytes` are `count` labels as ``Labels`` keeps them: names strictly ascending,
+    /// names and values non-empty.
+    static func isValidLabels(_ bytes: UnsafeRawBufferPointer, count: Int) -> Bool {
+        var reader = LabelsReader(bytes)
+        var previous: UnsafeRawBufferPointer?
+        var seen = 0
+        while !reader.isAtEnd {
+            guard let (name, value) = reader.next(), !name.isEmpty, !value.isEmpty else { return false }
+            if let previous, !Labels.precedes(previous, name) { return false }
+            previous = name
+            seen += 1
         }
+        return seen == count
+    }
+
+    /// Labels from bytes that are not in order (sorted; a later duplicate wins; empty values
+    /// dropped), as ``LabelsBuilder`` makes them.
+    static func cleanedLabels(_ bytes: UnsafeRawBufferPointer) -> Labels {
+        var builder = LabelsBuilder()
+        var reader = LabelsReader(bytes)
+        while let (name, value) = reader.next() { builder.append(name: name, value: value) }
         return builder.build()
+    }
+
+    /// Calls `body` with each series of a series record (`payload` with its type byte): its ref,
+    /// label count and label bytes, exactly the labels ``decode(_:)`` would give (cleaned up when
+    /// they are not in order), without making a ``Labels`` of each: how the replay fills the
+    /// series table. The bytes are valid during the call.
+    static func forEachSeries(
+        in payload: UnsafeRawBufferPointer, _ body: (_ ref: SeriesRef, _ labelCount: Int, _ bytes: UnsafeRawBufferPointer) -> Void
+    ) throws(RecordDecodingError) {
+        var d = ByteDecoder(payload)
+        guard try d.byte() == WALRecordType.series.rawValue else { throw RecordDecodingError(reason: "not a series record") }
+        while d.remaining > 0 {
+            let ref = try d.be64()
+            let (raw, n) = try labelBytes(&d)
+            if isValidLabels(raw, count: n) {
+                body(ref, n, raw)
+            } else {
+                let labels = cleanedLabels(raw)
+                labels.bytes.withUnsafeBytes { body(ref, labels.count, $0) }
+            }
+        }
     }
 
     /// Decodes a record payload. Returns nil for a record type this module does not decode

@@ -13,7 +13,8 @@ extension WriterState {
     /// Every segment starts with the full tables, so replay walks back from the newest segment
     /// until one that holds a commit's samples or exemplars record (whose head is therefore
     /// complete) and takes the union of what it found; entries found in newer segments win.
-    /// Exemplars and samples records are not decoded (they do not affect the tables).
+    /// Exemplars and samples records are not decoded (they do not affect the tables); series
+    /// records go from their bytes into the table (``SeriesStore``) without a ``Labels`` each.
     static func replay(directory: String, segments: [Int], logger: Logger, into s: inout WriterState) throws -> WALOpenReport {
         var report = WALOpenReport(
             duration: .zero, segments: 0, bytes: 0, series: 0, metadata: 0, seriesMemoryBytes: 0, corruptions: 0, repairs: [])
@@ -35,18 +36,22 @@ extension WriterState {
                     switch payload.first {
                     case WALRecordType.samples.rawValue, WALRecordType.exemplars.rawValue:
                         sawCommit = true
-                    case WALRecordType.series.rawValue, WALRecordType.metadata.rawValue:
-                        do {
-                            switch try RecordCodec.decode(payload) {
-                            case .series(let list)?:
-                                for r in list {
-                                    maxRef = max(maxRef, r.ref)
-                                    if s.refsByLabels[r.labels] == nil { s.refsByLabels[r.labels] = r.ref }
+                    case WALRecordType.series.rawValue:
+                        // Straight from the record's bytes into the table: no label set is made.
+                        let result = payload.withUnsafeBytes { p in
+                            Result { () throws(RecordDecodingError) in
+                                try RecordCodec.forEachSeries(in: p) { ref, labelCount, bytes in
+                                    maxRef = max(maxRef, ref)
+                                    // Newer segments are read first: a label set keeps the ref found first.
+                                    _ = s.series.findOrInsert(bytes: bytes, labelCount: labelCount, ref: ref)
                                 }
-                            case .metadata(let list)?:
+                            }
+                        }
+                        if case .failure(let error) = result { problem = (start, start, error.reason) }
+                    case WALRecordType.metadata.rawValue:
+                        do {
+                            if case .metadata(let list)? = try RecordCodec.decode(payload) {
                                 for m in list { segmentMetadata[m.family] = m }
-                            default:
-                                break
                             }
                         } catch {
                             problem = (start, start, error.reason)
@@ -99,6 +104,7 @@ extension WriterState {
             if sawCommit { break }
         }
         s.nextRef = max(s.nextRef, maxRef + 1)
+        s.series.sortByRef()
         return report
     }
 }

@@ -90,7 +90,8 @@ struct WriterMailbox: Sendable {
 ///
 /// Loop: sleep until commits are queued (or the log closes); take **every** queued commit (a
 /// group, in FIFO order); commit them with ``WriterState/commitGroup(_:segmentSize:now:)`` (one
-/// pwrite per segment touched); count and log; publish the new snapshot; drop the batches; then
+/// pwrite per segment touched); count and log; hand the records written to the committed-record
+/// feed; publish the new snapshot; drop the batches; then
 /// resume each caller's continuation with its own result. Every request taken is resumed
 /// exactly once, after the snapshot that includes it is published (so `head` and ``sync()``
 /// cover every commit that has returned). On `close()`, the queue is drained before the final
@@ -98,6 +99,8 @@ struct WriterMailbox: Sendable {
 struct WALWriter: Sendable {
     var state: WriterState
     let mailbox: ConditionLock<WriterMailbox>
+    /// Where the records written go, decoded (nil when the feed is off).
+    let feed: CommittedRecordWindow?
     let segmentSize: Int
     let counters: WALCounters
     let logger: Logger
@@ -168,7 +171,14 @@ struct WALWriter: Sendable {
         }
     }
 
+    /// Hands the records written to the feed, then publishes the snapshot and wakes the tasks
+    /// waiting for a commit (which then find the records in the feed).
     private mutating func publish() {
+        if let feed, !state.feedOutbox.isEmpty || state.feedGap {
+            feed.append(state.feedOutbox, afterGap: state.feedGap)
+            state.feedOutbox.removeAll(keepingCapacity: true)
+            state.feedGap = false
+        }
         let snapshot = state.snapshot
         let dirty = state.directoryDirty
         state.directoryDirty = false

@@ -133,17 +133,19 @@ extension WriterState {
         // Released series are only dropped at a segment start: when they make up half the
         // table, start one now rather than when the segment is full (which may take hours on
         // a small agent), so that memory follows the live series.
-        let releasedPileUp = released.count >= max(Self.releasedRolloverMinimum, refsByLabels.count / 2)
+        let releasedPileUp = released.count >= max(Self.releasedRolloverMinimum, series.count / 2)
         return offset + commit.size > limit || releasedPileUp
     }
 
     /// Appends the encoded records to `pending`, then applies the batch's releases (recorded in
     /// the undo, so that a failed write takes them back).
     mutating func append(_ commit: inout EncodedCommit, releasing releases: [SeriesRef]) {
-        if let f = commit.seriesFlags { appendRecord(seriesScratch, flags: f) }
-        if let f = commit.metadataFlags { appendRecord(metadataScratch, flags: f) }
-        if let f = commit.samplesFlags { appendRecord(samplesScratch, flags: f) }
-        if let f = commit.exemplarsFlags { appendRecord(exemplarsScratch, flags: f) }
+        let feed = commit.feed
+        if let f = commit.seriesFlags { appendRecord(seriesScratch, flags: f) { .series(feed.series) } }
+        if let f = commit.metadataFlags { appendRecord(metadataScratch, flags: f) { .metadata(feed.metadata) } }
+        if let f = commit.samplesFlags { appendRecord(samplesScratch, flags: f) { .samples(feed.samples) } }
+        if let f = commit.exemplarsFlags { appendRecord(exemplarsScratch, flags: f) { .exemplars(feed.exemplars) } }
+        commit.feed = FeedRecords()
         segmentHasCommit = true
         for ref in releases where !commit.keptFromRelease.contains(ref) {
             if released.insert(ref) { commit.undo.released.append(ref) }
@@ -154,7 +156,7 @@ extension WriterState {
     /// and a partly written record may name them).
     mutating func rollBack(_ undo: Undo) {
         for ref in undo.released { _ = released.remove(ref) }
-        for labels in undo.addedLabels { refsByLabels[labels] = nil }
+        for ref in undo.addedRefs.reversed() { series.remove(ref: ref) }
         released.formUnion(undo.unreleased)
         for (family, previous) in undo.metadata.reversed() { metadata[family] = previous }
     }
@@ -165,7 +167,8 @@ extension WriterState {
 extension WriterState {
     /// What a commit changed in memory, to take back when its write fails.
     struct Undo {
-        var addedLabels: [Labels] = []
+        /// Refs of the series the commit added to the table.
+        var addedRefs: [SeriesRef] = []
         /// Refs taken out of `released` (in use again).
         var unreleased: [SeriesRef] = []
         /// Refs put into `released` by the batch's releases.
@@ -187,6 +190,17 @@ extension WriterState {
         var exemplarsFlags: UInt8?
         /// Bytes the records take when appended at the offset of the time of encoding.
         var size = 0
+        /// The records decoded, for the feed (empty when it is off).
+        var feed = FeedRecords()
+    }
+
+    /// A commit's records as a reader decodes them, built while encoding them (when the feed is
+    /// on): the refs are resolved already, nothing is decoded again.
+    struct FeedRecords {
+        var series: [SeriesRecord] = []
+        var metadata: [MetricMetadata] = []
+        var samples: [SampleRecord] = []
+        var exemplars: [ExemplarRecord] = []
     }
 
     /// Resolves the batch's new series (an existing label set reuses its ref, an unknown one gets
@@ -197,9 +211,9 @@ extension WriterState {
         var commit = EncodedCommit()
         let newSeries = resolveSeries(batch, into: &commit)
         markInUse(batch, undo: &commit.undo)
-        let changedMetadata = updateMetadata(batch.metadata, now: now, undo: &commit.undo)
-        if !batch.entries.isEmpty { encodeSamples(batch.entries, refs: commit.refs) }
-        if !batch.exemplars.isEmpty { encodeExemplars(batch.exemplars, refs: commit.refs) }
+        let changedMetadata = updateMetadata(batch.metadata, now: now, undo: &commit.undo, feed: &commit.feed.metadata)
+        if !batch.entries.isEmpty { encodeSamples(batch.entries, refs: commit.refs, feed: &commit.feed.samples) }
+        if !batch.exemplars.isEmpty { encodeExemplars(batch.exemplars, refs: commit.refs, feed: &commit.feed.exemplars) }
 
         let c = compression, at = offset
         if newSeries > 0 {
@@ -238,19 +252,19 @@ extension WriterState {
         var series = ByteEncoder(taking: &seriesScratch)
         series.byte(WALRecordType.series.rawValue)
         var newCount = 0
+        let feed = feedEnabled
         for labels in batch.newSeries {
-            if let ref = refsByLabels[labels] {
-                commit.refs.append(ref)
+            let (ref, inserted) = self.series.findOrInsert(labels, ref: nextRef)
+            commit.refs.append(ref)
+            if inserted {
+                nextRef += 1
+                commit.undo.addedRefs.append(ref)
+                RecordCodec.appendSeries(ref: ref, labels: labels, to: &series)
+                if feed { commit.feed.series.append(SeriesRecord(ref: ref, labels: labels)) }
+                newCount += 1
+            } else {
                 if checkReleased, released.remove(ref) { commit.undo.unreleased.append(ref) }
                 if let batchReleases, batchReleases.contains(ref) { commit.keptFromRelease.insert(ref) }
-            } else {
-                let ref = nextRef
-                nextRef += 1
-                refsByLabels[labels] = ref
-                commit.undo.addedLabels.append(labels)
-                RecordCodec.appendSeries(ref: ref, labels: labels, to: &series)
-                newCount += 1
-                commit.refs.append(ref)
             }
         }
         series.finish(into: &seriesScratch)
@@ -270,7 +284,9 @@ extension WriterState {
 
     /// Metadata: only what is new or changed is encoded (into `metadataScratch`); the rest is
     /// kept alive. Returns the number of entries encoded.
-    private mutating func updateMetadata(_ entries: [MetricMetadata], now: ContinuousClock.Instant, undo: inout Undo) -> Int {
+    private mutating func updateMetadata(
+        _ entries: [MetricMetadata], now: ContinuousClock.Instant, undo: inout Undo, feed: inout [MetricMetadata]
+    ) -> Int {
         guard !entries.isEmpty else { return 0 }
         var count = 0
         var out = ByteEncoder(taking: &metadataScratch)
@@ -283,6 +299,7 @@ extension WriterState {
                 undo.metadata.append((m.family, metadata[m.family]))
                 metadata[m.family] = MetadataEntry(record: m, segment: segment, time: now)
                 RecordCodec.appendMetadata(m, to: &out)
+                if feedEnabled { feed.append(m) }
                 count += 1
             }
         }
@@ -290,25 +307,40 @@ extension WriterState {
         return count
     }
 
-    /// The samples record, with the refs just resolved, into `samplesScratch`.
-    private mutating func encodeSamples(_ entries: [AppendBatch.Entry], refs: [SeriesRef]) {
-        @inline(__always) func resolve(_ e: AppendBatch.Entry) -> SeriesRef {
-            e.isNew ? refs[Int(e.refOrIndex)] : e.refOrIndex
-        }
+    /// The samples record, with the refs just resolved, into `samplesScratch`; and, when the
+    /// feed is on, the samples as a reader decodes them.
+    private mutating func encodeSamples(_ entries: [AppendBatch.Entry], refs: [SeriesRef], feed: inout [SampleRecord]) {
         var samples = ByteEncoder(taking: &samplesScratch)
-        samples.byte(WALRecordType.samples.rawValue)
-        let baseRef = resolve(entries[0])
-        let baseTime = entries[0].timestamp
-        samples.be64(baseRef)
-        samples.be64(UInt64(bitPattern: baseTime))
-        for e in entries {
-            RecordCodec.appendSample(resolve(e), e.timestamp, e.value, baseRef: baseRef, baseTime: baseTime, to: &samples)
+        let buildFeed = feedEnabled
+        entries.withUnsafeBufferPointer { entries in
+            refs.withUnsafeBufferPointer { refs in
+                @inline(__always) func resolve(_ e: AppendBatch.Entry) -> SeriesRef {
+                    e.isNew ? refs[Int(e.refOrIndex)] : e.refOrIndex
+                }
+                samples.byte(WALRecordType.samples.rawValue)
+                let baseRef = resolve(entries[0])
+                let baseTime = entries[0].timestamp
+                samples.be64(baseRef)
+                samples.be64(UInt64(bitPattern: baseTime))
+                for e in entries {
+                    RecordCodec.appendSample(resolve(e), e.timestamp, e.value, baseRef: baseRef, baseTime: baseTime, to: &samples)
+                }
+                if buildFeed {
+                    feed = [SampleRecord](unsafeUninitializedCapacity: entries.count) { out, initialized in
+                        for i in 0..<entries.count {
+                            let e = entries[i]
+                            (out.baseAddress! + i).initialize(to: SampleRecord(ref: resolve(e), timestamp: e.timestamp, value: e.value))
+                        }
+                        initialized = entries.count
+                    }
+                }
+            }
         }
         samples.finish(into: &samplesScratch)
     }
 
     /// The exemplars record, likewise, into `exemplarsScratch`.
-    private mutating func encodeExemplars(_ exemplars: [AppendBatch.ExemplarEntry], refs: [SeriesRef]) {
+    private mutating func encodeExemplars(_ exemplars: [AppendBatch.ExemplarEntry], refs: [SeriesRef], feed: inout [ExemplarRecord]) {
         @inline(__always) func resolve(_ x: AppendBatch.ExemplarEntry) -> SeriesRef {
             x.isNew ? refs[Int(x.refOrIndex)] : x.refOrIndex
         }
@@ -320,6 +352,7 @@ extension WriterState {
         out.be64(UInt64(bitPattern: baseTime))
         for x in exemplars {
             RecordCodec.appendExemplar(resolve(x), x.timestamp, x.value, x.labels, baseRef: baseRef, baseTime: baseTime, to: &out)
+            if feedEnabled { feed.append(ExemplarRecord(ref: resolve(x), timestamp: x.timestamp, value: x.value, labels: x.labels)) }
         }
         out.finish(into: &exemplarsScratch)
     }

@@ -45,7 +45,8 @@ struct WriterState: Sendable {
     /// pwrite(2) calls made (``flush()``s that wrote something), for tests.
     var writeCalls = 0
 
-    var refsByLabels: [Labels: SeriesRef] = [:]
+    /// Every series the log knows: label bytes by ref, and the index from labels to ref.
+    var series = SeriesStore()
     var nextRef: SeriesRef = 1
     /// Refs whose appenders said they are done with them; dropped at the next segment start.
     var released = RefSet()
@@ -59,6 +60,18 @@ struct WriterState: Sendable {
     /// For the head's records (a commit that starts a segment has its own records in the others).
     var headScratch: [UInt8] = []
 
+    /// The committed-record feed (``CommittedRecordWindow``): whether to build the decoded form
+    /// of what is written, and its bound (heads bigger than that are not built).
+    let feedLimit: Int
+    /// Records appended to `pending`, decoded, with their positions: written (moved to
+    /// `feedOutbox`) or dropped with `pending`.
+    var feedStaged: [CommittedRecord] = []
+    /// Records written since the writer last published, in write order.
+    var feedOutbox: [CommittedRecord] = []
+    /// Records were written that the feed does not get (a failed write, a head too big for the
+    /// window): the window must drop what it holds before the outbox is added.
+    var feedGap = false
+
     /// Payload size above which the head is split into several records.
     static let headRecordLimit = 1 << 20
     /// Released series that start a new segment early once they are half of the table.
@@ -66,17 +79,27 @@ struct WriterState: Sendable {
     /// Payloads smaller than this are not worth compressing.
     static let minCompressLength = 64
 
-    init(directory: String, compression: WALCompression, metadataRetention: Duration) {
+    /// Pending bytes kept allocated between writes; a bigger buffer (a big head) is let go.
+    static let pendingKeptCapacity = 1 << 20
+
+    init(directory: String, compression: WALCompression, metadataRetention: Duration, feedLimit: Int = 0) {
         self.directory = directory
         self.compression = compression
         self.metadataRetention = metadataRetention
+        self.feedLimit = feedLimit
         pending.reserveCapacity(64 * 1024)
     }
+
+    /// Whether the writer builds the decoded records for the feed.
+    var feedEnabled: Bool { feedLimit > 0 }
+
+    /// Where the next record starts.
+    var position: WALPosition { WALPosition(segment: segment, offset: offset) }
 
     /// What other threads may know of the state.
     var snapshot: WriterSnapshot {
         WriterSnapshot(
-            head: WALPosition(segment: segment, offset: offset), seriesCount: refsByLabels.count,
+            head: WALPosition(segment: segment, offset: offset), seriesCount: series.count,
             metadataCount: metadata.count, headSize: headSize, file: file,
             firstKeptSegment: file != nil ? segment : nextSegment, writeCalls: writeCalls)
     }
@@ -90,6 +113,16 @@ struct WriterState: Sendable {
         guard scratch.count < payload.count else { return 0 }
         swap(&payload, &scratch)
         return WALSegment.snappyFlag
+    }
+
+    /// Appends `payload` as one record to `pending` (``appendRecord(_:flags:)``), and its decoded
+    /// form, when the feed is on, to `feedStaged` (built by `decoded` only then).
+    mutating func appendRecord(_ payload: [UInt8], flags: UInt8, decoded: () -> WALRecord?) {
+        let start = position
+        appendRecord(payload, flags: flags)
+        if feedEnabled, let record = decoded() {
+            feedStaged.append(CommittedRecord(record: record, start: start, next: position))
+        }
     }
 
     /// Appends `payload` as one record, split into fragments at page boundaries, to `pending`.
@@ -124,21 +157,52 @@ struct WriterState: Sendable {
         }
     }
 
-    /// Writes `pending` at its place in the current segment, with one pwrite(2).
+    /// Writes `pending` at its place in the current segment, with one pwrite(2); its records go
+    /// to the feed's outbox. On failure they are dropped from the feed (a gap), and `pending` is
+    /// left to the caller.
     mutating func flush() throws {
         guard !pending.isEmpty else { return }
         guard let file else { preconditionFailure("bytes pending without a segment") }
         let at = offset - pending.count
         writeCalls += 1
-        try pending.withUnsafeBytes { try Syscall.pwriteAll(file.fd, $0, at: at, path: file.path) }
-        pending.removeAll(keepingCapacity: true)
+        do {
+            try pending.withUnsafeBytes { try Syscall.pwriteAll(file.fd, $0, at: at, path: file.path) }
+        } catch {
+            dropFeed()
+            throw error
+        }
+        clearPending()
+        if !feedStaged.isEmpty {
+            feedOutbox.append(contentsOf: feedStaged)
+            feedStaged.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Empties `pending`, letting go of a buffer a big head grew.
+    mutating func clearPending() {
+        if pending.capacity > Self.pendingKeptCapacity {
+            pending = []
+            pending.reserveCapacity(64 * 1024)
+        } else {
+            pending.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Records were (or may have been) written that the feed will not get: it must start again
+    /// after them.
+    mutating func dropFeed() {
+        guard feedEnabled else { return }
+        feedStaged.removeAll()
+        feedOutbox.removeAll()
+        feedGap = true
     }
 
     /// Drops what a failed write left: unwritten bytes, and written ones by truncating the
     /// segment back to `start`. If that fails too, ends the segment; the next commit starts a new
     /// one.
     mutating func abandonWrite(startingAt start: Int) {
-        pending.removeAll(keepingCapacity: true)
+        clearPending()
+        dropFeed()
         guard let file else { return }
         do {
             try Syscall.truncateFile(file.fd, start, path: file.path)
@@ -165,21 +229,22 @@ struct WriterState: Sendable {
         segmentHasCommit = false
         headSize = 0
         directoryDirty = true
-        pending.removeAll(keepingCapacity: true)
+        clearPending()
         do {
-            if !refsByLabels.isEmpty {
-                appendHeadRecords(.series, refsByLabels.sorted { $0.value < $1.value }) { entry, e in
-                    RecordCodec.appendSeries(ref: entry.value, labels: entry.key, to: &e)
-                }
-            }
+            // The feed gets the head decoded when that fits its window; otherwise it starts again
+            // after the head.
+            let decodeHead = feedEnabled && headFeedCost() <= feedLimit
+            if !series.isEmpty { appendSeriesHead(decoded: decodeHead) }
             if !metadata.isEmpty {
                 let all = metadata.values.map(\.record).sorted { $0.family.utf8.lexicographicallyPrecedes($1.family.utf8) }
-                appendHeadRecords(.metadata, all) { m, e in RecordCodec.appendMetadata(m, to: &e) }
+                appendHeadRecords(.metadata, all, decoded: decodeHead) { m, e in RecordCodec.appendMetadata(m, to: &e) }
             }
             headSize = offset
             try flush()
+            if feedEnabled, !decodeHead { dropFeed() }
         } catch {
-            pending.removeAll(keepingCapacity: true)
+            clearPending()
+            dropFeed()
             // Leave no half-written head behind: an empty segment is valid, a missing one better.
             try? Syscall.truncateFile(newFile.fd, 0, path: path)
             file = nil
@@ -194,10 +259,9 @@ struct WriterState: Sendable {
     /// Before a new segment's head: drops released series, and metadata announced neither in the
     /// last two segments nor within the retention time.
     mutating func forgetReleasedAndStale(newSegment number: Int, now: ContinuousClock.Instant) {
-        if !released.isEmpty {
-            let released = self.released
-            refsByLabels = refsByLabels.filter { !released.contains($0.value) }
-            self.released.removeAll()
+        if !released.isEmpty || series.count < series.entries.count {
+            series.removeAll(in: released)
+            released.removeAll()
         }
         if !metadata.isEmpty {
             let retention = metadataRetention
@@ -210,17 +274,57 @@ struct WriterState: Sendable {
         }
     }
 
+    /// Appends the series head: every series of the table in ref order, as series records of
+    /// about ``headRecordLimit`` bytes each, written from the table's bytes as they are. With
+    /// `decoded`, each record also goes to the feed.
+    mutating func appendSeriesHead(decoded: Bool) {
+        var e = ByteEncoder(taking: &headScratch)
+        e.byte(WALRecordType.series.rawValue)
+        var records: [SeriesRecord] = []
+        let store = series  // shares the storage: the table does not change while the head is written
+        for i in store.entries.indices where store.entries[i].isLive {
+            let entry = store.entries[i]
+            store.withBytes(ofEntry: i) { bytes in
+                e.be64(entry.ref)
+                e.uvarint(UInt64(entry.labelCount))
+                e.bytes.append(contentsOf: bytes)
+                if decoded {
+                    records.append(SeriesRecord(ref: entry.ref, labels: Labels(trustedBytes: Array(bytes), count: Int(entry.labelCount))))
+                }
+            }
+            if e.bytes.count >= Self.headRecordLimit { appendSeriesHeadRecord(&e, &records, decoded: decoded) }
+        }
+        if e.bytes.count > 1 { appendSeriesHeadRecord(&e, &records, decoded: decoded) }
+        e.finish(into: &headScratch)
+    }
+
+    /// One record of the series head: what `e` holds, appended; `e` starts the next one.
+    private mutating func appendSeriesHeadRecord(_ e: inout ByteEncoder, _ records: inout [SeriesRecord], decoded: Bool) {
+        e.finish(into: &headScratch)
+        let flags = Self.compress(&headScratch, scratch: &compressScratch, compression)
+        let list = records
+        appendRecord(headScratch, flags: flags) { decoded ? .series(list) : nil }
+        records.removeAll()
+        e = ByteEncoder(taking: &headScratch)
+        e.byte(WALRecordType.series.rawValue)
+    }
+
     /// Appends `items` as records of `type` (compressed as configured), starting a new record
     /// whenever the payload passes ``headRecordLimit``, so that a big table is several records.
-    mutating func appendHeadRecords<Item>(_ type: WALRecordType, _ items: [Item], _ encode: (Item, inout ByteEncoder) -> Void) {
+    mutating func appendHeadRecords(
+        _ type: WALRecordType, _ items: [MetricMetadata], decoded: Bool, _ encode: (MetricMetadata, inout ByteEncoder) -> Void
+    ) {
         var e = ByteEncoder(taking: &headScratch)
         e.byte(type.rawValue)
-        for item in items {
+        var first = 0
+        for (i, item) in items.enumerated() {
             encode(item, &e)
             if e.bytes.count >= Self.headRecordLimit {
                 e.finish(into: &headScratch)
                 let flags = Self.compress(&headScratch, scratch: &compressScratch, compression)
-                appendRecord(headScratch, flags: flags)
+                let part = Array(items[first...i])
+                appendRecord(headScratch, flags: flags) { decoded ? .metadata(part) : nil }
+                first = i + 1
                 e = ByteEncoder(taking: &headScratch)
                 e.byte(type.rawValue)
             }
@@ -228,8 +332,17 @@ struct WriterState: Sendable {
         e.finish(into: &headScratch)
         if headScratch.count > 1 {
             let flags = Self.compress(&headScratch, scratch: &compressScratch, compression)
-            appendRecord(headScratch, flags: flags)
+            let part = Array(items[first...])
+            appendRecord(headScratch, flags: flags) { decoded ? .metadata(part) : nil }
         }
+    }
+
+    /// What the head would cost the feed's window decoded (``CommittedRecord/cost``, roughly).
+    func headFeedCost() -> Int {
+        var cost = 0
+        for e in series.entries where e.isLive { cost += CommittedRecord.seriesCost(labelBytes: Int(e.length)) }
+        for m in metadata.values { cost += CommittedRecord.metadataCost(m.record) }
+        return cost
     }
 
     /// Ends the current segment (written and fsynced, on this thread: the next segment must not
@@ -261,11 +374,8 @@ struct WriterState: Sendable {
         if syncDirectory { try Syscall.syncDirectory(directory) }
     }
 
-    /// A rough estimate of the series table's memory: per series the hash-table slot (key, value
-    /// and a metadata byte, at the table's capacity) and the label bytes with their array header.
+    /// The series table's memory: its label bytes, entries and index, at their capacities.
     func estimatedSeriesMemory() -> Int {
-        var total = refsByLabels.capacity * 25
-        for labels in refsByLabels.keys { total += 32 + labels.byteCount }
-        return total
+        series.memoryBytes
     }
 }

@@ -166,3 +166,40 @@ extension WriteFailureTests {
         _ = fs.path
     }
 }
+
+extension WriteFailureTests {
+    /// Failed writes leave a gap in the committed-record window: nothing from before them is
+    /// served; after the next good write, the window holds exactly what a reader reads from there.
+    @Test func theCommittedRecordWindowStartsAgainAfterAFailedWrite() async throws {
+        guard let fs = TinyFilesystem(kilobytes: 256) else { Issue.record("cannot mount"); return }
+        let dir = fs.path + "/wal"
+        let wal = try WriteAheadLog(directory: dir, segmentSize: 1 << 20, compression: .none, logger: log.logger)
+        let opened = wal.head
+        var known: [SeriesRef] = []
+        for round in 0..<3 { known += try await wal.commit(batch(round: round, new: 5, known: known)) }
+        #expect(wal.committedRecords(from: opened, maxRecords: 1000)?.isEmpty == false)
+        let beforeFailure = wal.head
+        let filler = fill(fs.path)
+        var round = 3
+        var failed = 0
+        while failed < 2 {
+            do { known += try await wal.commit(batch(round: round, new: 200, known: known)) } catch { failed += 1 }
+            round += 1
+        }
+        #expect(wal.committedRecords(from: opened) == nil)
+        #expect(wal.committedRecords(from: beforeFailure) == nil)
+        try FileManager.default.removeItem(atPath: filler)
+        let afterFailure = wal.head
+        known += try await wal.commit(batch(round: round, new: 3, known: Array(known.prefix(5))))
+        var reader = try WALReader(directory: dir, from: afterFailure)
+        var fromFile: [CommittedRecord] = []
+        while let (record, next) = try reader.next() {
+            fromFile.append(CommittedRecord(record: record, start: reader.lastRecordStart, next: next))
+        }
+        #expect(!fromFile.isEmpty)
+        #expect(wal.committedRecords(from: afterFailure, maxRecords: 1000) == fromFile)
+        #expect(wal.committedRecords(from: wal.head) == [])
+        try await wal.close()
+        _ = fs.path  // mounted until here
+    }
+}
