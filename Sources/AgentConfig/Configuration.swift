@@ -272,7 +272,7 @@ public struct RemoteWriteConfig: Sendable, Equatable {
 /// sent them yet; those samples are counted as dropped for that endpoint.
 public struct WALConfig: Sendable, Equatable {
     /// A new segment starts at this size. Takes effect at the next start.
-    public var segmentSize = 32 << 20
+    public var segmentSize = 128 << 20
     /// Largest size on disk (0: no cap). Default 1 GiB.
     public var maxSize = 1 << 30
     /// Oldest data kept, by the time a segment was last written (zero: no cap). Default 24h.

@@ -6,7 +6,7 @@ import Testing
         let config = try ConfigLoader.parse(yaml: "scrape_configs: []\n", file: "f.yml")
         #expect(config.wal.maxSize == 1 << 30)
         #expect(config.wal.maxAge == .seconds(86_400))
-        #expect(config.wal.segmentSize == 32 << 20)
+        #expect(config.wal.segmentSize == 128 << 20)
         #expect(config.wal.compression)
     }
 
