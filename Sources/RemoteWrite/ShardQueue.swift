@@ -3,23 +3,6 @@ import Model
 import Synchronization
 import WAL
 
-/// A sample read from the WAL on its way to the receiver, with the place it was read from.
-struct QueuedSample {
-    var series: OutgoingSeries
-    var timestamp: Int64
-    var value: Double
-    var place: Cursor
-}
-
-/// An exemplar read from the WAL on its way to the receiver (`send_exemplars: true`).
-struct QueuedExemplar {
-    var series: OutgoingSeries
-    var timestamp: Int64
-    var value: Double
-    var labels: Labels
-    var place: Cursor
-}
-
 /// What a shard's sender takes for one request.
 struct ShardBatch {
     var samples: [QueuedSample] = []
