@@ -224,7 +224,7 @@ func heapInUse() -> Int {
     let own = makeSeries(count: seriesCount, withExternal: false)
     let labelBytes = own.reduce(0) { $0 + $1.byteCount } / seriesCount
     print("labels: \(labelBytes) bytes of label encoding per series on average (without the external label)")
-    for shared in [true, false] {
+    for shared in [only == "mem"] {
         var records = shared ? own.enumerated().map { SeriesRecord(ref: SeriesRef($0.offset + 1), labels: $0.element) } : []
         let before = heapInUse()
         if !shared {
@@ -242,7 +242,7 @@ func heapInUse() -> Int {
 }
 
 @MainActor func run() {
-    if only == "mem" { return measureMemory() }
+    if only == "mem" || only == "mem-own" { return measureMemory() }
     let requests = makeRequests(seriesCount: seriesCount, perRequest: perRequest, scrapes: scrapes)
     print("\(seriesCount) series, \(requests.count) requests of up to \(perRequest) samples, \(rounds) rounds (median)")
     var results: [(String, Figures)] = []

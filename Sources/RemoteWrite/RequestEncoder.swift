@@ -28,9 +28,9 @@ import Model
 package struct RequestEncoder {
     private var grouping = SeriesGrouping()
     private var symbols = SymbolTable()
-    /// Per group: its series, nil when the source does not know it.
-    private var rows: [SeriesRow?] = []
-    /// The family metadata `rows` refer to.
+    /// Per group: its series' labels and family (unknown when the source does not know it).
+    private var resolved = ResolvedSeries()
+    /// The family metadata `resolved`'s entries refer to.
     private var families: [MetricMetadata] = []
     /// The uncompressed request; only its first `bodyCount` bytes are the current request.
     private var body: [UInt8] = []
@@ -87,15 +87,18 @@ package struct RequestEncoder {
         let extra = resolve(samples: samples, exemplars: exemplars, series: series)
         let groups = grouping.count
         extra.bytes.withUnsafeBytes { extra in
+        resolved.bytes.withUnsafeBytes { labelBytes in
+            let entries = resolved.entries
             // Pass 1: sizes.
             seriesSizes.removeAll(keepingCapacity: true)
             var total = 0
             for group in 0..<groups {
-                guard let row = rows[group] else {
+                let entry = entries[group]
+                guard entry.isKnown else {
                     seriesSizes.append(0)
                     continue
                 }
-                var size = row.labels.bytes.withUnsafeBytes { Wire.labelFieldsSize($0, merging: extra) }
+                var size = Wire.labelFieldsSize(UnsafeRawBufferPointer(rebasing: labelBytes[entry.start..<entry.end]), merging: extra)
                 for index in grouping.samples(of: group) {
                     size += 2 + Wire.sampleFieldsSize(value: samples[index].value, timestamp: samples[index].timestamp)
                 }
@@ -112,10 +115,11 @@ package struct RequestEncoder {
             body.withUnsafeMutableBufferPointer { buffer in
                 var out = Wire.Writer(buffer.baseAddress!)
                 for group in 0..<groups {
-                    guard let row = rows[group] else { continue }
+                    let entry = entries[group]
+                    guard entry.isKnown else { continue }
                     out.tag(Wire.writeRequestTimeseries)
                     out.varint(seriesSizes[group])
-                    row.labels.bytes.withUnsafeBytes { out.labelFields($0, merging: extra) }
+                    out.labelFields(UnsafeRawBufferPointer(rebasing: labelBytes[entry.start..<entry.end]), merging: extra)
                     for index in grouping.samples(of: group) {
                         out.sample(tag: Wire.timeSeriesSamples, value: samples[index].value, timestamp: samples[index].timestamp)
                     }
@@ -130,6 +134,7 @@ package struct RequestEncoder {
                 precondition(out.written(since: buffer.baseAddress!) == total, "1.0 request size mismatch")
             }
             bodyCount = total
+        }
         }
     }
 
@@ -173,22 +178,24 @@ package struct RequestEncoder {
         refs.removeAll(keepingCapacity: true)
         seriesRefStarts.removeAll(keepingCapacity: true)
         metadataRefs.removeAll(keepingCapacity: true)
+        let entries = resolved.entries
         extra.bytes.withUnsafeBytes { extra in
+        resolved.bytes.withUnsafeBytes { labelBytes in
             for group in 0..<groups {
                 seriesRefStarts.append(refs.count)
-                guard let row = rows[group] else {
+                let entry = entries[group]
+                guard entry.isKnown else {
                     metadataRefs.append(nil)
                     continue
                 }
-                row.labels.bytes.withUnsafeBytes { labels in
-                    var merged = MergedLabels(labels, extra)
-                    while let (name, value) = merged.next() {
-                        refs.append(symbols.intern(name))
-                        refs.append(symbols.intern(value))
-                    }
+                var merged = MergedLabels(UnsafeRawBufferPointer(rebasing: labelBytes[entry.start..<entry.end]), extra)
+                while let (name, value) = merged.next() {
+                    refs.append(symbols.intern(name))
+                    refs.append(symbols.intern(value))
                 }
-                metadataRefs.append(row.family >= 0 ? metadataRefs(family: Int(row.family)) : nil)
+                metadataRefs.append(entry.family >= 0 ? metadataRefs(family: Int(entry.family)) : nil)
             }
+        }
         }
         seriesRefStarts.append(refs.count)
         exemplarRefStarts.removeAll(keepingCapacity: true)
@@ -205,7 +212,7 @@ package struct RequestEncoder {
         seriesSizes.removeAll(keepingCapacity: true)
         var total = symbols.encoded.count
         for group in 0..<groups {
-            guard rows[group] != nil else {
+            guard entries[group].isKnown else {
                 seriesSizes.append(0)
                 continue
             }
@@ -229,7 +236,7 @@ package struct RequestEncoder {
         body.withUnsafeMutableBufferPointer { buffer in
             var out = Wire.Writer(buffer.baseAddress!)
             out.bytes(symbols.encoded)
-            for group in 0..<groups where rows[group] != nil {
+            for group in 0..<groups where entries[group].isKnown {
                 out.tag(Wire.requestTimeseriesV2)
                 out.varint(seriesSizes[group])
                 out.packed(tag: Wire.timeSeriesLabelsRefs, refs[seriesRefStarts[group]..<seriesRefStarts[group + 1]])
@@ -270,11 +277,11 @@ package struct RequestEncoder {
     /// (one call), counts what is left out; returns the labels to merge into every series.
     private mutating func resolve(samples: [QueuedSample], exemplars: [QueuedExemplar], series: some SeriesSource) -> Labels {
         grouping.group(samples: samples, exemplars: exemplars)
-        rows.removeAll(keepingCapacity: true)
-        families = series.resolve(grouping.refs, into: &rows)
-        precondition(rows.count == grouping.count, "a series source must answer every ref")
+        resolved.removeAll()
+        families = series.resolve(grouping.refs, into: &resolved)
+        precondition(resolved.entries.count == grouping.count, "a series source must answer every ref")
         unknown = (0, 0)
-        for group in 0..<grouping.count where rows[group] == nil {
+        for group in 0..<grouping.count where !resolved.entries[group].isKnown {
             unknown.samples += grouping.samples(of: group).count
             unknown.exemplars += grouping.exemplars(of: group).count
         }

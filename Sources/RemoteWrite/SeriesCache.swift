@@ -94,15 +94,15 @@ package struct SeriesCache: SeriesSource, Sendable {
         return mark & Entry.dropped != 0 ? .dropped : .live
     }
 
-    /// The row of each ref, for the encoder; retired series are still found (their samples may
-    /// be queued), dropped ones are not.
-    package func resolve(_ refs: [SeriesRef], into rows: inout [SeriesRow?]) -> [MetricMetadata] {
+    /// Each ref's labels and family, for the encoder; retired series are still found (their
+    /// samples may be queued), dropped ones are not.
+    package func resolve(_ refs: [SeriesRef], into series: inout ResolvedSeries) -> [MetricMetadata] {
         table.values.withUnsafeBufferPointer { values in
             for ref in refs {
                 if let index = table.index(of: ref), !values[index].isDropped {
-                    rows.append(SeriesRow(labels: values[index].labels, family: values[index].family))
+                    series.append(values[index].labels, family: values[index].family)
                 } else {
-                    rows.append(nil)
+                    series.unknown()
                 }
             }
         }

@@ -5,8 +5,8 @@ import Synchronization
 /// senders (which look up each request's series in one locked call).
 ///
 /// The watcher holds the lock for one record at a time (a samples record's lookups, or a chunk
-/// of a series record), never across an `await`; a sender holds it while it copies the rows of
-/// one request's series (one reference-count increment per series, none per sample) and
+/// of a series record), never across an `await`; a sender holds it while it copies the label
+/// bytes of one request's series (no reference counting, nothing per sample), and
 /// encodes after releasing it.
 final class SharedSeriesCache: SeriesSource, Sendable {
     let mergedLabels: Labels
@@ -22,7 +22,7 @@ final class SharedSeriesCache: SeriesSource, Sendable {
         cache.withLock { body(&$0) }
     }
 
-    func resolve(_ refs: [SeriesRef], into rows: inout [SeriesRow?]) -> [MetricMetadata] {
-        cache.withLock { $0.resolve(refs, into: &rows) }
+    func resolve(_ refs: [SeriesRef], into series: inout ResolvedSeries) -> [MetricMetadata] {
+        cache.withLock { $0.resolve(refs, into: &series) }
     }
 }

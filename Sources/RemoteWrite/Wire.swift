@@ -149,6 +149,34 @@ enum Wire {
             cursor += bytes.count
         }
 
+        /// Copies a short string (a label name or value) without a call for up to 16 bytes:
+        /// two overlapping loads and stores of 8, 4 or 1 bytes cover any length up to twice that.
+        @inline(__always) mutating func shortBytes(_ bytes: UnsafeRawBufferPointer) {
+            let count = bytes.count
+            let destination = UnsafeMutableRawPointer(cursor)
+            if count >= 8 && count <= 16 {
+                let source = bytes.baseAddress!
+                let head = source.loadUnaligned(as: UInt64.self)
+                let tail = source.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+                destination.storeBytes(of: head, as: UInt64.self)
+                destination.storeBytes(of: tail, toByteOffset: count - 8, as: UInt64.self)
+            } else if count >= 4 && count < 8 {
+                let source = bytes.baseAddress!
+                let head = source.loadUnaligned(as: UInt32.self)
+                let tail = source.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+                destination.storeBytes(of: head, as: UInt32.self)
+                destination.storeBytes(of: tail, toByteOffset: count - 4, as: UInt32.self)
+            } else if count > 0 && count < 4 {
+                let source = bytes.baseAddress!
+                destination.storeBytes(of: source.load(as: UInt8.self), as: UInt8.self)
+                destination.storeBytes(of: source.load(fromByteOffset: count / 2, as: UInt8.self), toByteOffset: count / 2, as: UInt8.self)
+                destination.storeBytes(of: source.load(fromByteOffset: count - 1, as: UInt8.self), toByteOffset: count - 1, as: UInt8.self)
+            } else if count > 16 {
+                destination.copyMemory(from: bytes.baseAddress!, byteCount: count)
+            }
+            cursor += count
+        }
+
         /// The repeated `labels` fields of a 1.0 `TimeSeries` or `Exemplar` (see
         /// ``Wire/labelFieldsSize(_:merging:)``), written from the label bytes.
         @inline(__always) mutating func labelFields(_ labels: UnsafeRawBufferPointer, merging extra: UnsafeRawBufferPointer) {
@@ -159,12 +187,12 @@ enum Wire {
                 if name.count > 0 {
                     tag(labelName)
                     varint(name.count)
-                    bytes(name)
+                    shortBytes(name)
                 }
                 if value.count > 0 {
                     tag(labelValue)
                     varint(value.count)
-                    bytes(value)
+                    shortBytes(value)
                 }
             }
         }

@@ -113,9 +113,7 @@ import WAL
         #expect(cache.labelsAsSent(1) == Labels(["__name__": "up", "cluster": "prod", "job": "node"]))
         // Without write relabeling the WAL's own labels are kept (their buffer shared, not
         // copied) and the external labels are merged when encoding.
-        var rows: [SeriesRow?] = []
-        _ = cache.resolve([1], into: &rows)
-        #expect(rows.first??.labels == labels)
+        #expect(cache.resolvedForTest([1]).first??.labels == labels)
         #expect(cache.mergedLabels == Labels(["cluster": "prod", "job": "external"]))
     }
 
@@ -134,9 +132,7 @@ import WAL
         #expect(cache.labelsAsSent(2) == Labels(["__name__": "cheap_total", "cluster": "prod", "region": "eu-prod"]))
         #expect(cache.mergedLabels == .empty, "relabeled series are kept as sent")
         #expect(cache.status(of: 3) == .unknown)
-        var rows: [SeriesRow?] = []
-        _ = cache.resolve([1, 2, 3], into: &rows)
-        #expect(rows.map { $0 == nil } == [true, false, true])
+        #expect(cache.resolvedForTest([1, 2, 3]).map { $0 == nil } == [true, false, true])
     }
 
     @Test func seriesMissingFromASegmentHeadAreForgotten() {
@@ -154,17 +150,11 @@ import WAL
         #expect(cache.status(of: 1) == .unknown)
         // Samples of series 1 read before segment 1 may still be queued: its labels stay until
         // nothing before segment 1 is pending.
-        var rows: [SeriesRow?] = []
-        _ = cache.resolve([1], into: &rows)
-        #expect(rows.first??.labels == Labels(["__name__": "m1"]))
+        #expect(cache.resolvedForTest([1]).first??.labels == Labels(["__name__": "m1"]))
         cache.dropRetired(oldestPending: Cursor(position: WALPosition(segment: 0, offset: 4096), samplesDone: 3))
-        rows.removeAll()
-        _ = cache.resolve([1], into: &rows)
-        #expect(rows.first??.labels != nil, "a sample of segment 0 is still pending")
+        #expect(cache.resolvedForTest([1]).first! != nil, "a sample of segment 0 is still pending")
         cache.dropRetired(oldestPending: Cursor(position: WALPosition(segment: 1, offset: 0)))
-        rows.removeAll()
-        _ = cache.resolve([1, 2], into: &rows)
-        #expect(rows.map { $0 == nil } == [true, false])
+        #expect(cache.resolvedForTest([1, 2]).map { $0 == nil } == [true, false])
         #expect(!cache.hasRetired)
     }
 
@@ -184,9 +174,7 @@ import WAL
         for ref in 1...5000 {
             #expect(cache.status(of: SeriesRef(ref)) == (ref % 2 == 0 ? .live : .unknown))
         }
-        var rows: [SeriesRow?] = []
-        _ = cache.resolve([4000, 4001], into: &rows)
-        #expect(rows.map { $0?.labels } == [Labels(["__name__": "m", "i": "4000"]), nil])
+        #expect(cache.resolvedForTest([4000, 4001]).map { $0?.labels } == [Labels(["__name__": "m", "i": "4000"]), nil])
     }
 
     @Test func remoteWrite2SeriesCarryTheirMetricMetadata() {
@@ -203,9 +191,7 @@ import WAL
         // A changed family is seen by its series at once.
         cache.setMetadata([MetricMetadata(family: "latency_seconds", type: .histogram, help: "Latency, changed.", unit: "seconds")])
         #expect(cache.metadata(of: 2)?.help == "Latency, changed.")
-        var rows: [SeriesRow?] = []
-        let families = cache.resolve([1, 2], into: &rows)
-        #expect(rows.map { $0.map { families[Int($0.family)].family } } == ["http_requests_total", "latency_seconds"])
+        #expect(cache.resolvedForTest([1, 2]).map { $0?.family } == ["http_requests_total", "latency_seconds"])
     }
 }
 

@@ -33,11 +33,11 @@ private struct Catalog: SeriesSource {
         mergedLabels = merging
     }
 
-    func resolve(_ refs: [SeriesRef], into rows: inout [SeriesRow?]) -> [MetricMetadata] {
+    func resolve(_ refs: [SeriesRef], into series: inout ResolvedSeries) -> [MetricMetadata] {
         var families: [MetricMetadata] = []
         for ref in refs {
             guard let item = entries[ref] else {
-                rows.append(nil)
+                series.unknown()
                 continue
             }
             var family: Int32 = -1
@@ -45,7 +45,7 @@ private struct Catalog: SeriesSource {
                 family = Int32(families.count)
                 families.append(metadata)
             }
-            rows.append(SeriesRow(labels: item.labels, family: family))
+            series.append(item.labels, family: family)
         }
         return families
     }
