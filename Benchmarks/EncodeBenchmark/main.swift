@@ -6,9 +6,10 @@
 //   - v1:   `RequestEncoder.encodeV1`: each request's series looked up once in the endpoint's
 //           `SeriesCache`, labels written from their bytes with the external label merged in;
 //   - v2:   `RequestEncoder.encodeV2` (per-request symbol table interned on bytes).
-// and, with `mem`, the memory a `SeriesCache` takes per series (malloc's count of bytes in use).
+// and, with `mem` (labels shared with the WAL's records) or `mem-own` (labels copied, as a watcher
+// reading the files or write relabeling has them), the resident memory a `SeriesCache` takes per series.
 //
-//   swift run -c release --scratch-path .build-enc EncodeBenchmark [series] [rounds] [old|v1|v2|mem]
+//   swift run -c release --scratch-path .build-enc EncodeBenchmark [series] [rounds] [old|v1|v2|mem|mem-own]
 //
 // Defaults: 20000 series, 5 rounds, all three encoders (name one to profile it alone). Every
 // series has its family's metadata, which only 2.0 sends with the samples; `cluster` is an
@@ -224,11 +225,12 @@ func heapInUse() -> Int {
     let own = makeSeries(count: seriesCount, withExternal: false)
     let labelBytes = own.reduce(0) { $0 + $1.byteCount } / seriesCount
     print("labels: \(labelBytes) bytes of label encoding per series on average (without the external label)")
+    // One kind per process (`mem` or `mem-own`): the second would reuse the first's freed heap.
     for shared in [only == "mem"] {
         var records = shared ? own.enumerated().map { SeriesRecord(ref: SeriesRef($0.offset + 1), labels: $0.element) } : []
         let before = heapInUse()
         if !shared {
-            records = own.enumerated().map { SeriesRecord(ref: SeriesRef($0.offset + 1), labels: Labels(trustedBytes: Array($0.element.bytes), count: $0.element.count)) }
+            records = own.enumerated().map { SeriesRecord(ref: SeriesRef($0.offset + 1), labels: Labels(trustedBytes: $0.element.bytes.withUnsafeBufferPointer { Array($0) }, count: $0.element.count)) }
         }
         var cache = SeriesCache(externalLabels: externalLabels, writeRelabelConfigs: [], attachMetadata: true)
         cache.add(records)

@@ -35,7 +35,7 @@ package struct RequestEncoder {
     /// The uncompressed request; only its first `bodyCount` bytes are the current request.
     private var body: [UInt8] = []
     private var bodyCount = 0
-    /// Per group: the size of its `TimeSeries` message (0 for a series left out).
+    /// 2.0, per group: the size of its `TimeSeries` message (0 for a series left out).
     private var seriesSizes: [Int] = []
     /// 2.0: label refs of every group, then of every exemplar, back to back.
     private var refs: [UInt32] = []
@@ -82,44 +82,34 @@ package struct RequestEncoder {
         return Snappy.compress(request.serialized())
     }
 
-    /// Lays out the uncompressed 1.0 request in `body[0..<bodyCount]`.
+    /// Lays out the uncompressed 1.0 request in `body[0..<bodyCount]`, in one pass over each
+    /// series' labels: a series' `TimeSeries` is written ``seriesHeaderRoom`` bytes after its
+    /// start, and moved back to follow its tag and length once its length is known (a move
+    /// of a few hundred bytes costs less than walking the labels a second time to size them).
     mutating func buildV1(samples: [QueuedSample], exemplars: [QueuedExemplar], series: some SeriesSource) {
         let extra = resolve(samples: samples, exemplars: exemplars, series: series)
         let groups = grouping.count
+        let entries = resolved.entries
+        var count = 0
         extra.bytes.withUnsafeBytes { extra in
         resolved.bytes.withUnsafeBytes { labelBytes in
-            let entries = resolved.entries
-            // Pass 1: sizes.
-            seriesSizes.removeAll(keepingCapacity: true)
-            var total = 0
             for group in 0..<groups {
                 let entry = entries[group]
-                guard entry.isKnown else {
-                    seriesSizes.append(0)
-                    continue
-                }
-                var size = Wire.labelFieldsSize(UnsafeRawBufferPointer(rebasing: labelBytes[entry.start..<entry.end]), merging: extra)
-                for index in grouping.samples(of: group) {
-                    size += 2 + Wire.sampleFieldsSize(value: samples[index].value, timestamp: samples[index].timestamp)
-                }
+                guard entry.isKnown else { continue }
+                let labels = UnsafeRawBufferPointer(rebasing: labelBytes[entry.start..<entry.end])
+                // At most what it can take: labels (Wire.labelFieldsBound), samples, exemplars.
+                var bound = Self.seriesHeaderRoom + Wire.labelFieldsBound(labels.count + extra.count)
+                    + grouping.samples(of: group).count * Wire.maxSampleFieldSize
                 for index in grouping.exemplars(of: group) {
                     let length = Self.exemplarV1Length(exemplars[index])
-                    size += 1 + Wire.varintSize(length) + length
+                    bound += 1 + Wire.varintSize(length) + length
                 }
-                seriesSizes.append(size)
-                total += 1 + Wire.varintSize(size) + size
-            }
-
-            // Pass 2: bytes.
-            reserveBody(total)
-            body.withUnsafeMutableBufferPointer { buffer in
-                var out = Wire.Writer(buffer.baseAddress!)
-                for group in 0..<groups {
-                    let entry = entries[group]
-                    guard entry.isKnown else { continue }
-                    out.tag(Wire.writeRequestTimeseries)
-                    out.varint(seriesSizes[group])
-                    out.labelFields(UnsafeRawBufferPointer(rebasing: labelBytes[entry.start..<entry.end]), merging: extra)
+                reserveBody(count + bound)
+                body.withUnsafeMutableBufferPointer { buffer in
+                    let start = buffer.baseAddress! + count
+                    let content = start + Self.seriesHeaderRoom
+                    var out = Wire.Writer(content)
+                    out.labelFields(labels, merging: extra)
                     for index in grouping.samples(of: group) {
                         out.sample(tag: Wire.timeSeriesSamples, value: samples[index].value, timestamp: samples[index].timestamp)
                     }
@@ -130,13 +120,25 @@ package struct RequestEncoder {
                         exemplar.labels.bytes.withUnsafeBytes { out.labelFields($0, merging: UnsafeRawBufferPointer(start: nil, count: 0)) }
                         out.exemplarValueAndTimestamp(value: exemplar.value, timestamp: exemplar.timestamp)
                     }
+                    let size = out.written(since: content)
+                    precondition(Self.seriesHeaderRoom + size <= bound, "1.0 series larger than its bound")
+                    var header = Wire.Writer(start)
+                    header.tag(Wire.writeRequestTimeseries)
+                    header.varint(size)
+                    let headerSize = header.written(since: start)
+                    // Overlapping ranges: copyMemory is a memmove.
+                    UnsafeMutableRawPointer(start + headerSize).copyMemory(from: content, byteCount: size)
+                    count += headerSize + size
                 }
-                precondition(out.written(since: buffer.baseAddress!) == total, "1.0 request size mismatch")
             }
-            bodyCount = total
         }
         }
+        bodyCount = count
     }
+
+    /// Room left before each 1.0 `TimeSeries` for its tag and length: a tag byte and a varint
+    /// of up to 5 bytes (lengths below 2^35).
+    private static let seriesHeaderRoom = 6
 
     /// The length of a 1.0 `Exemplar` message.
     private static func exemplarV1Length(_ exemplar: QueuedExemplar) -> Int {
@@ -293,10 +295,11 @@ package struct RequestEncoder {
     /// The current request before compression (for tests).
     var uncompressedBody: [UInt8] { Array(body[0..<bodyCount]) }
 
-    /// Grows `body` to at least `count` bytes; it never shrinks, so steady state is free.
+    /// Grows `body` to at least `count` bytes, keeping what it holds; it never shrinks, so
+    /// steady state is free.
     private mutating func reserveBody(_ count: Int) {
         if body.count < count {
-            body = [UInt8](repeating: 0, count: max(count, body.count * 2))
+            body.append(contentsOf: repeatElement(0, count: max(count, body.count * 2) - body.count))
         }
     }
 

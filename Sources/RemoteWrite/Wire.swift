@@ -95,6 +95,15 @@ enum Wire {
         (name == 0 ? 0 : 1 + varintSize(name) + name) + (value == 0 ? 0 : 1 + varintSize(value) + value)
     }
 
+    /// At most the size of the 1.0 `labels` fields of labels whose encodings (``Labels``'
+    /// layout, both merged) take `encodedBytes`: a label of `e` encoded bytes (`e` ≥ 2, its two
+    /// lengths) becomes a field of `e + 3 + varintSize(e + 2)` ≤ 4·`e` bytes.
+    @inline(__always) static func labelFieldsBound(_ encodedBytes: Int) -> Int { 4 * encodedBytes }
+
+    /// The most a 1.0 or 2.0 `Sample` field takes: tag and length, value (tag and 8 bytes),
+    /// timestamp (tag and a varint of up to 10 bytes).
+    static let maxSampleFieldSize = 2 + 9 + 11
+
     /// The repeated `labels` fields (tag 1, one `Label` message each) that a 1.0 `TimeSeries` or
     /// `Exemplar` starts with, for `labels` merged with `merging` (``MergedLabels``).
     static func labelFieldsSize(_ labels: UnsafeRawBufferPointer, merging extra: UnsafeRawBufferPointer) -> Int {
