@@ -55,35 +55,32 @@ struct RawLabelsReader {
 /// copying: where both have a label of the same name, the series' own wins.
 ///
 /// Both inputs must be sorted by name with unique names (``Labels``' invariants); the output is
-/// then sorted with unique names too. The buffers returned point into the inputs.
-struct MergedLabels {
-    private var own: RawLabelsReader
-    private var extra: RawLabelsReader
-    private var nextOwn: (name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)?
-    private var nextExtra: (name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)?
-
-    @inline(__always) init(_ own: UnsafeRawBufferPointer, _ extra: UnsafeRawBufferPointer) {
-        self.own = RawLabelsReader(own)
-        self.extra = RawLabelsReader(extra)
-        nextOwn = self.own.next()
-        nextExtra = self.extra.next()
-    }
-
-    @inline(__always) mutating func next() -> (name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)? {
-        guard let mine = nextOwn else {
-            defer { if nextExtra != nil { nextExtra = extra.next() } }
-            return nextExtra
-        }
-        if let theirs = nextExtra {
-            let order = Self.compare(theirs.name, mine.name)
-            if order < 0 {
-                nextExtra = extra.next()
-                return theirs
+/// then sorted with unique names too. The buffers passed to the body point into the inputs.
+enum MergedLabels {
+    /// Calls `body` with each label of `own` merged with `extra`, in name order. Once `extra`
+    /// is used up (after its last name, for most series after the first few of their own) the
+    /// loop only reads `own`.
+    @inline(__always) static func forEach(
+        _ own: UnsafeRawBufferPointer, _ extra: UnsafeRawBufferPointer,
+        _ body: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Void
+    ) {
+        var mine = RawLabelsReader(own)
+        var theirs = RawLabelsReader(extra)
+        var pending = theirs.next()
+        while let (name, value) = mine.next() {
+            while let (otherName, otherValue) = pending {
+                let order = compare(otherName, name)
+                if order > 0 { break }
+                // Before the series' label: theirs comes first; the same name: the series' wins.
+                if order < 0 { body(otherName, otherValue) }
+                pending = theirs.next()
             }
-            if order == 0 { nextExtra = extra.next() }
+            body(name, value)
         }
-        nextOwn = own.next()
-        return mine
+        while let (otherName, otherValue) = pending {
+            body(otherName, otherValue)
+            pending = theirs.next()
+        }
     }
 
     /// Byte order of two names (as Go compares strings): negative, zero or positive.

@@ -91,45 +91,62 @@ package struct RequestEncoder {
         let groups = grouping.count
         let entries = resolved.entries
         var count = 0
+        var group = 0
         extra.bytes.withUnsafeBytes { extra in
         resolved.bytes.withUnsafeBytes { labelBytes in
-            for group in 0..<groups {
-                let entry = entries[group]
-                guard entry.isKnown else { continue }
-                let labels = UnsafeRawBufferPointer(rebasing: labelBytes[entry.start..<entry.end])
-                // At most what it can take: labels (Wire.labelFieldsBound), samples, exemplars.
-                var bound = Self.seriesHeaderRoom + Wire.labelFieldsBound(labels.count + extra.count)
-                    + grouping.samples(of: group).count * Wire.maxSampleFieldSize
-                for index in grouping.exemplars(of: group) {
-                    let length = Self.exemplarV1Length(exemplars[index])
-                    bound += 1 + Wire.varintSize(length) + length
-                }
-                reserveBody(count + bound)
+            while group < groups {
+                var needed = 0
+                // As many series as fit in the body as it is; then grow it for the next one.
                 body.withUnsafeMutableBufferPointer { buffer in
-                    let start = buffer.baseAddress! + count
-                    let content = start + Self.seriesHeaderRoom
-                    var out = Wire.Writer(content)
-                    out.labelFields(labels, merging: extra)
-                    for index in grouping.samples(of: group) {
-                        out.sample(tag: Wire.timeSeriesSamples, value: samples[index].value, timestamp: samples[index].timestamp)
+                    while group < groups {
+                        let entry = entries[group]
+                        guard entry.isKnown else {
+                            group += 1
+                            continue
+                        }
+                        let labels = UnsafeRawBufferPointer(rebasing: labelBytes[entry.start..<entry.end])
+                        // At most what it can take: labels (Wire.labelFieldsBound), samples, exemplars.
+                        var bound = Self.seriesHeaderRoom + Wire.labelFieldsBound(labels.count + extra.count)
+                            + grouping.sampleCount(of: group) * Wire.maxSampleFieldSize
+                        if !exemplars.isEmpty {
+                            for index in grouping.exemplars(of: group) {
+                                let length = Self.exemplarV1Length(exemplars[index])
+                                bound += 1 + Wire.varintSize(length) + length
+                            }
+                        }
+                        if count + bound > buffer.count {
+                            needed = count + bound
+                            return
+                        }
+                        let start = buffer.baseAddress! + count
+                        let content = start + Self.seriesHeaderRoom
+                        var out = Wire.Writer(content)
+                        out.labelFields(labels, merging: extra)
+                        for index in grouping.samples(of: group) {
+                            out.sample(tag: Wire.timeSeriesSamples, value: samples[index].value, timestamp: samples[index].timestamp)
+                        }
+                        if !exemplars.isEmpty {
+                            for index in grouping.exemplars(of: group) {
+                                let exemplar = exemplars[index]
+                                out.tag(Wire.timeSeriesExemplarsV1)
+                                out.varint(Self.exemplarV1Length(exemplar))
+                                exemplar.labels.bytes.withUnsafeBytes { out.labelFields($0, merging: UnsafeRawBufferPointer(start: nil, count: 0)) }
+                                out.exemplarValueAndTimestamp(value: exemplar.value, timestamp: exemplar.timestamp)
+                            }
+                        }
+                        let size = out.written(since: content)
+                        precondition(Self.seriesHeaderRoom + size <= bound, "1.0 series larger than its bound")
+                        var header = Wire.Writer(start)
+                        header.tag(Wire.writeRequestTimeseries)
+                        header.varint(size)
+                        let headerSize = header.written(since: start)
+                        // Overlapping ranges: copyMemory is a memmove.
+                        UnsafeMutableRawPointer(start + headerSize).copyMemory(from: content, byteCount: size)
+                        count += headerSize + size
+                        group += 1
                     }
-                    for index in grouping.exemplars(of: group) {
-                        let exemplar = exemplars[index]
-                        out.tag(Wire.timeSeriesExemplarsV1)
-                        out.varint(Self.exemplarV1Length(exemplar))
-                        exemplar.labels.bytes.withUnsafeBytes { out.labelFields($0, merging: UnsafeRawBufferPointer(start: nil, count: 0)) }
-                        out.exemplarValueAndTimestamp(value: exemplar.value, timestamp: exemplar.timestamp)
-                    }
-                    let size = out.written(since: content)
-                    precondition(Self.seriesHeaderRoom + size <= bound, "1.0 series larger than its bound")
-                    var header = Wire.Writer(start)
-                    header.tag(Wire.writeRequestTimeseries)
-                    header.varint(size)
-                    let headerSize = header.written(since: start)
-                    // Overlapping ranges: copyMemory is a memmove.
-                    UnsafeMutableRawPointer(start + headerSize).copyMemory(from: content, byteCount: size)
-                    count += headerSize + size
                 }
+                if needed > 0 { reserveBody(needed) }
             }
         }
         }
@@ -190,8 +207,7 @@ package struct RequestEncoder {
                     metadataRefs.append(nil)
                     continue
                 }
-                var merged = MergedLabels(UnsafeRawBufferPointer(rebasing: labelBytes[entry.start..<entry.end]), extra)
-                while let (name, value) = merged.next() {
+                MergedLabels.forEach(UnsafeRawBufferPointer(rebasing: labelBytes[entry.start..<entry.end]), extra) { name, value in
                     refs.append(symbols.intern(name))
                     refs.append(symbols.intern(value))
                 }

@@ -26,6 +26,8 @@ struct SeriesGrouping {
     var count: Int { refs.count }
 
     func samples(of group: Int) -> ArraySlice<Int> { sampleOrder[sampleStarts[group]..<sampleStarts[group + 1]] }
+    /// How many samples `group` has (no slice, unlike `samples(of:).count`).
+    func sampleCount(of group: Int) -> Int { sampleStarts[group + 1] - sampleStarts[group] }
     func exemplars(of group: Int) -> ArraySlice<Int> { exemplarOrder[exemplarStarts[group]..<exemplarStarts[group + 1]] }
 
     mutating func group(samples: [QueuedSample], exemplars: [QueuedExemplar]) {

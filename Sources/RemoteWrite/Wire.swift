@@ -108,8 +108,7 @@ enum Wire {
     /// `Exemplar` starts with, for `labels` merged with `merging` (``MergedLabels``).
     static func labelFieldsSize(_ labels: UnsafeRawBufferPointer, merging extra: UnsafeRawBufferPointer) -> Int {
         var size = 0
-        var merged = MergedLabels(labels, extra)
-        while let (name, value) = merged.next() {
+        MergedLabels.forEach(labels, extra) { name, value in
             let length = labelLength(name: name.count, value: value.count)
             size += 1 + varintSize(length) + length
         }
@@ -189,8 +188,7 @@ enum Wire {
         /// The repeated `labels` fields of a 1.0 `TimeSeries` or `Exemplar` (see
         /// ``Wire/labelFieldsSize(_:merging:)``), written from the label bytes.
         @inline(__always) mutating func labelFields(_ labels: UnsafeRawBufferPointer, merging extra: UnsafeRawBufferPointer) {
-            var merged = MergedLabels(labels, extra)
-            while let (name, value) = merged.next() {
+            MergedLabels.forEach(labels, extra) { name, value in
                 tag(Wire.labels)
                 varint(labelLength(name: name.count, value: value.count))
                 if name.count > 0 {
