@@ -131,6 +131,9 @@ struct WALWatcher {
             let ageLimit = context.config.queueConfig.sampleAgeLimit
             let oldest = ageLimit > .zero ? context.clock.wallMilliseconds - ageLimit.milliseconds : Int64.min
             let resume = self.resume
+            // Nothing at or after the stored progress's highest place was acknowledged: a record
+            // that starts there (every record once past the restart's backlog) needs no check.
+            let checkResume = Cursor(position: position) < resume.highest
             var tooOld = 0, droppedSeries = 0, unknownSeries = 0
             var firstUnknown: SeriesRef?
             let hasRetired = context.series.withLock { cache -> Bool in
@@ -138,7 +141,7 @@ struct WALWatcher {
                 for index in samples.indices {
                     let sample = samples[index]
                     let place = Cursor(position: position, samplesDone: index)
-                    if resume.isAcknowledged(ref: sample.ref, at: place) { continue }
+                    if checkResume && resume.isAcknowledged(ref: sample.ref, at: place) { continue }
                     switch cache.status(of: sample.ref) {
                     case .live:
                         if sample.timestamp < oldest {
