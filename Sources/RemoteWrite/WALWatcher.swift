@@ -260,11 +260,19 @@ struct WALWatcher {
         return .pushed
     }
 
+    /// Whether a skip request asks the watcher, pushing a record of `segment`, to stop and skip
+    /// that segment. A request for no later segment than `segment` is answered here instead (the
+    /// watcher is already past what it asks to skip): it may have come after the watcher looked
+    /// for requests before this record, and waiting for room would leave it unanswered.
     private func shouldStopPushing(segment: Int) -> Bool {
-        context.reading.withLock { s in
-            if let skip = s.skip, segment < skip.segment { return true }
-            return false
+        let (stop, satisfied) = context.reading.withLock { s -> (Bool, SkipRequest?) in
+            guard let skip = s.skip else { return (false, nil) }
+            if segment < skip.segment { return (true, nil) }
+            s.skip = nil
+            return (false, skip)
         }
+        satisfied?.answer()
+        return stop
     }
 
     /// Reads on to `request.segment`, keeping series and metadata, counting the samples not yet
