@@ -3,14 +3,19 @@
 //   - old:  the encoder before the rewrite (labels cached as `ProtoLabel`s, the whole
 //           `WriteRequest` converted to libprotobuf-c structs and C strings per request),
 //           reproduced here from its code over the public PrometheusProto API;
-//   - v1:   `RequestEncoder.encodeV1` (cached label bytes, request assembled by copying);
-//   - v2:   `RequestEncoder.encodeV2` (per-request symbol table).
+//   - v1:   `RequestEncoder.encodeV1`: each request's series looked up once in the endpoint's
+//           `SeriesCache`, labels written from their bytes with the external label merged in;
+//   - v2:   `RequestEncoder.encodeV2` (per-request symbol table interned on bytes).
+// and, with `mem` (labels shared with the WAL's records) or `mem-own` (labels copied, as a watcher
+// reading the files or write relabeling has them), the resident memory a `SeriesCache` takes per series.
 //
-//   swift run -c release --scratch-path .build-enc EncodeBenchmark [series] [rounds] [old|v1|v2]
+//   swift run -c release --scratch-path .build-enc EncodeBenchmark [series] [rounds] [old|v1|v2|mem|mem-own]
 //
 // Defaults: 20000 series, 5 rounds, all three encoders (name one to profile it alone). Every
-// series has its family's metadata, which only 2.0 sends with the samples. Requests hold 2000 samples (max_samples_per_send's
-// default), one scrape's worth of series each, so every series appears once per request.
+// series has its family's metadata, which only 2.0 sends with the samples; `cluster` is an
+// external label (merged when encoding; the old encoder has it in every series' labels, so the
+// wire bytes are the same). Requests hold 2000 samples (max_samples_per_send's default), one
+// scrape's worth of series each, so every series appears once per request.
 // The figure printed is the median round, in samples per second of this thread's CPU time
 // (CLOCK_THREAD_CPUTIME_ID), so that other processes on a shared machine disturb it less.
 
@@ -38,9 +43,12 @@ struct SplitMix64: RandomNumberGenerator {
     }
 }
 
-/// A node_exporter/kube-state-metrics-like label set: 8 to 10 labels with the external
-/// `cluster` label, values of realistic lengths.
-func makeSeries(count: Int) -> [Labels] {
+/// The external label every series is sent with.
+let externalLabels = Labels(["cluster": "production-eu-west-1"])
+
+/// A node_exporter/kube-state-metrics-like label set: 7 to 9 labels (8 to 10 with the external
+/// `cluster` label, which `withExternal` adds), values of realistic lengths.
+func makeSeries(count: Int, withExternal: Bool) -> [Labels] {
     let families = [
         "node_cpu_seconds_total", "node_network_receive_bytes_total", "node_filesystem_avail_bytes",
         "container_memory_working_set_bytes", "http_request_duration_seconds_bucket",
@@ -53,7 +61,6 @@ func makeSeries(count: Int) -> [Labels] {
         let host = index / 400
         var pairs: [Label] = [
             Label("__name__", families[index % families.count]),
-            Label("cluster", "production-eu-west-1"),
             Label("instance", "10.12.\(host / 250).\(host % 250):9100"),
             Label("job", index % 3 == 0 ? "kubernetes-pods" : "node-exporter"),
             Label("namespace", "monitoring"),
@@ -66,7 +73,8 @@ func makeSeries(count: Int) -> [Labels] {
                           Label("handler", "/api/v1/query"), Label("method", "GET")]
         default: pairs += [Label("container", "app-\(index % 50)")]
         }
-        series.append(Labels(pairs))
+        let labels = Labels(pairs)
+        series.append(withExternal ? labels.addingMissing(from: externalLabels) : labels)
     }
     return series
 }
@@ -178,20 +186,9 @@ let only = arguments.count > 3 ? arguments[3] : nil
 let perRequest = 2000
 let scrapes = 4
 
-let labels = makeSeries(count: seriesCount)
-let requests = makeRequests(seriesCount: seriesCount, perRequest: perRequest, scrapes: scrapes)
-print("\(seriesCount) series, \(requests.count) requests of up to \(perRequest) samples, \(rounds) rounds (median)")
 
-@MainActor func run() {
-    var results: [(String, Figures)] = []
-    if only == nil || only == "old" {
-        var old = OldEncoder()
-        for (ref, set) in labels.enumerated() { old.addSeries(SeriesRef(ref), set) }
-        results.append(("old (v1)", measure(rounds: rounds, requests: requests, samples: \.count) { old.encode($0) }))
-    }
-
-    // Every family has HELP and TYPE, as node_exporter's do; one value per family, shared by
-    // its series as the series cache shares it.
+/// Every family has HELP and TYPE, as node_exporter's do.
+func makeFamilies(_ labels: [Labels]) -> [MetricMetadata] {
     var families: [String: MetricMetadata] = [:]
     for set in labels where families[set.metricName] == nil {
         let name = set.metricName
@@ -199,23 +196,82 @@ print("\(seriesCount) series, \(requests.count) requests of up to \(perRequest) 
             family: name, type: name.hasSuffix("_total") ? .counter : name.hasSuffix("_bucket") ? .histogram : .gauge,
             help: "Help text of \(name), about as long as node_exporter's.", unit: name.hasSuffix("_seconds_total") ? "seconds" : "")
     }
-    let outgoing = labels.map { OutgoingSeries(labels: $0, metadata: families[$0.metricName]) }
-    // The conversion to OutgoingSample is the queue's work, done before encoding: not timed.
-    let outgoingRequests = requests.map { request in
-        request.map { OutgoingSample(series: outgoing[Int($0.ref)], timestamp: $0.timestamp, value: $0.value) }
+    return families.values.sorted { $0.family < $1.family }
+}
+
+/// Resident memory of the process, in bytes (`/proc/self/statm`). Measured in a process that
+/// has freed next to nothing yet, so that the growth is what was allocated.
+func heapInUse() -> Int {
+    guard let file = fopen("/proc/self/statm", "r") else { return 0 }
+    defer { fclose(file) }
+    var size = 0, resident = 0
+    withUnsafeMutablePointer(to: &size) { s in
+        withUnsafeMutablePointer(to: &resident) { r in
+            var line = [CChar](repeating: 0, count: 128)
+            if fgets(&line, 128, file) != nil {
+                let fields = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).split(separator: " ")
+                s.pointee = Int(fields[0]) ?? 0
+                r.pointee = fields.count > 1 ? Int(fields[1]) ?? 0 : 0
+            }
+        }
     }
+    return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+/// Memory per series of an endpoint's series cache: with the labels shared with the WAL's
+/// records (they exist anyway: counted elsewhere), and with labels of its own (a watcher that
+/// decoded them from the segment files, or an endpoint with write relabeling).
+@MainActor func measureMemory() {
+    let own = makeSeries(count: seriesCount, withExternal: false)
+    let labelBytes = own.reduce(0) { $0 + $1.byteCount } / seriesCount
+    print("labels: \(labelBytes) bytes of label encoding per series on average (without the external label)")
+    // One kind per process (`mem` or `mem-own`): the second would reuse the first's freed heap.
+    for shared in [only == "mem"] {
+        var records = shared ? own.enumerated().map { SeriesRecord(ref: SeriesRef($0.offset + 1), labels: $0.element) } : []
+        let before = heapInUse()
+        if !shared {
+            records = own.enumerated().map { SeriesRecord(ref: SeriesRef($0.offset + 1), labels: Labels(trustedBytes: $0.element.bytes.withUnsafeBufferPointer { Array($0) }, count: $0.element.count)) }
+        }
+        var cache = SeriesCache(externalLabels: externalLabels, writeRelabelConfigs: [], attachMetadata: true)
+        cache.add(records)
+        cache.setMetadata(makeFamilies(own))
+        if !shared { records = [] }
+        let after = heapInUse()
+        print("series cache, \(shared ? "labels shared with the WAL's records" : "labels of its own"): "
+            + "\(format(Double(after - before) / Double(seriesCount), 1)) bytes per series (\(cache.count) series)")
+        withExtendedLifetime((cache, records)) {}
+    }
+}
+
+@MainActor func run() {
+    if only == "mem" || only == "mem-own" { return measureMemory() }
+    let requests = makeRequests(seriesCount: seriesCount, perRequest: perRequest, scrapes: scrapes)
+    print("\(seriesCount) series, \(requests.count) requests of up to \(perRequest) samples, \(rounds) rounds (median)")
+    var results: [(String, Figures)] = []
+    if only == nil || only == "old" {
+        var old = OldEncoder()
+        for (ref, set) in makeSeries(count: seriesCount, withExternal: true).enumerated() { old.addSeries(SeriesRef(ref), set) }
+        results.append(("old (v1)", measure(rounds: rounds, requests: requests, samples: \.count) { old.encode($0) }))
+    }
+
+    // The endpoint's series cache, as the watcher fills it from the WAL's series records.
+    let own = makeSeries(count: seriesCount, withExternal: false)
+    var cache = SeriesCache(externalLabels: externalLabels, writeRelabelConfigs: [], attachMetadata: true)
+    cache.add(own.enumerated().map { SeriesRecord(ref: SeriesRef($0.offset), labels: $0.element) })
+    cache.setMetadata(makeFamilies(own))
+    // Queued samples are what the watcher pushes: plain values.
+    let queued = requests.map { request in request.map { QueuedSample(ref: $0.ref, timestamp: $0.timestamp, value: $0.value) } }
     var encoder = RequestEncoder()
     if only == nil || only == "v1" {
-        results.append(("new v1", measure(rounds: rounds, requests: outgoingRequests, samples: \.count) {
-            encoder.encodeV1(samples: $0, exemplars: [])
+        results.append(("new v1", measure(rounds: rounds, requests: queued, samples: \.count) {
+            encoder.encodeV1(samples: $0, exemplars: [], series: cache)
         }))
     }
     if only == nil || only == "v2" {
-        results.append(("new v2", measure(rounds: rounds, requests: outgoingRequests, samples: \.count) {
-            encoder.encodeV2(samples: $0, exemplars: [])
+        results.append(("new v2", measure(rounds: rounds, requests: queued, samples: \.count) {
+            encoder.encodeV2(samples: $0, exemplars: [], series: cache)
         }))
     }
-
     print("encoder     samples/CPU-s  wire bytes/sample")
     for (name, figures) in results {
         print("\(name + String(repeating: " ", count: max(0, 10 - name.count)))  \(format(figures.samplesPerSecond / 1e6, 2)) M      \(format(figures.bytesPerSample, 2))")

@@ -15,6 +15,8 @@ final class EndpointContext: Sendable {
     let clock: any AgentClock
     let client: RemoteWriteClient
     let sets: ShardSets
+    /// The series the watcher has read, by ref; the senders look each request's series up here.
+    let series: SharedSeriesCache
 
     /// The lifecycle (``EndpointLifecycle``); change it only through ``perform(_:)``'s callers
     /// so that every returned action is carried out.
@@ -39,7 +41,7 @@ final class EndpointContext: Sendable {
 
     init(
         config: RemoteWriteConfig, metrics: RemoteWriteMetrics, logger: Logger, clock: any AgentClock, client: RemoteWriteClient,
-        sets: ShardSets, readPosition: Cursor
+        sets: ShardSets, series: SeriesCache, readPosition: Cursor
     ) {
         self.config = config
         self.metrics = metrics
@@ -47,6 +49,7 @@ final class EndpointContext: Sendable {
         self.clock = clock
         self.client = client
         self.sets = sets
+        self.series = SharedSeriesCache(series)
         reading = Mutex(ReadState(position: readPosition))
         protocolVersion = Mutex(config.protobufMessage)
         (progressChanges, progressChanged) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))

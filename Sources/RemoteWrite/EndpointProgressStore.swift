@@ -11,7 +11,8 @@ import WAL
 /// process being killed) before each request and after acknowledgements, and fsynced (which
 /// survives a power loss) at most once a second and when the endpoint stops. Writing is file
 /// I/O: it runs on the ``BlockingIOPool``, one write at a time (so an older progress never
-/// replaces a newer one).
+/// replaces a newer one). The JSON is written by hand into a reused buffer (``ProgressJSON``)
+/// and the file is left alone when those bytes are what it holds already.
 final class EndpointProgressStore: Sendable {
     let file: EndpointProgressFile
     private let pool: BlockingIOPool
@@ -19,11 +20,21 @@ final class EndpointProgressStore: Sendable {
     private let url: String
     /// The progress sources, set once the endpoint started.
     private let sources = Mutex<(sets: ShardSets, reading: EndpointContext)?>(nil)
+    private let writer: ProgressFileWriter
     /// What was written last, and whether it still needs an fsync. Held while writing.
-    private let written = Mutex<(last: EndpointProgress?, pendingDurable: Bool)>((nil, false))
+    private let written = Mutex(Written())
+
+    private struct Written: Sendable {
+        /// The file's contents as last written (empty before the first write).
+        var last: [UInt8] = []
+        /// Scratch for the next contents; swapped with `last` after a write.
+        var next: [UInt8] = []
+        var pendingDurable = false
+    }
 
     init(file: EndpointProgressFile, pool: BlockingIOPool, url: String, logger: Logger) {
         self.file = file
+        writer = ProgressFileWriter(path: file.path)
         self.pool = pool
         self.url = url
         self.logger = logger
@@ -67,10 +78,11 @@ final class EndpointProgressStore: Sendable {
     private func storeBlocking(durable: Bool) {
         written.withLock { stored in
             guard let progress = current() else { return }
-            if progress == stored.last && !(durable && stored.pendingDurable) { return }
+            ProgressJSON.encode(progress, into: &stored.next)
+            if stored.next == stored.last && !(durable && stored.pendingDurable) { return }
             do {
-                try file.store(progress, durable: durable)
-                stored.last = progress
+                try writer.replace(with: stored.next, durable: durable)
+                swap(&stored.last, &stored.next)
                 stored.pendingDurable = !durable
             } catch {
                 logger.error("cannot store the remote write progress", metadata: ["error": "\(error)"])

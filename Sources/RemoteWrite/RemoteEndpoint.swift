@@ -27,6 +27,8 @@ final class RemoteEndpoint: Sendable {
     let config: RemoteWriteConfig
     private let externalLabels: Labels
     private let wal: WriteAheadLog
+    /// The records the WAL keeps in memory, for the watcher once it has caught up.
+    private let committed: any CommittedRecordSource
     private let pool: BlockingIOPool
     private let transport: HTTPTransport
     private let clock: any AgentClock
@@ -43,11 +45,13 @@ final class RemoteEndpoint: Sendable {
 
     init(
         config: RemoteWriteConfig, externalLabels: Labels, wal: WriteAheadLog, pool: BlockingIOPool, transport: HTTPTransport,
-        cursorDirectory: String, registry: PrometheusCollectorRegistry, clock: any AgentClock, logger: Logger
+        cursorDirectory: String, registry: PrometheusCollectorRegistry, clock: any AgentClock, logger: Logger,
+        committed: any CommittedRecordSource = NoCommittedRecords()
     ) {
         self.config = config
         self.externalLabels = externalLabels
         self.wal = wal
+        self.committed = committed
         self.pool = pool
         self.transport = transport
         self.clock = clock
@@ -173,6 +177,9 @@ final class RemoteEndpoint: Sendable {
         let context = EndpointContext(
             config: config, metrics: metrics, logger: logger, clock: clock,
             client: RemoteWriteClient(config: config, transport: transport, clock: clock), sets: ShardSets(first: first),
+            series: SeriesCache(
+                externalLabels: externalLabels, writeRelabelConfigs: config.writeRelabelConfigs,
+                attachMetadata: config.protobufMessage == .v2),
             readPosition: Cursor(position: reader.position))
         progress.attach(context)
         let pending = state.withLock { s -> (ContinuousClock.Instant, WALPosition)? in
@@ -193,7 +200,7 @@ final class RemoteEndpoint: Sendable {
 
     /// Runs the endpoint's parts until they are done (drained) or told to stop now.
     private func run(_ context: EndpointContext, reader: WALReader, resume: EndpointProgress) async {
-        let watcher = WALWatcher(context: context, wal: wal, pool: pool, resume: resume, externalLabels: externalLabels)
+        let watcher = WALWatcher(context: context, wal: wal, pool: pool, resume: resume, committed: committed)
         let sendsMetadata = config.protobufMessage == .v1 && config.metadataConfig.send
         await withTaskGroup(of: Void.self) { outer in
             // Stop now: the first child to return ends the group, and cancelling it stops the rest.

@@ -3,23 +3,6 @@ import Model
 import Synchronization
 import WAL
 
-/// A sample read from the WAL on its way to the receiver, with the place it was read from.
-struct QueuedSample {
-    var series: OutgoingSeries
-    var timestamp: Int64
-    var value: Double
-    var place: Cursor
-}
-
-/// An exemplar read from the WAL on its way to the receiver (`send_exemplars: true`).
-struct QueuedExemplar {
-    var series: OutgoingSeries
-    var timestamp: Int64
-    var value: Double
-    var labels: Labels
-    var place: Cursor
-}
-
 /// What a shard's sender takes for one request.
 struct ShardBatch {
     var samples: [QueuedSample] = []
@@ -232,6 +215,13 @@ final class ShardQueue: Sendable {
             // Oldest first across both kinds, so the batch is a prefix of the queue by WAL place.
             let end = s.firstBatchEnd
             s.firstBatchEnd = nil
+            if end == nil && s.exemplars.isEmpty {
+                // Samples only (the usual case): the batch is their prefix, moved in one go.
+                let taken = min(maxPerBatch, s.samples.count)
+                batch.samples.reserveCapacity(taken)
+                batch.samples.append(contentsOf: s.samples.prefix(taken))
+                s.samples.removeFirst(taken)
+            }
             while batch.count < maxPerBatch {
                 var sample = s.samples.first?.place, exemplar = s.exemplars.first?.place
                 if let end {

@@ -135,14 +135,15 @@ struct ShardSender {
         }
     }
 
+    /// The request body; the series are looked up in the endpoint's cache once per series.
     private func encode(_ batch: ShardBatch, version: RemoteWriteConfig.ProtobufMessage, encoder: inout RequestEncoder) -> [UInt8] {
-        let samples = batch.samples.map { OutgoingSample(series: $0.series, timestamp: $0.timestamp, value: $0.value) }
-        let exemplars = batch.exemplars.map {
-            OutgoingExemplar(series: $0.series, timestamp: $0.timestamp, value: $0.value, labels: $0.labels)
+        let body = switch version {
+        case .v1: encoder.encodeV1(samples: batch.samples, exemplars: batch.exemplars, series: context.series)
+        case .v2: encoder.encodeV2(samples: batch.samples, exemplars: batch.exemplars, series: context.series)
         }
-        switch version {
-        case .v1: return encoder.encodeV1(samples: samples, exemplars: exemplars)
-        case .v2: return encoder.encodeV2(samples: samples, exemplars: exemplars)
-        }
+        // The cache keeps a series' labels while any sample of it is queued or in flight, so
+        // this does not happen; should it, the samples are counted, not sent.
+        if encoder.unknown.samples > 0 { context.metrics.drop(encoder.unknown.samples, reason: .unknownSeries) }
+        return body
     }
 }

@@ -1,8 +1,9 @@
 import Model
 import WAL
 
-/// Records read from the WAL in one go, on a ``BlockingIOPool`` thread: reading a segment is
-/// file I/O and must not run on the cooperative pool.
+/// Records read from the WAL in one go: from the segment files with ``read(from:maxRecords:maxSamples:)``
+/// (file I/O: on a ``BlockingIOPool`` thread, never on the cooperative pool), or from memory
+/// (``CommittedRecordSource``).
 struct WALReadAhead: Sendable {
     struct Entry: Sendable {
         var record: WALRecord
@@ -12,11 +13,17 @@ struct WALReadAhead: Sendable {
         var next: WALPosition
     }
 
-    /// The reader after the last record returned.
-    var reader: WALReader
+    /// The file reader after the last record returned; nil when the records came from memory.
+    var reader: WALReader?
     var entries: [Entry]
     /// Set when reading stopped at a corrupt record of a complete segment (after `entries`).
     var corruption: WALCorruptionError?
+
+    init(reader: WALReader? = nil, entries: [Entry], corruption: WALCorruptionError?) {
+        self.reader = reader
+        self.entries = entries
+        self.corruption = corruption
+    }
 
     /// Reads records from `reader` until `maxSamples` samples and exemplars are read, or
     /// `maxRecords` records, or the end of what is written. Blocks on file I/O.
@@ -40,10 +47,5 @@ struct WALReadAhead: Sendable {
             }
         }
         return WALReadAhead(reader: reader, entries: entries, corruption: nil)
-    }
-
-    /// ``read(from:maxRecords:maxSamples:)`` on `pool`.
-    static func read(from reader: WALReader, on pool: BlockingIOPool) async throws -> WALReadAhead {
-        try await pool.run { try read(from: reader) }
     }
 }

@@ -5,12 +5,14 @@ import WAL
 /// Reads the WAL in order, from the endpoint's stored progress, and routes every sample to its
 /// shard (`ref % n`), so a series always goes through one shard and stays in timestamp order.
 ///
-/// Series records go into the ``SeriesCache`` (external labels, write relabeling, encoded
-/// once); samples whose stored progress says they were acknowledged are skipped; the rest are
-/// pushed into the current shard set, waiting for room when a queue is full (backpressure:
-/// the WAL holds what does not fit). Between records it applies reshards and the WAL cap's skip
-/// requests. Reading is file I/O and runs on the ``BlockingIOPool``; at the WAL's end the
-/// watcher waits for the next commit.
+/// Series records go into the endpoint's ``SeriesCache`` (write relabeling applied once per
+/// series); samples whose stored progress says they were acknowledged are skipped; the rest are
+/// pushed, as plain values (ref, timestamp, value, place), into the current shard set, waiting
+/// for room when a queue is full (backpressure: the WAL holds what does not fit). Between
+/// records it applies reshards and the WAL cap's skip requests. Records come from a
+/// ``WALInput``: from memory when the endpoint has caught up and the WAL still holds them there,
+/// else from the segment files, read on the ``BlockingIOPool``; at the WAL's end the watcher
+/// waits for the next commit.
 ///
 /// Returns when it has read everything up to the drain head (graceful shutdown), or when its
 /// task is cancelled (stop now).
@@ -20,48 +22,44 @@ struct WALWatcher {
     let pool: BlockingIOPool
     /// What was acknowledged when the endpoint started: those samples are not sent again.
     let resume: EndpointProgress
-    /// `global.external_labels`, added to every series that lacks the label.
-    let externalLabels: Labels
+    /// The records the WAL holds in memory (caught-up endpoints read those).
+    var committed: any CommittedRecordSource = NoCommittedRecords()
 
     func run(from start: WALReader) async throws {
-        var reader = start
-        var cache = SeriesCache(
-            externalLabels: externalLabels, writeRelabelConfigs: context.config.writeRelabelConfigs,
-            attachMetadata: context.config.protobufMessage == .v2)
+        var input = WALInput(reader: start, pool: pool, committed: committed)
         var routing = Routing()
 
         while !Task.isCancelled {
             let headBefore = wal.head
-            let batch = try await WALReadAhead.read(from: reader, on: pool)
-            reader = batch.reader
+            let batch = try await input.read()
             var index = 0
             while index < batch.entries.count {
                 if Task.isCancelled { return }
                 let entry = batch.entries[index]
                 if let request = context.reading.withLock({ $0.skip }) {
                     // Read on from this record: the skip counts what it passes.
-                    reader = try WALReader(directory: wal.directory, from: entry.start)
-                    try await skip(&reader, to: request, cache: &cache)
+                    input.move(to: entry.start)
+                    try await skip(&input, to: request)
                     break
                 }
                 if let head = context.lifecycle.withLock({ $0.drainHead }), entry.start >= head { return }
                 applyReshard(at: Cursor(position: entry.start))
-                if await !process(entry, cache: &cache, routing: &routing) { return }
+                if await !process(entry, routing: &routing) { return }
                 index += 1
             }
-            if index < batch.entries.count { continue }  // a skip moved the reader
+            if index < batch.entries.count { continue }  // a skip moved the input
             if let corruption = batch.corruption {
                 context.metrics.drop(0, reason: .walCorruption)
                 context.logger.error("corrupt WAL record; skipping the rest of the segment", metadata: [
                     "segment": "\(corruption.segment)", "offset": "\(corruption.offset)", "reason": "\(corruption.reason)",
                 ])
-                reader = try WALReader(directory: wal.directory, from: WALPosition(segment: corruption.segment + 1, offset: 0))
+                input.move(to: WALPosition(segment: corruption.segment + 1, offset: 0))
                 continue
             }
             if !batch.entries.isEmpty { continue }
             // At the WAL's end.
             if let request = context.reading.withLock({ $0.skip }) {
-                try await skip(&reader, to: request, cache: &cache)
+                try await skip(&input, to: request)
                 continue
             }
             if context.lifecycle.withLock({ $0.drainHead }) != nil { return }  // caught up: nothing more is coming
@@ -94,12 +92,17 @@ struct WALWatcher {
     /// Per-shard buffers reused from record to record.
     private struct Routing {
         var routed: [[QueuedSample]] = []
+        var exemplars: [QueuedExemplar] = []
         var segment = -1
         var unknownRefWarned = false
     }
 
+    /// Series records are added to the cache this many at a time, so that write relabeling many
+    /// new series never holds the senders' lookups up for long.
+    private static let seriesChunk = 1024
+
     /// Handles one record; false when the endpoint is stopping.
-    private func process(_ entry: WALReadAhead.Entry, cache: inout SeriesCache, routing: inout Routing) async -> Bool {
+    private func process(_ entry: WALReadAhead.Entry, routing: inout Routing) async -> Bool {
         let position = entry.start
         // Everything before the record is routed: the read position is its start (in its own
         // segment, not the end of the previous one), which the cap enforcement looks at while
@@ -107,48 +110,67 @@ struct WALWatcher {
         context.reading.withLock { $0.position = Cursor(position: position) }
         if position.segment != routing.segment {
             routing.segment = position.segment
-            cache.beginSegment()
+            context.series.withLock { $0.beginSegment(position.segment) }
         }
         var samplesIn = 0
         var highest = Int64.min
         switch entry.record {
         case .series(let list):
-            for record in list { cache.add(record) }
+            var start = 0
+            while start < list.count {
+                let end = min(list.count, start + Self.seriesChunk)
+                context.series.withLock { cache in
+                    for index in start..<end { cache.add(list[index]) }
+                }
+                start = end
+            }
         case .samples(let samples):
-            cache.endHead()
             let set = context.sets.current
             let n = set.count
             if routing.routed.count != n { routing.routed = Array(repeating: [], count: n) }
             let ageLimit = context.config.queueConfig.sampleAgeLimit
             let oldest = ageLimit > .zero ? context.clock.wallMilliseconds - ageLimit.milliseconds : Int64.min
-            var drops: [DropReason: Int] = [:]
-            for index in samples.indices {
-                let sample = samples[index]
-                let place = Cursor(position: position, samplesDone: index)
-                if resume.isAcknowledged(ref: sample.ref, at: place) { continue }
-                switch cache.lookup(sample.ref) {
-                case .series(let series):
-                    if sample.timestamp < oldest {
-                        drops[.tooOld, default: 0] += 1
-                        continue
-                    }
-                    routing.routed[Int(sample.ref % UInt64(n))].append(
-                        QueuedSample(series: series, timestamp: sample.timestamp, value: sample.value, place: place))
-                    samplesIn += 1
-                    highest = max(highest, sample.timestamp)
-                case .dropped:
-                    drops[.droppedSeries, default: 0] += 1
-                case .unknown:
-                    drops[.unknownSeries, default: 0] += 1
-                    if !routing.unknownRefWarned {
-                        routing.unknownRefWarned = true
-                        context.logger.warning("WAL sample refers to an unknown series; dropped", metadata: ["ref": "\(sample.ref)"])
+            let resume = self.resume
+            // Nothing at or after the stored progress's highest place was acknowledged: a record
+            // that starts there (every record once past the restart's backlog) needs no check.
+            let checkResume = Cursor(position: position) < resume.highest
+            var tooOld = 0, droppedSeries = 0, unknownSeries = 0
+            var firstUnknown: SeriesRef?
+            let hasRetired = context.series.withLock { cache -> Bool in
+                cache.endHead()
+                for index in samples.indices {
+                    let sample = samples[index]
+                    let place = Cursor(position: position, samplesDone: index)
+                    if checkResume && resume.isAcknowledged(ref: sample.ref, at: place) { continue }
+                    switch cache.status(of: sample.ref) {
+                    case .live:
+                        if sample.timestamp < oldest {
+                            tooOld += 1
+                            continue
+                        }
+                        routing.routed[Int(sample.ref % UInt64(n))].append(
+                            QueuedSample(ref: sample.ref, timestamp: sample.timestamp, value: sample.value, place: place))
+                        samplesIn += 1
+                        if sample.timestamp > highest { highest = sample.timestamp }
+                    case .dropped:
+                        droppedSeries += 1
+                    case .unknown:
+                        unknownSeries += 1
+                        if firstUnknown == nil { firstUnknown = sample.ref }
                     }
                 }
+                return cache.hasRetired
             }
-            for (reason, count) in drops { context.metrics.drop(count, reason: reason) }
+            if tooOld > 0 { context.metrics.drop(tooOld, reason: .tooOld) }
+            if droppedSeries > 0 { context.metrics.drop(droppedSeries, reason: .droppedSeries) }
+            if unknownSeries > 0 { context.metrics.drop(unknownSeries, reason: .unknownSeries) }
+            if let ref = firstUnknown, !routing.unknownRefWarned {
+                routing.unknownRefWarned = true
+                context.logger.warning("WAL sample refers to an unknown series; dropped", metadata: ["ref": "\(ref)"])
+            }
             let outcome = await push(&routing.routed, into: set, segment: position.segment)
             context.updatePendingGauges()
+            if hasRetired { dropRetiredSeries() }
             switch outcome {
             case .pushed: break
             case .skipped(let unpushed):
@@ -156,17 +178,24 @@ struct WALWatcher {
             case .stopped: return false
             }
         case .exemplars(let exemplars):
-            cache.endHead()
-            guard context.config.sendExemplars else { break }
+            let send = context.config.sendExemplars
+            let resume = self.resume
+            routing.exemplars.removeAll(keepingCapacity: true)
+            context.series.withLock { cache in
+                cache.endHead()
+                guard send else { return }
+                for index in exemplars.indices {
+                    let exemplar = exemplars[index]
+                    let place = Cursor(position: position, samplesDone: index)
+                    if resume.isAcknowledged(ref: exemplar.ref, at: place) { continue }
+                    guard cache.status(of: exemplar.ref) == .live else { continue }
+                    routing.exemplars.append(QueuedExemplar(
+                        ref: exemplar.ref, timestamp: exemplar.timestamp, value: exemplar.value, labels: exemplar.labels, place: place))
+                }
+            }
             let set = context.sets.current
-            for index in exemplars.indices {
-                let exemplar = exemplars[index]
-                let place = Cursor(position: position, samplesDone: index)
-                if resume.isAcknowledged(ref: exemplar.ref, at: place) { continue }
-                guard case .series(let series) = cache.lookup(exemplar.ref) else { continue }
-                let queue = set.queue(for: exemplar.ref)
-                let item = QueuedExemplar(
-                    series: series, timestamp: exemplar.timestamp, value: exemplar.value, labels: exemplar.labels, place: place)
+            for item in routing.exemplars {
+                let queue = set.queue(for: item.ref)
                 while !queue.push(item) {
                     await queue.waitForRoom()
                     if Task.isCancelled { return false }
@@ -174,8 +203,10 @@ struct WALWatcher {
                 }
             }
         case .metadata(let entries):
-            cache.setMetadata(entries)
-            let table = cache.metadata
+            let table = context.series.withLock { cache in
+                cache.setMetadata(entries)
+                return cache.metadata
+            }
             context.metadata.withLock { $0 = table }
         @unknown default:
             break
@@ -191,6 +222,18 @@ struct WALWatcher {
             if highest != .min { context.metrics.highestTimestamp.set(Double(newest) / 1000) }
         }
         return true
+    }
+
+    /// Lets the cache forget the labels of series the WAL forgot, once no sample of theirs is
+    /// queued or in flight in any shard. Only the watcher pushes, so nothing older can come.
+    private func dropRetiredSeries() {
+        var oldest: Cursor?
+        for set in context.sets.all {
+            for queue in set.queues {
+                if let first = queue.firstPending, oldest.map({ first < $0 }) ?? true { oldest = first }
+            }
+        }
+        context.series.withLock { $0.dropRetired(oldestPending: oldest) }
     }
 
     private enum PushOutcome { case pushed, skipped(unpushed: Int), stopped }
@@ -217,25 +260,46 @@ struct WALWatcher {
         return .pushed
     }
 
+    /// Whether a skip request asks the watcher, pushing a record of `segment`, to stop and skip
+    /// that segment. A request for no later segment than `segment` is answered here instead (the
+    /// watcher is already past what it asks to skip): it may have come after the watcher looked
+    /// for requests before this record, and waiting for room would leave it unanswered.
     private func shouldStopPushing(segment: Int) -> Bool {
-        context.reading.withLock { s in
-            if let skip = s.skip, segment < skip.segment { return true }
-            return false
+        let (stop, satisfied) = context.reading.withLock { s -> (Bool, SkipRequest?) in
+            guard let skip = s.skip else { return (false, nil) }
+            if segment < skip.segment { return (true, nil) }
+            s.skip = nil
+            return (false, skip)
         }
+        satisfied?.answer()
+        return stop
     }
 
     /// Reads on to `request.segment`, keeping series and metadata, counting the samples not yet
     /// acknowledged as dropped; then answers the request.
-    private func skip(_ reader: inout WALReader, to request: SkipRequest, cache: inout SeriesCache) async throws {
+    private func skip(_ input: inout WALInput, to request: SkipRequest) async throws {
         let directory = wal.directory
         let resume = self.resume
-        let (moved, dropped, series, metadata) = try await pool.run { [reader] in
-            try Self.skipBlocking(reader, to: request.segment, directory: directory, resume: resume)
+        let (moved, dropped, series, metadata) = try await pool.run { [input] in
+            try Self.skipBlocking(input.fileReader(), to: request.segment, directory: directory, resume: resume)
         }
-        reader = moved
-        for record in series { cache.add(record) }
-        if !metadata.isEmpty { cache.setMetadata(metadata) }
-        context.reading.withLock { $0.position = Cursor(position: reader.position) }
+        input.adopt(moved)
+        var start = 0
+        while start < series.count {
+            let end = min(series.count, start + Self.seriesChunk)
+            context.series.withLock { cache in
+                for index in start..<end { cache.add(series[index]) }
+            }
+            start = end
+        }
+        if !metadata.isEmpty {
+            let table = context.series.withLock { cache in
+                cache.setMetadata(metadata)
+                return cache.metadata
+            }
+            context.metadata.withLock { $0 = table }
+        }
+        context.reading.withLock { $0.position = Cursor(position: moved.position) }
         context.metrics.drop(dropped, reason: request.reason)
         if dropped > 0 {
             context.logger.warning("WAL cap reached before this endpoint sent the oldest samples; dropped", metadata: [
@@ -253,7 +317,7 @@ struct WALWatcher {
         request.answer()
     }
 
-    /// The blocking part of ``skip(_:to:cache:)``: returns the reader at the first record of
+    /// The blocking part of ``skip(_:to:)``: returns the reader at the first record of
     /// `segment` (or later), the unacknowledged samples passed, and the series and metadata read.
     private static func skipBlocking(
         _ start: WALReader, to segment: Int, directory: String, resume: EndpointProgress

@@ -629,6 +629,29 @@ struct QueueWALCapTests {
         try await checkCap(capacity: 100_000)
     }
 
+    /// The cap enforcement picks the endpoints that must skip by their read segment; a watcher
+    /// that has meanwhile moved into the cap's segment and waits there for room (the receiver
+    /// failing) is past what it is asked to skip, and answers at once instead of after the skip
+    /// timeout.
+    @Test func aSkipRequestForTheSegmentTheWatcherWaitsInIsAnsweredAtOnce() async throws {
+        let receiver = try await Receiver(Receiver.answering(503))
+        let fixture = try WALFixture(segmentSize: Self.segmentSize, compression: .none)
+        let running = try RunningService(
+            fixture, endpoints: [endpoint(receiver.url, capacity: 30, maxPerSend: 10)], walConfig: Self.caps)
+        let series = nodeSeries(10)
+        for scrape in 0..<10 { try await fixture.scrape(series, at: baseTimestamp + Int64(scrape) * 1000) }
+        let remote = try #require(running.service.endpoints.values.first)
+        // The queue holds 30 samples: the watcher waits for room in the record it is pushing.
+        try await Task.sleep(for: .seconds(1))
+        let segment = try #require(remote.readSegment)
+        let start = ContinuousClock.now
+        await remote.skipSegments(before: segment, reason: .walMaxSize, timeout: .seconds(10))
+        #expect(ContinuousClock.now - start < .seconds(5), "the skip request waited for its timeout")
+        receiver.answer(Receiver.answering(204))
+        await running.stop(timeout: .seconds(30))
+        await receiver.stop()
+    }
+
     func checkCap(capacity: Int) async throws {
         let receiver = try await Receiver(Receiver.answering(503))
         let fixture = try WALFixture(segmentSize: Self.segmentSize, compression: .none)

@@ -107,12 +107,14 @@ import WAL
 @Suite struct SeriesCacheTests {
     @Test func externalLabelsAreAddedAndTheSeriesOwnLabelWins() {
         var cache = SeriesCache(externalLabels: Labels(["cluster": "prod", "job": "external"]), writeRelabelConfigs: [], attachMetadata: false)
-        cache.add(SeriesRecord(ref: 1, labels: Labels(["__name__": "up", "job": "node"])))
-        guard case .series(let series) = cache.lookup(1) else {
-            Issue.record("series 1 unknown")
-            return
-        }
-        #expect(series.labels == Labels(["__name__": "up", "cluster": "prod", "job": "node"]))
+        let labels = Labels(["__name__": "up", "job": "node"])
+        cache.add(SeriesRecord(ref: 1, labels: labels))
+        #expect(cache.status(of: 1) == .live)
+        #expect(cache.labelsAsSent(1) == Labels(["__name__": "up", "cluster": "prod", "job": "node"]))
+        // Without write relabeling the WAL's own labels are kept (their buffer shared, not
+        // copied) and the external labels are merged when encoding.
+        #expect(cache.resolvedForTest([1]).first??.labels == labels)
+        #expect(cache.mergedLabels == Labels(["cluster": "prod", "job": "external"]))
     }
 
     @Test func writeRelabelingSeesExternalLabelsAndCanDropSeries() throws {
@@ -125,33 +127,54 @@ import WAL
             attachMetadata: false)
         cache.add(SeriesRecord(ref: 1, labels: Labels(["__name__": "expensive_total"])))
         cache.add(SeriesRecord(ref: 2, labels: Labels(["__name__": "cheap_total"])))
-        guard case .dropped = cache.lookup(1), case .series(let cheap) = cache.lookup(2) else {
-            Issue.record("expected series 1 dropped and 2 kept")
-            return
-        }
-        #expect(cheap.labels == Labels(["__name__": "cheap_total", "cluster": "prod", "region": "eu-prod"]))
-        guard case .unknown = cache.lookup(3) else {
-            Issue.record("series 3 should be unknown")
-            return
-        }
+        #expect(cache.status(of: 1) == .dropped)
+        #expect(cache.status(of: 2) == .live)
+        #expect(cache.labelsAsSent(2) == Labels(["__name__": "cheap_total", "cluster": "prod", "region": "eu-prod"]))
+        #expect(cache.mergedLabels == .empty, "relabeled series are kept as sent")
+        #expect(cache.status(of: 3) == .unknown)
+        #expect(cache.resolvedForTest([1, 2, 3]).map { $0 == nil } == [true, false, true])
     }
 
     @Test func seriesMissingFromASegmentHeadAreForgotten() {
         var cache = SeriesCache(externalLabels: .empty, writeRelabelConfigs: [], attachMetadata: false)
-        cache.beginSegment()
+        cache.beginSegment(0)
         for ref in 1...3 { cache.add(SeriesRecord(ref: SeriesRef(ref), labels: Labels(["__name__": "m\(ref)"]))) }
         cache.endHead()
         #expect(cache.count == 3)
         // The next segment's head lists only series 2 and 3 (the WAL released series 1).
-        cache.beginSegment()
+        cache.beginSegment(1)
         cache.add(SeriesRecord(ref: 2, labels: Labels(["__name__": "m2"])))
         cache.add(SeriesRecord(ref: 3, labels: Labels(["__name__": "m3"])))
         cache.endHead()
         #expect(cache.count == 2)
-        guard case .unknown = cache.lookup(1) else {
-            Issue.record("series 1 should be forgotten")
-            return
+        #expect(cache.status(of: 1) == .unknown)
+        // Samples of series 1 read before segment 1 may still be queued: its labels stay until
+        // nothing before segment 1 is pending.
+        #expect(cache.resolvedForTest([1]).first??.labels == Labels(["__name__": "m1"]))
+        cache.dropRetired(oldestPending: Cursor(position: WALPosition(segment: 0, offset: 4096), samplesDone: 3))
+        #expect(cache.resolvedForTest([1]).first! != nil, "a sample of segment 0 is still pending")
+        cache.dropRetired(oldestPending: Cursor(position: WALPosition(segment: 1, offset: 0)))
+        #expect(cache.resolvedForTest([1, 2]).map { $0 == nil } == [true, false])
+        #expect(!cache.hasRetired)
+    }
+
+    @Test func manySeriesComeAndGo() {
+        // Enough series to grow and shrink the ref table several times; every other one released.
+        var cache = SeriesCache(externalLabels: .empty, writeRelabelConfigs: [], attachMetadata: false)
+        cache.beginSegment(0)
+        for ref in 1...5000 { cache.add(SeriesRecord(ref: SeriesRef(ref), labels: Labels(["__name__": "m", "i": "\(ref)"]))) }
+        cache.endHead()
+        cache.beginSegment(1)
+        for ref in stride(from: 2, through: 5000, by: 2) {
+            cache.add(SeriesRecord(ref: SeriesRef(ref), labels: Labels(["__name__": "m", "i": "\(ref)"])))
         }
+        cache.endHead()
+        cache.dropRetired(oldestPending: nil)
+        #expect(cache.count == 2500)
+        for ref in 1...5000 {
+            #expect(cache.status(of: SeriesRef(ref)) == (ref % 2 == 0 ? .live : .unknown))
+        }
+        #expect(cache.resolvedForTest([4000, 4001]).map { $0?.labels } == [Labels(["__name__": "m", "i": "4000"]), nil])
     }
 
     @Test func remoteWrite2SeriesCarryTheirMetricMetadata() {
@@ -162,13 +185,13 @@ import WAL
             MetricMetadata(family: "http_requests_total", type: .counter, help: "Requests."),
             MetricMetadata(family: "latency_seconds", type: .histogram, help: "Latency.", unit: "seconds"),
         ])
-        guard case .series(let requests) = cache.lookup(1), case .series(let latency) = cache.lookup(2) else {
-            Issue.record("series unknown")
-            return
-        }
-        #expect(requests.metadata?.type == .counter)
-        #expect(latency.metadata?.family == "latency_seconds")
-        #expect(latency.metadata?.unit == "seconds")
+        #expect(cache.metadata(of: 1)?.type == .counter)
+        #expect(cache.metadata(of: 2)?.family == "latency_seconds")
+        #expect(cache.metadata(of: 2)?.unit == "seconds")
+        // A changed family is seen by its series at once.
+        cache.setMetadata([MetricMetadata(family: "latency_seconds", type: .histogram, help: "Latency, changed.", unit: "seconds")])
+        #expect(cache.metadata(of: 2)?.help == "Latency, changed.")
+        #expect(cache.resolvedForTest([1, 2]).map { $0?.family } == ["http_requests_total", "latency_seconds"])
     }
 }
 
@@ -205,10 +228,8 @@ import WAL
 
 @Suite struct ShardQueueTests {
     let clock = ManualClock()
-    let series = OutgoingSeries(labels: Labels(["__name__": "x"]), metadata: nil)
-
     func sample(_ i: Int) -> QueuedSample {
-        QueuedSample(series: series, timestamp: Int64(i), value: Double(i), place: Cursor(position: WALPosition(segment: 0, offset: i)))
+        QueuedSample(ref: 1, timestamp: Int64(i), value: Double(i), place: Cursor(position: WALPosition(segment: 0, offset: i)))
     }
 
     @Test func pushStopsAtCapacityAndTakingMakesRoom() async {

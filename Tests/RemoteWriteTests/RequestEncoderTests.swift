@@ -12,8 +12,43 @@ import WAL
 
 private let staleMarker = Double(bitPattern: 0x7ff0_0000_0000_0002)
 
-private func series(_ pairs: KeyValuePairs<String, String>, metadata: MetricMetadata? = nil) -> OutgoingSeries {
-    OutgoingSeries(labels: Labels(pairs), metadata: metadata)
+/// A series of a test request: its ref is its labels' hash, so equal label sets are one series.
+private struct TestSeries {
+    let labels: Labels
+    let metadata: MetricMetadata?
+    var ref: SeriesRef { labels.stableHash }
+}
+
+private func series(_ pairs: KeyValuePairs<String, String>, metadata: MetricMetadata? = nil) -> TestSeries {
+    TestSeries(labels: Labels(pairs), metadata: metadata)
+}
+
+/// The series a test request may refer to, as a ``SeriesSource``: each with its own metadata.
+private struct Catalog: SeriesSource {
+    var entries: [SeriesRef: TestSeries] = [:]
+    var mergedLabels: Labels
+
+    init(_ all: [TestSeries], merging: Labels = .empty) {
+        for item in all { entries[item.ref] = item }
+        mergedLabels = merging
+    }
+
+    func resolve(_ refs: [SeriesRef], into series: inout ResolvedSeries) -> [MetricMetadata] {
+        var families: [MetricMetadata] = []
+        for ref in refs {
+            guard let item = entries[ref] else {
+                series.unknown()
+                continue
+            }
+            var family: Int32 = -1
+            if let metadata = item.metadata {
+                family = Int32(families.count)
+                families.append(metadata)
+            }
+            series.append(item.labels, family: family)
+        }
+        return families
+    }
 }
 
 private func protoLabels(_ labels: Labels) -> [ProtoLabel] {
@@ -36,13 +71,15 @@ private struct Fixture {
                    metadata: MetricMetadata(family: "temperature", type: .gauge, help: "", unit: "celsius"))
     let c = series(["__name__": "up", "job": "api", "instance": "10.0.0.1:80"])
 
-    var samples: [OutgoingSample] {
+    var catalog: Catalog { Catalog([a, b, c]) }
+
+    var samples: [QueuedSample] {
         [
-            OutgoingSample(series: a, timestamp: 1_700_000_000_000, value: 1),
-            OutgoingSample(series: b, timestamp: 1_700_000_000_001, value: -0.0),
-            OutgoingSample(series: a, timestamp: 1_700_000_015_000, value: staleMarker),
-            OutgoingSample(series: c, timestamp: 0, value: 0),
-            OutgoingSample(series: b, timestamp: -5, value: .nan),
+            QueuedSample(ref: a.ref, timestamp: 1_700_000_000_000, value: 1),
+            QueuedSample(ref: b.ref, timestamp: 1_700_000_000_001, value: -0.0),
+            QueuedSample(ref: a.ref, timestamp: 1_700_000_015_000, value: staleMarker),
+            QueuedSample(ref: c.ref, timestamp: 0, value: 0),
+            QueuedSample(ref: b.ref, timestamp: -5, value: .nan),
         ]
     }
 }
@@ -51,7 +88,7 @@ private struct Fixture {
     @Test func groupsSamplesPerSeriesInOrderOfFirstAppearance() throws {
         let fixture = Fixture()
         var encoder = RequestEncoder()
-        let request = try decodeV1(encoder.encodeV1(samples: fixture.samples, exemplars: []))
+        let request = try decodeV1(encoder.encodeV1(samples: fixture.samples, exemplars: [], series: fixture.catalog))
         #expect(request.timeseries.map(\.labels) == [fixture.a, fixture.b, fixture.c].map { protoLabels($0.labels) })
         #expect(request.timeseries.map { $0.samples.map(\.timestamp) } == [
             [1_700_000_000_000, 1_700_000_015_000], [1_700_000_000_001, -5], [0],
@@ -62,7 +99,7 @@ private struct Fixture {
     @Test func labelsAreSentSortedByNameAsTheSeriesHasThem() throws {
         let fixture = Fixture()
         var encoder = RequestEncoder()
-        let request = try decodeV1(encoder.encodeV1(samples: [OutgoingSample(series: fixture.a, timestamp: 1, value: 1)], exemplars: []))
+        let request = try decodeV1(encoder.encodeV1(samples: [QueuedSample(ref: fixture.a.ref, timestamp: 1, value: 1)], exemplars: [], series: fixture.catalog))
         #expect(request.timeseries[0].labels.map(\.name) == ["__name__", "cluster", "instance", "job"])
         #expect(request.timeseries[0].labels.map(\.value) == ["http_requests_total", "prod", "10.0.0.1:80", "api"])
     }
@@ -70,7 +107,7 @@ private struct Fixture {
     @Test func negativeZeroAndNaNPayloadsKeepTheirBits() throws {
         let fixture = Fixture()
         var encoder = RequestEncoder()
-        let request = try decodeV1(encoder.encodeV1(samples: fixture.samples, exemplars: []))
+        let request = try decodeV1(encoder.encodeV1(samples: fixture.samples, exemplars: [], series: fixture.catalog))
         #expect(request.timeseries[0].samples.map(\.value.bitPattern) == [(1.0 as Double).bitPattern, 0x7ff0_0000_0000_0002])
         #expect(request.timeseries[1].samples.map(\.value.bitPattern) == [(-0.0 as Double).bitPattern, Double.nan.bitPattern])
         #expect(request.timeseries[2].samples.map(\.value.bitPattern) == [0])
@@ -80,10 +117,10 @@ private struct Fixture {
         let fixture = Fixture()
         var encoder = RequestEncoder()
         let exemplars = [
-            OutgoingExemplar(series: fixture.c, timestamp: 7, value: 0.25, labels: Labels(["trace_id": "abc"])),
-            OutgoingExemplar(series: fixture.b, timestamp: 0, value: -0.0, labels: Labels([])),
+            QueuedExemplar(ref: fixture.c.ref, timestamp: 7, value: 0.25, labels: Labels(["trace_id": "abc"])),
+            QueuedExemplar(ref: fixture.b.ref, timestamp: 0, value: -0.0, labels: Labels([])),
         ]
-        encoder.buildV1(samples: fixture.samples, exemplars: exemplars)
+        encoder.buildV1(samples: fixture.samples, exemplars: exemplars, series: fixture.catalog)
         let reference = WriteRequest(timeseries: [
             ProtoTimeSeries(labels: protoLabels(fixture.a.labels), samples: [
                 ProtoSample(value: 1, timestamp: 1_700_000_000_000), ProtoSample(value: staleMarker, timestamp: 1_700_000_015_000),
@@ -102,11 +139,11 @@ private struct Fixture {
         let d = series(["__name__": "latency_seconds_bucket", "le": "0.5"])
         var encoder = RequestEncoder()
         let request = try decodeV1(encoder.encodeV1(
-            samples: [OutgoingSample(series: fixture.a, timestamp: 10, value: 2)],
+            samples: [QueuedSample(ref: fixture.a.ref, timestamp: 10, value: 2)],
             exemplars: [
-                OutgoingExemplar(series: d, timestamp: 9, value: 0.42, labels: Labels(["trace_id": "t1", "span_id": "s1"])),
-                OutgoingExemplar(series: fixture.a, timestamp: 10, value: staleMarker, labels: Labels(["trace_id": "t2"])),
-            ]))
+                QueuedExemplar(ref: d.ref, timestamp: 9, value: 0.42, labels: Labels(["trace_id": "t1", "span_id": "s1"])),
+                QueuedExemplar(ref: fixture.a.ref, timestamp: 10, value: staleMarker, labels: Labels(["trace_id": "t2"])),
+            ], series: Catalog([fixture.a, fixture.b, fixture.c, d])))
         #expect(request.timeseries.count == 2)
         #expect(request.timeseries[0].samples == [ProtoSample(value: 2, timestamp: 10)])
         #expect(request.timeseries[0].exemplars == [
@@ -134,34 +171,82 @@ private struct Fixture {
 
     @Test func emptyRequestIsAnEmptyWriteRequest() throws {
         var encoder = RequestEncoder()
-        #expect(try decodeV1(encoder.encodeV1(samples: [], exemplars: [])) == WriteRequest())
+        #expect(try decodeV1(encoder.encodeV1(samples: [], exemplars: [], series: Catalog([]))) == WriteRequest())
     }
 
     @Test func requestsDoNotSeeTheScratchOfEarlierOnes() throws {
         let fixture = Fixture()
         let many = (0..<3000).map { index in
-            OutgoingSample(series: series(["__name__": "m", "i": "\(index)"]), timestamp: Int64(index), value: Double(index))
+            QueuedSample(ref: series(["__name__": "m", "i": "\(index)"]).ref, timestamp: Int64(index), value: Double(index))
         }
-        let small = [OutgoingSample(series: fixture.c, timestamp: 3, value: 4)]
+        let small = [QueuedSample(ref: fixture.c.ref, timestamp: 3, value: 4)]
         var reused = RequestEncoder()
-        _ = reused.encodeV1(samples: many, exemplars: [])
-        _ = reused.encodeV2(samples: many, exemplars: [])
+        let manySeries = Catalog((0..<3000).map { series(["__name__": "m", "i": "\($0)"]) })
+        _ = reused.encodeV1(samples: many, exemplars: [], series: manySeries)
+        _ = reused.encodeV2(samples: many, exemplars: [], series: manySeries)
         var fresh = RequestEncoder()
-        #expect(reused.encodeV1(samples: small, exemplars: []) == fresh.encodeV1(samples: small, exemplars: []))
-        #expect(reused.encodeV2(samples: small, exemplars: []) == fresh.encodeV2(samples: small, exemplars: []))
+        let catalog = fixture.catalog
+        #expect(reused.encodeV1(samples: small, exemplars: [], series: catalog) == fresh.encodeV1(samples: small, exemplars: [], series: catalog))
+        #expect(reused.encodeV2(samples: small, exemplars: [], series: catalog) == fresh.encodeV2(samples: small, exemplars: [], series: catalog))
     }
 
     @Test func manySeriesAndRepeatsGroupCorrectly() throws {
         // More distinct series than the grouping table's first size, each sent three times.
         let all = (0..<500).map { series(["__name__": "m", "i": "\($0)"]) }
-        let samples = (0..<1500).map { OutgoingSample(series: all[$0 % 500], timestamp: Int64($0), value: Double($0)) }
+        let samples = (0..<1500).map { QueuedSample(ref: all[$0 % 500].ref, timestamp: Int64($0), value: Double($0)) }
         var encoder = RequestEncoder()
-        let request = try decodeV1(encoder.encodeV1(samples: samples, exemplars: []))
+        let request = try decodeV1(encoder.encodeV1(samples: samples, exemplars: [], series: Catalog(all)))
         #expect(request.timeseries.count == 500)
         for (index, item) in request.timeseries.enumerated() {
             #expect(item.labels == protoLabels(all[index].labels))
             #expect(item.samples.map(\.timestamp) == [Int64(index), Int64(index + 500), Int64(index + 1000)])
         }
+    }
+
+    @Test func externalLabelsAreMergedInNameOrderAndTheSeriesOwnLabelWins() throws {
+        let fixture = Fixture()
+        let external = Labels(["aaa": "first", "cluster": "external", "zone": "last"])
+        var encoder = RequestEncoder()
+        encoder.buildV1(
+            samples: [QueuedSample(ref: fixture.a.ref, timestamp: 1, value: 1), QueuedSample(ref: fixture.c.ref, timestamp: 2, value: 2)],
+            exemplars: [QueuedExemplar(ref: fixture.c.ref, timestamp: 2, value: 0.5, labels: Labels(["trace_id": "t"]))],
+            series: Catalog([fixture.a, fixture.c], merging: external))
+        let reference = WriteRequest(timeseries: [
+            ProtoTimeSeries(labels: protoLabels(fixture.a.labels.addingMissing(from: external)), samples: [ProtoSample(value: 1, timestamp: 1)]),
+            ProtoTimeSeries(labels: protoLabels(fixture.c.labels.addingMissing(from: external)), samples: [ProtoSample(value: 2, timestamp: 2)],
+                            exemplars: [ProtoExemplar(labels: [ProtoLabel(name: "trace_id", value: "t")], value: 0.5, timestamp: 2)]),
+        ])
+        #expect(encoder.uncompressedBody == reference.serialized())
+        let request = try WriteRequest(serializedBytes: encoder.uncompressedBody)
+        #expect(request.timeseries[0].labels.map(\.name) == ["__name__", "aaa", "cluster", "instance", "job", "zone"])
+        #expect(request.timeseries[0].labels.first { $0.name == "cluster" }?.value == "prod", "the series' own label wins")
+    }
+
+    @Test func longLabelsKeepTheirMultiByteLengths() throws {
+        // Names and values of 127, 128 and 300 bytes: varint lengths of one and two bytes, and
+        // `Label` messages longer than 127 bytes.
+        let long = series(["__name__": String(repeating: "n", count: 127), "v": String(repeating: "é", count: 150),
+                           String(repeating: "k", count: 128): "x"])
+        var encoder = RequestEncoder()
+        encoder.buildV1(samples: [QueuedSample(ref: long.ref, timestamp: 5, value: 5)], exemplars: [],
+                        series: Catalog([long], merging: Labels(["w": String(repeating: "z", count: 300)])))
+        let reference = WriteRequest(timeseries: [
+            ProtoTimeSeries(labels: protoLabels(long.labels.addingMissing(from: Labels(["w": String(repeating: "z", count: 300)]))),
+                            samples: [ProtoSample(value: 5, timestamp: 5)]),
+        ])
+        #expect(encoder.uncompressedBody == reference.serialized())
+    }
+
+    @Test func samplesOfSeriesTheSourceDoesNotKnowAreLeftOutAndCounted() throws {
+        let fixture = Fixture()
+        var encoder = RequestEncoder()
+        let request = try decodeV1(encoder.encodeV1(samples: fixture.samples, exemplars: [
+            QueuedExemplar(ref: fixture.b.ref, timestamp: 1, value: 1, labels: Labels(["trace_id": "x"])),
+        ], series: Catalog([fixture.a, fixture.c])))
+        #expect(request.timeseries.map(\.labels) == [fixture.a, fixture.c].map { protoLabels($0.labels) })
+        #expect(encoder.unknown.samples == 2 && encoder.unknown.exemplars == 1)
+        _ = encoder.encodeV2(samples: fixture.samples, exemplars: [], series: Catalog([fixture.b]))
+        #expect(encoder.unknown.samples == 3 && encoder.unknown.exemplars == 0)
     }
 }
 
@@ -170,8 +255,8 @@ private struct Fixture {
         let fixture = Fixture()
         var encoder = RequestEncoder()
         let request = try decodeV2(encoder.encodeV2(samples: fixture.samples, exemplars: [
-            OutgoingExemplar(series: fixture.a, timestamp: 1, value: 1, labels: Labels(["trace_id": "api"])),
-        ]))
+            QueuedExemplar(ref: fixture.a.ref, timestamp: 1, value: 1, labels: Labels(["trace_id": "api"])),
+        ], series: fixture.catalog))
         #expect(request.symbols.first == "")
         #expect(Set(request.symbols).count == request.symbols.count)
         var expected: Set<String> = ["", "trace_id", "Requests served.", "celsius"]
@@ -184,14 +269,14 @@ private struct Fixture {
     @Test func labelsRefsResolveToTheExactLabelSets() throws {
         let fixture = Fixture()
         var encoder = RequestEncoder()
-        let request = try decodeV2(encoder.encodeV2(samples: fixture.samples, exemplars: []))
+        let request = try decodeV2(encoder.encodeV2(samples: fixture.samples, exemplars: [], series: fixture.catalog))
         #expect(request.timeseries.map { request.labels($0.labelsRefs) } == [fixture.a, fixture.b, fixture.c].map { protoLabels($0.labels) })
     }
 
     @Test func samplesAreGroupedWithTimestampsAndExactBits() throws {
         let fixture = Fixture()
         var encoder = RequestEncoder()
-        let request = try decodeV2(encoder.encodeV2(samples: fixture.samples, exemplars: []))
+        let request = try decodeV2(encoder.encodeV2(samples: fixture.samples, exemplars: [], series: fixture.catalog))
         #expect(request.timeseries.map { $0.samples.map(\.timestamp) } == [
             [1_700_000_000_000, 1_700_000_015_000], [1_700_000_000_001, -5], [0],
         ])
@@ -205,11 +290,11 @@ private struct Fixture {
         let d = series(["__name__": "latency_seconds_bucket", "le": "0.5"])
         var encoder = RequestEncoder()
         let request = try decodeV2(encoder.encodeV2(
-            samples: [OutgoingSample(series: fixture.a, timestamp: 10, value: 2)],
+            samples: [QueuedSample(ref: fixture.a.ref, timestamp: 10, value: 2)],
             exemplars: [
-                OutgoingExemplar(series: d, timestamp: 9, value: -0.0, labels: Labels(["trace_id": "t1", "span_id": "s1"])),
-                OutgoingExemplar(series: fixture.a, timestamp: 10, value: staleMarker, labels: Labels(["job": "api"])),
-            ]))
+                QueuedExemplar(ref: d.ref, timestamp: 9, value: -0.0, labels: Labels(["trace_id": "t1", "span_id": "s1"])),
+                QueuedExemplar(ref: fixture.a.ref, timestamp: 10, value: staleMarker, labels: Labels(["job": "api"])),
+            ], series: Catalog([fixture.a, fixture.b, fixture.c, d])))
         #expect(request.timeseries.count == 2)
         let own = request.timeseries[0].exemplars
         #expect(own.count == 1)
@@ -228,7 +313,7 @@ private struct Fixture {
     @Test func metadataHasTypeAndHelpAndUnitRefsWithZeroForEmpty() throws {
         let fixture = Fixture()
         var encoder = RequestEncoder()
-        let request = try decodeV2(encoder.encodeV2(samples: fixture.samples, exemplars: []))
+        let request = try decodeV2(encoder.encodeV2(samples: fixture.samples, exemplars: [], series: fixture.catalog))
         let a = try #require(request.timeseries[0].metadata)
         #expect(a.type == .counter)
         #expect(request.symbol(a.helpRef) == "Requests served.")
@@ -245,7 +330,7 @@ private struct Fixture {
             series(["__name__": "m_\($0.rawValue)"], metadata: MetricMetadata(family: "m_\($0.rawValue)", type: $0, help: "h", unit: "u"))
         }
         var encoder = RequestEncoder()
-        let request = try decodeV2(encoder.encodeV2(samples: all.map { OutgoingSample(series: $0, timestamp: 1, value: 1) }, exemplars: []))
+        let request = try decodeV2(encoder.encodeV2(samples: all.map { QueuedSample(ref: $0.ref, timestamp: 1, value: 1) }, exemplars: [], series: Catalog(all)))
         #expect(request.timeseries.map { $0.metadata?.type.rawValue } == [0, 1, 2, 3, 4, 5, 6, 7])
         #expect(request.timeseries.allSatisfy { request.symbol($0.metadata!.helpRef) == "h" && request.symbol($0.metadata!.unitRef) == "u" })
     }
@@ -254,9 +339,9 @@ private struct Fixture {
         let fixture = Fixture()
         var encoder = RequestEncoder()
         encoder.buildV2(samples: fixture.samples, exemplars: [
-            OutgoingExemplar(series: fixture.c, timestamp: 7, value: 0.25, labels: Labels(["trace_id": "abc"])),
-            OutgoingExemplar(series: fixture.b, timestamp: 0, value: 0, labels: Labels([])),
-        ])
+            QueuedExemplar(ref: fixture.c.ref, timestamp: 7, value: 0.25, labels: Labels(["trace_id": "abc"])),
+            QueuedExemplar(ref: fixture.b.ref, timestamp: 0, value: 0, labels: Labels([])),
+        ], series: fixture.catalog)
         let bytes = encoder.uncompressedBody
         #expect(try WriteRequestV2(serializedBytes: bytes).serialized() == bytes)
     }
@@ -265,7 +350,7 @@ private struct Fixture {
         // 2 × 2000 distinct values plus the names: more symbols than the table's 1024 first slots.
         let all = (0..<2000).map { series(["__name__": "m_\($0)", "i": "value \($0)", "j": "\($0 % 3)"]) }
         var encoder = RequestEncoder()
-        let request = try decodeV2(encoder.encodeV2(samples: all.map { OutgoingSample(series: $0, timestamp: 1, value: 1) }, exemplars: []))
+        let request = try decodeV2(encoder.encodeV2(samples: all.map { QueuedSample(ref: $0.ref, timestamp: 1, value: 1) }, exemplars: [], series: Catalog(all)))
         #expect(request.symbols.count == 1 + 3 + 2 * 2000 + 3)
         #expect(Set(request.symbols).count == request.symbols.count)
         #expect(request.timeseries.map { request.labels($0.labelsRefs) } == all.map { protoLabels($0.labels) })
@@ -279,7 +364,7 @@ private struct Fixture {
         let all = values.map { series(["__name__": "m", "v": $0]) }
         var encoder = RequestEncoder()
         for _ in 0..<2 {  // the second request finds the strings cached from the first one stale
-            let request = try decodeV2(encoder.encodeV2(samples: all.map { OutgoingSample(series: $0, timestamp: 1, value: 1) }, exemplars: []))
+            let request = try decodeV2(encoder.encodeV2(samples: all.map { QueuedSample(ref: $0.ref, timestamp: 1, value: 1) }, exemplars: [], series: Catalog(all)))
             #expect(request.symbols == ["", "__name__", "m", "v", "a", "b"] + values.dropFirst(2))
             #expect(request.timeseries.map { request.labels($0.labelsRefs)?.last?.value } == values)
         }
@@ -288,17 +373,29 @@ private struct Fixture {
     @Test func eachRequestHasItsOwnSymbolTable() throws {
         let fixture = Fixture()
         var encoder = RequestEncoder()
-        _ = encoder.encodeV2(samples: fixture.samples, exemplars: [])
-        let second = try decodeV2(encoder.encodeV2(samples: [OutgoingSample(series: fixture.c, timestamp: 1, value: 1)], exemplars: []))
+        _ = encoder.encodeV2(samples: fixture.samples, exemplars: [], series: fixture.catalog)
+        let second = try decodeV2(encoder.encodeV2(samples: [QueuedSample(ref: fixture.c.ref, timestamp: 1, value: 1)], exemplars: [], series: fixture.catalog))
         #expect(second.symbols == ["", "__name__", "up", "instance", "10.0.0.1:80", "job", "api"])
+    }
+
+    @Test func externalLabelsAreMergedIntoTheLabelRefs() throws {
+        let fixture = Fixture()
+        let external = Labels(["cluster": "external", "region": "eu"])
+        var encoder = RequestEncoder()
+        let request = try decodeV2(encoder.encodeV2(
+            samples: fixture.samples, exemplars: [], series: Catalog([fixture.a, fixture.b, fixture.c], merging: external)))
+        #expect(request.timeseries.map { request.labels($0.labelsRefs) } == [fixture.a, fixture.b, fixture.c].map {
+            protoLabels($0.labels.addingMissing(from: external))
+        })
+        #expect(Set(request.symbols).count == request.symbols.count)
     }
 
     @Test func aReaderWrittenFromTheSpecFieldNumbersReadsIt() throws {
         let fixture = Fixture()
         var encoder = RequestEncoder()
         let body = try Snappy.decompress(encoder.encodeV2(samples: fixture.samples, exemplars: [
-            OutgoingExemplar(series: fixture.a, timestamp: 3, value: 0.5, labels: Labels(["trace_id": "abc"])),
-        ]))
+            QueuedExemplar(ref: fixture.a.ref, timestamp: 3, value: 0.5, labels: Labels(["trace_id": "abc"])),
+        ], series: fixture.catalog))
         let request = try SpecReader.request(body)
         #expect(request.symbols.first == "")
         func resolve(_ refs: [UInt64]) -> [String] { refs.map { request.symbols[Int($0)] } }

@@ -484,3 +484,17 @@ func firstOutOfOrder(_ samples: [SeenSample]) -> (series: String, previous: Int6
 }
 
 let baseTimestamp: Int64 = 1_700_000_000_000
+
+extension SeriesSource {
+    /// Each ref's labels as the source resolves them for the encoder (nil for a ref it does not
+    /// know) with its family's name (nil for none).
+    func resolvedForTest(_ refs: [SeriesRef]) -> [(labels: Labels, family: String?)?] {
+        var series = ResolvedSeries()
+        let families = resolve(refs, into: &series)
+        return series.entries.map { entry in
+            guard entry.isKnown else { return nil }
+            let labels = Labels(validating: Array(series.bytes[entry.start..<entry.end]))!
+            return (labels, entry.family >= 0 ? families[Int(entry.family)].family : nil)
+        }
+    }
+}
