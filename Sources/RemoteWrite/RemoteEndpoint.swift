@@ -27,7 +27,8 @@ final class RemoteEndpoint: Sendable {
     let config: RemoteWriteConfig
     private let externalLabels: Labels
     private let wal: WriteAheadLog
-    /// The records the WAL keeps in memory, for the watcher once it has caught up.
+    /// The records the WAL keeps in memory, for the watcher once it has caught up (the WAL's
+    /// own window unless a test gives another source).
     private let committed: any CommittedRecordSource
     private let pool: BlockingIOPool
     private let transport: HTTPTransport
@@ -46,12 +47,12 @@ final class RemoteEndpoint: Sendable {
     init(
         config: RemoteWriteConfig, externalLabels: Labels, wal: WriteAheadLog, pool: BlockingIOPool, transport: HTTPTransport,
         cursorDirectory: String, registry: PrometheusCollectorRegistry, clock: any AgentClock, logger: Logger,
-        committed: any CommittedRecordSource = NoCommittedRecords()
+        committed: (any CommittedRecordSource)? = nil
     ) {
         self.config = config
         self.externalLabels = externalLabels
         self.wal = wal
-        self.committed = committed
+        self.committed = committed ?? wal
         self.pool = pool
         self.transport = transport
         self.clock = clock

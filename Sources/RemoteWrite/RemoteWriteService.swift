@@ -20,9 +20,6 @@ import WAL
 /// when its receiver is failing).
 public final class RemoteWriteService: Service {
     private let wal: WriteAheadLog
-    /// The records the WAL keeps in memory after committing them, which caught-up endpoints read
-    /// instead of the segment files. None yet: plug the WAL's window in here.
-    private let committed: any CommittedRecordSource = NoCommittedRecords()
     private let pool: BlockingIOPool
     private let transport: HTTPTransport
     private let cursorDirectory: String
@@ -142,7 +139,7 @@ public final class RemoteWriteService: Service {
     ) {
         let endpoint = RemoteEndpoint(
             config: config, externalLabels: externalLabels, wal: wal, pool: pool, transport: transport,
-            cursorDirectory: cursorDirectory, registry: registry, clock: clock, logger: logger, committed: committed)
+            cursorDirectory: cursorDirectory, registry: registry, clock: clock, logger: logger)
         let startAt = atHead ? wal.head : nil
         state.withLock { $0.running[config.name] = endpoint }
         group.addTask {

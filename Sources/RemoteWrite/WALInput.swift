@@ -13,6 +13,9 @@ protocol CommittedRecordSource: Sendable {
     func committedRecords(from position: WALPosition, maxRecords: Int) -> [WALReadAhead.Entry]?
 }
 
+/// The WAL's window of the records it wrote last (``WriteAheadLog/committedRecords(from:maxRecords:)``).
+extension WriteAheadLog: CommittedRecordSource {}
+
 /// No records in memory: everything is read from the segment files.
 struct NoCommittedRecords: CommittedRecordSource {
     func committedRecords(from position: WALPosition, maxRecords: Int) -> [WALReadAhead.Entry]? { nil }

@@ -5,13 +5,9 @@ import WAL
 /// (file I/O: on a ``BlockingIOPool`` thread, never on the cooperative pool), or from memory
 /// (``CommittedRecordSource``).
 struct WALReadAhead: Sendable {
-    struct Entry: Sendable {
-        var record: WALRecord
-        /// Where the record starts (a place a reader can be created at).
-        var start: WALPosition
-        /// Where the next record starts.
-        var next: WALPosition
-    }
+    /// A record with its place: the WAL's own ``CommittedRecord``, so that records from memory
+    /// and from the files are the same values.
+    typealias Entry = CommittedRecord
 
     /// The file reader after the last record returned; nil when the records came from memory.
     var reader: WALReader?
