@@ -44,6 +44,10 @@ struct RemoteWriteMetrics: Sendable {
     let highestTimestamp: Gauge
     let highestSentTimestamp: Gauge
     let sentBatchDuration: DurationHistogram
+    /// WAL records the watcher took from the WAL's in-memory window (caught up) and from the
+    /// segment files (behind, or after a restart).
+    let recordsFromMemory: Counter
+    let recordsFromFiles: Counter
     private let dropped: [DropReason: Counter]
     private let walDropped: [DropReason: Counter]
 
@@ -82,6 +86,15 @@ struct RemoteWriteMetrics: Sendable {
             labels: labels,
             buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
                       .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(25), .seconds(60)])
+        func recordsRead(_ source: String) -> Counter {
+            registry.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    metricName: "agent_remote_wal_records_read_total", unitName: "",
+                    helpText: "WAL records this endpoint's watcher read, from the WAL's window of what it just wrote (source=\"memory\") or from the segment files (source=\"file\")."),
+                labels: labels + [("source", source)])
+        }
+        recordsFromMemory = recordsRead("memory")
+        recordsFromFiles = recordsRead("file")
         var dropped: [DropReason: Counter] = [:]
         var walDropped: [DropReason: Counter] = [:]
         for reason in DropReason.allCases {

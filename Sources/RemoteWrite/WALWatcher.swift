@@ -31,7 +31,10 @@ struct WALWatcher {
 
         while !Task.isCancelled {
             let headBefore = wal.head
+            let countsBefore = input.counts
             let batch = try await input.read()
+            context.metrics.recordsFromMemory.increment(by: Int64(input.counts.memory - countsBefore.memory))
+            context.metrics.recordsFromFiles.increment(by: Int64(input.counts.files - countsBefore.files))
             var index = 0
             while index < batch.entries.count {
                 if Task.isCancelled { return }

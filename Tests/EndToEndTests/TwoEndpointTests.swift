@@ -119,6 +119,11 @@ struct TwoEndpointTests {
         #expect(
             vmMetricsDuringOutage.sum("agent_remote_write_request_failures_total", ["remote_name": "prometheus"]) == 0,
             "the Prometheus endpoint never failed: \(vmMetricsDuringOutage.lines("agent_remote_write_request_failures_total"))")
+        let fromMemory = vmMetricsDuringOutage.sum("agent_remote_wal_records_read_total", ["remote_name": "prometheus", "source": "memory"])
+        let fromFiles = vmMetricsDuringOutage.sum("agent_remote_wal_records_read_total", ["remote_name": "prometheus", "source": "file"])
+        #expect(
+            fromMemory > fromFiles,
+            "the caught-up endpoint read what the WAL had just written from memory (\(fromMemory) records) rather than from the files (\(fromFiles))")
         #expect(caughtUp, "VictoriaMetrics got every value served before it returned, within 60 s, while the agent ran")
         #expect(hubValues == (1...served).map(Double.init), "Prometheus has every value once, in order: \(hubValues.count) of \(served)")
         #expect(victoria.count == 1, "one series in VictoriaMetrics: \(victoria.map(\.labels))")
