@@ -256,7 +256,12 @@ struct ParserState: Sendable {
         case .openMetrics: start = try skipToSampleOpenMetrics(p)
         }
         guard let start else { return nil }
-        if let end = delimitSeries(p, start, p.count, blanksBeforeLabels: format == .prometheusText) {
+        let delimited: Int?
+        switch format {
+        case .prometheusText: delimited = delimitTextSeries(p, start, p.count)
+        case .openMetrics: delimited = delimitOpenMetricsSeries(p, start, p.count)
+        }
+        if let end = delimited {
             pending = PendingSeries(start: start, end: end, validated: false)
             return start..<end
         }
