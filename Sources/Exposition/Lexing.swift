@@ -107,17 +107,12 @@ func equals(_ p: Bytes, _ start: Int, _ end: Int, _ word: StaticString) -> Bool 
     return true
 }
 
-/// Whether two byte ranges of `p` hold the same bytes.
+/// Whether two byte ranges of `p` hold the same bytes (`memcmp`).
 @inline(__always)
 func sameBytes(_ p: Bytes, _ a: Int, _ aEnd: Int, _ b: Int, _ bEnd: Int) -> Bool {
     guard aEnd - a == bEnd - b else { return false }
-    var i = a, j = b
-    while i < aEnd {
-        if p[i] != p[j] { return false }
-        i += 1
-        j += 1
-    }
-    return true
+    guard aEnd > a, let base = p.baseAddress else { return true }
+    return memcmp(base + a, base + b, aEnd - a) == 0
 }
 
 // MARK: - Scanning 8 bytes at a time
