@@ -353,6 +353,16 @@ func isValidUTF8(_ p: Bytes, _ start: Int, _ end: Int) -> Bool {
 /// division of two exact values, the general path's Clinger case for the same input.
 @inline(__always)
 func parseFloatValue(_ p: Bytes, _ start: Int, _ end: Int) -> Double? {
+    if let (value, stop) = plainDecimalPrefix(p, start, end), stop == end { return value }
+    return parseFloatValueInGeneral(p, start, end)
+}
+
+/// The short path of ``parseFloatValue(_:_:_:)``: the value of the longest prefix of
+/// `p[start..<end]` made of an optional sign and digits with at most one `.`, and where it
+/// stops; nil when that prefix has no digit or more than 15. When it stops at `end` (or where
+/// a token ends), the value is exactly what ``parseFloatValue(_:_:_:)`` gives for the whole.
+@inline(__always)
+func plainDecimalPrefix(_ p: Bytes, _ start: Int, _ end: Int) -> (value: Double, end: Int)? {
     var i = start
     guard i < end else { return nil }
     let negative = p[i] == ASCII.minus
@@ -374,9 +384,9 @@ func parseFloatValue(_ p: Bytes, _ start: Int, _ end: Int) -> Double? {
         }
         i += 1
     }
-    guard i == end, digits > 0, digits <= 15 else { return parseFloatValueInGeneral(p, start, end) }
+    guard digits > 0, digits <= 15 else { return nil }
     let magnitude = fractionDigits > 0 ? Double(mantissa) / exactPowerOfTen(fractionDigits) : Double(mantissa)
-    return negative ? -magnitude : magnitude
+    return (negative ? -magnitude : magnitude, i)
 }
 
 /// 10ᵏ for `1 ≤ k ≤ 15`, exact as a Double (a constant table, no loop).

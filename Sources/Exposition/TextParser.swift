@@ -487,14 +487,21 @@ struct ParserState: Sendable {
             throw fail("unexpected \(describe(p, j, end)) in metric name")
         }
 
-        // Value.
+        // Value: a plain decimal is read in the same pass that finds its end.
         let valueStart = j
-        j = tokenEnd(p, j, end)
-        if j == valueStart {
-            throw fail("expected value, got \(describe(p, j, end))")
-        }
-        guard let value = parseFloatValue(p, valueStart, j) else {
-            throw fail("invalid value \(quoted(p, valueStart, j))")
+        let value: Double
+        if let (plain, stop) = plainDecimalPrefix(p, j, end), stop == end || isBlank(p[stop]) || p[stop] == ASCII.newline {
+            value = plain
+            j = stop
+        } else {
+            j = tokenEnd(p, j, end)
+            if j == valueStart {
+                throw fail("expected value, got \(describe(p, j, end))")
+            }
+            guard let parsed = parseFloatValue(p, valueStart, j) else {
+                throw fail("invalid value \(quoted(p, valueStart, j))")
+            }
+            value = parsed
         }
 
         // Optional timestamp.
