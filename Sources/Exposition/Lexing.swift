@@ -107,17 +107,12 @@ func equals(_ p: Bytes, _ start: Int, _ end: Int, _ word: StaticString) -> Bool 
     return true
 }
 
-/// Whether two byte ranges of `p` hold the same bytes.
+/// Whether two byte ranges of `p` hold the same bytes (`memcmp`).
 @inline(__always)
 func sameBytes(_ p: Bytes, _ a: Int, _ aEnd: Int, _ b: Int, _ bEnd: Int) -> Bool {
     guard aEnd - a == bEnd - b else { return false }
-    var i = a, j = b
-    while i < aEnd {
-        if p[i] != p[j] { return false }
-        i += 1
-        j += 1
-    }
-    return true
+    guard aEnd > a, let base = p.baseAddress else { return true }
+    return memcmp(base + a, base + b, aEnd - a) == 0
 }
 
 // MARK: - Scanning 8 bytes at a time
@@ -216,9 +211,59 @@ func scanText(_ p: Bytes, _ i: Int, _ end: Int) -> (end: Int, nonASCII: Bool) {
 
 // MARK: - Delimiting a series text without validating it
 
-/// The end of the series text (metric name and optional label block) whose metric name starts
-/// at `start`, found without validating it: the name's bytes, then (after blanks when
-/// `blanksBeforeLabels`, as the text format allows) a label block up to its closing `}`, with
+/// Text format: the end of the series text (metric name and optional label block) of the sample
+/// line whose metric name starts at `start`, found from the end of the line without validating
+/// anything: back over trailing blanks, the last token, and blanks; if a `}` comes next, the
+/// series text ends after it; otherwise back over one more token and its blanks. A token here
+/// is a run of bytes other than blanks and `}` (a value or a timestamp holds neither). nil when
+/// the line has fewer tokens than a sample needs; the caller then validates it.
+///
+/// On a valid sample line (`series value [timestamp]`, blanks between, possibly trailing; a
+/// value may follow a label block's `}` with no blank) this returns exactly the end validation
+/// finds: the value and the optional timestamp are the line's last one or two tokens, and the
+/// byte before the value is the series' last byte, a `}` exactly when it has a label block
+/// (metric names hold no `}`); with no block, a line with a timestamp has two tokens after the
+/// name and one without, which the `}` test and the start of the line tell apart. On an invalid
+/// line it may return any end: callers only skip validation for a text whose exact bytes they
+/// have seen validated before, and the rest of the line is always parsed from that end.
+///
+/// It reads each byte of the line once, word by word, to find the newline, and only the last
+/// tokens byte by byte: label values are not looked at.
+func delimitTextSeries(_ p: Bytes, _ start: Int, _ end: Int) -> Int? {
+    guard isMetricNameStart(p[start]) else { return nil }
+    let lineEnd = firstNewline(p, start + 1, end)
+    @inline(__always) func backOverBlanks(_ i: Int) -> Int {
+        var i = i
+        while i > start && isBlank(p[i - 1]) { i -= 1 }
+        return i
+    }
+    @inline(__always) func backOverToken(_ i: Int) -> Int {
+        var i = i
+        while i > start, case let c = p[i - 1], !isBlank(c), c != ASCII.braceClose { i -= 1 }
+        return i
+    }
+    let lastToken = backOverToken(backOverBlanks(lineEnd))
+    guard lastToken > start else { return nil }
+    let afterSeriesOrValue = backOverBlanks(lastToken)
+    if p[afterSeriesOrValue - 1] == ASCII.braceClose { return afterSeriesOrValue }
+    let previousToken = backOverToken(afterSeriesOrValue)
+    // One token before the last, and it starts the line: it is the metric name.
+    if previousToken == start { return afterSeriesOrValue }
+    return backOverBlanks(previousToken)
+}
+
+/// The index of the first newline at or after `i`; `end` when there is none. The C library's
+/// `memchr` (vectorised: a sample line of 150 bytes costs a few dozen instructions).
+@inline(__always)
+func firstNewline(_ p: Bytes, _ i: Int, _ end: Int) -> Int {
+    guard i < end, let base = p.baseAddress else { return end }
+    guard let found = memchr(base + i, Int32(ASCII.newline), end - i) else { return end }
+    return UnsafeRawPointer(found) - UnsafeRawPointer(base)
+}
+
+/// OpenMetrics: the end of the series text (metric name and optional label block) whose metric
+/// name starts at `start`, found without validating it: the name's bytes, then a label block up
+/// to its closing `}`, with
 /// double-quoted values skipped as validation reads them (a backslash escapes the next byte).
 /// nil when the text cannot be delimited that way: no metric name, or the end of the body inside
 /// the label block; the caller then validates it, which throws.
@@ -229,14 +274,12 @@ func scanText(_ p: Bytes, _ i: Int, _ end: Int) -> (end: Int, nonASCII: Bool) {
 /// validation stopped at a byte that cannot follow a series text, and the line is rejected. On
 /// an invalid line it may return any end: callers only skip validation for a text whose exact
 /// bytes they have seen validated before.
-func delimitSeries(_ p: Bytes, _ start: Int, _ end: Int, blanksBeforeLabels: Bool) -> Int? {
+func delimitOpenMetricsSeries(_ p: Bytes, _ start: Int, _ end: Int) -> Int? {
     guard isMetricNameStart(p[start]) else { return nil }
     // The name runs to the first byte that may follow a valid name; its bytes are not checked
     // (on an invalid name validation stops earlier, at a byte no line may have there).
     var i = firstOf(p, start + 1, end, ASCII.braceOpen, ASCII.space, ASCII.tab, ASCII.newline)
-    let nameEnd = i
-    if blanksBeforeLabels { i = skipBlanks(p, i, end) }
-    guard i < end && p[i] == ASCII.braceOpen else { return nameEnd }
+    guard i < end && p[i] == ASCII.braceOpen else { return i }
     i += 1
     // Newlines are not looked for: a text that runs over one is never in a scrape cache (no
     // valid series text holds one), so it is validated, which rejects it.
@@ -302,7 +345,75 @@ func isValidUTF8(_ p: Bytes, _ start: Int, _ end: Int) -> Bool {
 /// sign and `NaN` (no sign), case-insensitively. Rejects hexadecimal floats, underscores, empty
 /// input, trailing garbage and values that overflow a Double (Go reports those as range errors).
 /// Returns nil for invalid input.
+///
+/// The common forms (an optional sign, then up to 15 digits with at most one `.` among or
+/// around them, no exponent) take a short path; everything else, ``parseFloatValueInGeneral(_:_:_:)``.
+/// Both give the same result, bit for bit: with at most 15 digits the integer `m` they spell is
+/// below 2⁵³ (exact as a Double), and `m / 10ᵏ` for `k ≤ 15` is one correctly rounded IEEE
+/// division of two exact values, the general path's Clinger case for the same input.
+@inline(__always)
 func parseFloatValue(_ p: Bytes, _ start: Int, _ end: Int) -> Double? {
+    if let (value, stop) = plainDecimalPrefix(p, start, end), stop == end { return value }
+    return parseFloatValueInGeneral(p, start, end)
+}
+
+/// The short path of ``parseFloatValue(_:_:_:)``: the value of the longest prefix of
+/// `p[start..<end]` made of an optional sign and digits with at most one `.`, and where it
+/// stops; nil when that prefix has no digit or more than 15. When it stops at `end` (or where
+/// a token ends), the value is exactly what ``parseFloatValue(_:_:_:)`` gives for the whole.
+@inline(__always)
+func plainDecimalPrefix(_ p: Bytes, _ start: Int, _ end: Int) -> (value: Double, end: Int)? {
+    var i = start
+    guard i < end else { return nil }
+    let negative = p[i] == ASCII.minus
+    if negative || p[i] == ASCII.plus { i += 1 }
+    var mantissa: UInt64 = 0
+    var digits = 0
+    var fractionDigits = -1  // -1 until a `.` is seen
+    while i < end {
+        let c = p[i]
+        let d = c &- ASCII.zero
+        if d < 10 {
+            mantissa = mantissa &* 10 &+ UInt64(d)
+            digits += 1
+            if fractionDigits >= 0 { fractionDigits += 1 }
+        } else if c == ASCII.dot && fractionDigits < 0 {
+            fractionDigits = 0
+        } else {
+            break
+        }
+        i += 1
+    }
+    guard digits > 0, digits <= 15 else { return nil }
+    let magnitude = fractionDigits > 0 ? Double(mantissa) / exactPowerOfTen(fractionDigits) : Double(mantissa)
+    return (negative ? -magnitude : magnitude, i)
+}
+
+/// 10ᵏ for `1 ≤ k ≤ 15`, exact as a Double (a constant table, no loop).
+@inline(__always)
+private func exactPowerOfTen(_ k: Int) -> Double {
+    switch k {
+    case 1: return 1e1
+    case 2: return 1e2
+    case 3: return 1e3
+    case 4: return 1e4
+    case 5: return 1e5
+    case 6: return 1e6
+    case 7: return 1e7
+    case 8: return 1e8
+    case 9: return 1e9
+    case 10: return 1e10
+    case 11: return 1e11
+    case 12: return 1e12
+    case 13: return 1e13
+    case 14: return 1e14
+    default: return 1e15
+    }
+}
+
+/// ``parseFloatValue(_:_:_:)`` for every form it accepts (exponents, more than 15 digits,
+/// `Inf`, `NaN`): Clinger's fast path where it is exact, the C library's `strtod` otherwise.
+func parseFloatValueInGeneral(_ p: Bytes, _ start: Int, _ end: Int) -> Double? {
     var i = start
     guard i < end else { return nil }
     var negative = false

@@ -63,6 +63,23 @@ public struct TextParser: Sendable {
         self.state = ParserState(format: format)
     }
 
+    /// A parser for `body` in `format` that does not validate again the text format's HELP and
+    /// TYPE lines in `knownMetadataLines` (lines it validated in earlier bodies), and adds those
+    /// it validates; ``takeKnownMetadataLines()`` gives the table back.
+    public init(_ body: [UInt8], format: ExpositionFormat, knownMetadataLines: KnownMetadataLines) {
+        self.init(body, format: format)
+        state.knownLines = knownMetadataLines
+    }
+
+    /// The table of known metadata lines given at init, with the lines validated since added
+    /// (bounded, see ``KnownMetadataLines``); the parser keeps an empty one.
+    public mutating func takeKnownMetadataLines() -> KnownMetadataLines {
+        var lines = state.knownLines ?? KnownMetadataLines()
+        state.knownLines = nil
+        lines.bound(linesInLastBody: state.metadataLinesRead)
+        return lines
+    }
+
     /// Runs `work` on the body's bytes and the state. `body` is borrowed and `state` modified
     /// at once: two different stored properties of `self`, so neither is copied (a copy of
     /// `body` would cost a retain and a release per call).
@@ -237,6 +254,10 @@ struct ParserState: Sendable {
     var pending: PendingSeries?
     /// The series text validated last: ``TextParser/labels(of:into:)`` does not check it again.
     var validatedSeries: Range<Int>?
+    /// Text-format HELP and TYPE lines validated before (nil: validate every line).
+    var knownLines: KnownMetadataLines?
+    /// HELP and TYPE lines read (text format).
+    var metadataLinesRead = 0
 
     init(format: ExpositionFormat) {
         self.format = format
@@ -256,7 +277,12 @@ struct ParserState: Sendable {
         case .openMetrics: start = try skipToSampleOpenMetrics(p)
         }
         guard let start else { return nil }
-        if let end = delimitSeries(p, start, p.count, blanksBeforeLabels: format == .prometheusText) {
+        let delimited: Int?
+        switch format {
+        case .prometheusText: delimited = delimitTextSeries(p, start, p.count)
+        case .openMetrics: delimited = delimitOpenMetricsSeries(p, start, p.count)
+        }
+        if let end = delimited {
             pending = PendingSeries(start: start, end: end, validated: false)
             return start..<end
         }
@@ -332,7 +358,29 @@ struct ParserState: Sendable {
             let isHelp = equals(p, i, keywordEnd, "HELP")
             let isType = !isHelp && equals(p, i, keywordEnd, "TYPE")
             if (isHelp || isType) && keywordEnd < end && isBlank(p[keywordEnd]) {
-                return try metadata(p, skipBlanks(p, keywordEnd, end), end, isHelp: isHelp)
+                metadataLinesRead += 1
+                guard knownLines != nil else {
+                    return try metadata(p, skipBlanks(p, keywordEnd, end), end, isHelp: isHelp, lineStart: nil)
+                }
+                let lineEnd = firstNewline(p, keywordEnd, end)
+                guard lineEnd < end else {
+                    return try metadata(p, skipBlanks(p, keywordEnd, end), end, isHelp: isHelp, lineStart: nil)
+                }
+                let key = knownLines!.key(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(p)[hash..<lineEnd]))
+                guard let shape = knownLines!.shape(key) else {
+                    return try metadata(p, skipBlanks(p, keywordEnd, end), end, isHelp: isHelp, lineStart: (hash, key))
+                }
+                // Seen validated before: what it declares, without checking it again.
+                let name = (hash + Int(shape.nameStart))..<(hash + Int(shape.nameEnd))
+                if let type = shape.type {
+                    typedName = name
+                    typedAs = type
+                    noteMetadata(p, name, type: type)
+                } else {
+                    noteMetadata(p, name, help: (hash + Int(shape.textStart))..<(hash + Int(shape.textEnd)))
+                }
+                line += 1
+                return lineEnd + 1
             }
         }
         // A plain comment: anything but NUL up to the end of the line.
@@ -345,8 +393,12 @@ struct ParserState: Sendable {
         return end
     }
 
-    /// Consumes the rest of a `# HELP` or `# TYPE` line from the metric name at `i`.
-    private mutating func metadata(_ p: Bytes, _ i: Int, _ end: Int, isHelp: Bool) throws(ExpositionError) -> Int {
+    /// Consumes the rest of a `# HELP` or `# TYPE` line from the metric name at `i`. With
+    /// `lineStart` (the line's `#` and its key in ``knownLines``), a line that validates and
+    /// ends with a newline is entered there.
+    private mutating func metadata(
+        _ p: Bytes, _ i: Int, _ end: Int, isHelp: Bool, lineStart: (hash: Int, key: KnownMetadataLines.Key)?
+    ) throws(ExpositionError) -> Int {
         let keyword = isHelp ? "HELP" : "TYPE"
         var i = i
         let nameStart = i
@@ -389,6 +441,14 @@ struct ParserState: Sendable {
             typedAs = type
         }
         noteMetadata(p, nameStart..<nameEnd, type: isHelp ? nil : typedAs, help: isHelp ? textStart..<textEnd : nil)
+        if let lineStart, i < end, i - lineStart.hash < Int(Int32.max) {
+            let o = lineStart.hash
+            knownLines!.insert(
+                lineStart.key,
+                KnownMetadataLines.Shape(
+                    nameStart: Int32(nameStart - o), nameEnd: Int32(nameEnd - o), textStart: Int32(textStart - o),
+                    textEnd: Int32(textEnd - o), type: isHelp ? nil : typedAs))
+        }
         if i < end {
             line += 1
             return i + 1
@@ -427,14 +487,21 @@ struct ParserState: Sendable {
             throw fail("unexpected \(describe(p, j, end)) in metric name")
         }
 
-        // Value.
+        // Value: a plain decimal is read in the same pass that finds its end.
         let valueStart = j
-        j = tokenEnd(p, j, end)
-        if j == valueStart {
-            throw fail("expected value, got \(describe(p, j, end))")
-        }
-        guard let value = parseFloatValue(p, valueStart, j) else {
-            throw fail("invalid value \(quoted(p, valueStart, j))")
+        let value: Double
+        if let (plain, stop) = plainDecimalPrefix(p, j, end), stop == end || isBlank(p[stop]) || p[stop] == ASCII.newline {
+            value = plain
+            j = stop
+        } else {
+            j = tokenEnd(p, j, end)
+            if j == valueStart {
+                throw fail("expected value, got \(describe(p, j, end))")
+            }
+            guard let parsed = parseFloatValue(p, valueStart, j) else {
+                throw fail("invalid value \(quoted(p, valueStart, j))")
+            }
+            value = parsed
         }
 
         // Optional timestamp.

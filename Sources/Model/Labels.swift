@@ -138,35 +138,51 @@ public struct Labels: Sendable, Hashable, CustomStringConvertible {
     public func addingMissing(from other: Labels) -> Labels {
         if other.count == 0 { return self }
         if count == 0 { return other }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + other.bytes.count)
-        var merged = 0
-        bytes.withUnsafeBytes { mine in
+        return bytes.withUnsafeBytes { mine in
             other.bytes.withUnsafeBytes { theirs in
-                var a = LabelsReader(mine), b = LabelsReader(theirs)
-                var x = a.next(), y = b.next()
-                while x != nil || y != nil {
-                    if let (an, av) = x, let (bn, bv) = y {
-                        if Labels.precedes(bn, an) {
-                            LabelsBuilder.encode(name: bn, value: bv, into: &out)
-                            y = b.next()
-                        } else {
-                            LabelsBuilder.encode(name: an, value: av, into: &out)
-                            if an.elementsEqual(bn) { y = b.next() }
-                            x = a.next()
-                        }
-                    } else if let (an, av) = x {
-                        LabelsBuilder.encode(name: an, value: av, into: &out)
-                        x = a.next()
-                    } else if let (bn, bv) = y {
-                        LabelsBuilder.encode(name: bn, value: bv, into: &out)
-                        y = b.next()
-                    }
+                // Two walks of the same merge: the first sizes the result, the second writes it.
+                var size = 0, merged = 0
+                Self.merge(mine, theirs) { name, value in
+                    size += LabelsBuilder.encodedSize(name.count) + LabelsBuilder.encodedSize(value.count)
                     merged += 1
                 }
+                let out = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+                    var writer = LabelsWriter(UnsafeMutableRawBufferPointer(buffer))
+                    Self.merge(mine, theirs) { name, value in writer.write(name: name, value: value) }
+                    initialized = writer.offset
+                }
+                return Labels(trustedBytes: out, count: merged)
             }
         }
-        return Labels(trustedBytes: out, count: merged)
+    }
+
+    /// Calls `body` with the labels of two encoded sets merged in name order; of two labels with
+    /// the same name, only `a`'s.
+    @inline(__always)
+    private static func merge(
+        _ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer,
+        _ body: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Void
+    ) {
+        var ra = LabelsReader(a), rb = LabelsReader(b)
+        var x = ra.next(), y = rb.next()
+        while x != nil || y != nil {
+            if let (an, av) = x, let (bn, bv) = y {
+                if Labels.precedes(bn, an) {
+                    body(bn, bv)
+                    y = rb.next()
+                } else {
+                    body(an, av)
+                    if an.elementsEqual(bn) { y = rb.next() }
+                    x = ra.next()
+                }
+            } else if let (an, av) = x {
+                body(an, av)
+                x = ra.next()
+            } else if let (bn, bv) = y {
+                body(bn, bv)
+                y = rb.next()
+            }
+        }
     }
 
     // MARK: Hashing and order

@@ -50,14 +50,14 @@ public struct LabelsBuilder: Sendable {
     /// Starts a label whose value follows through ``appendToValue(_:)``.
     public mutating func beginLabel(name: UnsafeRawBufferPointer) {
         let nameStart = scratch.count
-        scratch.append(contentsOf: name)
+        Self.appendBytes(name, to: &scratch)
         entries.append(Entry(nameStart: nameStart, nameLength: name.count, valueStart: scratch.count, valueLength: 0))
     }
 
     /// Appends bytes to the value of the label begun last.
     public mutating func appendToValue(_ bytes: UnsafeRawBufferPointer) {
         precondition(!entries.isEmpty, "appendToValue before beginLabel")
-        scratch.append(contentsOf: bytes)
+        Self.appendBytes(bytes, to: &scratch)
         entries[entries.count - 1].valueLength += bytes.count
     }
 
@@ -102,19 +102,21 @@ public struct LabelsBuilder: Sendable {
                 }
                 k = last + 1
             }
-            var out: [UInt8] = []
-            out.reserveCapacity(size)
-            k = 0
-            while k < order.count {
-                var last = k
-                while last + 1 < order.count, name(order[last + 1]).elementsEqual(name(order[k])) { last += 1 }
-                let e = entries[order[last]]
-                if e.valueLength > 0 {
-                    Self.encode(
-                        name: UnsafeRawBufferPointer(rebasing: s[e.nameStart..<(e.nameStart + e.nameLength)]),
-                        value: UnsafeRawBufferPointer(rebasing: s[e.valueStart..<(e.valueStart + e.valueLength)]), into: &out)
+            let out = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+                var writer = LabelsWriter(UnsafeMutableRawBufferPointer(buffer))
+                var k = 0
+                while k < order.count {
+                    var last = k
+                    while last + 1 < order.count, name(order[last + 1]).elementsEqual(name(order[k])) { last += 1 }
+                    let e = entries[order[last]]
+                    if e.valueLength > 0 {
+                        writer.write(
+                            name: UnsafeRawBufferPointer(rebasing: s[e.nameStart..<(e.nameStart + e.nameLength)]),
+                            value: UnsafeRawBufferPointer(rebasing: s[e.valueStart..<(e.valueStart + e.valueLength)]))
+                    }
+                    k = last + 1
                 }
-                k = last + 1
+                initialized = writer.offset
             }
             return Labels(trustedBytes: out, count: count)
         }
@@ -135,19 +137,61 @@ public struct LabelsBuilder: Sendable {
     /// Appends one label, length-prefixed name then value, to `out`.
     @inlinable
     public static func encode(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        appendUVarint(name.count, to: &out)
-        out.append(contentsOf: name)
-        appendUVarint(value.count, to: &out)
-        out.append(contentsOf: value)
+        let start = out.count
+        let size = encodedSize(name.count) + encodedSize(value.count)
+        out.append(contentsOf: repeatElement(0, count: size))
+        out.withUnsafeMutableBytes { buffer in
+            var writer = LabelsWriter(UnsafeMutableRawBufferPointer(rebasing: buffer[start...]))
+            writer.write(name: name, value: value)
+        }
+    }
+
+    /// Appends raw bytes to a byte array with one copy (`append(contentsOf:)` on an
+    /// `UnsafeRawBufferPointer` copies byte by byte; on typed `UInt8` memory it copies at once).
+    /// - Precondition: `bytes` is memory holding `UInt8`s (every buffer here is: array storage,
+    ///   static strings, a scrape body).
+    @inline(__always)
+    static func appendBytes(_ bytes: UnsafeRawBufferPointer, to array: inout [UInt8]) {
+        array.append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
+    }
+}
+
+/// Writes encoded labels (``Labels``' layout) into memory sized beforehand with
+/// ``LabelsBuilder/encodedSize(_:)``: varints and copies, no bounds checks beyond debug builds.
+@usableFromInline
+struct LabelsWriter {
+    @usableFromInline let buffer: UnsafeMutableRawBufferPointer
+    /// Bytes written so far.
+    @usableFromInline var offset = 0
+
+    @inlinable
+    init(_ buffer: UnsafeMutableRawBufferPointer) {
+        self.buffer = buffer
+    }
+
+    /// Writes one label, length-prefixed name then value.
+    /// - Precondition: the buffer has room for it.
+    @inlinable
+    mutating func write(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        write(name)
+        write(value)
     }
 
     @inlinable
-    static func appendUVarint(_ value: Int, to out: inout [UInt8]) {
-        var v = UInt(value)
+    mutating func write(_ string: UnsafeRawBufferPointer) {
+        var v = UInt(string.count)
         while v >= 0x80 {
-            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            buffer[offset] = UInt8(truncatingIfNeeded: v) | 0x80
+            offset += 1
             v >>= 7
         }
-        out.append(UInt8(v))
+        buffer[offset] = UInt8(v)
+        offset += 1
+        let n = string.count
+        assert(offset + n <= buffer.count, "LabelsWriter overflow")
+        if n > 0, let base = buffer.baseAddress, let source = string.baseAddress {
+            (base + offset).copyMemory(from: source, byteCount: n)
+        }
+        offset += n
     }
 }

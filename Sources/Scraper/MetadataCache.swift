@@ -1,3 +1,4 @@
+import Exposition
 import Model
 import WAL
 
@@ -26,6 +27,16 @@ public struct MetadataCache: Sendable {
     private var fingerprint: UInt64?
     private var lastFullAnnouncement: ContinuousClock.Instant?
     private(set) var staged: Staged?
+    /// The target's HELP and TYPE lines validated in earlier scrapes (a hash per line), so the
+    /// parser does not validate an unchanged line again. Lent to each scrape's parser.
+    /// nil before the first scrape and while a parser holds it.
+    var knownLines: KnownMetadataLines?
+
+    /// ``knownLines``, leaving nil in its place (so the parser holds the only copy).
+    mutating func takeKnownLines() -> KnownMetadataLines {
+        defer { knownLines = nil }
+        return knownLines ?? KnownMetadataLines()
+    }
 
     public init() {}
 

@@ -47,7 +47,8 @@ public struct ScrapeAppender: Sendable {
         body: [UInt8], format: ExpositionFormat, timestamp: Int64, now: ContinuousClock.Instant, cache: inout ScrapeCache,
         metadata: inout MetadataCache, to batch: inout AppendBatch
     ) throws -> Counts {
-        var parser = TextParser(body, format: format)
+        var parser = TextParser(body, format: format, knownMetadataLines: metadata.takeKnownLines())
+        defer { metadata.knownLines = parser.takeKnownMetadataLines() }
         var counts = Counts()
         let honorTimestamps = target.config.honorTimestamps
         let limits = target.config.limits
