@@ -640,9 +640,12 @@ struct QueueWALCapTests {
             fixture, endpoints: [endpoint(receiver.url, capacity: 30, maxPerSend: 10)], walConfig: Self.caps)
         let series = nodeSeries(10)
         for scrape in 0..<10 { try await fixture.scrape(series, at: baseTimestamp + Int64(scrape) * 1000) }
+        // The service starts its endpoint in a task of its own.
+        #expect(await eventually(timeout: .seconds(20)) { !running.service.endpoints.isEmpty }, "the endpoint never started")
         let remote = try #require(running.service.endpoints.values.first)
         // The queue holds 30 samples: the watcher waits for room in the record it is pushing.
         try await Task.sleep(for: .seconds(1))
+        #expect(await eventually(timeout: .seconds(20)) { remote.readSegment != nil }, "the watcher never read")
         let segment = try #require(remote.readSegment)
         let start = ContinuousClock.now
         await remote.skipSegments(before: segment, reason: .walMaxSize, timeout: .seconds(10))
