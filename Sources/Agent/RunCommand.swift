@@ -98,6 +98,7 @@ struct RunCommand: AsyncParsableCommand {
         let reloader = ConfigReloader(
             file: configFile, expandEnvironment: expandEnvironment, scraper: scraper, remoteWrite: remoteWrite, pool: blockingIO,
             registry: registry, logger: logger)
+        let memoryReleaser = FreeMemoryReleaser(interval: .seconds(10), clock: clock, pool: blockingIO)
         let server = AdminServer(host: host, port: port, registry: registry, scraper: scraper, reloader: reloader, logger: logger)
 
         logger.info(
@@ -110,7 +111,7 @@ struct RunCommand: AsyncParsableCommand {
         // Graceful shutdown runs in reverse order: reloads stop, the scraper stops, remote write
         // drains, the WAL closes, and the admin server (still serving /metrics meanwhile) goes last.
         let group = ServiceGroup(
-            services: [server, walService, remoteWrite, scraper, reloader],
+            services: [server, walService, remoteWrite, scraper, reloader, memoryReleaser],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
