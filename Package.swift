@@ -198,7 +198,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "ExpositionTests", dependencies: ["Model", "Exposition"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ExpositionTests", dependencies: ["Model", "Exposition", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "WALTests", dependencies: ["Model", "WAL"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RelabelTests", dependencies: ["Model", "Relabel"]),
         .testTarget(

@@ -2,18 +2,7 @@ import Curl
 import Foundation
 import Testing
 
-/// A small seeded generator (SplitMix64), so a failing run can be replayed with `E2E_SEED`.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SeededGenerator {
     static func fromEnvironment() -> (seed: UInt64, generator: SeededGenerator) {
         let seed = ProcessInfo.processInfo.environment["E2E_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1...UInt64(UInt32.max))
         return (seed, SeededGenerator(seed: seed))

@@ -1,4 +1,5 @@
 import Model
+import TestSupport
 import Testing
 
 @testable import Exposition
@@ -6,22 +7,9 @@ import Testing
 /// `nextSeries()` finds a series text without validating it; on every valid line it must end
 /// where validation ends, since a scrape cache keys on those bytes and skips validation for them.
 @Suite struct SeriesDelimitingTests {
-    /// A deterministic generator (SplitMix64), so a failure replays.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
-
     /// A valid text-format line whose label values mix quotes, braces, commas, backslash
     /// escapes and long runs, so that the 8-byte steps meet them at every offset.
-    static func line(_ r: inout Random) -> String {
+    static func line(_ r: inout SeededGenerator) -> String {
         let pieces = ["a", "}", "{", ",", "=", " ", "\\\"", "\\\\", "\\n", "é", "x_y", "0123456789abcdef", "/api/{sku}"]
         var text = "m" + String(repeating: "_", count: r.below(9))
         let labels = r.below(5)
@@ -44,7 +32,7 @@ import Testing
     }
 
     @Test func theSeriesFoundWithoutValidationEndsWhereValidationEnds() throws {
-        var r = Random(state: 12)
+        var r = SeededGenerator(seed: 12)
         for _ in 0..<3000 {
             let body = Array(Self.line(&r).utf8)
             var validating = TextParser(body)

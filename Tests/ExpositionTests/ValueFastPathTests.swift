@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 
 @testable import Exposition
@@ -5,19 +6,6 @@ import Testing
 /// `parseFloatValue` takes a short path for plain integers and decimals; it must give exactly
 /// what the general parser gives (the same bits, or nil for both) on every input.
 @Suite struct ValueFastPathTests {
-    /// A deterministic generator (SplitMix64), so a failure replays.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
-
     /// Both parsers' results on `text`: nil, or the value's bit pattern.
     func results(_ text: String) -> (fast: UInt64?, general: UInt64?) {
         let bytes = Array(text.utf8)
@@ -28,7 +16,7 @@ import Testing
 
     /// A token shaped like a sample value: a sign, digits, a dot and an exponent each present
     /// or not, now and then a stray byte.
-    func token(_ random: inout Random) -> String {
+    func token(_ random: inout SeededGenerator) -> String {
         var s = ""
         switch random.below(6) {
         case 0: s += "-"
@@ -50,7 +38,7 @@ import Testing
     }
 
     @Test func plainIntegersAndDecimalsParseExactlyAsTheGeneralParser() {
-        var random = Random(state: 12)
+        var random = SeededGenerator(seed: 12)
         for _ in 0..<200_000 {
             let text = token(&random)
             let (fast, general) = results(text)
