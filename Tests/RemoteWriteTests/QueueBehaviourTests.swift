@@ -644,8 +644,10 @@ struct QueueWALCapTests {
         #expect(await eventually(timeout: .seconds(20)) { !running.service.endpoints.isEmpty }, "the endpoint never started")
         let remote = try #require(running.service.endpoints.values.first)
         // The queue holds 30 samples: the watcher waits for room in the record it is pushing.
-        try await Task.sleep(for: .seconds(1))
-        #expect(await eventually(timeout: .seconds(20)) { remote.readSegment != nil }, "the watcher never read")
+        #expect(
+            await eventually(timeout: .seconds(20)) {
+                remote.context?.sets.all.contains { $0.queues.contains(where: \.isProducerWaiting) } ?? false
+            }, "the watcher never waited for room: \(remote.debugState)")
         let segment = try #require(remote.readSegment)
         let start = ContinuousClock.now
         await remote.skipSegments(before: segment, reason: .walMaxSize, timeout: .seconds(10))
