@@ -88,33 +88,29 @@ public struct LabelsBuilder: Sendable {
                     order[j + 1] = current
                 }
             }
+            // Keep, in `order[..<count]`, the last entry of each run of equal names when its value
+            // is not empty, and add up their encoded size.
             var size = 0
             var count = 0
             var k = 0
-            // First pass: sizes of the labels kept.
             while k < order.count {
                 var last = k
                 while last + 1 < order.count, name(order[last + 1]).elementsEqual(name(order[k])) { last += 1 }
                 let e = entries[order[last]]
                 if e.valueLength > 0 {
                     size += Self.encodedSize(e.nameLength) + Self.encodedSize(e.valueLength)
+                    order[count] = order[last]
                     count += 1
                 }
                 k = last + 1
             }
             let out = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
                 var writer = LabelsWriter(UnsafeMutableRawBufferPointer(buffer))
-                var k = 0
-                while k < order.count {
-                    var last = k
-                    while last + 1 < order.count, name(order[last + 1]).elementsEqual(name(order[k])) { last += 1 }
-                    let e = entries[order[last]]
-                    if e.valueLength > 0 {
-                        writer.write(
-                            name: UnsafeRawBufferPointer(rebasing: s[e.nameStart..<(e.nameStart + e.nameLength)]),
-                            value: UnsafeRawBufferPointer(rebasing: s[e.valueStart..<(e.valueStart + e.valueLength)]))
-                    }
-                    k = last + 1
+                for i in order[..<count] {
+                    let e = entries[i]
+                    writer.write(
+                        name: UnsafeRawBufferPointer(rebasing: s[e.nameStart..<(e.nameStart + e.nameLength)]),
+                        value: UnsafeRawBufferPointer(rebasing: s[e.valueStart..<(e.valueStart + e.valueLength)]))
                 }
                 initialized = writer.offset
             }

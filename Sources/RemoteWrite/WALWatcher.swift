@@ -119,14 +119,7 @@ struct WALWatcher {
         var highest = Int64.min
         switch entry.record {
         case .series(let list):
-            var start = 0
-            while start < list.count {
-                let end = min(list.count, start + Self.seriesChunk)
-                context.series.withLock { cache in
-                    for index in start..<end { cache.add(list[index]) }
-                }
-                start = end
-            }
+            addSeries(list)
         case .samples(let samples):
             let set = context.sets.current
             let n = set.count
@@ -280,6 +273,18 @@ struct WALWatcher {
 
     /// Reads on to `request.segment`, keeping series and metadata, counting the samples not yet
     /// acknowledged as dropped; then answers the request.
+    /// Adds series to the endpoint's cache, ``seriesChunk`` at a time.
+    private func addSeries(_ list: [SeriesRecord]) {
+        var start = 0
+        while start < list.count {
+            let end = min(list.count, start + Self.seriesChunk)
+            context.series.withLock { cache in
+                for index in start..<end { cache.add(list[index]) }
+            }
+            start = end
+        }
+    }
+
     private func skip(_ input: inout WALInput, to request: SkipRequest) async throws {
         let directory = wal.directory
         let resume = self.resume
@@ -287,14 +292,7 @@ struct WALWatcher {
             try Self.skipBlocking(input.fileReader(), to: request.segment, directory: directory, resume: resume)
         }
         input.adopt(moved)
-        var start = 0
-        while start < series.count {
-            let end = min(series.count, start + Self.seriesChunk)
-            context.series.withLock { cache in
-                for index in start..<end { cache.add(series[index]) }
-            }
-            start = end
-        }
+        addSeries(series)
         if !metadata.isEmpty {
             let table = context.series.withLock { cache in
                 cache.setMetadata(metadata)
