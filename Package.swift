@@ -34,7 +34,7 @@ let package = Package(
 
         // MARK: Safe Swift wrappers over the C libraries
         .target(name: "Snappy", dependencies: ["CSnappy"]),
-        .target(name: "PrometheusProto", dependencies: ["CProtobufC"]),
+        .target(name: "PrometheusProto", dependencies: ["CProtobufC", "Model"]),
         .target(name: "Curl", dependencies: ["CCurl"]),
 
         // MARK: The agent

@@ -1,3 +1,5 @@
+import Model
+
 /// One label pair of a series (`__name__` carries the metric name).
 public struct ProtoLabel: Sendable, Equatable, Hashable {
     /// The label name.
@@ -74,17 +76,8 @@ public struct ProtoTimeSeries: Sendable, Equatable {
 
 /// Metadata for one metric family (`WriteRequest` field 3, as Prometheus sends it).
 public struct ProtoMetricMetadata: Sendable, Equatable {
-    /// The metric family type.
-    public enum MetricType: Int32, Sendable, Equatable, CaseIterable {
-        case unknown = 0
-        case counter = 1
-        case gauge = 2
-        case histogram = 3
-        case gaugeHistogram = 4
-        case summary = 5
-        case info = 6
-        case stateSet = 7
-    }
+    /// The metric family type: the model's, whose numbering is the protocol's.
+    public typealias MetricType = Model.MetricType
 
     /// The metric family type; values this module does not know decode as `.unknown`.
     public var type: MetricType

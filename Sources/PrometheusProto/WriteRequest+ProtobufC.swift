@@ -63,7 +63,7 @@ extension WriteRequest {
             },
             metadata: repeatedField(message.metadata, message.n_metadata) {
                 ProtoMetricMetadata(
-                    type: ProtoMetricMetadata.MetricType(rawValue: Int32(truncatingIfNeeded: $0.type.rawValue)) ?? .unknown,
+                    type: UInt8(exactly: $0.type.rawValue).flatMap(ProtoMetricMetadata.MetricType.init(rawValue:)) ?? .unknown,
                     metricFamilyName: swiftString($0.metric_family_name),
                     help: swiftString($0.help),
                     unit: swiftString($0.unit))

@@ -107,7 +107,7 @@ extension WriteRequestV2 {
                     },
                     metadata: series.metadata.map {
                         ProtoMetadataV2(
-                            type: ProtoMetricMetadata.MetricType(rawValue: Int32(truncatingIfNeeded: $0.pointee.type.rawValue)) ?? .unknown,
+                            type: UInt8(exactly: $0.pointee.type.rawValue).flatMap(ProtoMetricMetadata.MetricType.init(rawValue:)) ?? .unknown,
                             helpRef: $0.pointee.help_ref,
                             unitRef: $0.pointee.unit_ref)
                     })

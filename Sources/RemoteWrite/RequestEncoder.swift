@@ -76,7 +76,7 @@ package struct RequestEncoder {
     package mutating func encodeV1Metadata(_ metadata: [MetricMetadata]) -> [UInt8] {
         let request = WriteRequest(metadata: metadata.map {
             ProtoMetricMetadata(
-                type: ProtoMetricMetadata.MetricType(rawValue: Int32($0.type.rawValue)) ?? .unknown,
+                type: $0.type,
                 metricFamilyName: $0.family, help: $0.help, unit: $0.unit)
         })
         return Snappy.compress(request.serialized())
