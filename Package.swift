@@ -68,12 +68,13 @@ let package = Package(
             dependencies: ["AgentConfig", "Curl"]
         ),
         .target(
-            name: "KubernetesDiscovery",
+            name: "Discovery",
             dependencies: [
                 "AgentConfig",
                 "Transport",
                 "Curl",
                 "Model",
+                "WAL",
                 "Yams",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -83,10 +84,9 @@ let package = Package(
             dependencies: [
                 "AgentConfig",
                 "Transport",
-                "KubernetesDiscovery",
+                "Discovery",
                 "Model",
                 "Relabel",
-                "Yams",
                 "Curl",
                 "Exposition",
                 "WAL",
@@ -207,11 +207,11 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
-            name: "KubernetesDiscoveryTests",
-            dependencies: ["Model", "Curl", "KubernetesDiscovery", "TestSupport"],
+            name: "DiscoveryTests",
+            dependencies: ["AgentConfig", "Model", "Curl", "Discovery", "TestSupport", "WAL"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "ScraperTests", dependencies: ["Model", "Scraper", "TestSupport"]),
+        .testTarget(name: "ScraperTests", dependencies: ["Discovery", "Model", "Scraper", "TestSupport"]),
         .testTarget(name: "AgentConfigTests", dependencies: ["Model", "AgentConfig"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "RemoteWriteTests",

@@ -1,6 +1,6 @@
 import AgentConfig
 import Curl
-import KubernetesDiscovery
+import Discovery
 import Logging
 import Model
 import Prometheus
@@ -9,9 +9,12 @@ import Synchronization
 import WAL
 
 /// Keeps one scrape loop running per target of the current configuration. Targets come from
-/// each job's static configs, file discovery and Kubernetes discovery; a configuration applied
-/// later (a reload) keeps the loops of targets whose job did not change, stops those of removed
-/// targets (their series get staleness markers) and starts new ones.
+/// the ``DiscoveryManager`` (static configs, file and Kubernetes discovery), group by group; a
+/// configuration applied later (a reload) keeps the loops of targets whose job did not change,
+/// stops those of removed targets (their series get staleness markers) and starts new ones.
+///
+/// A discovery update costs in proportion to the groups it changes: only those groups are
+/// relabeled, and only their targets' loops are started or stopped.
 ///
 /// Every loop and discovery provider is a child of the task group in ``run()``, stopped one by
 /// one through its ``StopHandle``; stopping the service stops them all (scrapes in flight are
@@ -21,12 +24,11 @@ import WAL
 public final class ScrapeManager: Service {
     private let wal: WriteAheadLog
     private let transport: HTTPTransport
-    private let pool: BlockingIOPool
     private let clock: any AgentClock
     private let registry: PrometheusCollectorRegistry
     private let logger: Logger
     private let duplicates: Counter
-    private let kubernetesFailures: Counter
+    private let discovery: DiscoveryManager
     private let initialConfiguration: Configuration
     private let state = Mutex(State())
     private let reports = Mutex<[String: ScrapeReport]>([:])
@@ -35,25 +37,71 @@ public final class ScrapeManager: Service {
 
     private enum Command: Sendable {
         case apply(Configuration)
-        /// New target groups from provider `provider` of the pool instance `pool`.
-        case discovered(job: String, pool: Int, provider: Int, groups: [TargetGroup])
+        case discovered([DiscoveryManager.Update])
     }
 
-    /// One job's targets and what discovers them.
+    /// A group of one of a pool's providers.
+    private struct GroupKey: Hashable {
+        var provider: DiscoveryManager.ProviderID
+        var source: String
+    }
+
+    /// What relabeling made of one group's targets.
+    private struct GroupTargets {
+        var active: [Target] = []
+        var dropped: [Labels] = []
+    }
+
+    /// One job's targets.
     private struct Pool {
-        /// Tells this instance of the job's pool from one a reload replaced.
-        var id: Int
         var config: ScrapeConfig
         var client: ScrapeClient
         var metrics: ScrapeMetrics
         var targetsGauge: Gauge
         /// `prometheus_sd_discovered_targets`: active and dropped targets.
         var discoveredGauge: Gauge
-        /// Target groups by provider (0: static configs, 1…: file_sd_configs, then kubernetes_sd_configs).
-        var groups: [Int: [TargetGroup]] = [:]
-        var discovery: [StopHandle] = []
-        var active: [Target] = []
-        var dropped: [Labels] = []
+        var groups: [GroupKey: GroupTargets] = [:]
+        /// How many of the pool's groups have each active target (by id): a target is active while
+        /// one group has it.
+        var targetRefs: [String: Int] = [:]
+        var droppedCount = 0
+
+        var active: [Target] {
+            var seen: Set<String> = []
+            return groups.values.flatMap(\.active).filter { seen.insert($0.id).inserted }
+        }
+
+        /// Replaces the targets of group `key` with `group`'s (none: the group is gone) and
+        /// returns the targets that stopped and started being active in the pool.
+        mutating func set(_ key: GroupKey, to group: TargetGroup?) -> (removed: [Target], added: [Target]) {
+            var next = GroupTargets()
+            if let group, !group.targets.isEmpty {
+                for outcome in Target.targets(for: config, groups: [group]) {
+                    switch outcome {
+                    case .active(let target): next.active.append(target)
+                    case .dropped(let labels): next.dropped.append(labels)
+                    }
+                }
+            }
+            let previous = groups[key] ?? GroupTargets()
+            groups[key] = next.active.isEmpty && next.dropped.isEmpty ? nil : next
+            droppedCount += next.dropped.count - previous.dropped.count
+            var removed: [Target] = []
+            var added: [Target] = []
+            for target in previous.active {
+                let count = targetRefs[target.id, default: 0] - 1
+                targetRefs[target.id] = count > 0 ? count : nil
+                if count <= 0 { removed.append(target) }
+            }
+            for target in next.active {
+                let count = targetRefs[target.id, default: 0] + 1
+                targetRefs[target.id] = count
+                if count == 1 { added.append(target) }
+            }
+            targetsGauge.set(Double(targetRefs.count))
+            discoveredGauge.set(Double(targetRefs.count + droppedCount))
+            return (removed, added)
+        }
     }
 
     /// A running loop, and the flag that tells it whether its target left (staleness markers)
@@ -67,7 +115,6 @@ public final class ScrapeManager: Service {
     private struct State {
         var pools: [String: Pool] = [:]
         var loops: [String: RunningLoop] = [:]
-        var nextPoolID = 0
     }
 
     public init(
@@ -76,18 +123,30 @@ public final class ScrapeManager: Service {
     ) {
         self.wal = wal
         self.transport = transport
-        self.pool = pool
         self.clock = clock
         self.registry = registry
         self.logger = logger
         self.duplicates = ScrapeMetrics.duplicatesCounter(registry: registry)
-        self.kubernetesFailures = registry.makeCounter(
+        let kubernetesFailures = registry.makeCounter(
             descriptor: MetricNameDescriptor(
                 metricName: "prometheus_sd_kubernetes_failures_total", unitName: "",
                 helpText: "The number of failed Kubernetes lists and watches (each is retried)."),
             labels: [])
         initialConfiguration = configuration
-        (commands, commandSink) = AsyncStream.makeStream(of: Command.self)
+        let (commands, commandSink) = AsyncStream.makeStream(of: Command.self)
+        (self.commands, self.commandSink) = (commands, commandSink)
+        discovery = DiscoveryManager(
+            transport: transport, pool: pool, clock: clock, logger: logger,
+            onKubernetesEvent: { kind, event in
+                registry.makeCounter(
+                    descriptor: MetricNameDescriptor(
+                        metricName: "prometheus_sd_kubernetes_events_total", unitName: "",
+                        helpText: "The number of Kubernetes events handled."),
+                    labels: [("role", kind), ("event", event.rawValue)]
+                ).increment()
+            },
+            onKubernetesFailure: { kubernetesFailures.increment() },
+            deliver: { commandSink.yield(.discovered($0)) })
     }
 
     /// Every active target with its last scrape, if it has been scraped.
@@ -99,7 +158,14 @@ public final class ScrapeManager: Service {
 
     /// The discovered labels of targets relabeling dropped, by job.
     public var droppedTargets: [(job: String, discoveredLabels: Labels)] {
-        state.withLock { state in state.pools.values.flatMap { pool in pool.dropped.map { (pool.config.jobName, $0) } } }
+        state.withLock { state in
+            state.pools.values.flatMap { pool in pool.groups.values.flatMap(\.dropped).map { (pool.config.jobName, $0) } }
+        }
+    }
+
+    /// How many discovery providers and shared Kubernetes informers run.
+    public var discoveryCounts: (providers: Int, informers: Int) {
+        (discovery.providerCount, discovery.informers.count)
     }
 
     /// Applies a configuration (a reload): unchanged jobs keep their pools and loops; changed,
@@ -110,6 +176,8 @@ public final class ScrapeManager: Service {
 
     public func run() async throws {
         await withDiscardingTaskGroup { group in
+            let discoveryHandle = StopHandle()
+            group.addTask { [discovery] in await discoveryHandle.run { await discovery.run() } }
             group.addTask { [commandSink] in
                 try? await gracefulShutdown()
                 commandSink.finish()
@@ -119,14 +187,17 @@ public final class ScrapeManager: Service {
                 switch command {
                 case .apply(let configuration):
                     await apply(configuration, in: &group)
-                case .discovered(let job, let poolID, let provider, let groups):
-                    update(job: job, poolID: poolID, provider: provider, groups: groups, in: &group)
+                case .discovered(let updates):
+                    update(updates, in: &group)
                 }
             }
             // Shutdown: no staleness markers (as in Prometheus); scrapes in flight are aborted.
+            // Stopping the providers' jobs stops the providers.
+            _ = await discovery.apply([], in: &group)
+            discoveryHandle.stop()
             let handles = state.withLock { state -> [StopHandle] in
                 defer { state.loops = [:] }
-                return state.loops.values.map(\.handle) + state.pools.values.flatMap(\.discovery)
+                return state.loops.values.map(\.handle)
             }
             for handle in handles { handle.stop() }
         }
@@ -136,97 +207,35 @@ public final class ScrapeManager: Service {
     // MARK: Applying configurations
 
     private func apply(_ configuration: Configuration, in group: inout DiscardingTaskGroup) async {
-        var fileDiscovery: [(job: String, pool: Int, provider: Int, discovery: FileDiscovery)] = []
-        var kubernetes: [(job: String, pool: Int, provider: Int, discoverer: KubernetesDiscoverer)] = []
-        let removedDiscovery = state.withLock { state -> [StopHandle] in
+        let newJobs = state.withLock { state -> Set<String> in
             let wanted = Dictionary(uniqueKeysWithValues: configuration.scrapeConfigs.map { ($0.jobName, $0) })
-            var stopped: [StopHandle] = []
             for (job, pool) in state.pools where wanted[job]?.fingerprint != pool.config.fingerprint {
-                stopped += pool.discovery
                 pool.targetsGauge.set(0.0)
                 pool.discoveredGauge.set(0.0)
                 state.pools[job] = nil
             }
+            var created: Set<String> = []
             for config in configuration.scrapeConfigs where state.pools[config.jobName] == nil {
-                let id = state.nextPoolID
-                state.nextPoolID += 1
-                var pool = makePool(config, id: id)
-                pool.groups[0] = Target.staticGroups(of: config)
-                for (index, fileSD) in config.fileSDConfigs.enumerated() {
-                    fileDiscovery.append((config.jobName, id, index + 1, FileDiscovery(
-                        files: fileSD.files, refreshInterval: fileSD.refreshInterval, logger: logger)))
-                }
-                for (index, sd) in config.kubernetesSDConfigs.enumerated() {
-                    do {
-                        kubernetes.append((config.jobName, id, config.fileSDConfigs.count + 1 + index, try makeDiscoverer(sd)))
-                    } catch {
-                        kubernetesFailures.increment()
-                        logger.error("cannot start kubernetes discovery", metadata: [
-                            "job": "\(config.jobName)", "role": "\(sd.role.rawValue)", "error": "\(error)",
-                        ])
-                    }
-                }
-                state.pools[config.jobName] = pool
+                state.pools[config.jobName] = makePool(config)
+                created.insert(config.jobName)
             }
-            return stopped
+            return created
         }
-        for handle in removedDiscovery { handle.stop() }
-        // File discovery's first read happens here, so a new job starts with its targets (and a
-        // changed job keeps its loops without a gap).
-        var firstReads: [(job: String, pool: Int, provider: Int, groups: [TargetGroup])] = []
-        for entry in fileDiscovery {
-            let groups = (try? await pool.run { entry.discovery.refresh() }) ?? []
-            firstReads.append((entry.job, entry.pool, entry.provider, groups))
-        }
+        let known = await discovery.apply(
+            configuration.scrapeConfigs.map { ($0.jobName, DiscoveryConfig.configs(of: $0)) }, in: &group)
         state.withLock { state in
-            for read in firstReads where state.pools[read.job]?.id == read.pool {
-                state.pools[read.job]!.groups[read.provider] = read.groups
-            }
-            for job in Array(state.pools.keys) { recompute(&state.pools[job]!) }
-        }
-        for (entry, read) in zip(fileDiscovery, firstReads) {
-            let handle = StopHandle()
-            let (job, poolID, provider) = (entry.job, entry.pool, entry.provider)
-            guard attach(handle, job: job, poolID: poolID) else { continue }
-            let (clock, pool, sink) = (clock, pool, commandSink)
-            group.addTask {
-                await handle.run {
-                    await entry.discovery.run(initial: read.groups, clock: clock, pool: pool) { groups in
-                        sink.yield(.discovered(job: job, pool: poolID, provider: provider, groups: groups))
-                    }
-                }
-            }
-        }
-        for entry in kubernetes {
-            let handle = StopHandle()
-            let (job, poolID, provider) = (entry.job, entry.pool, entry.provider)
-            guard attach(handle, job: job, poolID: poolID) else { continue }
-            let sink = commandSink
-            group.addTask {
-                await handle.run {
-                    await entry.discoverer.run { groups in
-                        sink.yield(.discovered(
-                            job: job, pool: poolID, provider: provider,
-                            groups: groups.map { TargetGroup(source: $0.source, targetLabels: $0.targets, labels: $0.labels) }))
-                    }
+            for job in newJobs {
+                for (provider, groups) in known[job] ?? [:] {
+                    for group in groups { _ = state.pools[job]!.set(GroupKey(provider: provider, source: group.source), to: group) }
                 }
             }
         }
         syncLoops(in: &group)
     }
 
-    /// Records a discovery provider's handle with its pool; false if the pool is gone already.
-    private func attach(_ handle: StopHandle, job: String, poolID: Int) -> Bool {
-        state.withLock { state in
-            guard state.pools[job]?.id == poolID else { return false }
-            state.pools[job]!.discovery.append(handle)
-            return true
-        }
-    }
-
-    private func makePool(_ config: ScrapeConfig, id: Int) -> Pool {
+    private func makePool(_ config: ScrapeConfig) -> Pool {
         Pool(
-            id: id, config: config, client: ScrapeClient(config: config),
+            config: config, client: ScrapeClient(config: config),
             metrics: ScrapeMetrics(registry: registry, job: config.jobName, duplicates: duplicates),
             targetsGauge: registry.makeGauge(
                 descriptor: MetricNameDescriptor(
@@ -240,88 +249,99 @@ public final class ScrapeManager: Service {
                 labels: [("config", config.jobName), ("name", "scrape")]))
     }
 
-    private func makeDiscoverer(_ sd: KubernetesSDConfig) throws -> KubernetesDiscoverer {
-        let registry = self.registry
-        let role = sd.role.rawValue
-        let failures = kubernetesFailures
-        return try KubernetesDiscoverer(
-            config: sd, transport: transport, logger: logger,
-            onEvent: { event in
-                registry.makeCounter(
-                    descriptor: MetricNameDescriptor(
-                        metricName: "prometheus_sd_kubernetes_events_total", unitName: "",
-                        helpText: "The number of Kubernetes events handled."),
-                    labels: [("role", role), ("event", event.rawValue)]
-                ).increment()
-            },
-            onFailure: { _ in failures.increment() })
-    }
-
     // MARK: Discovery results
 
-    private func update(job: String, poolID: Int, provider: Int, groups: [TargetGroup], in group: inout DiscardingTaskGroup) {
-        let changed = state.withLock { state -> Bool in
-            guard var pool = state.pools[job], pool.id == poolID, pool.groups[provider] != groups else { return false }
-            pool.groups[provider] = groups
-            recompute(&pool)
-            state.pools[job] = pool
-            return true
-        }
-        if changed { syncLoops(in: &group) }
-    }
-
-    private func recompute(_ pool: inout Pool) {
-        let groups = pool.groups.keys.sorted().flatMap { pool.groups[$0]! }
-        pool.active = []
-        pool.dropped = []
-        var seen: Set<String> = []
-        for outcome in Target.targets(for: pool.config, groups: groups) {
-            switch outcome {
-            case .active(let target):
-                if seen.insert(target.id).inserted { pool.active.append(target) }
-            case .dropped(let labels):
-                pool.dropped.append(labels)
+    /// Applies changed groups: only their targets are relabeled, and only loops of targets that
+    /// left or arrived are stopped or started.
+    private func update(_ updates: [DiscoveryManager.Update], in group: inout DiscardingTaskGroup) {
+        var removed: [Target] = []
+        var added: [Target] = []
+        state.withLock { state in
+            for update in updates {
+                guard state.pools[update.job] != nil else { continue }
+                for changed in update.groups {
+                    let key = GroupKey(provider: update.provider, source: changed.source)
+                    let (gone, new) = state.pools[update.job]!.set(key, to: changed)
+                    removed += gone
+                    added += new
+                }
             }
         }
-        pool.targetsGauge.set(Double(pool.active.count))
-        pool.discoveredGauge.set(Double(pool.active.count + pool.dropped.count))
+        guard !removed.isEmpty || !added.isEmpty else { return }
+        startAndStop(removed: removed, added: added, in: &group)
     }
 
     // MARK: Loops
 
-    /// Starts and stops loops so that exactly the pools' active targets are scraped.
-    private func syncLoops(in group: inout DiscardingTaskGroup) {
+    /// Loops to stop and loops to start, decided under the state lock and carried out after it.
+    private struct LoopChanges {
+        var stopped: [StopHandle] = []
         var started: [(ScrapeLoop, RunningLoop)] = []
-        let stopped = state.withLock { state -> [StopHandle] in
-            var wanted: [String: (Target, Pool)] = [:]
+    }
+
+    /// Starts and stops loops so that exactly the pools' active targets are scraped (after a
+    /// configuration was applied).
+    private func syncLoops(in group: inout DiscardingTaskGroup) {
+        let changes = state.withLock { state -> LoopChanges in
+            var wanted: [String: Target] = [:]
             for pool in state.pools.values {
-                for target in pool.active { wanted[target.id] = (target, pool) }
+                for target in pool.active where wanted[target.id] == nil { wanted[target.id] = target }
             }
-            var stopped: [StopHandle] = []
-            for (id, loop) in state.loops {
-                if let (target, _) = wanted[id], target.config.fingerprint == loop.target.config.fingerprint,
-                    target.interval == loop.target.interval, target.timeout == loop.target.timeout
-                { continue }
-                // Gone from discovery: its series go stale. Same target under a changed config: it
-                // restarts and keeps its series, without markers.
-                loop.removed.value.store(wanted[id] == nil, ordering: .relaxed)
-                stopped.append(loop.handle)
-                state.loops[id] = nil
-                if wanted[id] == nil { reports.withLock { $0[id] = nil } }
+            var changes = LoopChanges()
+            for id in state.loops.keys where wanted[id] == nil {
+                stopLoop(id, targetLeft: true, in: &state, &changes)
             }
-            for (id, (target, pool)) in wanted where state.loops[id] == nil {
-                let loop = ScrapeLoop(
-                    target: target, client: pool.client, wal: wal, transport: transport, clock: clock, metrics: pool.metrics,
-                    logger: logger,
-                    onReport: { [weak self] target, report in self?.reports.withLock { $0[target.id] = report } })
-                let running = RunningLoop(target: target, handle: StopHandle(), removed: Atomic<Bool>.Box(false))
-                state.loops[id] = running
-                started.append((loop, running))
-            }
-            return stopped
+            for target in wanted.values { reconcile(target, in: &state, &changes) }
+            return changes
         }
-        for handle in stopped { handle.stop() }
-        for (loop, running) in started {
+        carryOut(changes, in: &group)
+    }
+
+    /// Stops the loops of targets that left their pool and starts those of targets that arrived.
+    private func startAndStop(removed: [Target], added: [Target], in group: inout DiscardingTaskGroup) {
+        let changes = state.withLock { state -> LoopChanges in
+            var changes = LoopChanges()
+            let arrived = Set(added.map(\.id))
+            for target in removed where !arrived.contains(target.id) {
+                stopLoop(target.id, targetLeft: true, in: &state, &changes)
+            }
+            for target in added { reconcile(target, in: &state, &changes) }
+            return changes
+        }
+        carryOut(changes, in: &group)
+    }
+
+    /// Stops a target's loop: with staleness markers when the target left discovery, without
+    /// when the same target restarts under a changed configuration (it keeps its series).
+    private func stopLoop(_ id: String, targetLeft: Bool, in state: inout State, _ changes: inout LoopChanges) {
+        guard let loop = state.loops.removeValue(forKey: id) else { return }
+        loop.removed.value.store(targetLeft, ordering: .relaxed)
+        changes.stopped.append(loop.handle)
+        if targetLeft { reports.withLock { $0[id] = nil } }
+    }
+
+    /// Makes `target`'s loop run with its current configuration: kept if it does, restarted if
+    /// its configuration, interval or timeout changed, started if there is none.
+    private func reconcile(_ target: Target, in state: inout State, _ changes: inout LoopChanges) {
+        if let loop = state.loops[target.id] {
+            if target.config.fingerprint == loop.target.config.fingerprint, target.interval == loop.target.interval,
+                target.timeout == loop.target.timeout
+            { return }
+            stopLoop(target.id, targetLeft: false, in: &state, &changes)
+        }
+        guard let pool = state.pools[target.job] else { return }
+        let loop = ScrapeLoop(
+            target: target, client: pool.client, wal: wal, transport: transport, clock: clock, metrics: pool.metrics,
+            logger: logger,
+            onReport: { [weak self] target, report in self?.reports.withLock { $0[target.id] = report } })
+        let running = RunningLoop(target: target, handle: StopHandle(), removed: Atomic<Bool>.Box(false))
+        state.loops[target.id] = running
+        changes.started.append((loop, running))
+    }
+
+    private func carryOut(_ changes: LoopChanges, in group: inout DiscardingTaskGroup) {
+        for handle in changes.stopped { handle.stop() }
+        for (loop, running) in changes.started {
             let (handle, removed) = (running.handle, running.removed)
             group.addTask {
                 await handle.run { await loop.run(targetRemoved: { removed.value.load(ordering: .relaxed) }) }

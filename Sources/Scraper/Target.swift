@@ -1,4 +1,5 @@
 import AgentConfig
+import Discovery
 import Relabel
 import Model
 import WAL
@@ -48,16 +49,10 @@ public struct Target: Sendable, Equatable {
 
     /// The targets of a scrape config's `static_configs`, relabeled.
     public static func targets(for config: ScrapeConfig) -> [Target] {
-        targets(for: config, groups: staticGroups(of: config)).compactMap {
+        guard case .static(let groups) = DiscoveryConfig.configs(of: config).first else { return [] }
+        return targets(for: config, groups: groups).compactMap {
             if case .active(let target) = $0 { return target }
             return nil
-        }
-    }
-
-    /// The static configs as target groups.
-    public static func staticGroups(of config: ScrapeConfig) -> [TargetGroup] {
-        config.staticConfigs.enumerated().map { index, group in
-            TargetGroup(source: "static/\(index)", targets: group.targets, labels: group.labels)
         }
     }
 

@@ -1,3 +1,4 @@
+import Discovery
 import Model
 import AgentConfig
 import Relabel
@@ -16,7 +17,7 @@ import WAL
     }
 
     func outcomes(_ config: ScrapeConfig, labels: Labels = .empty, targets: [String] = ["10.0.0.1:8080"]) -> [Target.Outcome] {
-        Target.targets(for: config, groups: [TargetGroup(source: "test/0", targets: targets, labels: labels)])
+        Target.targets(for: config, groups: [TargetGroup(source: "test/0", addresses: targets, labels: labels)])
     }
 
     func active(_ outcomes: [Target.Outcome]) -> [Target] {

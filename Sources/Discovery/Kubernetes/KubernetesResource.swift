@@ -41,6 +41,8 @@ public protocol KubernetesResource: Codable, Sendable {
     static var clusterPath: String { get }
     /// The collection's path in one namespace, e.g. `/api/v1/namespaces/NS/pods`.
     static func namespacedPath(_ namespace: String) -> String
+    /// The resource's role name in Prometheus's terms (`pod`, `endpointslice`, …).
+    static var kind: String { get }
     var metadata: ObjectMeta { get }
 }
 

@@ -215,7 +215,7 @@ public final class FileDiscovery: Sendable {
         }
         return .success(parsed.enumerated().map { index, group in
             TargetGroup(
-                source: "\(path):\(index)", targets: group.targets,
+                source: "\(path):\(index)", addresses: group.targets,
                 labels: group.labels.setting(filepathLabel, to: path))
         })
     }
@@ -268,7 +268,7 @@ public final class FileDiscovery: Sendable {
     // MARK: YAML
 
     private static func parseYAML(_ text: String) throws(ParseError) -> [(targets: [String], labels: Labels)] {
-        let root: Node?
+        let root: Yams.Node?
         do {
             root = try Yams.compose(yaml: text)
         } catch {
@@ -324,14 +324,14 @@ public final class FileDiscovery: Sendable {
         return result
     }
 
-    private static func isNull(_ node: Node) -> Bool {
+    private static func isNull(_ node: Yams.Node) -> Bool {
         if case .scalar(let scalar) = node, scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
             return true
         }
         return false
     }
 
-    private static func kind(of node: Node) -> String {
+    private static func kind(of node: Yams.Node) -> String {
         switch node {
         case .scalar: return "a scalar"
         case .mapping: return "a mapping"

@@ -34,9 +34,9 @@ public enum PodRole {
     /// - Parameters:
     ///   - node: the pod's node (`spec.nodeName`), with `attach_metadata.node`: its labels go on the group.
     ///   - namespace: the pod's namespace object, with `attach_metadata.namespace`: its labels go on the group.
-    public static func groups(for pod: Pod, node: Node? = nil, namespace namespaceObject: Namespace? = nil) -> DiscoveredGroup {
+    public static func groups(for pod: Pod, node: Node? = nil, namespace namespaceObject: Namespace? = nil) -> TargetGroup {
         let namespace = pod.metadata.namespace ?? ""
-        var group = DiscoveredGroup(source: source(namespace: namespace, name: pod.metadata.name))
+        var group = TargetGroup(source: source(namespace: namespace, name: pod.metadata.name))
         guard let podIP = pod.status?.podIP, !podIP.isEmpty else { return group }
 
         var labels = podLabels(pod)

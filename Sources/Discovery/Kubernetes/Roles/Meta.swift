@@ -1,26 +1,5 @@
 import Model
 
-/// A target group as Kubernetes discovery builds it: Prometheus's `targetgroup.Group`, where
-/// every target carries its own label set (with `__address__`) and the group carries labels
-/// shared by all its targets.
-///
-/// A group with no targets and no labels, under a source that was reported before, tells the
-/// consumer that the object is gone (or, for a pod, has no IP yet): its targets must be dropped.
-public struct DiscoveredGroup: Sendable, Equatable {
-    /// Unique per object and role, e.g. `pod/flux-system/source-controller-7d9c7b5b4-x2x9p`.
-    public var source: String
-    /// Each target's own labels, including `__address__`, in the order Prometheus builds them.
-    public var targets: [Labels]
-    /// Labels shared by every target of the group; a target's own label of the same name wins.
-    public var labels: Labels
-
-    public init(source: String, targets: [Labels] = [], labels: Labels = .empty) {
-        self.source = source
-        self.targets = targets
-        self.labels = labels
-    }
-}
-
 /// A label set while it is being built, as Go's `model.LabelSet`: assignment replaces, `merge`
 /// lets the other set win. Empty values are kept here and dropped by `Labels` at the end, which
 /// is what an empty value means to Prometheus anyway.

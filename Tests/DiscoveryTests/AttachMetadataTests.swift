@@ -3,7 +3,7 @@ import AgentConfig
 import Foundation
 import Testing
 
-@testable import KubernetesDiscovery
+@testable import Discovery
 
 // `attach_metadata` (Prometheus discovery/kubernetes): `node` merges the labels
 // `addNodeLabels` builds from the target's node (node_name, node_label_*, node_labelpresent_*,
@@ -70,7 +70,7 @@ import Testing
         var pod = try roleFixture("pod-podinfo-kind-worker", as: Pod.self)
         pod.status?.podIP = nil
         let node = try roleFixture("node-kind-worker", as: Node.self)
-        #expect(PodRole.groups(for: pod, node: node) == DiscoveredGroup(source: "pod/apps/podinfo-6b8f9c7d4-abcde"))
+        #expect(PodRole.groups(for: pod, node: node) == TargetGroup(source: "pod/apps/podinfo-6b8f9c7d4-abcde"))
     }
 
     @Test func endpointSliceTargetsGetTheirNodesLabels() throws {

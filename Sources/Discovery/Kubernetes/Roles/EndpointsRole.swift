@@ -24,7 +24,7 @@ public enum EndpointsRole {
     /// (`attach_metadata.namespace`, the endpoints' namespace object) add their labels.
     public static func groups(
         for endpoints: Endpoints, services: [KubernetesService], pods: [Pod], nodes: [Node] = [], namespace: Namespace? = nil
-    ) -> DiscoveredGroup {
+    ) -> TargetGroup {
         let lookup = ObjectLookup(services: services, pods: pods, nodes: nodes)
         return groups(for: endpoints, service: lookup.service, pod: lookup.pod, node: lookup.node, namespace: namespace)
     }
@@ -37,7 +37,7 @@ public enum EndpointsRole {
         pod: (_ namespace: String, _ name: String) -> Pod?,
         node: (_ name: String) -> Node? = { _ in nil },
         namespace namespaceObject: Namespace? = nil
-    ) -> DiscoveredGroup {
+    ) -> TargetGroup {
         let namespace = endpoints.metadata.namespace ?? ""
         let name = endpoints.metadata.name
 
@@ -110,7 +110,7 @@ public enum EndpointsRole {
         }
 
         targets += seenPods.uncoveredPortTargets()
-        return DiscoveredGroup(
+        return TargetGroup(
             source: source(namespace: namespace, name: name), targets: targets.map(\.labels), labels: groupLabels.labels)
     }
 

@@ -5,7 +5,7 @@ import Logging
 import TestSupport
 import Testing
 
-@testable import KubernetesDiscovery
+@testable import Discovery
 
 /// The discoverer against the fake API server (the real JSON API): per role, the groups it
 /// reports equal the role builders' groups for the same objects (whose exact labels RoleTests
@@ -23,22 +23,36 @@ import Testing
         return (json["items"] as? [[String: Any]]) ?? [json]
     }
 
-    /// Runs a discoverer for `role` against `server` until `until` holds for its latest groups.
+    /// Runs a discoverer for `role` against `server` until `until` holds for its current groups
+    /// (the last reported group of each source, without the empty ones).
     static func discover(
-        _ role: KubernetesSDConfig.Role, server: FakeKubernetesAPIServer, until: @escaping @Sendable ([DiscoveredGroup]) -> Bool,
+        _ role: KubernetesSDConfig.Role, server: FakeKubernetesAPIServer, until: @escaping @Sendable ([TargetGroup]) -> Bool,
         whileRunning: @Sendable () async throws -> Void = {}
-    ) async throws -> [DiscoveredGroup] {
+    ) async throws -> [TargetGroup] {
         var config = KubernetesSDConfig(role: role)
         config.apiServer = server.url
         config.httpClient.authorization = Authorization(credentials: .inline("t0ken"))
-        let discoverer = try KubernetesDiscoverer(config: config, transport: HTTPTransport(), batchInterval: .milliseconds(100), logger: Logger(label: "test"))
-        let latest = Locked<[DiscoveredGroup]>([])
-        let task = Task { await discoverer.run { groups in latest.withLock { $0 = groups } } }
+        let informers = SharedInformers(transport: HTTPTransport(), logger: Logger(label: "test"))
+        let discoverer = try KubernetesDiscoverer(config: config, informers: informers)
+        let current = Locked<[String: TargetGroup]>([:])
+        let task = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await informers.run() }
+                group.addTask {
+                    await discoverer.run { groups in
+                        current.withLock { current in
+                            for group in groups { current[group.source] = group.targets.isEmpty ? nil : group }
+                        }
+                    }
+                }
+            }
+        }
         defer { task.cancel() }
+        func groups() -> [TargetGroup] { current.value.values.sorted { $0.source < $1.source } }
         try await whileRunning()
-        let reached = await eventually(timeout: .seconds(20)) { until(latest.value) }
-        #expect(reached, "groups: \(latest.value.map(\.source))")
-        return latest.value
+        let reached = await eventually(timeout: .seconds(20)) { until(groups()) }
+        #expect(reached, "groups: \(groups().map(\.source))")
+        return groups()
     }
 
     @Test func podRoleMatchesTheBuildersAndFollowsWatchEvents() async throws {

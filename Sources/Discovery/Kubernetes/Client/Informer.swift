@@ -49,10 +49,11 @@ public enum InformerEventKind: String, Sendable, CaseIterable {
 ///
 /// The store is keyed by `namespace/name` (`name` for cluster-scoped objects).
 ///
-/// Callbacks (`onChange`, `onEvent`, `onFailure`) are called one at a time and in order, from
-/// the task running ``run()``; they must return quickly (hand the
-/// snapshot to a stream or a task). `onChange` gets the whole store after every list and every
-/// batch of watch events that changed it (bookmarks alone do not call it).
+/// Callbacks (`onChange`, `onChanges`, `onEvent`, `onFailure`) are called one at a time and in
+/// order, from the task running ``run()``; they must return quickly (hand the snapshot to a
+/// stream or a task). After every list and every batch of watch events that changed the store
+/// (bookmarks alone call neither), `onChanges` gets what changed (a list: an upsert per item and
+/// a delete per key it no longer has) and `onChange` the whole store.
 public final class Informer<Object: KubernetesResource>: Sendable {
     public typealias Store = [String: Object]
 
@@ -72,6 +73,7 @@ public final class Informer<Object: KubernetesResource>: Sendable {
     private let watchTimeout: @Sendable () -> Duration
     private let logger: Logger
     private let onChange: @Sendable (Store) -> Void
+    private let onChanges: @Sendable ([InformerChange<Object>]) -> Void
     private let onEvent: @Sendable (InformerEventKind) -> Void
     private let onFailure: @Sendable (any Error) -> Void
     private let state = Mutex(State())
@@ -81,6 +83,7 @@ public final class Informer<Object: KubernetesResource>: Sendable {
     ///   - watchTimeout: The `timeoutSeconds` asked for each watch; the default is random
     ///     between 5 and 10 minutes, as client-go does, so many agents do not reconnect at once.
     ///   - onChange: The whole store after each applied list or event batch.
+    ///   - onChanges: What each applied list or event batch changed.
     ///   - onEvent: One call per applied add/update/delete (a list counts as adds, updates and
     ///     deletes against the previous store), for the events counter.
     ///   - onFailure: Every failed list or watch (the informer retries by itself).
@@ -89,7 +92,8 @@ public final class Informer<Object: KubernetesResource>: Sendable {
         backoff: Backoff = Backoff(),
         watchTimeout: @escaping @Sendable () -> Duration = { .seconds(Int.random(in: 300...600)) },
         logger: Logger = Logger(label: "kubernetes.informer"),
-        onChange: @escaping @Sendable (Store) -> Void,
+        onChange: @escaping @Sendable (Store) -> Void = { _ in },
+        onChanges: @escaping @Sendable ([InformerChange<Object>]) -> Void = { _ in },
         onEvent: @escaping @Sendable (InformerEventKind) -> Void = { _ in },
         onFailure: @escaping @Sendable (any Error) -> Void = { _ in }
     ) {
@@ -101,6 +105,7 @@ public final class Informer<Object: KubernetesResource>: Sendable {
         self.watchTimeout = watchTimeout
         self.logger = logger
         self.onChange = onChange
+        self.onChanges = onChanges
         self.onEvent = onEvent
         self.onFailure = onFailure
     }
@@ -199,15 +204,19 @@ public final class Informer<Object: KubernetesResource>: Sendable {
     /// Replaces the store with a list's items.
     private func replace(with list: KubernetesList<Object>) {
         var kinds: [InformerEventKind] = []
+        var changes: [InformerChange<Object>] = []
+        changes.reserveCapacity(list.items.count)
         let snapshot = state.withLock { state -> Store in
             var store = Store(minimumCapacity: list.items.count)
             for item in list.items {
                 let key = Self.key(item)
                 kinds.append(state.store[key] == nil ? .add : .update)
+                changes.append(.upsert(key: key, item))
                 store[key] = item
             }
             for key in state.store.keys where store[key] == nil {
                 kinds.append(.delete)
+                changes.append(.delete(key: key))
             }
             state.store = store
             state.resourceVersion = list.metadata.resourceVersion ?? state.resourceVersion
@@ -217,21 +226,28 @@ public final class Informer<Object: KubernetesResource>: Sendable {
             return store
         }
         kinds.forEach(onEvent)
+        onChanges(changes)
         onChange(snapshot)
     }
 
     /// Applies a batch of watch events.
     private func apply(_ events: [WatchEvent<Object>]) {
         var kinds: [InformerEventKind] = []
+        var changes: [InformerChange<Object>] = []
         let snapshot = state.withLock { state -> Store? in
             for event in events {
                 switch event {
                 case .added(let object), .modified(let object):
                     let key = Self.key(object)
                     kinds.append(state.store[key] == nil ? .add : .update)
+                    changes.append(.upsert(key: key, object))
                     state.store[key] = object
                 case .deleted(let object):
-                    if state.store.removeValue(forKey: Self.key(object)) != nil { kinds.append(.delete) }
+                    let key = Self.key(object)
+                    if state.store.removeValue(forKey: key) != nil {
+                        kinds.append(.delete)
+                        changes.append(.delete(key: key))
+                    }
                 case .bookmark:
                     break
                 }
@@ -240,6 +256,8 @@ public final class Informer<Object: KubernetesResource>: Sendable {
             return kinds.isEmpty && !events.contains(where: { $0.object != nil }) ? nil : state.store
         }
         kinds.forEach(onEvent)
-        if let snapshot { onChange(snapshot) }
+        guard let snapshot else { return }
+        if !changes.isEmpty { onChanges(changes) }
+        onChange(snapshot)
     }
 }

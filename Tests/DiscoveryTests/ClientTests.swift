@@ -1,13 +1,14 @@
 import AgentConfig
 import Curl
 import Foundation
-import KubernetesDiscovery
+import Discovery
 import Testing
 import TestSupport
 
 /// A minimal resource, independent of the real models.
 struct ClientTestPod: KubernetesResource, Equatable {
     static let clusterPath = "/api/v1/pods"
+    static let kind = "pod"
     static func namespacedPath(_ namespace: String) -> String { "/api/v1/namespaces/\(namespace)/pods" }
 
     struct Spec: Codable, Sendable, Equatable {

@@ -2,7 +2,7 @@ import Model
 import Foundation
 import Testing
 
-@testable import KubernetesDiscovery
+@testable import Discovery
 
 // Expected label sets follow Prometheus's discovery/kubernetes/{pod,node,service,ingress}.go and
 // the expectations of its *_test.go files. Labels with an empty value are absent here: `Labels`
@@ -24,7 +24,7 @@ func labelSet(_ parts: [String: String]...) -> Labels {
 }
 
 /// Compares a group with the expected one target by target, so that a failure names the target.
-func expectGroup(_ group: DiscoveredGroup?, _ expected: DiscoveredGroup, sourceLocation: SourceLocation = #_sourceLocation) {
+func expectGroup(_ group: TargetGroup?, _ expected: TargetGroup, sourceLocation: SourceLocation = #_sourceLocation) {
     guard let group else {
         Issue.record("no group, expected \(expected.source)", sourceLocation: sourceLocation)
         return
@@ -41,7 +41,7 @@ func expectGroup(_ group: DiscoveredGroup?, _ expected: DiscoveredGroup, sourceL
 
 struct PodCase: Sendable, CustomTestStringConvertible {
     var fixture: String
-    var expected: DiscoveredGroup
+    var expected: TargetGroup
     var testDescription: String { fixture }
 }
 
@@ -70,7 +70,7 @@ struct PodCase: Sendable, CustomTestStringConvertible {
     static let cases: [PodCase] = [
         PodCase(
             fixture: "pod-source-controller",
-            expected: DiscoveredGroup(
+            expected: TargetGroup(
                 source: "pod/flux-system/source-controller-6ff87cb475-4x5vj",
                 targets: [
                     sourceControllerTarget("9090", "http"),
@@ -101,7 +101,7 @@ struct PodCase: Sendable, CustomTestStringConvertible {
             )),
         PodCase(
             fixture: "pod-checkout-multi-container",
-            expected: DiscoveredGroup(
+            expected: TargetGroup(
                 source: "pod/shop/checkout-0",
                 targets: [
                     labelSet([
@@ -200,7 +200,7 @@ struct PodCase: Sendable, CustomTestStringConvertible {
             )),
         PodCase(
             fixture: "pod-nightly-report-no-ports",
-            expected: DiscoveredGroup(
+            expected: TargetGroup(
                 source: "pod/batch-jobs/nightly-report-28876320-5xk2p",
                 targets: [
                     labelSet([
@@ -245,7 +245,7 @@ struct PodCase: Sendable, CustomTestStringConvertible {
             metadata: ObjectMeta(name: "web-0", namespace: "default"),
             spec: PodSpec(containers: [Container(name: "web", ports: [ContainerPort(containerPort: 80)])]),
             status: PodStatus(phase: "Pending"))
-        #expect(PodRole.groups(for: pod) == DiscoveredGroup(source: "pod/default/web-0"))
+        #expect(PodRole.groups(for: pod) == TargetGroup(source: "pod/default/web-0"))
         #expect(PodRole.source(namespace: "default", name: "web-0") == "pod/default/web-0")
     }
 
@@ -278,7 +278,7 @@ struct PodCase: Sendable, CustomTestStringConvertible {
                 ]))
         expectGroup(
             PodRole.groups(for: pod),
-            DiscoveredGroup(
+            TargetGroup(
                 source: "pod/default/testpod",
                 targets: [
                     labelSet([
@@ -407,7 +407,7 @@ struct PodCase: Sendable, CustomTestStringConvertible {
         let node: Node = try roleFixture("node-kind-worker")
         expectGroup(
             NodeRole.groups(for: node),
-            DiscoveredGroup(
+            TargetGroup(
                 source: "node/kind-worker",
                 targets: [
                     labelSet([
@@ -468,7 +468,7 @@ struct PodCase: Sendable, CustomTestStringConvertible {
                 daemonEndpoints: .init(kubeletEndpoint: .init(port: 10250))))
         expectGroup(
             NodeRole.groups(for: node),
-            DiscoveredGroup(
+            TargetGroup(
                 source: "node/test",
                 targets: [
                     labelSet([
@@ -505,7 +505,7 @@ struct PodCase: Sendable, CustomTestStringConvertible {
         let service: KubernetesService = try roleFixture("service-podinfo")
         expectGroup(
             ServiceRole.groups(for: service),
-            DiscoveredGroup(
+            TargetGroup(
                 source: "svc/apps/podinfo",
                 targets: [
                     labelSet([
@@ -580,7 +580,7 @@ struct PodCase: Sendable, CustomTestStringConvertible {
         let ingress: Ingress = try roleFixture("ingress-podinfo")
         expectGroup(
             IngressRole.groups(for: ingress),
-            DiscoveredGroup(
+            TargetGroup(
                 source: "ingress/apps/podinfo",
                 targets: [
                     Self.target("podinfo.example.com", "https", "/"),

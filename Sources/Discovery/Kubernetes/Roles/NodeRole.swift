@@ -16,7 +16,7 @@ public enum NodeRole {
 
     /// The node's group, or nil when the node has no address of a known type; Prometheus then
     /// logs a warning and sends nothing, leaving what it reported before in place.
-    public static func groups(for node: Node) -> DiscoveredGroup? {
+    public static func groups(for node: Node) -> TargetGroup? {
         var addressesByType: [String: [String]] = [:]
         for address in node.status?.addresses ?? [] {
             addressesByType[address.type, default: []].append(address.address)
@@ -36,6 +36,6 @@ public enum NodeRole {
         for (type, addresses) in addressesByType {
             target[Meta.sanitize(addressPrefix + type)] = addresses[0]
         }
-        return DiscoveredGroup(source: source(name: node.metadata.name), targets: [target.labels], labels: labels.labels)
+        return TargetGroup(source: source(name: node.metadata.name), targets: [target.labels], labels: labels.labels)
     }
 }

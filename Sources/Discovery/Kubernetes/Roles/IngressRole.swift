@@ -15,7 +15,7 @@ public enum IngressRole {
 
     /// The ingress's group; `namespace` (with `attach_metadata.namespace`) adds the labels of
     /// the ingress's namespace object to it.
-    public static func groups(for ingress: Ingress, namespace namespaceObject: Namespace? = nil) -> DiscoveredGroup {
+    public static func groups(for ingress: Ingress, namespace namespaceObject: Namespace? = nil) -> TargetGroup {
         let namespace = ingress.metadata.namespace ?? ""
         var labels: LabelMap = [Meta.namespace: namespace]
         if let cls = ingress.spec?.ingressClassName {
@@ -23,7 +23,7 @@ public enum IngressRole {
         }
         Meta.addObjectMetaLabels(&labels, ingress.metadata, role: "ingress")
         Meta.addNamespaceLabels(&labels, namespaceObject)
-        var group = DiscoveredGroup(source: source(namespace: namespace, name: ingress.metadata.name), labels: labels.labels)
+        var group = TargetGroup(source: source(namespace: namespace, name: ingress.metadata.name), labels: labels.labels)
 
         let tlsHosts = (ingress.spec?.tls ?? []).flatMap { $0.hosts ?? [] }
         for rule in ingress.spec?.rules ?? [] {

@@ -33,7 +33,7 @@ public enum EndpointSliceRole {
     /// namespace object) add their labels.
     public static func groups(
         for slice: EndpointSlice, services: [KubernetesService], pods: [Pod], nodes: [Node] = [], namespace: Namespace? = nil
-    ) -> DiscoveredGroup {
+    ) -> TargetGroup {
         let lookup = ObjectLookup(services: services, pods: pods, nodes: nodes)
         return groups(for: slice, service: lookup.service, pod: lookup.pod, node: lookup.node, namespace: namespace)
     }
@@ -45,7 +45,7 @@ public enum EndpointSliceRole {
         pod: (_ namespace: String, _ name: String) -> Pod?,
         node: (_ name: String) -> Node? = { _ in nil },
         namespace namespaceObject: Namespace? = nil
-    ) -> DiscoveredGroup {
+    ) -> TargetGroup {
         let namespace = slice.metadata.namespace ?? ""
 
         var groupLabels: LabelMap = [Meta.namespace: namespace, addressType: slice.addressType]
@@ -123,7 +123,7 @@ public enum EndpointSliceRole {
         }
 
         targets += seenPods.uncoveredPortTargets()
-        return DiscoveredGroup(
+        return TargetGroup(
             source: source(namespace: namespace, name: slice.metadata.name), targets: targets.map(\.labels),
             labels: groupLabels.labels)
     }

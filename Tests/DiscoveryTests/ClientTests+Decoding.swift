@@ -1,4 +1,4 @@
-@testable import KubernetesDiscovery
+@testable import Discovery
 import Testing
 
 @Suite struct WatchStreamDecoderTests {

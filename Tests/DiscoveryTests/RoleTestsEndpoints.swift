@@ -2,7 +2,7 @@ import Model
 import Foundation
 import Testing
 
-@testable import KubernetesDiscovery
+@testable import Discovery
 
 // Expected label sets follow Prometheus's discovery/kubernetes/{endpoints,endpointslice}.go and
 // endpoints_test.go / endpointslice_test.go.
@@ -99,7 +99,7 @@ enum Podinfo {
         let endpoints: Endpoints = try roleFixture("endpoints-podinfo")
         expectGroup(
             EndpointsRole.groups(for: endpoints, services: [service], pods: pods),
-            DiscoveredGroup(
+            TargetGroup(
                 source: "endpoints/apps/podinfo",
                 targets: [
                     // Per port: the ready addresses, then the not-ready ones.
@@ -161,7 +161,7 @@ enum Podinfo {
             ])
         expectGroup(
             EndpointsRole.groups(for: endpoints, services: [], pods: []),
-            DiscoveredGroup(
+            TargetGroup(
                 source: "endpoints/default/testendpoints",
                 targets: [
                     labelSet([
@@ -232,7 +232,7 @@ enum Podinfo {
         ]
         expectGroup(
             EndpointsRole.groups(for: endpoints, services: [], pods: [pod]),
-            DiscoveredGroup(
+            TargetGroup(
                 source: "endpoints/default/testendpoints",
                 targets: [
                     labelSet(
@@ -318,7 +318,7 @@ enum Podinfo {
         let slice: EndpointSlice = try roleFixture("endpointslice-podinfo")
         expectGroup(
             EndpointSliceRole.groups(for: slice, services: [service], pods: pods),
-            DiscoveredGroup(
+            TargetGroup(
                 source: "endpointslice/apps/podinfo-x7k2p",
                 targets: [
                     Self.sliceTarget(Podinfo.podA, ready: "true", serving: "true", node: "kind-worker", zone: "eu-west-1a"),
@@ -376,7 +376,7 @@ enum Podinfo {
         ]
         expectGroup(
             EndpointSliceRole.groups(for: slice, services: [], pods: []),
-            DiscoveredGroup(
+            TargetGroup(
                 source: "endpointslice/default/testendpoints",
                 targets: [
                     labelSet(

@@ -18,14 +18,14 @@ public enum ServiceRole {
 
     /// The service's group; `namespace` (with `attach_metadata.namespace`) adds the labels of
     /// the service's namespace object to it.
-    public static func groups(for service: KubernetesService, namespace namespaceObject: Namespace? = nil) -> DiscoveredGroup {
+    public static func groups(for service: KubernetesService, namespace namespaceObject: Namespace? = nil) -> TargetGroup {
         let namespace = service.metadata.namespace ?? ""
         let name = service.metadata.name
         let spec = service.spec
         let serviceType = spec?.type ?? ""
         var groupLabels = serviceLabels(service)
         Meta.addNamespaceLabels(&groupLabels, namespaceObject)
-        var group = DiscoveredGroup(source: source(namespace: namespace, name: name), labels: groupLabels.labels)
+        var group = TargetGroup(source: source(namespace: namespace, name: name), labels: groupLabels.labels)
         for port in spec?.ports ?? [] {
             var target: LabelMap = [
                 Meta.address: Meta.joinHostPort("\(name).\(namespace).svc", port.port),

@@ -6,7 +6,7 @@ import Model
 import TestSupport
 import WAL
 
-@testable import Scraper
+@testable import Discovery
 
 /// Log messages a test can look at.
 private final class CapturedLog: Sendable {
@@ -87,9 +87,9 @@ private final class TempDirectory {
         let groups = discovery([file]).refresh()
         #expect(groups == [
             TargetGroup(
-                source: "\(file):0", targets: ["10.0.0.1:9100", "10.0.0.2:9100"],
+                source: "\(file):0", addresses: ["10.0.0.1:9100", "10.0.0.2:9100"],
                 labels: Labels(["__meta_filepath": file, "env": "prod", "job": "node"])),
-            TargetGroup(source: "\(file):1", targets: ["10.0.0.3:9100"], labels: Labels(["__meta_filepath": file])),
+            TargetGroup(source: "\(file):1", addresses: ["10.0.0.3:9100"], labels: Labels(["__meta_filepath": file])),
         ])
         #expect(log.errors.isEmpty)
     }
@@ -112,11 +112,11 @@ private final class TempDirectory {
         let groups = discovery([yml, upper]).refresh()
         #expect(groups == [
             TargetGroup(
-                source: "\(yml):0", targets: ["db1:9104", "db2:9104"],
+                source: "\(yml):0", addresses: ["db1:9104", "db2:9104"],
                 labels: Labels(["__meta_filepath": yml, "env": "staging", "port_number": "9104"])),
-            TargetGroup(source: "\(yml):1", targets: ["cache:6379"], labels: Labels(["__meta_filepath": yml])),
-            TargetGroup(source: "\(yml):2", targets: [], labels: Labels(["__meta_filepath": yml])),
-            TargetGroup(source: "\(upper):0", targets: ["x:1"], labels: Labels(["__meta_filepath": upper])),
+            TargetGroup(source: "\(yml):1", addresses: ["cache:6379"], labels: Labels(["__meta_filepath": yml])),
+            TargetGroup(source: "\(yml):2", addresses: [], labels: Labels(["__meta_filepath": yml])),
+            TargetGroup(source: "\(upper):0", addresses: ["x:1"], labels: Labels(["__meta_filepath": upper])),
         ])
         #expect(log.errors.isEmpty)
     }
@@ -251,7 +251,7 @@ private final class TempDirectory {
         let sd = discovery(["\(dir.path)/*.yml", "\(dir.path)/gone.yml"])
         #expect(sd.refresh().flatMap(\.addresses) == ["g:1", "k:1"])
         try dir.remove("gone.yml")
-        #expect(sd.refresh() == [TargetGroup(source: "\(keep):0", targets: ["k:1"], labels: Labels(["__meta_filepath": keep]))])
+        #expect(sd.refresh() == [TargetGroup(source: "\(keep):0", addresses: ["k:1"], labels: Labels(["__meta_filepath": keep]))])
         #expect(log.errors.isEmpty)
     }
 
