@@ -82,8 +82,11 @@ public final class DiscoveryManager: Sendable {
         (flushes, flushSink) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// How many providers run (for tests and self-metrics).
+    /// How many providers run.
     public var providerCount: Int { state.withLock { $0.providers.count } }
+
+    /// How many changed groups wait for the next coalesced delivery.
+    var pendingGroupCount: Int { state.withLock { $0.pending.values.reduce(0) { $0 + $1.count } } }
 
     /// Runs the shared informers and delivers coalesced updates until the task is cancelled.
     public func run() async {

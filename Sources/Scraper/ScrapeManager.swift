@@ -163,11 +163,6 @@ public final class ScrapeManager: Service {
         }
     }
 
-    /// How many discovery providers and shared Kubernetes informers run.
-    public var discoveryCounts: (providers: Int, informers: Int) {
-        (discovery.providerCount, discovery.informers.count)
-    }
-
     /// Applies a configuration (a reload): unchanged jobs keep their pools and loops; changed,
     /// new and removed jobs are rebuilt, started and stopped by the run loop.
     public func apply(_ configuration: Configuration) {

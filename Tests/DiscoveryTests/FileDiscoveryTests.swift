@@ -44,7 +44,7 @@ private final class CapturedLog: Sendable {
 }
 
 /// A temporary directory, removed when the test ends.
-private final class TempDirectory {
+final class TempDirectory {
     let path: String
 
     init() throws {
