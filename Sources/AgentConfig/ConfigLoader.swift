@@ -365,8 +365,8 @@ struct NodeReader {
             let sd = mapping(sdNode, sdPath, known: ["files", "refresh_interval"])
             let files = optionalSequence(sd["files"], "\(sdPath).files").compactMap { string($0, "\(sdPath).files") }
             if files.isEmpty { fail(sdNode, "\(sdPath).files", "file_sd_configs needs at least one file") }
-            for (fileIndex, file) in files.enumerated() where !Self.isValidFileSDPath(file) {
-                fail(sd["files"], "\(sdPath).files[\(fileIndex)]", "path \"\(file)\" is not valid for file discovery: it must end in .json, .yml or .yaml, and only its last element may be a glob")
+            for (fileIndex, file) in files.enumerated() {
+                if let problem = FileSDConfig.patternProblem(file) { fail(sd["files"], "\(sdPath).files[\(fileIndex)]", problem) }
             }
             var fileSD = FileSDConfig(files: files)
             if let n = sd["refresh_interval"], let value = duration(n, "\(sdPath).refresh_interval") { fileSD.refreshInterval = value }
@@ -489,14 +489,6 @@ struct NodeReader {
     /// A node serialized canonically, for comparing configs across reloads.
     static func fingerprint(_ node: Node) -> String {
         (try? Yams.serialize(node: node)) ?? "\(node)"
-    }
-
-    /// Prometheus's file SD rule: `.json`, `.yml` or `.yaml`; a glob only in the last element.
-    static func isValidFileSDPath(_ path: String) -> Bool {
-        let last = (path as NSString).lastPathComponent
-        let directory = (path as NSString).deletingLastPathComponent
-        guard last.hasSuffix(".json") || last.hasSuffix(".yml") || last.hasSuffix(".yaml") else { return false }
-        return !directory.contains { "*?[".contains($0) }
     }
 
     /// A list of relabel configs (`relabel_configs`, `metric_relabel_configs`, `write_relabel_configs`).

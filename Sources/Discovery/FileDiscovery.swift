@@ -34,7 +34,7 @@ public final class FileDiscovery: Sendable {
     public init(files: [String], refreshInterval: Duration = .seconds(300), logger: Logger) {
         var valid: [String] = []
         for pattern in files {
-            if let problem = Self.patternError(pattern) {
+            if let problem = FileSDConfig.patternProblem(pattern) {
                 logger.error("file_sd pattern ignored", metadata: ["pattern": "\(pattern)", "error": "\(problem)"])
             } else {
                 valid.append(pattern)
@@ -43,20 +43,6 @@ public final class FileDiscovery: Sendable {
         self.patterns = valid
         self.refreshInterval = refreshInterval
         self.logger = logger
-    }
-
-    /// Why `pattern` cannot be used for file discovery, or nil when it can (for configuration
-    /// validation, as Prometheus rejects such a config): globs only in the last path element, and
-    /// the extension must be `.json`, `.yml` or `.yaml`.
-    public static func patternError(_ pattern: String) -> String? {
-        let (directory, name) = split(pattern)
-        if directory.contains(where: { "*?[".contains($0) }) {
-            return "path \"\(pattern)\" is not valid for file discovery: globs are allowed only in the last path element"
-        }
-        if format(of: name) == nil {
-            return "path \"\(pattern)\" is not valid for file discovery: the extension must be .json, .yml or .yaml"
-        }
-        return nil
     }
 
     /// Reads every matching file now. A file that cannot be read or parsed keeps the groups it

@@ -1,3 +1,4 @@
+import AgentConfig
 import Foundation
 import Logging
 import Synchronization
@@ -159,11 +160,12 @@ final class TempDirectory {
         try FileManager.default.createDirectory(atPath: "\(dir.path)/sub", withIntermediateDirectories: false)
         try dir.write("sub/x.json", #"[{"targets": ["x:1"]}]"#)
 
-        #expect(FileDiscovery.patternError("\(dir.path)/targets.txt") != nil)
-        #expect(FileDiscovery.patternError("\(dir.path)/*") != nil)
-        #expect(FileDiscovery.patternError("\(dir.path)/*/x.json") != nil)
-        #expect(FileDiscovery.patternError("\(dir.path)/*.json") == nil)
-        #expect(FileDiscovery.patternError("targets/*.YML") == nil)
+        #expect(FileSDConfig.patternProblem("\(dir.path)/targets.txt") != nil)
+        #expect(FileSDConfig.patternProblem("\(dir.path)/*") != nil)
+        #expect(FileSDConfig.patternProblem("\(dir.path)/*/x.json") != nil)
+        #expect(FileSDConfig.patternProblem("\(dir.path)/*.json") == nil)
+        #expect(FileSDConfig.patternProblem("targets/*.YML") == nil)
+        #expect(FileSDConfig.patternProblem("targets/*.Yml") != nil, "mixed case, as Prometheus")
 
         let sd = discovery(["\(dir.path)/targets.txt", "\(dir.path)/*", "\(dir.path)/*/x.json"])
         #expect(sd.refresh().isEmpty)
