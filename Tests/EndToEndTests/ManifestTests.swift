@@ -133,7 +133,7 @@ struct ManifestTests {
                 #expect(labels["__address__"] == "kubernetes.default.svc:443" && labels["__metrics_path__"] == "/api/v1/nodes/node-7/proxy\(path)")
             }
         }
-        #expect(kubeletJobs.allSatisfy(\.honorLabels), "cAdvisor's own namespace/pod/container must win")
+        #expect(kubeletJobs.allSatisfy { $0.honorLabels }, "cAdvisor's own namespace/pod/container must win")
     }
 
     /// The optional exporters' and the API server's jobs find their Services by kube-prometheus's
