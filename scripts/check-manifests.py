@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks the Kubernetes manifests under config/kubernetes.
 
-  scripts/check-manifests.py [--root DIR] [--agent PATH] [--require-kustomize]
+  scripts/check-manifests.py [--root DIR] [--agent PATH]
 
 Always (needs only Python and PyYAML):
   * every YAML file parses, and every one is used: a kustomization, a resource, a patch or a
@@ -11,15 +11,28 @@ Always (needs only Python and PyYAML):
     namespaced; Deployments and StatefulSets select their own template's labels; containers have
     an image, args, liveness and readiness probes on a declared port, and mount only volumes the
     pod has; the agent's --config.file lies on a ConfigMap volume and its --storage.path on a
-    volume (the root filesystem is read-only);
+    volume (the root filesystem is read-only); a workload whose pod template a kustomization's
+    `replacements` copies in (variants/sharded) is checked once rendered;
   * with the agent binary (--agent, $AGENT_BINARY or .build/debug/agent, when it exists): each
     entry point's agent configuration passes `agent config check --config.expand-env` with that
     entry point's environment (its configMapGenerator literals, the pod's env).
-With kustomize (a `kustomize` v5 binary, or `kubectl kustomize` with kustomize v5) also:
+With kustomize (a `kustomize` v5 binary, or `kubectl kustomize` with kustomize v5; without one
+this is an error, not a skip: scripts/install-deps.sh test installs kubectl):
   * `kustomize build` of the base, every overlay and variant, and the base with every component
-    succeeds and its output passes the object checks above plus cross-references (ConfigMaps,
-    ServiceAccount, claims, Services' selectors, the ClusterRoleBinding's subject); without it
-    this part is reported as skipped (--require-kustomize makes that an error).
+    (through a small kustomization made for it), in a copy of the tree whose base `images:`
+    points the agent's image at a probe name, succeeds and its output passes the object checks
+    above plus:
+    - cross-references: ConfigMaps, ServiceAccount, claims, Services' selectors, the
+      ClusterRoleBinding's subject and role;
+    - every container runs the probe image (one image setting reaches every variant);
+    - the agent configuration's ConfigMap keeps its generator's name (no content hash: an edit
+      is reloaded by --config.auto-reload-interval, which the agent must have), while the
+      environment's ConfigMaps are hashed (a change rolls the pod);
+    - the WAL's cap (wal.max_size, expanded) is at most 90 % of the WAL volume's size and at
+      least half of it;
+    - nodes/proxy is granted exactly when KUBELET_ROUTE=apiserver-proxy;
+    - with the agent binary, the configuration in the rendered ConfigMap passes
+      `agent config check --config.expand-env` with the rendered pod's environment.
 Exits 0 when everything checked passes, 1 otherwise, 2 when it cannot run (no PyYAML).
 """
 import argparse
@@ -69,8 +82,9 @@ class Checker:
 
     # --- objects ---------------------------------------------------------------------------
 
-    def check_object(self, where, obj, partial=False):
-        """apiVersion, kind, metadata.name, namespace; workload checks unless a patch."""
+    def check_object(self, where, obj, partial=False, template_copied=False):
+        """apiVersion, kind, metadata.name, namespace; workload checks unless a patch (and only
+        the selector when the pod template is copied in by a replacement)."""
         if not isinstance(obj, dict):
             self.error(where, "a document that is not a mapping")
             return
@@ -90,15 +104,19 @@ class Checker:
         if kind in CLUSTER_SCOPED and meta.get("namespace"):
             self.error(where, "cluster-scoped kind with metadata.namespace")
         if kind in WORKLOADS:
-            self.check_workload(where, obj)
+            self.check_workload(where, obj, template_copied)
 
-    def check_workload(self, where, obj):
+    def check_workload(self, where, obj, template_copied=False):
         spec = obj.get("spec") or {}
         selector = (spec.get("selector") or {}).get("matchLabels") or {}
         template = spec.get("template") or {}
         labels = (template.get("metadata") or {}).get("labels") or {}
         if not selector:
             self.error(where, "no spec.selector.matchLabels")
+        if template_copied:
+            if template:
+                self.error(where, "has a pod template of its own, and a replacement overwrites it")
+            return
         for key, value in selector.items():
             if labels.get(key) != value:
                 self.error(where, f"selector {key}={value} does not match the template's labels {labels}")
@@ -240,6 +258,19 @@ class Kustomization:
         self.kind = self.doc.get("kind", "Kustomization")
         self.resource_files, self.resource_dirs, self.patch_files, self.generator_files = [], [], [], []
         self.component_dirs = []
+        # (kind, name) of the objects whose spec.template a replacement fills in.
+        self.template_targets = set()
+        for replacement in self.doc.get("replacements") or []:
+            for target in replacement.get("targets") or []:
+                select = target.get("select") or {}
+                if "spec.template" in (target.get("fieldPaths") or []):
+                    self.template_targets.add((select.get("kind"), select.get("name")))
+        # Generators whose names keep no content hash.
+        self.stable_generators = set()
+        for generator in self.doc.get("configMapGenerator") or []:
+            if ((generator.get("options") or {}).get("disableNameSuffixHash")
+                    or (self.doc.get("generatorOptions") or {}).get("disableNameSuffixHash")):
+                self.stable_generators.add(generator.get("name"))
         for entry in self.doc.get("resources") or []:
             target = os.path.normpath(os.path.join(directory, entry))
             if os.path.isdir(target):
@@ -339,7 +370,7 @@ def find_kustomize():
 
 def pod_environment(objects, configmaps):
     """The environment of the first agent container in `objects`, as the kubelet would give it
-    (downward-API fields faked as for replica 0), and the agent's flags. The last such workload
+    (downward-API fields as for replica 0), and the agent's flags. The last such workload
     wins: in a variant's raw objects, the variant's own comes after its base's."""
     for obj in reversed(objects):
         if obj.get("kind") not in WORKLOADS:
@@ -353,15 +384,16 @@ def pod_environment(objects, configmaps):
             for e in c.get("envFrom") or []:
                 env.update(configmaps.get((e.get("configMapRef") or {}).get("name"), {}))
             name = obj["metadata"]["name"]
-            fields = {"metadata.name": f"{name}-0", "metadata.namespace": obj["metadata"].get("namespace", "default")}
+            fields = {
+                "metadata.name": f"{name}-0", "metadata.namespace": obj["metadata"].get("namespace", "default"),
+                "metadata.labels['apps.kubernetes.io/pod-index']": "0",
+            }
             for e in c.get("env") or []:
                 if "value" in e:
                     env[e["name"]] = str(e["value"])
                 else:
                     path = ((e.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
                     env[e["name"]] = fields.get(path, "x")
-            if c.get("command") and "SHARD=" in " ".join(c.get("args") or []):
-                env["SHARD"] = "0"  # what the StatefulSet's sh computes for replica 0
             return env, args
     return None, None
 
@@ -381,11 +413,141 @@ def run_agent_check(checker, agent, where, text, env):
         checker.notes.append(f"ok    agent config check: {where}")
 
 
+# --- the deployment's contract, on rendered output ----------------------------------------------
+
+PROBE_IMAGE_NAME, PROBE_IMAGE_TAG = "registry.example.test/metrics-agent", "manifest-check"
+QUANTITY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "": 1}
+AGENT_SIZE = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40, "B": 1, "": 1}
+
+
+def parse_quantity(text):
+    """Bytes in a Kubernetes quantity (5Gi, 500M), or None."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T|)", str(text).strip())
+    return int(float(match.group(1)) * QUANTITY[match.group(2)]) if match else None
+
+
+def parse_agent_size(text):
+    """Bytes in an agent size (1GiB, 512MB, as AgentConfig's ByteSize reads them), or None."""
+    match = re.fullmatch(r"(\d+)(KiB|MiB|GiB|TiB|KB|MB|GB|TB|B|)", str(text).strip())
+    return int(match.group(1)) * AGENT_SIZE[match.group(2)] if match else None
+
+
+def expand_env(text, env):
+    """--config.expand-env's ${VAR} and ${VAR:-default} (and $$ → $)."""
+    def one(match):
+        if match.group(0) == "$$":
+            return "$"
+        value = env.get(match.group(1), "")
+        return value if value or match.group(2) is None else match.group(2)
+    return re.sub(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}", one, text)
+
+
+def wal_max_size(config_text, env):
+    """The expanded wal.max_size in bytes (the agent's default 1GiB without one)."""
+    try:
+        config = yaml.safe_load(expand_env(config_text, env)) or {}
+    except yaml.YAMLError:
+        return None
+    value = (config.get("wal") or {}).get("max_size", "1GiB")
+    return parse_agent_size(value)
+
+
+def check_contract(checker, label, objects, env, args, stable_generators):
+    """The deployment's own rules on one rendered output (see the module's docstring)."""
+    by_kind = {}
+    for obj in objects:
+        by_kind.setdefault(obj.get("kind"), []).append(obj)
+    expected_image = f"{PROBE_IMAGE_NAME}:{PROBE_IMAGE_TAG}"
+    for w in [o for kind in WORKLOADS for o in by_kind.get(kind, [])]:
+        pod = ((w.get("spec") or {}).get("template") or {}).get("spec") or {}
+        for c in (pod.get("containers") or []) + (pod.get("initContainers") or []):
+            if c.get("image") != expected_image:
+                checker.error(label, f"{w['kind']}/{w['metadata']['name']} container {c.get('name')} runs "
+                              f"{c.get('image')!r}, not the configured image {expected_image!r}")
+    workload = next((o for kind in WORKLOADS for o in by_kind.get(kind, [])
+                     if any(agent_args(c) is not None for c in
+                            ((o.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [])), None)
+    if workload is None:
+        return
+    spec = workload.get("spec") or {}
+    pod = (spec.get("template") or {}).get("spec") or {}
+    container = next(c for c in pod.get("containers") or [] if agent_args(c) is not None)
+    mounts = {m.get("mountPath", "").rstrip("/"): m.get("name") for m in container.get("volumeMounts") or []}
+    volumes = {v.get("name"): v for v in pod.get("volumes") or []}
+
+    # Configuration: a stable ConfigMap name and the agent polling it; environments hashed.
+    config_volume = volumes.get(mounts.get(os.path.dirname(args.get("--config.file", "")))) or {}
+    config_map = (config_volume.get("configMap") or {}).get("name", "")
+    hashed_from = next((g for g in stable_generators | {"metrics-agent-config", "metrics-agent-env"}
+                        if config_map.startswith(g + "-")), None)
+    if hashed_from:
+        checker.error(label, f"the configuration's ConfigMap {config_map!r} carries a content hash: an edit would "
+                      f"roll the pod instead of being reloaded (options: disableNameSuffixHash: true)")
+    interval = args.get("--config.auto-reload-interval", "")
+    if not re.fullmatch(r"[1-9]\d*(ms|s|m|h)", interval):
+        checker.error(label, f"the agent runs without --config.auto-reload-interval (got {interval!r}): "
+                      f"an edited ConfigMap would never be applied")
+    for e in container.get("envFrom") or []:
+        name = (e.get("configMapRef") or {}).get("name", "")
+        if name in stable_generators or not re.search(r"-[a-z0-9]{10}$", name):
+            checker.error(label, f"envFrom ConfigMap {name!r} has no content hash: a change would not roll the pod")
+
+    # The WAL's cap against its volume.
+    text = next(((cm.get("data") or {}).get(os.path.basename(args.get("--config.file", "")))
+                 for cm in by_kind.get("ConfigMap", []) if cm["metadata"]["name"] == config_map), None)
+    data_volume = mounts.get(args.get("--storage.path", "").rstrip("/"))
+    volume_size = None
+    volume = volumes.get(data_volume) or {}
+    if "emptyDir" in volume:
+        volume_size = parse_quantity((volume.get("emptyDir") or {}).get("sizeLimit", ""))
+    elif "persistentVolumeClaim" in volume:
+        claim = volume["persistentVolumeClaim"].get("claimName")
+        pvc = next((o for o in by_kind.get("PersistentVolumeClaim", []) if o["metadata"]["name"] == claim), {})
+        volume_size = parse_quantity((((pvc.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage", ""))
+    else:
+        template = next((t for t in spec.get("volumeClaimTemplates") or [] if t["metadata"]["name"] == data_volume), None)
+        if template:
+            volume_size = parse_quantity((((template.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage", ""))
+    cap = wal_max_size(text, env) if text is not None else None
+    if volume_size is None or cap is None:
+        checker.error(label, f"cannot compare the WAL's cap ({cap}) with its volume {data_volume!r} ({volume_size})")
+    elif not volume_size // 2 <= cap <= volume_size * 9 // 10:
+        checker.error(label, f"wal.max_size is {cap} bytes on a {volume_size}-byte volume {data_volume!r}: "
+                      f"keep it between half and 90 % of the volume")
+
+    # nodes/proxy exactly when the kubelets are scraped through the API server.
+    route = env.get("KUBELET_ROUTE", "direct") or "direct"
+    bound = {(b.get("roleRef") or {}).get("name") for b in by_kind.get("ClusterRoleBinding", [])}
+    proxy = any(
+        "nodes/proxy" in (rule.get("resources") or []) and "get" in (rule.get("verbs") or [])
+        for role in by_kind.get("ClusterRole", []) if role["metadata"]["name"] in bound
+        for rule in role.get("rules") or []
+    )
+    if route == "apiserver-proxy" and not proxy:
+        checker.error(label, "KUBELET_ROUTE=apiserver-proxy without nodes/proxy get: every kubelet scrape would get 403")
+    if route != "apiserver-proxy" and proxy:
+        checker.error(label, f"nodes/proxy is granted although KUBELET_ROUTE={route} does not use it")
+
+
+def probe_image(copy):
+    """Points the copied base's image setting at the probe image."""
+    path = os.path.join(copy, "base", "kustomization.yaml")
+    with open(path, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    images = [i for i in doc.get("images") or [] if i.get("name") == "metrics-agent"]
+    if not images:
+        return False
+    images[0].pop("digest", None)
+    images[0].update({"newName": PROBE_IMAGE_NAME, "newTag": PROBE_IMAGE_TAG})
+    with open(path, "w", encoding="utf-8") as f:
+        yaml.safe_dump(doc, f)
+    return True
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--root", default=os.path.join(ROOT, "config", "kubernetes"))
     parser.add_argument("--agent", default=os.environ.get("AGENT_BINARY") or os.path.join(ROOT, ".build", "debug", "agent"))
-    parser.add_argument("--require-kustomize", action="store_true")
     options = parser.parse_args()
     root = os.path.abspath(options.root)
     checker = Checker()
@@ -397,13 +559,16 @@ def main():
         os.path.dirname(f): Kustomization(checker, os.path.dirname(f))
         for f in files if os.path.basename(f) == "kustomization.yaml"
     }
+    template_targets = {t for k in kustomizations.values() for t in k.template_targets}
+    stable_generators = {g for k in kustomizations.values() for g in k.stable_generators}
     used = set()
     for k in kustomizations.values():
         used.add(k.path)
         for f in k.resource_files:
             used.add(f)
             for i, doc in enumerate(checker.load(f) or []):
-                checker.check_object(f"{os.path.relpath(f, ROOT)}[{i}]", doc)
+                copied = isinstance(doc, dict) and (doc.get("kind"), (doc.get("metadata") or {}).get("name")) in template_targets
+                checker.check_object(f"{os.path.relpath(f, ROOT)}[{i}]", doc, template_copied=copied)
         for f in k.patch_files:
             used.add(f)
             for i, doc in enumerate(checker.load(f) or []):
@@ -422,9 +587,8 @@ def main():
     referenced = {d for k in kustomizations.values() for d in k.resource_dirs + k.component_dirs}
     entries = sorted(d for d, k in kustomizations.items() if k.kind == "Kustomization" and (d not in referenced or d.endswith("/base")))
     components = sorted(d for d, k in kustomizations.items() if k.kind == "Component")
-    base = os.path.join(root, "base")
 
-    # Without kustomize: the raw objects of each entry point, with generator names as written.
+    # From the sources: the raw objects of each entry point, with generator names as written.
     agent = options.agent if os.access(options.agent, os.X_OK) else None
     if not agent:
         checker.notes.append(f"skip  agent config check: no agent binary at {options.agent}")
@@ -444,18 +608,17 @@ def main():
 
     builder, why = find_kustomize()
     if builder is None:
-        message = f"kustomize build: {why}"
-        if options.require_kustomize:
-            checker.error("kustomize", message)
-        else:
-            checker.notes.append(f"skip  {message}")
+        checker.error("kustomize", f"cannot render the manifests: {why} (scripts/install-deps.sh test installs kubectl)")
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            # Each component on top of the base, in a copy of the tree (kustomize wants the
-            # overlay beside the base).
+            # Everything is built in a copy of the tree whose base sets the probe image, with
+            # each component on top of the base in a kustomization made for it (kustomize wants
+            # the overlay beside the base).
             copy = os.path.join(tmp, "kubernetes")
             shutil.copytree(root, copy)
-            targets = [(os.path.relpath(d, ROOT), d) for d in entries]
+            if not probe_image(copy):
+                checker.error("base/kustomization.yaml", "no images: entry named metrics-agent")
+            targets = [(os.path.relpath(d, ROOT), os.path.join(copy, os.path.relpath(d, root))) for d in entries]
             for c in components:
                 name = os.path.basename(c)
                 overlay = os.path.join(copy, "overlays", f"check-with-{name}")
@@ -485,13 +648,15 @@ def main():
                 env, args = pod_environment(objects, configmaps)
                 if env is None:
                     checker.error(label, "the build has no workload running the agent")
-                elif agent:
-                    key = os.path.basename(args.get("--config.file", ""))
-                    text = next((data[key] for data in configmaps.values() if key in data), None)
-                    if text is None:
-                        checker.error(label, f"no ConfigMap in the build holds {key}")
-                    else:
-                        run_agent_check(checker, agent, f"{label} (built)", text, env)
+                else:
+                    check_contract(checker, f"{label} (built)", objects, env, args, stable_generators)
+                    if agent:
+                        key = os.path.basename(args.get("--config.file", ""))
+                        text = next((data[key] for data in configmaps.values() if key in data), None)
+                        if text is None:
+                            checker.error(label, f"no ConfigMap in the build holds {key}")
+                        else:
+                            run_agent_check(checker, agent, f"{label} (built)", text, env)
                 if len(checker.errors) == before:
                     checker.notes.append(f"ok    {' '.join(builder[:2])} {label}: {len(objects)} objects")
 
