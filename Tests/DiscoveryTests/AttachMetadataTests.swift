@@ -73,6 +73,18 @@ import Testing
         #expect(PodRole.groups(for: pod, node: node) == TargetGroup(source: "pod/apps/podinfo-6b8f9c7d4-abcde"))
     }
 
+    // Prometheus pod_test.go TestPodDiscoveryWithNodeSelector: with attach_metadata.node, a pod
+    // whose node is not in the node store (filtered out by the node selectors) gives an empty group.
+    @Test func podOnAnUnknownNodeIsDroppedWhenNodeMetadataIsAttached() throws {
+        let pod = try roleFixture("pod-podinfo-kind-worker", as: Pod.self)
+        let node = try roleFixture("node-kind-worker", as: Node.self)
+        #expect(
+            PodRole.groups(for: pod, node: nil, attachNodeMetadata: true) == TargetGroup(source: "pod/apps/podinfo-6b8f9c7d4-abcde"))
+        #expect(PodRole.groups(for: pod, node: node, attachNodeMetadata: true) == PodRole.groups(for: pod, node: node))
+        // Without attach_metadata.node the node is not needed.
+        #expect(!PodRole.groups(for: pod, node: nil).targets.isEmpty)
+    }
+
     @Test func endpointSliceTargetsGetTheirNodesLabels() throws {
         let slice = try roleFixture("endpointslice-podinfo", as: EndpointSlice.self)
         let node = try roleFixture("node-kind-worker", as: Node.self)

@@ -81,7 +81,6 @@ struct PodCase: Sendable, CustomTestStringConvertible {
                     "__meta_kubernetes_namespace": "flux-system",
                     "__meta_kubernetes_pod_name": "source-controller-6ff87cb475-4x5vj",
                     "__meta_kubernetes_pod_ip": "10.244.0.7",
-                    "__meta_kubernetes_pod_ipv4": "10.244.0.7",
                     "__meta_kubernetes_pod_ready": "true",
                     "__meta_kubernetes_pod_phase": "Running",
                     "__meta_kubernetes_pod_node_name": "kind-control-plane",
@@ -179,8 +178,6 @@ struct PodCase: Sendable, CustomTestStringConvertible {
                     "__meta_kubernetes_namespace": "shop",
                     "__meta_kubernetes_pod_name": "checkout-0",
                     "__meta_kubernetes_pod_ip": "10.244.1.23",
-                    "__meta_kubernetes_pod_ipv4": "10.244.1.23",
-                    "__meta_kubernetes_pod_ipv6": "fd00:10:244:1::17",
                     "__meta_kubernetes_pod_ready": "false",
                     "__meta_kubernetes_pod_phase": "Running",
                     "__meta_kubernetes_pod_node_name": "kind-worker",
@@ -216,7 +213,6 @@ struct PodCase: Sendable, CustomTestStringConvertible {
                     "__meta_kubernetes_namespace": "batch-jobs",
                     "__meta_kubernetes_pod_name": "nightly-report-28876320-5xk2p",
                     "__meta_kubernetes_pod_ip": "10.244.2.31",
-                    "__meta_kubernetes_pod_ipv4": "10.244.2.31",
                     "__meta_kubernetes_pod_ready": "true",
                     "__meta_kubernetes_pod_phase": "Running",
                     "__meta_kubernetes_pod_node_name": "kind-worker2",
@@ -327,6 +323,56 @@ struct PodCase: Sendable, CustomTestStringConvertible {
                 ])))
     }
 
+    // Prometheus pod_test.go makeInitContainerPods / TestPodDiscoveryInitContainer: a pending,
+    // not-ready pod; the init container without ports gets the bare pod IP and its own ID.
+    @Test func prometheusInitContainer() throws {
+        let pod: Pod = try roleFixture("pod-prometheus-init-container")
+        expectGroup(
+            PodRole.groups(for: pod),
+            TargetGroup(
+                source: "pod/default/testpod",
+                targets: [
+                    labelSet([
+                        "__address__": "1.2.3.4:9000",
+                        "__meta_kubernetes_pod_container_name": "testcontainer",
+                        "__meta_kubernetes_pod_container_image": "testcontainer:latest",
+                        "__meta_kubernetes_pod_container_port_name": "testport",
+                        "__meta_kubernetes_pod_container_port_number": "9000",
+                        "__meta_kubernetes_pod_container_port_protocol": "TCP",
+                        "__meta_kubernetes_pod_container_init": "false",
+                        "__meta_kubernetes_pod_container_id": "docker://a1b2c3d4e5f6",
+                    ]),
+                    labelSet([
+                        "__address__": "1.2.3.4",
+                        "__meta_kubernetes_pod_container_name": "initcontainer",
+                        "__meta_kubernetes_pod_container_image": "initcontainer:latest",
+                        "__meta_kubernetes_pod_container_init": "true",
+                        "__meta_kubernetes_pod_container_id": "containerd://6f5e4d3c2b1a",
+                    ]),
+                ],
+                labels: labelSet([
+                    "__meta_kubernetes_pod_name": "testpod",
+                    "__meta_kubernetes_namespace": "default",
+                    "__meta_kubernetes_pod_node_name": "testnode",
+                    "__meta_kubernetes_pod_ip": "1.2.3.4",
+                    "__meta_kubernetes_pod_host_ip": "2.3.4.5",
+                    "__meta_kubernetes_pod_ready": "false",
+                    "__meta_kubernetes_pod_phase": "Pending",
+                    "__meta_kubernetes_pod_uid": "abc123",
+                ])))
+    }
+
+    @Test func phaseDoesNotFilterPods() throws {
+        // Prometheus keeps Succeeded and Failed pods that still have an IP; only the IP decides.
+        var pod: Pod = try roleFixture("pod-prometheus-init-container")
+        for phase in ["Succeeded", "Failed", "Unknown"] {
+            pod.status?.phase = phase
+            let group = PodRole.groups(for: pod)
+            #expect(group.targets.count == 2)
+            #expect(group.labels["__meta_kubernetes_pod_phase"] == phase)
+        }
+    }
+
     @Test func readinessAndControllerEdgeCases() {
         var pod = Pod(
             metadata: ObjectMeta(
@@ -338,15 +384,15 @@ struct PodCase: Sendable, CustomTestStringConvertible {
         #expect(labels["__meta_kubernetes_pod_ready"] == "unknown")
         #expect(labels["__meta_kubernetes_pod_controller_kind"] == nil)
         #expect(labels["__meta_kubernetes_pod_controller_name"] == nil)
-        // No podIPs: no ipv4/ipv6 labels (they come from status.podIPs only).
-        #expect(labels["__meta_kubernetes_pod_ipv4"] == nil)
 
         pod.status?.conditions = [PodCondition(type: "ContainersReady", status: "True"), PodCondition(type: "Ready", status: "Unknown")]
         labels = PodRole.groups(for: pod).labels
         #expect(labels["__meta_kubernetes_pod_ready"] == "unknown")
     }
 
-    @Test func ipv6PodAddresses() {
+    // Prometheus has no per-family pod IP labels: `status.podIPs` is not read, and a container
+    // without ports gets the bare pod IP, an IPv6 one without brackets.
+    @Test func ipv6PodAddressesAsPrometheusWritesThem() {
         let pod = Pod(
             metadata: ObjectMeta(name: "v6", namespace: "ns"),
             spec: PodSpec(containers: [
@@ -355,42 +401,11 @@ struct PodCase: Sendable, CustomTestStringConvertible {
             ]),
             status: PodStatus(
                 podIP: "fd00:10:244:0:0:0:0:1a",
-                podIPs: [.init(ip: "fd00:10:244:0:0:0:0:1a"), .init(ip: "fd00::99"), .init(ip: "10.1.2.3")]))
+                podIPs: [.init(ip: "fd00:10:244:0:0:0:0:1a"), .init(ip: "10.1.2.3")]))
         let group = PodRole.groups(for: pod)
-        // Without a port the IPv6 address is bracketed, in Go's canonical form; with one, JoinHostPort.
-        #expect(group.targets.map { $0["__address__"] } == ["[fd00:10:244::1a]", "[fd00:10:244:0:0:0:0:1a]:8080"])
-        #expect(group.labels["__meta_kubernetes_pod_ipv6"] == "fd00:10:244:0:0:0:0:1a")
-        #expect(group.labels["__meta_kubernetes_pod_ipv4"] == "10.1.2.3")
-    }
-
-    @Test(arguments: [
-        ("10.0.0.1", [10, 0, 0, 1] as [UInt8]?),
-        ("10.0.0.01", nil),
-        ("256.0.0.1", nil),
-        ("::1", [UInt8](repeating: 0, count: 15) + [1]),
-        ("::ffff:10.0.0.1", [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 10, 0, 0, 1]),
-        ("1:2:3:4:5:6:7:8", [0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8]),
-        ("1:2:3:4:5:6:7:8:9", nil),
-        ("1::2::3", nil),
-        ("1:2:", nil),
-        ("fe80::1%eth0", nil),
-        ("example.com", nil),
-    ])
-    func ipParsing(_ text: String, _ expected: [UInt8]?) {
-        #expect(IPAddress.parse(text) == expected)
-    }
-
-    @Test(arguments: [
-        ("2001:db8:0:0:0:0:2:1", "2001:db8::2:1"),
-        ("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"),
-        ("2001:0:0:1:0:0:0:1", "2001:0:0:1::1"),
-        ("::1", "::1"),
-        ("1::", "1::"),
-        ("::", "::"),
-    ])
-    func ipv6Formatting(_ text: String, _ expected: String) throws {
-        let bytes = try #require(IPAddress.parse(text))
-        #expect(IPAddress.formatIPv6(bytes) == expected)
+        #expect(group.targets.map { $0["__address__"] } == ["fd00:10:244:0:0:0:0:1a", "[fd00:10:244:0:0:0:0:1a]:8080"])
+        #expect(group.labels["__meta_kubernetes_pod_ip"] == "fd00:10:244:0:0:0:0:1a")
+        #expect(!group.labels.pairs.contains { $0.name.hasPrefix("__meta_kubernetes_pod_ipv") })
     }
 
     @Test func labelNamesAreSanitisedPerCharacter() {
@@ -422,6 +437,7 @@ struct PodCase: Sendable, CustomTestStringConvertible {
                 labels: labelSet([
                     "__meta_kubernetes_node_name": "kind-worker",
                     "__meta_kubernetes_node_provider_id": "kind://docker/kind/kind-worker",
+                    "__meta_kubernetes_node_condition_ready": "true",
                     "__meta_kubernetes_node_label_beta_kubernetes_io_arch": "amd64",
                     "__meta_kubernetes_node_labelpresent_beta_kubernetes_io_arch": "true",
                     "__meta_kubernetes_node_label_kubernetes_io_hostname": "kind-worker",
@@ -544,6 +560,7 @@ struct PodCase: Sendable, CustomTestStringConvertible {
                     "__meta_kubernetes_service_external_name": "FooExternalName",
                 ])
             ])
+        // No status.loadBalancer.ingress IP: the deprecated spec.loadBalancerIP.
         let balanced = KubernetesService(
             metadata: ObjectMeta(name: "lb", namespace: "default"),
             spec: ServiceSpec(
@@ -561,6 +578,36 @@ struct PodCase: Sendable, CustomTestStringConvertible {
                     "__meta_kubernetes_service_loadbalancer_ip": "198.51.100.5",
                 ])
             ])
+    }
+
+    // Prometheus service_test.go makeLoadBalancerServiceFromIngress (after v3.14.0, service.go
+    // `loadBalancerIPs`): the status.loadBalancer.ingress IPs joined by commas, hostname-only
+    // entries skipped; they win over spec.loadBalancerIP.
+    @Test func loadBalancerIPsFromStatus() throws {
+        var service: KubernetesService = try roleFixture("service-prometheus-lb-ingress")
+        let expected = TargetGroup(
+            source: "svc/default/testservice-lb-ingress",
+            targets: [
+                labelSet([
+                    "__address__": "testservice-lb-ingress.default.svc:31900",
+                    "__meta_kubernetes_service_type": "LoadBalancer",
+                    "__meta_kubernetes_service_port_name": "testport",
+                    "__meta_kubernetes_service_port_number": "31900",
+                    "__meta_kubernetes_service_port_protocol": "TCP",
+                    "__meta_kubernetes_service_cluster_ip": "10.0.0.1",
+                    "__meta_kubernetes_service_loadbalancer_ip": "192.168.1.15,2001:db8::1",
+                ])
+            ],
+            labels: labelSet([
+                "__meta_kubernetes_service_name": "testservice-lb-ingress",
+                "__meta_kubernetes_namespace": "default",
+            ]))
+        expectGroup(ServiceRole.groups(for: service), expected)
+        service.spec?.loadBalancerIP = "198.51.100.5"
+        expectGroup(ServiceRole.groups(for: service), expected)
+        // Not a LoadBalancer: no loadbalancer_ip label at all.
+        service.spec?.type = "NodePort"
+        #expect(ServiceRole.groups(for: service).targets.first?["__meta_kubernetes_service_loadbalancer_ip"] == nil)
     }
 }
 
@@ -610,6 +657,37 @@ struct PodCase: Sendable, CustomTestStringConvertible {
         let group = IngressRole.groups(for: ingress)
         #expect(group.targets == [Self.target("a.example", "http", "/")])
         #expect(group.labels["__meta_kubernetes_ingress_class_name"] == nil)
+    }
+
+    // Prometheus ingress_test.go makeIngress / expectedTargetGroups with its four TLS modes: a rule
+    // whose `http` block has no paths gives nothing, a path left empty reads as "/".
+    @Test(arguments: [
+        ("no TLS", nil, "http", "http"),
+        ("TLS for both hosts", ["example.com", "test.example.com"], "https", "https"),
+        ("mixed", ["example.com"], "https", "http"),
+        ("wildcard", ["*.example.com"], "http", "https"),
+    ] as [(String, [String]?, String, String)])
+    func prometheusTLSModes(_ mode: String, _ tlsHosts: [String]?, _ scheme1: String, _ scheme2: String) throws {
+        var ingress: Ingress = try roleFixture("ingress-prometheus-testingress")
+        ingress.spec?.tls = tlsHosts.map { [IngressTLS(hosts: $0)] }
+        expectGroup(
+            IngressRole.groups(for: ingress),
+            TargetGroup(
+                source: "ingress/default/testingress",
+                targets: [
+                    Self.target("example.com", scheme1, "/"),
+                    Self.target("example.com", scheme1, "/foo"),
+                    Self.target("test.example.com", scheme2, "/"),
+                ],
+                labels: labelSet([
+                    "__meta_kubernetes_ingress_name": "testingress",
+                    "__meta_kubernetes_namespace": "default",
+                    "__meta_kubernetes_ingress_label_test_label": "testvalue",
+                    "__meta_kubernetes_ingress_labelpresent_test_label": "true",
+                    "__meta_kubernetes_ingress_annotation_test_annotation": "testannotationvalue",
+                    "__meta_kubernetes_ingress_annotationpresent_test_annotation": "true",
+                    "__meta_kubernetes_ingress_class_name": "testclass",
+                ])))
     }
 
     // Prometheus ingress_test.go TestMatchesHostnamePattern.

@@ -15,7 +15,6 @@ enum Podinfo {
     static let podA: [String: String] = [
         "__meta_kubernetes_pod_name": "podinfo-6b8f9c7d4-abcde",
         "__meta_kubernetes_pod_ip": "10.244.1.10",
-        "__meta_kubernetes_pod_ipv4": "10.244.1.10",
         "__meta_kubernetes_pod_ready": "true",
         "__meta_kubernetes_pod_phase": "Running",
         "__meta_kubernetes_pod_node_name": "kind-worker",
@@ -35,7 +34,6 @@ enum Podinfo {
     static let podB: [String: String] = [
         "__meta_kubernetes_pod_name": "podinfo-6b8f9c7d4-fghij",
         "__meta_kubernetes_pod_ip": "10.244.2.11",
-        "__meta_kubernetes_pod_ipv4": "10.244.2.11",
         "__meta_kubernetes_pod_ready": "false",
         "__meta_kubernetes_pod_phase": "Running",
         "__meta_kubernetes_pod_node_name": "kind-worker2",
@@ -431,6 +429,56 @@ enum Podinfo {
                     "__meta_kubernetes_endpointslice_labelpresent_kubernetes_io_service_name": "true",
                     "__meta_kubernetes_endpointslice_annotation_test_annotation": "test",
                     "__meta_kubernetes_endpointslice_annotationpresent_test_annotation": "true",
+                ])))
+    }
+
+    // Prometheus endpointslice_test.go TestEndpointSliceDiscoverySidecarContainer: the slice port
+    // 9111 matches the init container ic2 (container_init "true", the container port's protocol);
+    // ic1's port 1111, covered by no slice port, becomes a target of its own. An empty phase is no label.
+    @Test func prometheusSidecarContainer() throws {
+        let slice: EndpointSlice = try roleFixture("endpointslice-prometheus-testsidecar")
+        let pod: Pod = try roleFixture("pod-prometheus-testsidecar")
+        let podLabels: [String: String] = [
+            "__meta_kubernetes_pod_host_ip": "2.3.4.5",
+            "__meta_kubernetes_pod_ip": "4.3.2.1",
+            "__meta_kubernetes_pod_name": "testpod",
+            "__meta_kubernetes_pod_node_name": "testnode",
+            "__meta_kubernetes_pod_ready": "unknown",
+            "__meta_kubernetes_pod_uid": "deadbeef",
+        ]
+        func container(_ name: String, _ port: String, _ portName: String, initContainer: Bool) -> [String: String] {
+            [
+                "__meta_kubernetes_pod_container_image": "\(name):latest",
+                "__meta_kubernetes_pod_container_name": name,
+                "__meta_kubernetes_pod_container_port_name": portName,
+                "__meta_kubernetes_pod_container_port_number": port,
+                "__meta_kubernetes_pod_container_port_protocol": "TCP",
+                "__meta_kubernetes_pod_container_init": String(initContainer),
+            ]
+        }
+        func slicePort(_ port: String, _ name: String) -> [String: String] {
+            [
+                "__address__": "4.3.2.1:\(port)",
+                "__meta_kubernetes_endpointslice_address_target_kind": "Pod",
+                "__meta_kubernetes_endpointslice_address_target_name": "testpod",
+                "__meta_kubernetes_endpointslice_port": port,
+                "__meta_kubernetes_endpointslice_port_name": name,
+                "__meta_kubernetes_endpointslice_port_protocol": "TCP",
+            ]
+        }
+        expectGroup(
+            EndpointSliceRole.groups(for: slice, services: [], pods: [pod]),
+            TargetGroup(
+                source: "endpointslice/default/testsidecar",
+                targets: [
+                    labelSet(podLabels, slicePort("9000", "testport"), container("c1", "9000", "mainport", initContainer: false)),
+                    labelSet(podLabels, slicePort("9111", "initport"), container("ic2", "9111", "initport", initContainer: true)),
+                    labelSet(podLabels, ["__address__": "4.3.2.1:1111"], container("ic1", "1111", "initport", initContainer: true)),
+                ],
+                labels: labelSet([
+                    "__meta_kubernetes_endpointslice_address_type": "IPv4",
+                    "__meta_kubernetes_endpointslice_name": "testsidecar",
+                    "__meta_kubernetes_namespace": "default",
                 ])))
     }
 

@@ -153,10 +153,24 @@ public struct NodeSpec: Codable, Sendable, Equatable {
 public struct NodeStatus: Codable, Sendable, Equatable {
     public var addresses: [NodeAddress]?
     public var daemonEndpoints: NodeDaemonEndpoints?
+    public var conditions: [NodeCondition]?
 
-    public init(addresses: [NodeAddress]? = nil, daemonEndpoints: NodeDaemonEndpoints? = nil) {
+    public init(addresses: [NodeAddress]? = nil, daemonEndpoints: NodeDaemonEndpoints? = nil, conditions: [NodeCondition]? = nil) {
         self.addresses = addresses
         self.daemonEndpoints = daemonEndpoints
+        self.conditions = conditions
+    }
+}
+
+public struct NodeCondition: Codable, Sendable, Equatable {
+    /// e.g. `Ready`, `MemoryPressure`, `DiskPressure`, `PIDPressure`, `NetworkUnavailable`.
+    public var type: String
+    /// `True`, `False` or `Unknown`.
+    public var status: String
+
+    public init(type: String, status: String) {
+        self.type = type
+        self.status = status
     }
 }
 
@@ -201,6 +215,34 @@ public struct Namespace: KubernetesResource, Equatable {
     }
 }
 
+// MARK: - ReplicaSet (apps/v1) and Job (batch/v1)
+
+/// A ReplicaSet: discovery reads only its controller (`attach_metadata.deployment`: the
+/// Deployment above a pod's ReplicaSet).
+public struct ReplicaSet: KubernetesResource, Equatable {
+    public static var clusterPath: String { "/apis/apps/v1/replicasets" }
+    public static func namespacedPath(_ namespace: String) -> String { "/apis/apps/v1/namespaces/\(namespace)/replicasets" }
+
+    public var metadata: ObjectMeta
+
+    public init(metadata: ObjectMeta) {
+        self.metadata = metadata
+    }
+}
+
+/// A Job: discovery reads only its controller (`attach_metadata.cronjob`: the CronJob above a
+/// pod's Job).
+public struct Job: KubernetesResource, Equatable {
+    public static var clusterPath: String { "/apis/batch/v1/jobs" }
+    public static func namespacedPath(_ namespace: String) -> String { "/apis/batch/v1/namespaces/\(namespace)/jobs" }
+
+    public var metadata: ObjectMeta
+
+    public init(metadata: ObjectMeta) {
+        self.metadata = metadata
+    }
+}
+
 // MARK: - Service (core/v1)
 
 /// A Service. Named `KubernetesService`, not `Service`, so that it does not clash with
@@ -211,10 +253,12 @@ public struct KubernetesService: KubernetesResource, Equatable {
 
     public var metadata: ObjectMeta
     public var spec: ServiceSpec?
+    public var status: ServiceStatus?
 
-    public init(metadata: ObjectMeta, spec: ServiceSpec? = nil) {
+    public init(metadata: ObjectMeta, spec: ServiceSpec? = nil, status: ServiceStatus? = nil) {
         self.metadata = metadata
         self.spec = spec
+        self.status = status
     }
 }
 
@@ -223,18 +267,53 @@ public struct ServiceSpec: Codable, Sendable, Equatable {
     public var type: String?
     public var clusterIP: String?
     public var externalName: String?
+    /// Deprecated by Kubernetes; read only when `status.loadBalancer.ingress` has no IP.
     public var loadBalancerIP: String?
     public var ports: [ServicePort]?
+    /// `SingleStack`, `PreferDualStack` or `RequireDualStack`; the API server fills it in.
+    public var ipFamilyPolicy: String?
+    /// `IPv4` and/or `IPv6`, the primary family first; the primary never changes.
+    public var ipFamilies: [String]?
 
     public init(
         type: String? = nil, clusterIP: String? = nil, externalName: String? = nil,
-        loadBalancerIP: String? = nil, ports: [ServicePort]? = nil
+        loadBalancerIP: String? = nil, ports: [ServicePort]? = nil,
+        ipFamilyPolicy: String? = nil, ipFamilies: [String]? = nil
     ) {
         self.type = type
         self.clusterIP = clusterIP
         self.externalName = externalName
         self.loadBalancerIP = loadBalancerIP
         self.ports = ports
+        self.ipFamilyPolicy = ipFamilyPolicy
+        self.ipFamilies = ipFamilies
+    }
+}
+
+public struct ServiceStatus: Codable, Sendable, Equatable {
+    public struct LoadBalancer: Codable, Sendable, Equatable {
+        /// One entry per address the load balancer was given: an IP, or a hostname (AWS).
+        public struct Ingress: Codable, Sendable, Equatable {
+            public var ip: String?
+            public var hostname: String?
+
+            public init(ip: String? = nil, hostname: String? = nil) {
+                self.ip = ip
+                self.hostname = hostname
+            }
+        }
+
+        public var ingress: [Ingress]?
+
+        public init(ingress: [Ingress]? = nil) {
+            self.ingress = ingress
+        }
+    }
+
+    public var loadBalancer: LoadBalancer?
+
+    public init(loadBalancer: LoadBalancer? = nil) {
+        self.loadBalancer = loadBalancer
     }
 }
 

@@ -7,3 +7,5 @@ extension KubernetesService { public static var kind: String { "service" } }
 extension Endpoints { public static var kind: String { "endpoints" } }
 extension EndpointSlice { public static var kind: String { "endpointslice" } }
 extension Ingress { public static var kind: String { "ingress" } }
+extension ReplicaSet { public static var kind: String { "replicaset" } }
+extension Job { public static var kind: String { "job" } }

@@ -4,7 +4,8 @@ import Model
 /// one target per address of each endpoint and each port of the slice, with the labels of the
 /// backing pod and of the container port matching the slice port; then one target per container
 /// port of each backing pod that no slice port covered. The group carries the labels of the
-/// Service named by the slice's `kubernetes.io/service-name` label, when there is one.
+/// Service named by the slice's `kubernetes.io/service-name` label, when there is one; the
+/// secondary slice of a dual-stack Service gives no targets.
 public enum EndpointSliceRole {
     static let prefix = Meta.prefix + "endpointslice_"
     static let addressType = prefix + "address_type"
@@ -32,10 +33,12 @@ public enum EndpointSliceRole {
     /// `nodes` (`attach_metadata.node`) and `namespace` (`attach_metadata.namespace`, the slice's
     /// namespace object) add their labels.
     public static func groups(
-        for slice: EndpointSlice, services: [KubernetesService], pods: [Pod], nodes: [Node] = [], namespace: Namespace? = nil
+        for slice: EndpointSlice, services: [KubernetesService], pods: [Pod], nodes: [Node] = [], namespace: Namespace? = nil,
+        controllers: PodControllers = .none
     ) -> TargetGroup {
         let lookup = ObjectLookup(services: services, pods: pods, nodes: nodes)
-        return groups(for: slice, service: lookup.service, pod: lookup.pod, node: lookup.node, namespace: namespace)
+        return groups(for: slice, service: lookup.service, pod: lookup.pod, node: lookup.node, namespace: namespace,
+            controllers: controllers)
     }
 
     /// The group of `slice`, looking objects up by `(namespace, name)` through the closures.
@@ -44,18 +47,22 @@ public enum EndpointSliceRole {
         service: (_ namespace: String, _ name: String) -> KubernetesService?,
         pod: (_ namespace: String, _ name: String) -> Pod?,
         node: (_ name: String) -> Node? = { _ in nil },
-        namespace namespaceObject: Namespace? = nil
+        namespace namespaceObject: Namespace? = nil,
+        controllers: PodControllers = .none
     ) -> TargetGroup {
         let namespace = slice.metadata.namespace ?? ""
 
         var groupLabels: LabelMap = [Meta.namespace: namespace, addressType: slice.addressType]
         Meta.addObjectMetaLabels(&groupLabels, slice.metadata, role: "endpointslice")
-        if let serviceName = slice.metadata.labels?[EndpointSlice.serviceNameLabel],
-            let svc = service(namespace, serviceName)
-        {
+        let svc = slice.metadata.labels?[EndpointSlice.serviceNameLabel].flatMap { service(namespace, $0) }
+        if let svc {
             groupLabels.merge(ServiceRole.serviceLabels(svc))
         }
         Meta.addNamespaceLabels(&groupLabels, namespaceObject)
+        if isSecondaryFamilySlice(slice, of: svc) {
+            // Its targets would repeat the primary slice's: the group keeps its labels, no targets.
+            return TargetGroup(source: source(namespace: namespace, name: slice.metadata.name), labels: groupLabels.labels)
+        }
 
         var targets: [LabelMap] = []
         var seenPods = SeenPods()
@@ -95,7 +102,7 @@ public enum EndpointSliceRole {
                 targets.append(target)
                 return
             }
-            target.merge(PodRole.podLabels(backing))
+            target.merge(PodRole.podLabels(backing, controllers: controllers))
             if let number = slicePort.port {
                 // The container port matching the slice port; the last container wins.
                 for (container, isInit) in PodRole.allContainers(backing) {
@@ -122,9 +129,20 @@ public enum EndpointSliceRole {
             }
         }
 
-        targets += seenPods.uncoveredPortTargets()
+        targets += seenPods.uncoveredPortTargets(controllers: controllers)
         return TargetGroup(
             source: source(namespace: namespace, name: slice.metadata.name), targets: targets.map(\.labels),
             labels: groupLabels.labels)
+    }
+
+    /// True when `slice` is the secondary slice of a dual-stack Service (Prometheus
+    /// `nonPrimaryIPFamilySlice`): the Service's `ipFamilyPolicy` is `PreferDualStack` or
+    /// `RequireDualStack`, it lists IP families, and the slice's address type is not the first
+    /// (primary) one. Kubernetes makes one slice per family; only the primary one gives targets.
+    static func isSecondaryFamilySlice(_ slice: EndpointSlice, of service: KubernetesService?) -> Bool {
+        guard let spec = service?.spec, spec.ipFamilyPolicy == "PreferDualStack" || spec.ipFamilyPolicy == "RequireDualStack",
+            let primary = spec.ipFamilies?.first
+        else { return false }
+        return slice.addressType != primary
     }
 }

@@ -23,10 +23,12 @@ public enum EndpointsRole {
     /// (objects of other namespaces are ignored). `nodes` (`attach_metadata.node`) and `namespace`
     /// (`attach_metadata.namespace`, the endpoints' namespace object) add their labels.
     public static func groups(
-        for endpoints: Endpoints, services: [KubernetesService], pods: [Pod], nodes: [Node] = [], namespace: Namespace? = nil
+        for endpoints: Endpoints, services: [KubernetesService], pods: [Pod], nodes: [Node] = [], namespace: Namespace? = nil,
+        controllers: PodControllers = .none
     ) -> TargetGroup {
         let lookup = ObjectLookup(services: services, pods: pods, nodes: nodes)
-        return groups(for: endpoints, service: lookup.service, pod: lookup.pod, node: lookup.node, namespace: namespace)
+        return groups(for: endpoints, service: lookup.service, pod: lookup.pod, node: lookup.node, namespace: namespace,
+            controllers: controllers)
     }
 
     /// The group of `endpoints`, looking objects up by `(namespace, name)` through the closures,
@@ -36,7 +38,8 @@ public enum EndpointsRole {
         service: (_ namespace: String, _ name: String) -> KubernetesService?,
         pod: (_ namespace: String, _ name: String) -> Pod?,
         node: (_ name: String) -> Node? = { _ in nil },
-        namespace namespaceObject: Namespace? = nil
+        namespace namespaceObject: Namespace? = nil,
+        controllers: PodControllers = .none
     ) -> TargetGroup {
         let namespace = endpoints.metadata.namespace ?? ""
         let name = endpoints.metadata.name
@@ -80,7 +83,7 @@ public enum EndpointsRole {
                 targets.append(target)
                 return
             }
-            target.merge(PodRole.podLabels(backing))
+            target.merge(PodRole.podLabels(backing, controllers: controllers))
             // The container port matching the endpoint port; the last container wins.
             for (container, isInit) in PodRole.allContainers(backing) {
                 for cport in container.ports ?? [] where cport.containerPort == port.port {
@@ -109,7 +112,7 @@ public enum EndpointsRole {
             }
         }
 
-        targets += seenPods.uncoveredPortTargets()
+        targets += seenPods.uncoveredPortTargets(controllers: controllers)
         return TargetGroup(
             source: source(namespace: namespace, name: name), targets: targets.map(\.labels), labels: groupLabels.labels)
     }
@@ -170,7 +173,7 @@ struct SeenPods {
     /// One target per container port (init containers included) that no endpoint port covered,
     /// at `podIP:port`, with the pod's labels; pods without an IP are skipped. Prometheus visits
     /// the pods in Go map order (random); here they come in the order first seen.
-    func uncoveredPortTargets() -> [LabelMap] {
+    func uncoveredPortTargets(controllers: PodControllers) -> [LabelMap] {
         var targets: [LabelMap] = []
         for key in order {
             let (pod, covered) = entries[key]!
@@ -187,7 +190,7 @@ struct SeenPods {
                         PodRole.containerPortProtocol: cport.protocol ?? "",
                         PodRole.containerInit: String(isInit),
                     ]
-                    target.merge(PodRole.podLabels(pod))
+                    target.merge(PodRole.podLabels(pod, controllers: controllers))
                     targets.append(target)
                 }
             }

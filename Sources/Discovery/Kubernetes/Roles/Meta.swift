@@ -23,22 +23,27 @@ enum Meta {
     static let instance = "instance"
     static let present = "true"
 
-    /// Adds `<role>_name` and, for each label and annotation, `<role>_label_<name>`,
-    /// `<role>_labelpresent_<name>`, `<role>_annotation_<name>`, `<role>_annotationpresent_<name>`,
-    /// names sanitised (Prometheus `addObjectMetaLabels`). Keys are visited in sorted order so that
-    /// two keys sanitising to the same name resolve the same way every time (Go's map order is random).
+    /// Adds `<role>_name` and the object's labels and annotations (Prometheus `addObjectMetaLabels`).
     static func addObjectMetaLabels(_ labels: inout LabelMap, _ meta: ObjectMeta, role: String) {
-        let rolePrefix = prefix + role
-        labels[rolePrefix + "_name"] = meta.name
+        labels[prefix + role + "_name"] = meta.name
+        addAnnotationsAndLabels(&labels, meta, resource: role)
+    }
+
+    /// For each label and annotation, `<resource>_label_<name>`, `<resource>_labelpresent_<name>`,
+    /// `<resource>_annotation_<name>`, `<resource>_annotationpresent_<name>`, names sanitised
+    /// (Prometheus `addObjectAnnotationsAndLabels`). Keys are visited in sorted order so that two
+    /// keys sanitising to the same name resolve the same way every time (Go's map order is random).
+    static func addAnnotationsAndLabels(_ labels: inout LabelMap, _ meta: ObjectMeta, resource: String) {
+        let resourcePrefix = prefix + resource
         for (key, value) in (meta.labels ?? [:]).sorted(by: { $0.key < $1.key }) {
             let name = sanitize(key)
-            labels[rolePrefix + "_label_" + name] = value
-            labels[rolePrefix + "_labelpresent_" + name] = present
+            labels[resourcePrefix + "_label_" + name] = value
+            labels[resourcePrefix + "_labelpresent_" + name] = present
         }
         for (key, value) in (meta.annotations ?? [:]).sorted(by: { $0.key < $1.key }) {
             let name = sanitize(key)
-            labels[rolePrefix + "_annotation_" + name] = value
-            labels[rolePrefix + "_annotationpresent_" + name] = present
+            labels[resourcePrefix + "_annotation_" + name] = value
+            labels[resourcePrefix + "_annotationpresent_" + name] = present
         }
     }
 
@@ -58,18 +63,8 @@ enum Meta {
     /// merged over `labels`. Nothing when the namespace is not known.
     static func addNamespaceLabels(_ labels: inout LabelMap, _ namespace: Namespace?) {
         guard let namespace else { return }
-        let rolePrefix = Meta.namespace
         var namespaceLabels: LabelMap = [:]
-        for (key, value) in (namespace.metadata.labels ?? [:]).sorted(by: { $0.key < $1.key }) {
-            let name = sanitize(key)
-            namespaceLabels[rolePrefix + "_label_" + name] = value
-            namespaceLabels[rolePrefix + "_labelpresent_" + name] = present
-        }
-        for (key, value) in (namespace.metadata.annotations ?? [:]).sorted(by: { $0.key < $1.key }) {
-            let name = sanitize(key)
-            namespaceLabels[rolePrefix + "_annotation_" + name] = value
-            namespaceLabels[rolePrefix + "_annotationpresent_" + name] = present
-        }
+        addAnnotationsAndLabels(&namespaceLabels, namespace.metadata, resource: "namespace")
         labels.merge(namespaceLabels)
     }
 
@@ -81,6 +76,21 @@ enum Meta {
             switch scalar {
             case "a"..."z", "A"..."Z", "0"..."9", "_": out.append(scalar)
             default: out.append("_")
+            }
+        }
+        return String(out)
+    }
+
+    /// Go's `strings.ToLower`: each Unicode scalar by its simple lowercase mapping. That is
+    /// `String.lowercased()` except for `İ` (U+0130), the one scalar whose full mapping (Swift's)
+    /// has two scalars (`i̇`); its simple mapping (Go's) is `i`.
+    static func lowercased(_ text: String) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if scalar == "\u{130}" {
+                out.append("i")
+            } else {
+                out.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
             }
         }
         return String(out)

@@ -3,11 +3,11 @@ import Model
 /// The `pod` role (Prometheus `discovery/kubernetes/pod.go`): one group per pod, one target per
 /// declared container port (`podIP:port`), or one target with the bare pod IP for a container
 /// that declares no port; init containers included, flagged by `__meta_kubernetes_pod_container_init`.
+/// Only `status.podIP` is read: there are no per-family (`podIPs`) labels. The phase filters
+/// nothing; a pod without an IP has no targets.
 public enum PodRole {
     static let prefix = Meta.prefix + "pod_"
     static let ip = prefix + "ip"
-    static let ipv4 = prefix + "ipv4"
-    static let ipv6 = prefix + "ipv6"
     static let ready = prefix + "ready"
     static let phase = prefix + "phase"
     static let nodeName = prefix + "node_name"
@@ -28,18 +28,26 @@ public enum PodRole {
         "pod/" + Meta.namespacedName(namespace, name)
     }
 
-    /// The pod's group. A pod without an IP (starting, or evicted) gives an empty group, which
-    /// drops any targets reported for it before.
+    /// The pod's group (Prometheus `buildPod`). A pod without an IP (starting, or evicted) gives
+    /// an empty group, which drops any targets reported for it before.
     ///
     /// - Parameters:
     ///   - node: the pod's node (`spec.nodeName`), with `attach_metadata.node`: its labels go on the group.
     ///   - namespace: the pod's namespace object, with `attach_metadata.namespace`: its labels go on the group.
-    public static func groups(for pod: Pod, node: Node? = nil, namespace namespaceObject: Namespace? = nil) -> TargetGroup {
+    ///   - attachNodeMetadata: `attach_metadata.node` is on. Then a pod whose node is not known
+    ///     (`node` is nil: the node selectors filtered it out, or it is not listed yet) gives an
+    ///     empty group, as in Prometheus.
+    ///   - controllers: `attach_metadata.deployment`, `.job`, `.cronjob`.
+    public static func groups(
+        for pod: Pod, node: Node? = nil, namespace namespaceObject: Namespace? = nil, attachNodeMetadata: Bool = false,
+        controllers: PodControllers = .none
+    ) -> TargetGroup {
         let namespace = pod.metadata.namespace ?? ""
         var group = TargetGroup(source: source(namespace: namespace, name: pod.metadata.name))
         guard let podIP = pod.status?.podIP, !podIP.isEmpty else { return group }
+        if attachNodeMetadata && node == nil { return group }
 
-        var labels = podLabels(pod)
+        var labels = podLabels(pod, controllers: controllers)
         labels[Meta.namespace] = namespace
         Meta.addNodeLabels(&labels, node)
         Meta.addNamespaceLabels(&labels, namespaceObject)
@@ -50,14 +58,10 @@ public enum PodRole {
             let id = statuses?.first { $0.name == container.name }?.containerID ?? ""
             let ports = container.ports ?? []
             if ports.isEmpty {
-                // No port: the bare pod IP, bracketed if it is IPv6 (RFC 3986 forbids a trailing ':').
-                var address = podIP
-                if let bytes = IPAddress.parse(podIP), !IPAddress.isIPv4(bytes) {
-                    address = "[" + IPAddress.formatIPv6(bytes) + "]"
-                }
+                // No port: the bare pod IP (an IPv6 one unbracketed, as in Prometheus); the user adds a port by relabeling.
                 group.targets.append(
                     [
-                        Meta.address: address,
+                        Meta.address: podIP,
                         containerName: container.name,
                         containerID: id,
                         containerImage: container.image ?? "",
@@ -90,7 +94,7 @@ public enum PodRole {
 
     /// The pod's own labels, without the namespace (Prometheus `podLabels`); the endpoints and
     /// endpointslice roles attach them to targets backed by the pod.
-    static func podLabels(_ pod: Pod) -> LabelMap {
+    static func podLabels(_ pod: Pod, controllers: PodControllers) -> LabelMap {
         var labels: LabelMap = [
             ip: pod.status?.podIP ?? "",
             ready: podReady(pod),
@@ -100,26 +104,12 @@ public enum PodRole {
             uid: pod.metadata.uid ?? "",
         ]
 
-        // The first IPv4 and the first IPv6 address of status.podIPs (dual stack).
-        for podIP in pod.status?.podIPs ?? [] {
-            guard let text = podIP.ip, !text.isEmpty else { continue }
-            let haveV4 = labels[ipv4] != nil
-            let haveV6 = labels[ipv6] != nil
-            if haveV4 && haveV6 { break }
-            guard let bytes = IPAddress.parse(text) else { continue }
-            if IPAddress.isIPv4(bytes) {
-                if !haveV4 { labels[ipv4] = text }
-            } else if !haveV6 {
-                labels[ipv6] = text
-            }
-        }
-
         Meta.addObjectMetaLabels(&labels, pod.metadata, role: "pod")
 
-        // The owner reference marked as controller (apimachinery GetControllerOf).
-        if let controller = pod.metadata.ownerReferences?.first(where: { $0.controller == true }) {
+        if let controller = PodControllers.controller(of: pod.metadata) {
             if !controller.kind.isEmpty { labels[controllerKind] = controller.kind }
             if !controller.name.isEmpty { labels[controllerName] = controller.name }
+            controllers.addLabels(&labels, controller: controller, namespace: pod.metadata.namespace ?? "")
         }
         return labels
     }
@@ -127,7 +117,7 @@ public enum PodRole {
     /// The `Ready` condition's status in lower case, `unknown` when there is none.
     static func podReady(_ pod: Pod) -> String {
         for condition in pod.status?.conditions ?? [] where condition.type == "Ready" {
-            return condition.status.lowercased()
+            return Meta.lowercased(condition.status)
         }
         return "unknown"
     }

@@ -1,7 +1,8 @@
 import Model
 
 /// The `service` role (Prometheus `discovery/kubernetes/service.go`): one target per service
-/// port, at `<name>.<namespace>.svc:<port>`.
+/// port, at `<name>.<namespace>.svc:<port>`, with the cluster IP (the external name for an
+/// `ExternalName` service) and, for a `LoadBalancer` service, its load balancer IPs.
 public enum ServiceRole {
     static let portName = Meta.prefix + "service_port_name"
     static let portNumber = Meta.prefix + "service_port_number"
@@ -40,11 +41,18 @@ public enum ServiceRole {
                 target[clusterIP] = spec?.clusterIP ?? ""
             }
             if serviceType == "LoadBalancer" {
-                target[loadBalancerIP] = spec?.loadBalancerIP ?? ""
+                target[loadBalancerIP] = loadBalancerIPs(service)
             }
             group.targets.append(target.labels)
         }
         return group
+    }
+
+    /// The IPs of `status.loadBalancer.ingress` joined by commas, else the deprecated
+    /// `spec.loadBalancerIP` (Prometheus `loadBalancerIPs`); ingress entries with only a hostname are skipped.
+    static func loadBalancerIPs(_ service: KubernetesService) -> String {
+        let ips = (service.status?.loadBalancer?.ingress ?? []).compactMap(\.ip).filter { !$0.isEmpty }
+        return ips.isEmpty ? service.spec?.loadBalancerIP ?? "" : ips.joined(separator: ",")
     }
 
     /// The namespace, `service_name` and the service's labels and annotations (Prometheus
