@@ -114,4 +114,18 @@ import Testing
         #expect(join.dirty == Set(onNode))
         #expect(Self.flush(&join).allSatisfy { $0.labels["__meta_kubernetes_node_label_zone"] == "a" })
     }
+
+    @Test func aNodeThatLosesItsAddressesKeepsWhatWasReported() throws {
+        var join = KubernetesJoin(config: KubernetesSDConfig(role: .node))
+        var node: Node = try roleFixture("node-kind-worker")
+        join.apply(Self.upsert(node))
+        join.markAllDirty()
+        #expect(Self.flush(&join).count == 1)
+        // Prometheus sends nothing for a node without an address: its targets stay.
+        node.status?.addresses = []
+        join.apply(Self.upsert(node))
+        #expect(Self.flush(&join).isEmpty)
+        join.apply([InformerChange<Node>.delete(key: node.metadata.name)])
+        #expect(Self.flush(&join) == [TargetGroup(source: NodeRole.source(name: node.metadata.name))])
+    }
 }

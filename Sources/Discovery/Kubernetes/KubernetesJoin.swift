@@ -110,6 +110,9 @@ struct KubernetesJoin: Sendable {
         var key: String
         var group: TargetGroup?
         var dependencies: [String]
+        /// The object exists but gives no group (a node without an address): what was reported
+        /// for it stays, as Prometheus sends nothing then.
+        var keepsReported = false
     }
 
     /// Builds the group of primary `key` from the objects held now.
@@ -142,11 +145,18 @@ struct KubernetesJoin: Sendable {
         switch role {
         case .pod:
             group = pods[key].map { pod in
-                PodRole.groups(for: pod, node: node(pod.spec?.nodeName ?? ""), namespace: namespace(pod.metadata.namespace))
+                PodRole.groups(
+                    for: pod, node: node(pod.spec?.nodeName ?? ""), namespace: namespace(pod.metadata.namespace),
+                    attachNodeMetadata: attachNode)
             }
         case .node:
-            group = nodes[key].map { node in
-                NodeRole.groups(for: node) ?? TargetGroup(source: NodeRole.source(name: node.metadata.name))
+            if let node = nodes[key] {
+                guard let built = NodeRole.groups(for: node) else {
+                    return Built(key: key, group: nil, dependencies: [], keepsReported: true)
+                }
+                group = built
+            } else {
+                group = nil
             }
         case .service:
             group = services[key].map { ServiceRole.groups(for: $0, namespace: namespace($0.metadata.namespace)) }
@@ -170,7 +180,7 @@ struct KubernetesJoin: Sendable {
     mutating func record(_ builds: [Built]) -> [TargetGroup] {
         var groups: [TargetGroup] = []
         groups.reserveCapacity(builds.count)
-        for build in builds {
+        for build in builds where !build.keepsReported {
             for old in dependencies[build.key] ?? [] {
                 dependents[old]?.remove(build.key)
                 if dependents[old]?.isEmpty == true { dependents[old] = nil }
