@@ -30,7 +30,10 @@ let staleMarker = Double(bitPattern: staleMarkerBits)
 /// shared ``HTTPTransport``: a target that never answers holds no thread and delays no other
 /// target. How late each scrape starts against its slot is recorded in
 /// `agent_scrape_lateness_seconds`.
-struct ScrapeLoop: Sendable {
+///
+/// A class, so that the suspended frames of thousands of loops hold a reference to it rather
+/// than a copy of it (with its target, over a kilobyte each).
+final class ScrapeLoop: Sendable {
     static let syntheticNames = [
         "up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added",
     ]
