@@ -78,7 +78,12 @@ public final class KubernetesClient: Sendable {
             throw Self.statusError(status: response.status, body: response.body)
         }
         do {
-            return try JSONDecoder().decode(KubernetesList<T>.self, from: Data(response.body))
+            // Decoded in place: a copy of the body would double the page's footprint.
+            return try response.body.withUnsafeBytes { body in
+                guard let start = body.baseAddress else { return try JSONDecoder().decode(KubernetesList<T>.self, from: Data()) }
+                let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: start), count: body.count, deallocator: .none)
+                return try JSONDecoder().decode(KubernetesList<T>.self, from: data)
+            }
         } catch {
             throw KubernetesClientError.decoding("\(T.self) list from \(url): \(error)")
         }
