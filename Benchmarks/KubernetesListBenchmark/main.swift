@@ -8,6 +8,7 @@
 // the parent, so the figures are the client's alone.
 //
 //   swift run -c release KubernetesListBenchmark [--pods 10000] [--pod-bytes 7000] [--runs 2]
+//       [--page-sizes 500]   (comma-separated; each is compared with an unpaged list)
 import CHeapStats
 import Curl
 import Foundation
@@ -64,6 +65,9 @@ if arguments.count >= 4, arguments[1] == "list" {
 let podCount = option("--pods", default: 10_000)
 let podBytes = option("--pod-bytes", default: 7_000)
 let runs = option("--runs", default: 2)
+let pageSizes = arguments.firstIndex(of: "--page-sizes").flatMap { index in
+    index + 1 < arguments.count ? arguments[index + 1].split(separator: ",").compactMap { Int($0) } : nil
+} ?? [KubernetesClient.defaultListPageSize]
 
 /// A pod shaped like a Deployment's, padded with `managedFields` (which the agent ignores, as
 /// it ignores most of a pod) to about `podBytes` of JSON.
@@ -131,7 +135,7 @@ print("mode        requests  items  RSS before  peak RSS  peak - before  RSS aft
 
 let executable = URL(fileURLWithPath: CommandLine.arguments[0])
 for run in 1...runs {
-    for mode in ["unpaged", String(KubernetesClient.defaultListPageSize)] {
+    for mode in ["unpaged"] + pageSizes.map(String.init) {
         let requestsBefore = server.requests.count
         let process = Process()
         process.executableURL = executable
