@@ -174,6 +174,12 @@ let package = Package(
             path: "Benchmarks/SendBenchmark"
         ),
 
+        .executableTarget(
+            name: "KubernetesListBenchmark",
+            dependencies: ["CHeapStats", "Curl", "Discovery", "TestSupport"],
+            path: "Benchmarks/KubernetesListBenchmark"
+        ),
+
         // MARK: Tests
         .target(
             name: "TestSupport",

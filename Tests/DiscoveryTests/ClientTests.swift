@@ -20,7 +20,7 @@ struct ClientTestPod: KubernetesResource, Equatable {
 }
 
 /// A pod as raw JSON for the fake server.
-private func podJSON(_ name: String, namespace: String = "default", labels: [String: String] = [:], node: String? = nil) -> [String: Any] {
+func podJSON(_ name: String, namespace: String = "default", labels: [String: String] = [:], node: String? = nil) -> [String: Any] {
     var spec: [String: Any] = [:]
     if let node { spec["nodeName"] = node }
     return [
@@ -31,7 +31,7 @@ private func podJSON(_ name: String, namespace: String = "default", labels: [Str
 }
 
 /// Runs `body` with a fresh fake API server, stopping it afterwards.
-private func withFakeAPIServer(token: String? = nil, _ body: (FakeKubernetesAPIServer) async throws -> Void) async throws {
+func withFakeAPIServer(token: String? = nil, _ body: (FakeKubernetesAPIServer) async throws -> Void) async throws {
     let server = try await FakeKubernetesAPIServer(token: token)
     do {
         try await body(server)
@@ -60,7 +60,7 @@ private func withTemporaryDirectory(_ body: (String) async throws -> Void) async
 
 /// Starts `informer.run()` in a task; `body` runs meanwhile; then the task is cancelled and
 /// awaited (which must not take long).
-private func running<T>(_ informer: Informer<T>, _ body: () async throws -> Void) async throws {
+func running<T>(_ informer: Informer<T>, _ body: () async throws -> Void) async throws {
     let task = Task { await informer.run() }
     do {
         try await body()
@@ -75,7 +75,7 @@ private func running<T>(_ informer: Informer<T>, _ body: () async throws -> Void
     #expect(ContinuousClock.now - start < .seconds(10), "informer did not stop promptly")
 }
 
-private func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.sorted() }
+func names(_ store: [String: ClientTestPod]) -> [String] { store.keys.sorted() }
 
 @Suite struct KubernetesClientTests {
     @Test func listReturnsItemsAndResourceVersion() async throws {

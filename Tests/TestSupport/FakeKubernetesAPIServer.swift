@@ -13,7 +13,16 @@ import Synchronization
 /// (`/api/v1/namespaces/NS/pods`) serves the same collection filtered by namespace.
 ///
 /// - `GET <collection>[?labelSelector=&fieldSelector=]`: a list
-///   `{"kind":"<Kind>List","apiVersion":…,"metadata":{"resourceVersion":"N"},"items":[…]}`.
+///   `{"kind":"<Kind>List","apiVersion":…,"metadata":{"resourceVersion":"N"},"items":[…]}`,
+///   sorted by namespace, then name.
+/// - Pagination, as the real server does it: `limit=L` answers at most L items and, when more
+///   follow, an opaque `metadata.continue` token (and `metadata.remainingItemCount` when the
+///   list has no selectors). `continue=<token>` answers the next page **as of the first page's
+///   resource version** (the list's `metadata.resourceVersion` stays that of the first page),
+///   whatever changed since: the first page pins a snapshot of the collection. A token whose
+///   snapshot is gone (``compact()`` past its version, or ``expireContinueTokens()``) gets a
+///   410 `Status` of reason `Expired` carrying a fresh token that continues at the latest
+///   version (an inconsistent list), as the API server's etcd store answers.
 /// - `GET <collection>?watch=1&resourceVersion=N[&allowWatchBookmarks=true][&timeoutSeconds=S]`:
 ///   a chunked stream of `{"type":…,"object":…}` lines for every change newer than N, then
 ///   changes as they happen. If N is older than the compaction point (``compact()``), one
@@ -23,7 +32,7 @@ import Synchronization
 ///
 /// Selectors: comma-separated `key=value`, `key==value` and `key!=value` terms; label keys for
 /// `labelSelector`, dotted JSON paths (`metadata.name`, `spec.nodeName`) for `fieldSelector`.
-/// Only equality; no set-based label selectors. No pagination (`limit`/`continue`).
+/// Only equality; no set-based label selectors.
 ///
 /// The store survives ``stop()`` and ``start()`` (which binds the same port again), as etcd
 /// survives an API server restart.
@@ -64,6 +73,32 @@ public final class FakeKubernetesAPIServer: Sendable {
         var bookmarks: Bool
     }
 
+    /// The collection as a paged list's first page saw it; its continue tokens read from it.
+    private struct SnapshotKey: Hashable, Sendable {
+        var collection: String
+        var resourceVersion: Int
+    }
+
+    /// What a continue token says: the list's version (-1: the latest) and the last key served.
+    private struct ContinueToken: Codable {
+        var rv: Int
+        /// `namespace/name` of the last item served.
+        var after: String
+
+        init(rv: Int, after: String) {
+            self.rv = rv
+            self.after = after
+        }
+
+        init?(_ text: String) {
+            guard let data = Data(base64Encoded: text),
+                  let token = try? JSONDecoder().decode(Self.self, from: data) else { return nil }
+            self = token
+        }
+
+        var text: String { (try? JSONEncoder().encode(self))?.base64EncodedString() ?? "" }
+    }
+
     private struct State: Sendable {
         var resourceVersion = 1000
         /// Watches from a resource version older than this get a 410.
@@ -77,6 +112,9 @@ public final class FakeKubernetesAPIServer: Sendable {
         var token: String?
         var requests: [Request] = []
         var listFailure: Int?
+        var beforeList: (@Sendable (FakeKubernetesAPIServer, Request) -> Void)?
+        /// The collections as paged lists' first pages saw them, for their continue tokens.
+        var snapshots: [SnapshotKey: [String: StoredObject]] = [:]
         var serverChannel: (any Channel)?
     }
 
@@ -124,6 +162,14 @@ public final class FakeKubernetesAPIServer: Sendable {
     public var listFailure: Int? {
         get { state.withLock { $0.listFailure } }
         set { state.withLock { $0.listFailure = newValue } }
+    }
+
+    /// Called with every list request as it arrives, before it is answered, on the server's
+    /// event loop and outside its lock: it may change the store or expire continue tokens, to
+    /// act between the pages of a list.
+    public var beforeList: (@Sendable (FakeKubernetesAPIServer, Request) -> Void)? {
+        get { state.withLock { $0.beforeList } }
+        set { state.withLock { $0.beforeList = newValue } }
     }
 
     // MARK: Changing the store
@@ -193,12 +239,20 @@ public final class FakeKubernetesAPIServer: Sendable {
     }
 
     /// Forgets the change history: a later watch from any resource version older than the
-    /// current one gets a 410 Gone. Open watches are not affected (see ``expireWatches()``).
+    /// current one gets a 410 Gone, and so does a list continued from an older version.
+    /// Open watches are not affected (see ``expireWatches()``).
     public func compact() {
         state.withLock { state in
             state.compactedBefore = state.resourceVersion
             state.events.removeAll()
+            state.snapshots = state.snapshots.filter { $0.key.resourceVersion >= state.compactedBefore }
         }
+    }
+
+    /// Every continue token given out so far gets a 410 `Expired` from now on (as after a
+    /// compaction past their version, without advancing the version).
+    public func expireContinueTokens() {
+        state.withLock { $0.snapshots.removeAll() }
     }
 
     /// Sends every open watch an `ERROR` event with a 410 `Status` and ends it, as the API
@@ -359,6 +413,9 @@ public final class FakeKubernetesAPIServer: Sendable {
         let labelSelector = query["labelSelector"].flatMap { $0.isEmpty ? nil : $0 }
         let fieldSelector = query["fieldSelector"].flatMap { $0.isEmpty ? nil : $0 }
 
+        if !request.isWatch, let beforeList = state.withLock({ $0.beforeList }) {
+            beforeList(self, request)
+        }
         state.withLock { state in
             state.requests.append(request)
             if let token = state.token, request.authorization != "Bearer \(token)" {
@@ -376,19 +433,8 @@ public final class FakeKubernetesAPIServer: Sendable {
                                  body: Self.status(failure, reason: "InternalError", message: "injected list failure"))
                     return
                 }
-                let items = (state.objects[collection] ?? [:]).values
-                    .filter { Self.matches($0, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector) }
-                    .sorted { ($0.namespace ?? "", $0.name) < ($1.namespace ?? "", $1.name) }
-                var body = Data()
-                let kind = (state.kinds[collection] ?? "") + "List"
-                body.append(contentsOf: #"{"kind":"\#(kind)","apiVersion":"\#(Self.apiVersion(of: collection))","#.utf8)
-                body.append(contentsOf: #""metadata":{"resourceVersion":"\#(state.resourceVersion)"},"items":["#.utf8)
-                for (index, item) in items.enumerated() {
-                    if index > 0 { body.append(UInt8(ascii: ",")) }
-                    body.append(item.data)
-                }
-                body.append(contentsOf: "]}".utf8)
-                Self.respond(channel, status: .ok, body: body)
+                respondToList(request, collection: collection, namespace: namespace, labelSelector: labelSelector,
+                              fieldSelector: fieldSelector, state: &state, channel: channel)
                 return
             }
 
@@ -426,6 +472,60 @@ public final class FakeKubernetesAPIServer: Sendable {
                 }
             }
         }
+    }
+
+    /// Answers a list: one page of it with `limit`, the page after a token with `continue`.
+    private func respondToList(
+        _ request: Request, collection: String, namespace: String?, labelSelector: String?, fieldSelector: String?,
+        state: inout State, channel: any Channel
+    ) {
+        let limit = request.query["limit"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
+        var version = state.resourceVersion
+        var objects = state.objects[collection] ?? [:]
+        var after: (String, String)?  // namespace, name
+        if let text = request.query["continue"], !text.isEmpty {
+            guard let token = ContinueToken(text) else {
+                Self.respond(channel, status: .badRequest,
+                             body: Self.status(400, reason: "BadRequest", message: "continue key is not valid"))
+                return
+            }
+            let split = token.after.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+            after = (String(split.first ?? ""), split.count > 1 ? String(split[1]) : "")
+            if token.rv != -1 {
+                guard let snapshot = state.snapshots[SnapshotKey(collection: collection, resourceVersion: token.rv)] else {
+                    let fresh = ContinueToken(rv: -1, after: token.after).text
+                    Self.respond(channel, status: .gone, body: Self.expiredContinueStatus(continue: fresh))
+                    return
+                }
+                version = token.rv
+                objects = snapshot
+            }
+        }
+        let matching = objects.values
+            .filter { Self.matches($0, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector) }
+            .filter { object in after.map { (object.namespace ?? "", object.name) > $0 } ?? true }
+            .sorted { ($0.namespace ?? "", $0.name) < ($1.namespace ?? "", $1.name) }
+        let items = matching.prefix(limit ?? matching.count)
+        var metadata = #""resourceVersion":"\#(version)""#
+        if items.count < matching.count, let last = items.last {
+            let key = SnapshotKey(collection: collection, resourceVersion: version)
+            if state.snapshots[key] == nil { state.snapshots[key] = objects }
+            let token = ContinueToken(rv: version, after: "\(last.namespace ?? "")/\(last.name)")
+            metadata += #","continue":"\#(token.text)""#
+            if labelSelector == nil && fieldSelector == nil {
+                metadata += #","remainingItemCount":\#(matching.count - items.count)"#
+            }
+        }
+        var body = Data()
+        let kind = (state.kinds[collection] ?? "") + "List"
+        body.append(contentsOf: #"{"kind":"\#(kind)","apiVersion":"\#(Self.apiVersion(of: collection))","#.utf8)
+        body.append(contentsOf: #""metadata":{\#(metadata)},"items":["#.utf8)
+        for (index, item) in items.enumerated() {
+            if index > 0 { body.append(UInt8(ascii: ",")) }
+            body.append(item.data)
+        }
+        body.append(contentsOf: "]}".utf8)
+        Self.respond(channel, status: .ok, body: body)
     }
 
     fileprivate func opened(_ channel: any Channel) {
@@ -475,6 +575,21 @@ public final class FakeKubernetesAPIServer: Sendable {
         serialize([
             "kind": "Status", "apiVersion": "v1", "metadata": [String: Any](), "status": "Failure",
             "message": message, "reason": reason, "code": code,
+        ])
+    }
+
+    /// apimachinery's answer to a continue token whose version was compacted
+    /// (`storage/etcd3`'s `handleCompactedErrorForPaging`): `Expired`, with a token that
+    /// continues from the same key at the latest version.
+    private static func expiredContinueStatus(continue token: String) -> Data {
+        serialize([
+            "kind": "Status", "apiVersion": "v1", "metadata": ["continue": token], "status": "Failure",
+            "message": "The provided continue parameter is too old to display a consistent list result. "
+                + "You can start a new list without the continue parameter, or use the continue token in this "
+                + "response to retrieve the remainder of the results. Continuing with the provided token results "
+                + "in an inconsistent list - objects that were created, modified, or deleted between the time "
+                + "the first chunk was returned and now may show up in the list.",
+            "reason": "Expired", "code": 410,
         ])
     }
 

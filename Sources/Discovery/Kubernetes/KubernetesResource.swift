@@ -47,10 +47,16 @@ public protocol KubernetesResource: Codable, Sendable {
 }
 
 /// A List response: `metadata.resourceVersion` and the items.
+///
+/// ``KubernetesClient/list(_:namespace:labelSelector:fieldSelector:)`` returns the items of
+/// every page in one list, with no `continue`.
 public struct KubernetesList<Item: KubernetesResource>: Codable, Sendable {
     public struct ListMeta: Codable, Sendable {
         public var resourceVersion: String?
+        /// The token for the next page of a paged (`limit`) list; absent on the last page.
         public var `continue`: String?
+        /// How many items follow this page, when the server says (it may not).
+        public var remainingItemCount: Int?
     }
     public var metadata: ListMeta
     public var items: [Item]

@@ -24,7 +24,7 @@ public struct KubernetesAPIConfig: Sendable, Equatable {
     public var namespace: String?
     /// Limit for establishing a connection (TCP and TLS).
     public var connectTimeout: Duration = .seconds(10)
-    /// Limit for a whole list request.
+    /// Limit for each list request (one page of a paged list).
     public var listTimeout: Duration = .seconds(60)
 
     /// An explicit API server (`api_server`) with the job's `http_config`.
