@@ -558,9 +558,12 @@ struct NodeReader {
             if let v = namespaces["own_namespace"], let value = bool(v, "\(path).namespaces.own_namespace") { sd.ownNamespace = value }
         }
         if let n = map["attach_metadata"], !isNull(n) {
-            let attach = mapping(n, "\(path).attach_metadata", known: ["node", "namespace"])
+            let attach = mapping(n, "\(path).attach_metadata", known: ["node", "namespace", "deployment", "job", "cronjob"])
             if let v = attach["node"], let value = bool(v, "\(path).attach_metadata.node") { sd.attachMetadata.node = value }
             if let v = attach["namespace"], let value = bool(v, "\(path).attach_metadata.namespace") { sd.attachMetadata.namespace = value }
+            if let v = attach["deployment"], let value = bool(v, "\(path).attach_metadata.deployment") { sd.attachMetadata.deployment = value }
+            if let v = attach["job"], let value = bool(v, "\(path).attach_metadata.job") { sd.attachMetadata.job = value }
+            if let v = attach["cronjob"], let value = bool(v, "\(path).attach_metadata.cronjob") { sd.attachMetadata.cronJob = value }
         }
         sd.httpClient = httpClient(map, node, path)
         for (index, selectorNode) in optionalSequence(map["selectors"], "\(path).selectors").enumerated() {

@@ -191,16 +191,23 @@ public struct KubernetesSDConfig: Sendable, Equatable {
     public var httpClient = HTTPClientConfig()
     /// Label and field selectors per role, as the API server applies them to LIST and WATCH.
     public var selectors: [Selector] = []
-    /// `attach_metadata`: labels of the target's node and namespace objects.
+    /// `attach_metadata`: labels of the target's node, namespace and pod controllers.
     public var attachMetadata = AttachMetadata()
 
-    /// `attach_metadata`. As in Prometheus, `node` only has an effect for the pod, endpoints and
-    /// endpointslice roles and `namespace` for the namespaced roles; elsewhere they are ignored.
+    /// `attach_metadata`. As in Prometheus, `node`, `deployment`, `job` and `cronjob` only have an
+    /// effect for the pod, endpoints and endpointslice roles and `namespace` for the namespaced
+    /// roles; elsewhere they are ignored.
     public struct AttachMetadata: Sendable, Equatable {
         /// Adds the `__meta_kubernetes_node_*` labels of the target's node.
         public var node = false
         /// Adds the `__meta_kubernetes_namespace_{label,annotation}*` labels of the target's namespace.
         public var namespace = false
+        /// Adds `__meta_kubernetes_pod_deployment_name` (the Deployment above the pod's ReplicaSet).
+        public var deployment = false
+        /// Adds `__meta_kubernetes_pod_job_name` (the pod's Job).
+        public var job = false
+        /// Adds `__meta_kubernetes_pod_cronjob_name` (the CronJob above the pod's Job).
+        public var cronJob = false
 
         public init() {}
     }

@@ -38,7 +38,8 @@ public final class KubernetesDiscoverer: Discoverer {
 
     /// The informers the role needs: its own objects with its selectors (in every namespace),
     /// Services and pods for the endpoint roles (with those roles' selectors, as Prometheus does),
-    /// and cluster-wide Nodes (node selectors) and Namespaces for `attach_metadata`.
+    /// cluster-wide Nodes (node selectors) and Namespaces, and ReplicaSets and Jobs, for
+    /// `attach_metadata`.
     private var needs: [(type: any KubernetesResource.Type, key: InformerKey)] {
         func keys(_ type: any KubernetesResource.Type, role: KubernetesSDConfig.Role?, clusterWide: Bool = false)
             -> [(type: any KubernetesResource.Type, key: InformerKey)]
@@ -60,8 +61,16 @@ public final class KubernetesDiscoverer: Discoverer {
             needs = keys(EndpointSlice.self, role: .endpointslice) + keys(KubernetesService.self, role: .service)
                 + keys(Pod.self, role: .pod)
         }
-        if config.attachMetadata.node, [.pod, .endpoints, .endpointslice].contains(config.role) {
+        let podRoles: [KubernetesSDConfig.Role] = [.pod, .endpoints, .endpointslice]
+        if config.attachMetadata.node, podRoles.contains(config.role) {
             needs += keys(Node.self, role: .node, clusterWide: true)
+        }
+        // The controllers above a pod, in the watched namespaces, without selectors (as Prometheus).
+        if config.attachMetadata.deployment, podRoles.contains(config.role) {
+            needs += keys(ReplicaSet.self, role: nil)
+        }
+        if config.attachMetadata.job || config.attachMetadata.cronJob, podRoles.contains(config.role) {
+            needs += keys(Job.self, role: nil)
         }
         if config.attachMetadata.namespace {
             needs += keys(Namespace.self, role: nil, clusterWide: true)

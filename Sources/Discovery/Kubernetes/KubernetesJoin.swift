@@ -7,12 +7,12 @@ import AgentConfig
 /// `role: endpointslice`, …) and the objects its builder looked up (the slice's Service and pods,
 /// a node or namespace for `attach_metadata`). Every lookup is recorded, found or not, as a
 /// dependency of the group; a change to an object marks the groups that depend on it (and its own
-/// group, if it is primary) dirty, and only dirty groups are rebuilt. Keys are
+/// group, if it is primary) dirty, and only dirty groups are rebuilt (a ReplicaSet that gains
+/// its Deployment rebuilds its pods' groups). Keys are
 /// `<kind>/<namespace>/<name>` (`<kind>/<name>` for cluster-scoped objects).
 struct KubernetesJoin: Sendable {
     let role: KubernetesSDConfig.Role
-    let attachNode: Bool
-    let attachNamespace: Bool
+    let attach: KubernetesSDConfig.AttachMetadata
 
     var pods: [String: Pod] = [:]
     var services: [String: KubernetesService] = [:]
@@ -21,6 +21,8 @@ struct KubernetesJoin: Sendable {
     var endpoints: [String: Endpoints] = [:]
     var slices: [String: EndpointSlice] = [:]
     var ingresses: [String: Ingress] = [:]
+    var replicaSets: [String: ReplicaSet] = [:]
+    var jobs: [String: Job] = [:]
 
     /// Primary keys whose group must be rebuilt.
     private(set) var dirty: Set<String> = []
@@ -36,8 +38,7 @@ struct KubernetesJoin: Sendable {
 
     init(config: KubernetesSDConfig) {
         role = config.role
-        attachNode = config.attachMetadata.node
-        attachNamespace = config.attachMetadata.namespace
+        attach = config.attachMetadata
     }
 
     static func key(_ kind: String, _ storeKey: String) -> String { kind + "/" + storeKey }
@@ -78,6 +79,8 @@ struct KubernetesJoin: Sendable {
         case Endpoints.kind: endpoints[key] = object as? Endpoints
         case EndpointSlice.kind: slices[key] = object as? EndpointSlice
         case Ingress.kind: ingresses[key] = object as? Ingress
+        case ReplicaSet.kind: replicaSets[key] = object as? ReplicaSet
+        case Job.kind: jobs[key] = object as? Job
         default: break
         }
     }
@@ -119,13 +122,13 @@ struct KubernetesJoin: Sendable {
     func build(_ key: String) -> Built {
         var looked: [String] = []
         func node(_ name: String) -> Node? {
-            guard attachNode else { return nil }
+            guard attach.node else { return nil }
             let key = Self.key(Node.kind, name)
             looked.append(key)
             return nodes[key]
         }
         func namespace(_ name: String?) -> Namespace? {
-            guard attachNamespace, let name else { return nil }
+            guard attach.namespace, let name else { return nil }
             let key = Self.key(Namespace.kind, name)
             looked.append(key)
             return namespaces[key]
@@ -140,6 +143,18 @@ struct KubernetesJoin: Sendable {
             looked.append(key)
             return pods[key]
         }
+        func replicaSet(_ namespace: String, _ name: String) -> ReplicaSet? {
+            let key = Self.key(ReplicaSet.kind, namespace + "/" + name)
+            looked.append(key)
+            return replicaSets[key]
+        }
+        func job(_ namespace: String, _ name: String) -> Job? {
+            let key = Self.key(Job.kind, namespace + "/" + name)
+            looked.append(key)
+            return jobs[key]
+        }
+        let controllers = PodControllers(
+            deployment: attach.deployment, job: attach.job, cronJob: attach.cronJob, replicaSet: replicaSet, job: job)
 
         let group: TargetGroup?
         switch role {
@@ -147,7 +162,7 @@ struct KubernetesJoin: Sendable {
             group = pods[key].map { pod in
                 PodRole.groups(
                     for: pod, node: node(pod.spec?.nodeName ?? ""), namespace: namespace(pod.metadata.namespace),
-                    attachNodeMetadata: attachNode)
+                    attachNodeMetadata: attach.node, controllers: controllers)
             }
         case .node:
             if let node = nodes[key] {
@@ -164,11 +179,15 @@ struct KubernetesJoin: Sendable {
             group = ingresses[key].map { IngressRole.groups(for: $0, namespace: namespace($0.metadata.namespace)) }
         case .endpoints:
             group = endpoints[key].map {
-                EndpointsRole.groups(for: $0, service: service, pod: pod, node: node, namespace: namespace($0.metadata.namespace))
+                EndpointsRole.groups(
+                    for: $0, service: service, pod: pod, node: node, namespace: namespace($0.metadata.namespace),
+                    controllers: controllers)
             }
         case .endpointslice:
             group = slices[key].map {
-                EndpointSliceRole.groups(for: $0, service: service, pod: pod, node: node, namespace: namespace($0.metadata.namespace))
+                EndpointSliceRole.groups(
+                    for: $0, service: service, pod: pod, node: node, namespace: namespace($0.metadata.namespace),
+                    controllers: controllers)
             }
         }
         return Built(key: key, group: group, dependencies: looked)

@@ -9,26 +9,39 @@
 ///   `__meta_kubernetes_pod_cronjob_name`.
 ///
 /// A ReplicaSet or Job that is not (yet) known adds nothing, as in Prometheus.
-public struct PodControllers: Sendable {
+public struct PodControllers {
     public var deployment: Bool
     public var job: Bool
     public var cronJob: Bool
-    private var replicaSets: [String: ReplicaSet] = [:]
-    private var jobs: [String: Job] = [:]
+    /// The ReplicaSet and the Job of a namespace and name, when known.
+    private var replicaSet: (_ namespace: String, _ name: String) -> ReplicaSet?
+    private var jobObject: (_ namespace: String, _ name: String) -> Job?
 
     /// Nothing attached: the default, and what the roles do without `attach_metadata`.
-    public static let none = PodControllers()
+    public static var none: PodControllers { PodControllers() }
 
+    /// Options with the ReplicaSets and Jobs given as lists.
     public init(deployment: Bool = false, job: Bool = false, cronJob: Bool = false, replicaSets: [ReplicaSet] = [], jobs: [Job] = []) {
+        func byName<T: KubernetesResource>(_ objects: [T]) -> [String: T] {
+            Dictionary(objects.map { (Meta.namespacedName($0.metadata.namespace ?? "", $0.metadata.name), $0) }, uniquingKeysWith: { $1 })
+        }
+        let (replicaSets, jobs) = (byName(replicaSets), byName(jobs))
+        self.init(
+            deployment: deployment, job: job, cronJob: cronJob,
+            replicaSet: { replicaSets[Meta.namespacedName($0, $1)] }, job: { jobs[Meta.namespacedName($0, $1)] })
+    }
+
+    /// Options with the ReplicaSets and Jobs looked up through closures (the discoverer's join).
+    public init(
+        deployment: Bool, job: Bool, cronJob: Bool,
+        replicaSet: @escaping (_ namespace: String, _ name: String) -> ReplicaSet?,
+        job jobObject: @escaping (_ namespace: String, _ name: String) -> Job?
+    ) {
         self.deployment = deployment
         self.job = job
         self.cronJob = cronJob
-        for replicaSet in replicaSets {
-            self.replicaSets[Meta.namespacedName(replicaSet.metadata.namespace ?? "", replicaSet.metadata.name)] = replicaSet
-        }
-        for job in jobs {
-            self.jobs[Meta.namespacedName(job.metadata.namespace ?? "", job.metadata.name)] = job
-        }
+        self.replicaSet = replicaSet
+        self.jobObject = jobObject
     }
 
     static let deploymentName = PodRole.prefix + "deployment_name"
@@ -40,7 +53,7 @@ public struct PodControllers: Sendable {
     func addLabels(_ labels: inout LabelMap, controller: OwnerReference, namespace: String) {
         switch controller.kind {
         case "ReplicaSet":
-            if deployment, let replicaSet = replicaSets[Meta.namespacedName(namespace, controller.name)],
+            if deployment, let replicaSet = replicaSet(namespace, controller.name),
                 let owner = Self.controller(of: replicaSet.metadata), owner.kind == "Deployment"
             {
                 labels[Self.deploymentName] = owner.name
@@ -49,7 +62,7 @@ public struct PodControllers: Sendable {
             if job {
                 labels[Self.jobName] = controller.name
             }
-            if cronJob, let job = jobs[Meta.namespacedName(namespace, controller.name)],
+            if cronJob, let job = jobObject(namespace, controller.name),
                 let owner = Self.controller(of: job.metadata), owner.kind == "CronJob"
             {
                 labels[Self.cronJobName] = owner.name
