@@ -6,8 +6,8 @@ labels (pod labels, annotations, node, IP, … as Kubernetes' pod role gives the
 handful of target labels by relabeling; every target is an address on loopback whose port is
 closed, so each scrape fails at once (`health` "down" and a `lastError`, as an unreachable pod).
 Each agent runs alone: started, given --settle seconds so every target has been scraped, then
-asked --requests times for the whole answer with curl, one request at a time, --pause seconds
-apart.
+asked --requests times for the whole answer with curl, one request at a time, each after
+--pause idle seconds.
 
     swift build -c release --product agent
     python3 Benchmarks/Scenarios/targets_api.py \\
@@ -19,6 +19,8 @@ Per request (a table on stderr, one JSON line per agent on stdout):
   bytes          size of the answer
   seconds        wall time of the request (curl, to /dev/null)
   cpu_seconds    the agent's user + system CPU during the request (/proc/PID/stat)
+  net_cpu_seconds  cpu_seconds minus what the agent used in as long without a request
+                 (its scraping; measured over --pause idle seconds before each request)
   extra_rss_mb   the agent's peak RSS during the request (VmHWM, reset through
                  /proc/PID/clear_refs before it) minus its RSS just before it
   retained_mb    RSS a second after the request minus RSS before it
@@ -124,7 +126,11 @@ def status_kb(pid: int, key: str) -> int:
     raise KeyError(key)
 
 
-def measure(pid: int, url: str) -> dict:
+def measure(pid: int, url: str, idle_window: float) -> dict:
+    # The agent's own CPU use meanwhile (scraping): measured over an idle window first.
+    idle_start, idle_cpu = time.monotonic(), cpu_seconds(pid)
+    time.sleep(idle_window)
+    idle_rate = (cpu_seconds(pid) - idle_cpu) / (time.monotonic() - idle_start)
     rss_before = status_kb(pid, "VmRSS")
     with open(f"/proc/{pid}/clear_refs", "w") as f:
         f.write("5")  # VmHWM := VmRSS
@@ -138,6 +144,7 @@ def measure(pid: int, url: str) -> dict:
     time.sleep(1)
     rss_after = status_kb(pid, "VmRSS")
     return {"status": int(out[0]), "bytes": int(out[1]), "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 2),
+            "idle_cpu_per_second": round(idle_rate, 3), "net_cpu_seconds": round(cpu - idle_rate * seconds, 2),
             "extra_rss_mb": round((peak - rss_before) / 1024, 1), "retained_mb": round((rss_after - rss_before) / 1024, 1),
             "rss_before_mb": round(rss_before / 1024, 1)}
 
@@ -154,8 +161,7 @@ def run_agent(name: str, template: str, args: argparse.Namespace, config: str) -
             sys.exit(f"{name} exited; see {log.name}")
         results = []
         for _ in range(args.requests):
-            results.append(measure(process.pid, f"http://127.0.0.1:{port}/api/v1/targets"))
-            time.sleep(args.pause)
+            results.append(measure(process.pid, f"http://127.0.0.1:{port}/api/v1/targets", args.pause))
         return {"agent": name, "targets": args.targets, "labels": args.labels, "requests": results}
     finally:
         process.send_signal(signal.SIGTERM)
@@ -173,7 +179,7 @@ def main() -> None:
     parser.add_argument("--interval", type=int, default=30, help="scrape interval, seconds")
     parser.add_argument("--settle", type=float, default=45, help="seconds from start to the first request")
     parser.add_argument("--requests", type=int, default=3)
-    parser.add_argument("--pause", type=float, default=5)
+    parser.add_argument("--pause", type=float, default=5, help="idle seconds before each request (the agent's CPU use without one)")
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="targets-api-")
@@ -184,12 +190,12 @@ def main() -> None:
     with open(config, "w") as f:
         f.write(CONFIG.format(interval=args.interval, targets=json.dumps(targets)))
 
-    print(f"{'agent':<10} {'MB':>7} {'s':>6} {'CPU s':>6} {'+RSS MB':>8} {'kept MB':>8} {'RSS MB':>7}", file=sys.stderr)
+    print(f"{'agent':<10} {'MB':>7} {'s':>6} {'CPU s':>6} {'net CPU':>7} {'+RSS MB':>8} {'kept MB':>8} {'RSS MB':>7}", file=sys.stderr)
     for spec in args.agent:
         name, template = spec.split("=", 1)
         result = run_agent(name, template, args, config)
         for r in result["requests"]:
-            print(f"{name:<10} {r['bytes'] / MB:>7.1f} {r['seconds']:>6.2f} {r['cpu_seconds']:>6.2f} {r['extra_rss_mb']:>8.1f} "
+            print(f"{name:<10} {r['bytes'] / MB:>7.1f} {r['seconds']:>6.2f} {r['cpu_seconds']:>6.2f} {r['net_cpu_seconds']:>7.2f} {r['extra_rss_mb']:>8.1f} "
                   f"{r['retained_mb']:>8.1f} {r['rss_before_mb']:>7.1f}", file=sys.stderr)
         print(json.dumps(result), flush=True)
 
