@@ -231,6 +231,7 @@ let package = Package(
                 "Scraper",
                 "TestSupport",
                 "WAL",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
