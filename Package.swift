@@ -229,6 +229,24 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "AgentTests",
+            dependencies: [
+                "Agent",
+                "AgentConfig",
+                "Model",
+                "Scraper",
+                "TestSupport",
+                "WAL",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
             name: "EndToEndTests",
             dependencies: ["Model", 
                 "AgentConfig",

@@ -64,7 +64,8 @@ final class AdminServer: Service {
     }
 }
 
-/// Answers one request per HTTP message; a small fixed set of routes.
+/// Answers one request per HTTP message; a small fixed set of routes. (NIO's pipelining handler
+/// holds a connection's next request back until the current answer's `.end` is written.)
 private final class AdminHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -74,7 +75,6 @@ private final class AdminHandler: ChannelInboundHandler, @unchecked Sendable {
     private let scraper: ScrapeManager
     private let reloader: ConfigReloader
     private var head: HTTPRequestHead?
-
     init(registry: PrometheusCollectorRegistry, resources: ProcessResources, scraper: ScrapeManager, reloader: ConfigReloader) {
         self.registry = registry
         self.resources = resources
@@ -95,6 +95,14 @@ private final class AdminHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// This machine's name (`gethostname`, as Go's `os.Hostname()`), which replaces a loopback
+    /// host in a target's `globalUrl`.
+    static func hostName() -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        guard gethostname(&name, name.count - 1) == 0 else { return "localhost" }
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     private func respond(to request: HTTPRequestHead, context: ChannelHandlerContext) {
         let components = URLComponents(string: request.uri)
         let path = components?.path ?? request.uri
@@ -112,9 +120,20 @@ private final class AdminHandler: ChannelInboundHandler, @unchecked Sendable {
         case (.GET, "/-/ready"), (.HEAD, "/-/ready"):
             (status, contentType, body) = (.ok, "text/plain; charset=utf-8", Array("Metrics Agent is Ready.\n".utf8))
         case (.GET, "/api/v1/targets"):
-            (status, contentType, body) = (
-                .ok, "application/json", TargetsAPI.body(for: scraper.targetStatus, dropped: scraper.droppedTargets, query: query)
-            )
+            let writer = TargetsResponseWriter(
+                active: scraper.targetStatus, dropped: scraper.droppedTargets, filter: TargetsFilter(query: query),
+                hostName: Self.hostName())
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "application/json")
+            let keepAlive = request.isKeepAlive
+            if !keepAlive { headers.add(name: "Connection", value: "close") }
+            // No Content-Length: the body goes out in chunks as it is written.
+            let channel = context.channel
+            ChunkedResponse.send(writer, head: HTTPResponseHead(version: request.version, status: .ok, headers: headers), on: channel)
+                .whenComplete { result in
+                    if !keepAlive || (try? result.get()) == nil { channel.close(promise: nil) }
+                }
+            return
         case (.POST, "/-/reload"), (.PUT, "/-/reload"):
             // The reload reads a file and restarts loops: off the event loop, answered when done.
             let reloader = self.reloader
@@ -122,7 +141,7 @@ private final class AdminHandler: ChannelInboundHandler, @unchecked Sendable {
             let version = request.version
             let keepAlive = request.isKeepAlive
             let done = context.eventLoop.makePromise(of: String?.self)
-            done.completeWithTask { await reloader.reload().map { "failed to reload config: \($0)\n" } }
+            done.completeWithTask { await reloader.reload(trigger: .http).map { "failed to reload config: \($0)\n" } }
             done.futureResult.whenSuccess { failure in
                 let body = Array((failure ?? "").utf8)
                 var headers = HTTPHeaders()

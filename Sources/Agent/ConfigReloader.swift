@@ -2,37 +2,65 @@ import AgentConfig
 import Foundation
 import Logging
 import Prometheus
-import RemoteWrite
-import Scraper
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
 import WAL
 
-/// Re-reads the configuration file and applies it to the running scraper and remote write, on
-/// SIGHUP or `POST /-/reload`. An invalid file changes nothing; the outcome is in
-/// `agent_config_last_reload_successful` and `agent_config_last_reload_success_timestamp_seconds`.
+/// Re-reads the configuration file and applies it to the running scraper and remote write: on
+/// SIGHUP, on `POST /-/reload`, and when ``ConfigFileWatcher`` finds the file's content changed.
+/// An invalid file changes nothing; the outcome is in `agent_config_last_reload_successful`,
+/// `agent_config_last_reload_success_timestamp_seconds` and `agent_config_reloads_total`.
+///
+/// Reloads run one at a time, on the blocking-I/O pool (reading the file is file I/O). Each
+/// remembers the version of the file it loaded (``ConfigFileVersion``, read *before* the file is
+/// loaded: if the file changes between the two reads, the version remembered is the older one,
+/// so the next check reloads once more instead of missing the change). A check
+/// (``reloadIfChanged()``) reloads only when the file's version differs from the last one loaded,
+/// whether that load succeeded or failed: a file that failed is not retried until it changes
+/// again, and content a SIGHUP already applied is not applied twice.
 final class ConfigReloader: Service {
+    /// What asked for a reload: the `trigger` label of `agent_config_reloads_total`.
+    enum Trigger: String, CaseIterable, Sendable {
+        case signal
+        case http
+        case fileChange = "file_change"
+    }
+
+    /// The outcome of ``reloadIfChanged()``.
+    enum CheckOutcome: Equatable, Sendable {
+        /// The file holds what was loaded last: nothing was done.
+        case unchanged
+        case reloaded
+        case failed
+    }
+
     private let file: String
     private let expandEnvironment: Bool
-    private let scraper: ScrapeManager
-    private let remoteWrite: RemoteWriteService
+    private let apply: @Sendable (Configuration) -> Void
     private let pool: BlockingIOPool
     private let logger: Logger
     private let successful: Gauge
     private let successTimestamp: Gauge
-    /// Reloads run one at a time.
-    private let lock = Mutex(())
+    private let reloads: [Trigger: (success: Counter, failure: Counter)]
+    /// The version of the file the last load (at start or a reload) read. The lock is held for
+    /// a whole reload, which makes reloads run one at a time.
+    private let loadedVersion: Mutex<ConfigFileVersion>
 
+    /// - Parameters:
+    ///   - loadedVersion: the version of the file the running configuration was loaded from
+    ///     (read before it was loaded).
+    ///   - apply: hands a valid configuration to the running parts (called on the blocking-I/O
+    ///     pool, at most one call at a time).
     init(
-        file: String, expandEnvironment: Bool, scraper: ScrapeManager, remoteWrite: RemoteWriteService, pool: BlockingIOPool,
-        registry: PrometheusCollectorRegistry, logger: Logger
+        file: String, expandEnvironment: Bool, loadedVersion: ConfigFileVersion, apply: @escaping @Sendable (Configuration) -> Void,
+        pool: BlockingIOPool, registry: PrometheusCollectorRegistry, logger: Logger
     ) {
         self.pool = pool
         self.file = file
         self.expandEnvironment = expandEnvironment
-        self.scraper = scraper
-        self.remoteWrite = remoteWrite
+        self.apply = apply
+        self.loadedVersion = Mutex(loadedVersion)
         self.logger = logger
         successful = registry.makeGauge(
             descriptor: MetricNameDescriptor(
@@ -44,6 +72,14 @@ final class ConfigReloader: Service {
                 metricName: "agent_config_last_reload_success_timestamp_seconds", unitName: "",
                 helpText: "Timestamp of the last successful configuration reload."),
             labels: [])
+        func counter(_ trigger: Trigger, _ result: String) -> Counter {
+            registry.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    metricName: "agent_config_reloads_total", unitName: "",
+                    helpText: "Configuration reload attempts, by what asked for them and their result."),
+                labels: [("trigger", trigger.rawValue), ("result", result)])
+        }
+        reloads = Dictionary(uniqueKeysWithValues: Trigger.allCases.map { ($0, (counter($0, "success"), counter($0, "failure"))) })
         markSuccess()
     }
 
@@ -52,33 +88,55 @@ final class ConfigReloader: Service {
         successTimestamp.set(Date().timeIntervalSince1970)
     }
 
-    /// Loads the file and applies it; returns the errors when it is invalid (nothing changes then).
-    /// Reading the file is file I/O: it runs on the blocking-I/O pool, one reload at a time.
+    /// Loads the file and applies it, whatever its version; returns the errors when it is
+    /// invalid (nothing changes then). For SIGHUP and `POST /-/reload`.
     @discardableResult
-    func reload() async -> ConfigErrors? {
+    func reload(trigger: Trigger) async -> ConfigErrors? {
         do {
-            return try await pool.run { [self] in reloadBlocking() }
+            return try await pool.run { [self] in
+                loadedVersion.withLock { loaded in reloadBlocking(trigger: trigger, loaded: &loaded) }
+            }
         } catch {
             logger.error("configuration reload failed", metadata: ["error": "\(error)"])
             return ConfigErrors(errors: [ConfigError(file: file, line: 0, column: 0, key: "", message: "\(error)")])
         }
     }
 
-    private func reloadBlocking() -> ConfigErrors? {
-        lock.withLock { _ -> ConfigErrors? in
-            do throws(ConfigErrors) {
-                let configuration = try ConfigLoader.load(file: file, expandEnvironment: expandEnvironment)
-                for warning in configuration.warnings { logger.warning("\(warning)") }
-                scraper.apply(configuration)
-                remoteWrite.apply(configuration)
-                markSuccess()
-                logger.info("configuration reloaded", metadata: ["file": "\(file)"])
-                return nil
-            } catch {
-                successful.set(0.0)
-                logger.error("configuration reload failed; keeping the running configuration", metadata: ["file": "\(file)", "errors": "\(error)"])
-                return error
+    /// Reloads when the file's version differs from the one loaded last (see the type's notes).
+    @discardableResult
+    func reloadIfChanged() async -> CheckOutcome {
+        do {
+            return try await pool.run { [self] in
+                loadedVersion.withLock { loaded -> CheckOutcome in
+                    guard ConfigFileVersion.read(file: file) != loaded else { return .unchanged }
+                    logger.info("configuration file changed; reloading", metadata: ["file": "\(file)"])
+                    return reloadBlocking(trigger: .fileChange, loaded: &loaded) == nil ? .reloaded : .failed
+                }
             }
+        } catch {
+            logger.error("configuration file check failed", metadata: ["error": "\(error)"])
+            return .failed
+        }
+    }
+
+    /// Reads the version, then loads and applies the file; the caller holds the lock.
+    private func reloadBlocking(trigger: Trigger, loaded: inout ConfigFileVersion) -> ConfigErrors? {
+        loaded = ConfigFileVersion.read(file: file)
+        do throws(ConfigErrors) {
+            let configuration = try ConfigLoader.load(file: file, expandEnvironment: expandEnvironment)
+            for warning in configuration.warnings { logger.warning("\(warning)") }
+            apply(configuration)
+            markSuccess()
+            reloads[trigger]?.success.increment()
+            logger.info("configuration reloaded", metadata: ["file": "\(file)", "trigger": "\(trigger.rawValue)"])
+            return nil
+        } catch {
+            successful.set(0.0)
+            reloads[trigger]?.failure.increment()
+            logger.error(
+                "configuration reload failed; keeping the running configuration",
+                metadata: ["file": "\(file)", "trigger": "\(trigger.rawValue)", "errors": "\(error)"])
+            return error
         }
     }
 
@@ -87,7 +145,7 @@ final class ConfigReloader: Service {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         await cancelWhenGracefulShutdown {
             for await _ in signals {
-                await self.reload()
+                await self.reload(trigger: .signal)
             }
         }
     }

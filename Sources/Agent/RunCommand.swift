@@ -20,6 +20,11 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .customLong("config.expand-env"), help: "Expand ${VAR} and ${VAR:-default} in the configuration file from the environment.")
     var expandEnvironment = false
 
+    @Option(
+        name: .customLong("config.auto-reload-interval"),
+        help: "How often to check the configuration file and reload it when its content changed; 0s: never (SIGHUP and POST /-/reload only).")
+    var autoReloadInterval: String = "0s"
+
     @Option(name: .customLong("storage.path"), help: "Base path for the WAL and remote-write cursors.")
     var storagePath: String = "data-agent"
 
@@ -42,6 +47,9 @@ struct RunCommand: AsyncParsableCommand {
         guard let sync = PrometheusDuration.parse(walSyncInterval), sync > .zero else {
             throw ValidationError("--storage.wal.sync-interval: invalid duration \"\(walSyncInterval)\"")
         }
+        guard let autoReload = PrometheusDuration.parse(autoReloadInterval), autoReload == .zero || autoReload >= .seconds(1) else {
+            throw ValidationError("--config.auto-reload-interval: 0s (off) or a duration of at least 1s; got \"\(autoReloadInterval)\"")
+        }
     }
 
     func parseListenAddress() throws -> (host: String, port: Int) {
@@ -58,11 +66,22 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.bootstrap()
+        // The process's threads, fixed whatever the configuration: the cooperative pool, one
+        // libcurl I/O thread for every HTTP transfer, the WAL writer, a small pool for blocking
+        // file I/O, and the admin server's event loop.
+        let blockingIO = try BlockingIOPool(threads: 2, name: "blocking-io")
+        // The file's version is read before the file is loaded (see ConfigReloader).
+        let (loadedVersion, loaded) = try await blockingIO.run { [configFile, expandEnvironment] in
+            let version = ConfigFileVersion.read(file: configFile)
+            return (version, Result { () throws(ConfigErrors) in try ConfigLoader.load(file: configFile, expandEnvironment: expandEnvironment) })
+        }
         let configuration: Configuration
-        do {
-            configuration = try ConfigLoader.load(file: configFile, expandEnvironment: expandEnvironment)
-        } catch {
-            logger.error("invalid configuration", metadata: ["file": "\(configFile)", "errors": "\(error)"])
+        switch loaded {
+        case .success(let loaded):
+            configuration = loaded
+        case .failure(let errors):
+            logger.error("invalid configuration", metadata: ["file": "\(configFile)", "errors": "\(errors)"])
+            await blockingIO.shutdown()
             throw ExitCode(1)
         }
         for warning in configuration.warnings { logger.warning("\(warning)") }
@@ -71,11 +90,7 @@ struct RunCommand: AsyncParsableCommand {
         ProcessResources.limitMallocArenas()
         let openFiles = ProcessResources.raiseOpenFileLimit()
         try FileManager.default.createDirectory(atPath: storagePath, withIntermediateDirectories: true)
-        // The process's threads, fixed whatever the configuration: the cooperative pool, one
-        // libcurl I/O thread for every HTTP transfer, the WAL writer, a small pool for blocking
-        // file I/O, and the admin server's event loop.
         let clock = SystemClock()
-        let blockingIO = try BlockingIOPool(threads: 2, name: "blocking-io")
         let transport = HTTPTransport()
         let wal = try WriteAheadLog(
             directory: "\(storagePath)/wal", segmentSize: configuration.wal.segmentSize,
@@ -96,8 +111,15 @@ struct RunCommand: AsyncParsableCommand {
             wal: wal, syncInterval: PrometheusDuration.parse(walSyncInterval)!, registry: registry, clock: clock, pool: blockingIO,
             logger: logger)
         let reloader = ConfigReloader(
-            file: configFile, expandEnvironment: expandEnvironment, scraper: scraper, remoteWrite: remoteWrite, pool: blockingIO,
-            registry: registry, logger: logger)
+            file: configFile, expandEnvironment: expandEnvironment, loadedVersion: loadedVersion,
+            apply: { configuration in
+                scraper.apply(configuration)
+                remoteWrite.apply(configuration)
+            },
+            pool: blockingIO, registry: registry, logger: logger)
+        let autoReload = PrometheusDuration.parse(autoReloadInterval)!
+        let watcher: [any Service] =
+            autoReload > .zero ? [ConfigFileWatcher(interval: autoReload, reloader: reloader, clock: clock)] : []
         let memoryReleaser = FreeMemoryReleaser(interval: .seconds(10), clock: clock, pool: blockingIO)
         let server = AdminServer(host: host, port: port, registry: registry, scraper: scraper, reloader: reloader, logger: logger)
 
@@ -106,12 +128,13 @@ struct RunCommand: AsyncParsableCommand {
             metadata: [
                 "version": "\(AgentVersion.current)", "config": "\(configFile)", "storage": "\(storagePath)",
                 "scrape_configs": "\(configuration.scrapeConfigs.count)", "remote_write": "\(configuration.remoteWrite.count)",
-                "open_files_limit": "\(openFiles)",
+                "open_files_limit": "\(openFiles)", "config_auto_reload_interval": "\(PrometheusDuration.format(autoReload))",
             ])
-        // Graceful shutdown runs in reverse order: reloads stop, the scraper stops, remote write
-        // drains, the WAL closes, and the admin server (still serving /metrics meanwhile) goes last.
+        // Graceful shutdown runs in reverse order: file checks and reloads stop, the scraper
+        // stops, remote write drains, the WAL closes, and the admin server (still serving
+        // /metrics meanwhile) goes last.
         let group = ServiceGroup(
-            services: [server, walService, remoteWrite, scraper, reloader, memoryReleaser],
+            services: [server, walService, remoteWrite, scraper, reloader] + watcher + [memoryReleaser],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

@@ -4,7 +4,8 @@ import PrometheusProto
 import Snappy
 import Testing
 
-/// Live reload with the real binary: SIGHUP and `POST /-/reload`, against recording receivers.
+/// Live reload with the real binary: SIGHUP, `POST /-/reload` and `--config.auto-reload-interval`,
+/// against recording receivers and counting targets.
 @Suite("Live reload")
 struct ReloadTests {
     /// Records every decoded sample it receives.
@@ -130,5 +131,64 @@ struct ReloadTests {
         #expect(second.samples(["job": "gone"]).allSatisfy(Self.isStale), "a new endpoint starts at the current WAL position")
         #expect(second.samples(["job": "keep"]).count > first.samples(["job": "keep"]).count / 3, "the second endpoint kept receiving")
         #expect(agent.log.contains("configuration reloaded"))
+    }
+
+    /// `--config.auto-reload-interval=1s`: an edit of the file is applied without SIGHUP or
+    /// `/-/reload`; an invalid edit fails once, keeps the running jobs and is not tried again
+    /// while the file stays as it is.
+    @Test func anEditedConfigFileIsReloadedWithoutASignalOrARequest() async throws {
+        let directory = try Paths.temporaryDirectory("auto-reload")
+        defer { Paths.removeUnlessKept(directory) }
+        let first = try await CounterTarget()
+        let second = try await CounterTarget()
+        func config(job: String, target: CounterTarget) -> String {
+            """
+            global:
+              scrape_interval: 1s
+              scrape_timeout: 1s
+            scrape_configs:
+              - job_name: \(job)
+                static_configs:
+                  - targets: ["\(target.server.address)"]
+            """
+        }
+        let agent = try AgentHarness(directory: directory)
+        agent.extraArguments = ["--config.auto-reload-interval=1s"]
+        try agent.start(config: config(job: "first", target: first))
+        func reloads(_ result: String) async -> Double {
+            (try? await agent.metrics().sum("agent_config_reloads_total", ["trigger": "file_change", "result": result])) ?? -1
+        }
+        let firstScraped = await eventually(timeout: .seconds(15)) { first.scrapesServed > 0 }
+
+        try config(job: "second", target: second).write(to: agent.configFile, atomically: true, encoding: .utf8)
+        let secondScraped = await eventually(timeout: .seconds(15)) { second.scrapesServed > 0 }
+        let firstAfterEdit = first.scrapesServed
+        let applied = await reloads("success")
+
+        try "scrape_configs: [{job_name: broken, scrape_interval: soon}]\n".write(to: agent.configFile, atomically: true, encoding: .utf8)
+        let failed = await eventually(timeout: .seconds(15)) { await reloads("failure") == 1 }
+        // Three more scrapes of the running job: three intervals of the watcher go by.
+        let secondAtFailure = second.scrapesServed
+        let keptScraping = await eventually(timeout: .seconds(15)) { second.scrapesServed >= secondAtFailure + 3 }
+        let metrics = try await agent.metrics()
+        let targets = try await agent.get("/api/v1/targets")
+        let status = await agent.stop()
+        try await first.server.stop()
+        try await second.server.stop()
+
+        #expect(status == 0, "\(agent.logTail())")
+        #expect(firstScraped && secondScraped, "\(agent.logTail())")
+        #expect(applied == 1, "one reload for one edit")
+        #expect(first.scrapesServed <= firstAfterEdit + 1, "the removed job stopped")
+        #expect(failed && keptScraping, "\(agent.logTail())")
+        #expect(metrics.sum("agent_config_reloads_total", ["trigger": "file_change", "result": "failure"]) == 1,
+            "an invalid file is not retried until it changes: \(metrics.lines("agent_config_reloads_total"))")
+        #expect(metrics.sum("agent_config_reloads_total", ["trigger": "file_change", "result": "success"]) == 1)
+        #expect(metrics.sum("agent_config_reloads_total", ["trigger": "signal"]) == 0)
+        #expect(metrics.sum("agent_config_reloads_total", ["trigger": "http"]) == 0)
+        #expect(metrics.sum("agent_config_last_reload_successful") == 0)
+        let body = String(decoding: targets.body, as: UTF8.self)
+        #expect(body.contains(#""scrapePool":"second""#) && !body.contains(#""scrapePool":"first""#), "\(body)")
+        #expect(agent.log.contains("configuration file changed; reloading"))
     }
 }
