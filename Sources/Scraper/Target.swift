@@ -4,41 +4,55 @@ import Relabel
 import Model
 import WAL
 
-/// One endpoint to scrape, with the labels every series from it gets.
+/// One endpoint to scrape, with the labels every series from it gets. Its ``url`` and ``id`` are
+/// computed once, when relabeling makes it (maps of thousands of targets key on the id).
 public struct Target: Sendable, Equatable {
     /// The scrape config this target comes from.
-    public var config: ScrapeConfig
+    public let config: ScrapeConfig
     /// `host:port`.
-    public var address: String
-    public var scheme: String
-    public var metricsPath: String
+    public let address: String
+    public let scheme: String
+    public let metricsPath: String
     /// Query parameters: the config's `params`, with `__param_<name>` labels overriding.
-    public var params: [(name: String, values: [String])]
-    public var interval: Duration
-    public var timeout: Duration
+    public let params: [(name: String, values: [String])]
+    public let interval: Duration
+    public let timeout: Duration
     /// The labels every series of the target gets (relabeled; no `__` labels).
-    public var labels: Labels
+    public let labels: Labels
     /// The labels discovery gave the target, before relabeling (`__address__`, `__scheme__`, …).
-    public var discoveredLabels: Labels
+    public let discoveredLabels: Labels
+    /// The scrape URL: scheme, address, metrics path and params (sorted by name and
+    /// query-escaped as Go's `url.Values.Encode` does, so it matches Prometheus's URL).
+    public let url: String
+    /// Identifies the target among all targets and across reloads: job, URL and labels. (A
+    /// changed interval restarts the target's loop without staleness markers, as in Prometheus.)
+    public let id: String
+
+    init(
+        config: ScrapeConfig, address: String, scheme: String, metricsPath: String, params: [(name: String, values: [String])],
+        interval: Duration, timeout: Duration, labels: Labels, discoveredLabels: Labels
+    ) {
+        self.config = config
+        self.address = address
+        self.scheme = scheme
+        self.metricsPath = metricsPath
+        self.params = params
+        self.interval = interval
+        self.timeout = timeout
+        self.labels = labels
+        self.discoveredLabels = discoveredLabels
+        let query = params.sorted { $0.name < $1.name }.flatMap { param in
+            param.values.map { "\(Self.queryEscape(param.name))=\(Self.queryEscape($0))" }
+        }
+        let base = "\(scheme)://\(address)\(metricsPath)"
+        url = query.isEmpty ? base : base + "?" + query.joined(separator: "&")
+        id = "\(config.jobName)\u{0}\(url)\u{0}\(labels)"
+    }
 
     public static func == (lhs: Target, rhs: Target) -> Bool { lhs.id == rhs.id && lhs.config == rhs.config }
 
     public var job: String { config.jobName }
     public var honorLabels: Bool { config.honorLabels }
-
-    /// The scrape URL: scheme, address, metrics path and params (sorted by name and
-    /// query-escaped as Go's `url.Values.Encode` does, so it matches Prometheus's URL).
-    public var url: String {
-        let query = params.sorted { $0.name < $1.name }.flatMap { param in
-            param.values.map { "\(Self.queryEscape(param.name))=\(Self.queryEscape($0))" }
-        }
-        let base = "\(scheme)://\(address)\(metricsPath)"
-        return query.isEmpty ? base : base + "?" + query.joined(separator: "&")
-    }
-
-    /// Identifies the target among all targets and across reloads: job, URL and labels. (A
-    /// changed interval restarts the target's loop without staleness markers, as in Prometheus.)
-    public var id: String { "\(job)\u{0}\(url)\u{0}\(labels)" }
 
     /// What became of one discovered target.
     public enum Outcome: Sendable {
