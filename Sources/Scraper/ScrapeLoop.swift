@@ -105,16 +105,10 @@ final class ScrapeLoop: Sendable {
         state.cache.beginAttempt()
 
         var batch = AppendBatch()
-        var counts = ScrapeAppender.Counts()
-        var failure: String?
+        let outcome: ScrapeOutcome
         do {
             let response = try await fetch(state: state)
-            let format = ExpositionFormat.from(contentType: response.header("content-type"))
-            counts = try state.appender.append(
-                body: response.body, format: format, timestamp: timestamp, now: clock.now, cache: &state.cache,
-                metadata: &state.metadata, to: &batch)
-            let vanished = state.cache.finishSuccessfulAttempt(trackTimestamps: target.config.trackTimestampsStaleness)
-            for ref in vanished { batch.append(ref: ref, timestamp: timestamp, value: staleMarker) }
+            outcome = ingest(response, timestamp: timestamp, state: &state, batch: &batch)
         } catch {
             if Task.isCancelled {
                 // Aborted (shutdown, reload, target removed): not a failure of the target. Nothing
@@ -123,35 +117,77 @@ final class ScrapeLoop: Sendable {
                 state.metadata.dropStaged()
                 return
             }
-            failure = Self.describe(error, target: target)
-            // A failed scrape stores none of its samples; every series of the previous scrape goes stale.
-            batch = AppendBatch()
-            state.metadata.dropStaged()
-            let previous = state.cache.finishFailedAttempt(trackTimestamps: target.config.trackTimestampsStaleness)
-            for ref in previous { batch.append(ref: ref, timestamp: timestamp, value: staleMarker) }
-            counts = ScrapeAppender.Counts()
+            outcome = failed(Self.describe(error, target: target), timestamp: timestamp, state: &state, batch: &batch)
         }
         let duration = clock.now - started
-        let up = failure == nil
-        let newSynthetic = appendSynthetic(
-            [
-                ("up", up ? 1 : 0), ("scrape_duration_seconds", duration.seconds),
-                ("scrape_samples_scraped", Double(counts.scraped)),
-                ("scrape_samples_post_metric_relabeling", Double(counts.appended)),
-                ("scrape_series_added", Double(counts.seriesAdded)),
-            ],
-            timestamp: timestamp, state: &state, batch: &batch
-        )
+        let newSynthetic = appendSynthetic(outcome, duration: duration, timestamp: timestamp, state: &state, batch: &batch)
         await commit(&batch, newSynthetic: newSynthetic, state: &state)
+        finish(outcome, duration: duration, timestamp: timestamp, state: &state)
+    }
+
+    /// What one scrape gave: its counts, or why it failed.
+    private struct ScrapeOutcome {
+        var counts = ScrapeAppender.Counts()
+        var failure: String?
+    }
+
+    // The synchronous steps of a scrape are functions of their own (not inlined): their locals
+    // then live on the thread's stack while they run, not in the scrape's async frame, which
+    // every loop keeps allocated between scrapes.
+
+    /// Parses and appends a successful response; a body that fails (parse error, limit) fails the scrape.
+    @inline(never)
+    private func ingest(_ response: HTTPResponse, timestamp: Int64, state: inout State, batch: inout AppendBatch) -> ScrapeOutcome {
+        do {
+            let format = ExpositionFormat.from(contentType: response.header("content-type"))
+            let counts = try state.appender.append(
+                body: response.body, format: format, timestamp: timestamp, now: clock.now, cache: &state.cache,
+                metadata: &state.metadata, to: &batch)
+            let vanished = state.cache.finishSuccessfulAttempt(trackTimestamps: target.config.trackTimestampsStaleness)
+            for ref in vanished { batch.append(ref: ref, timestamp: timestamp, value: staleMarker) }
+            return ScrapeOutcome(counts: counts)
+        } catch {
+            return failed(Self.describe(error, target: target), timestamp: timestamp, state: &state, batch: &batch)
+        }
+    }
+
+    /// A failed scrape stores none of its samples; every series of the previous scrape goes stale.
+    @inline(never)
+    private func failed(_ failure: String, timestamp: Int64, state: inout State, batch: inout AppendBatch) -> ScrapeOutcome {
+        batch = AppendBatch()
+        state.metadata.dropStaged()
+        let previous = state.cache.finishFailedAttempt(trackTimestamps: target.config.trackTimestampsStaleness)
+        for ref in previous { batch.append(ref: ref, timestamp: timestamp, value: staleMarker) }
+        return ScrapeOutcome(failure: failure)
+    }
+
+    /// The scrape's own series (`up`, `scrape_duration_seconds`, …).
+    @inline(never)
+    private func appendSynthetic(
+        _ outcome: ScrapeOutcome, duration: Duration, timestamp: Int64, state: inout State, batch: inout AppendBatch
+    ) -> [(name: String, index: Int)] {
+        appendSynthetic(
+            [
+                ("up", outcome.failure == nil ? 1 : 0), ("scrape_duration_seconds", duration.seconds),
+                ("scrape_samples_scraped", Double(outcome.counts.scraped)),
+                ("scrape_samples_post_metric_relabeling", Double(outcome.counts.appended)),
+                ("scrape_series_added", Double(outcome.counts.seriesAdded)),
+            ],
+            timestamp: timestamp, state: &state, batch: &batch)
+    }
+
+    /// After the commit: evictions, metrics, logs and the report.
+    @inline(never)
+    private func finish(_ outcome: ScrapeOutcome, duration: Duration, timestamp: Int64, state: inout State) {
+        let counts = outcome.counts
         if state.cache.generation % 10 == 0 {
             // Forgotten series had their staleness marker when they vanished: the WAL may forget them too.
             state.pendingReleases += state.cache.evict(olderThan: 10)
         }
-
         metrics.scrapes.increment()
         if counts.duplicates > 0 { metrics.duplicates.increment(by: Int64(counts.duplicates)) }
         if counts.exemplarsDropped > 0 { metrics.exemplarsDropped.increment(by: Int64(counts.exemplarsDropped)) }
-        if let failure {
+        if let failure = outcome.failure {
             metrics.failures.increment()
             if state.wasUp != false {
                 logger.warning("scrape failed", metadata: ["target": "\(target.url)", "job": "\(target.job)", "error": "\(failure)"])
@@ -159,8 +195,8 @@ final class ScrapeLoop: Sendable {
         } else if state.wasUp == false {
             logger.info("scrape recovered", metadata: ["target": "\(target.url)", "job": "\(target.job)"])
         }
-        state.wasUp = up
-        onReport(target, ScrapeReport(timestamp: timestamp, duration: duration, error: failure, samples: counts.scraped))
+        state.wasUp = outcome.failure == nil
+        onReport(target, ScrapeReport(timestamp: timestamp, duration: duration, error: outcome.failure, samples: counts.scraped))
     }
 
     /// GETs the target; on a 401 with credentials from files, re-reads them and tries once more.
