@@ -80,22 +80,6 @@ final class ScrapeLoop: Sendable {
         }
     }
 
-    /// Runs until the task is cancelled (a scrape in flight is aborted). `targetRemoved` tells,
-    /// once cancelled, whether the target left discovery (its series then get staleness
-    /// markers) or the agent is shutting down or reconfiguring the job (none, as in Prometheus).
-    func run(targetRemoved: @Sendable () -> Bool = { false }) async {
-        var state = State(target: target)
-        var schedule = ScrapeSchedule(
-            interval: target.interval, offset: target.offset, now: clock.now, wallMilliseconds: clock.wallMilliseconds)
-        while !Task.isCancelled {
-            guard (try? await clock.sleep(until: schedule.next, tolerance: nil)) != nil else { break }
-            metrics.lateness.record(clock.now - schedule.next)
-            await scrapeOnce(state: &state)
-            schedule.advance(past: clock.now)
-        }
-        if targetRemoved() { await markEverythingStale(state: &state) }
-    }
-
     // MARK: One scrape
 
     func scrapeOnce(state: inout State) async {

@@ -29,6 +29,7 @@ public final class ScrapeManager: Service {
     private let logger: Logger
     private let duplicates: Counter
     private let discovery: DiscoveryManager
+    private let scheduler: ScrapeScheduler
     private let initialConfiguration: Configuration
     private let state = Mutex(State())
     private let reports = Mutex<[String: ScrapeReport]>([:])
@@ -104,17 +105,10 @@ public final class ScrapeManager: Service {
         }
     }
 
-    /// A running loop, and the flag that tells it whether its target left (staleness markers)
-    /// or the agent is stopping or reconfiguring it (none).
-    private struct RunningLoop {
-        var target: Target
-        var handle: StopHandle
-        var removed: Atomic<Bool>.Box
-    }
-
     private struct State {
         var pools: [String: Pool] = [:]
-        var loops: [String: RunningLoop] = [:]
+        /// The target of each scheduled loop, by id.
+        var loops: [String: Target] = [:]
     }
 
     public init(
@@ -133,6 +127,7 @@ public final class ScrapeManager: Service {
                 helpText: "The number of failed Kubernetes lists and watches (each is retried)."),
             labels: [])
         initialConfiguration = configuration
+        scheduler = ScrapeScheduler(clock: clock)
         let (commands, commandSink) = AsyncStream.makeStream(of: Command.self)
         (self.commands, self.commandSink) = (commands, commandSink)
         discovery = DiscoveryManager(
@@ -172,7 +167,9 @@ public final class ScrapeManager: Service {
     public func run() async throws {
         await withDiscardingTaskGroup { group in
             let discoveryHandle = StopHandle()
+            let schedulerHandle = StopHandle()
             group.addTask { [discovery] in await discoveryHandle.run { await discovery.run() } }
+            group.addTask { [scheduler] in await schedulerHandle.run { await scheduler.run() } }
             group.addTask { [commandSink] in
                 try? await gracefulShutdown()
                 commandSink.finish()
@@ -183,18 +180,15 @@ public final class ScrapeManager: Service {
                 case .apply(let configuration):
                     await apply(configuration, in: &group)
                 case .discovered(let updates):
-                    update(updates, in: &group)
+                    update(updates)
                 }
             }
             // Shutdown: no staleness markers (as in Prometheus); scrapes in flight are aborted.
             // Stopping the providers' jobs stops the providers.
             _ = await discovery.apply([], in: &group)
             discoveryHandle.stop()
-            let handles = state.withLock { state -> [StopHandle] in
-                defer { state.loops = [:] }
-                return state.loops.values.map(\.handle)
-            }
-            for handle in handles { handle.stop() }
+            schedulerHandle.stop()
+            state.withLock { $0.loops = [:] }
         }
         logger.info("scraping stopped")
     }
@@ -225,7 +219,7 @@ public final class ScrapeManager: Service {
                 }
             }
         }
-        syncLoops(in: &group)
+        syncLoops()
     }
 
     private func makePool(_ config: ScrapeConfig) -> Pool {
@@ -248,7 +242,7 @@ public final class ScrapeManager: Service {
 
     /// Applies changed groups: only their targets are relabeled, and only loops of targets that
     /// left or arrived are stopped or started.
-    private func update(_ updates: [DiscoveryManager.Update], in group: inout DiscardingTaskGroup) {
+    private func update(_ updates: [DiscoveryManager.Update]) {
         var removed: [Target] = []
         var added: [Target] = []
         state.withLock { state in
@@ -263,92 +257,56 @@ public final class ScrapeManager: Service {
             }
         }
         guard !removed.isEmpty || !added.isEmpty else { return }
-        startAndStop(removed: removed, added: added, in: &group)
+        startAndStop(removed: removed, added: added)
     }
 
     // MARK: Loops
 
-    /// Loops to stop and loops to start, decided under the state lock and carried out after it.
-    private struct LoopChanges {
-        var stopped: [StopHandle] = []
-        var started: [(ScrapeLoop, RunningLoop)] = []
-    }
-
     /// Starts and stops loops so that exactly the pools' active targets are scraped (after a
     /// configuration was applied).
-    private func syncLoops(in group: inout DiscardingTaskGroup) {
-        let changes = state.withLock { state -> LoopChanges in
+    private func syncLoops() {
+        state.withLock { state in
             var wanted: [String: Target] = [:]
             for pool in state.pools.values {
                 for target in pool.active where wanted[target.id] == nil { wanted[target.id] = target }
             }
-            var changes = LoopChanges()
-            for id in state.loops.keys where wanted[id] == nil {
-                stopLoop(id, targetLeft: true, in: &state, &changes)
-            }
-            for target in wanted.values { reconcile(target, in: &state, &changes) }
-            return changes
+            for id in state.loops.keys where wanted[id] == nil { stopLoop(id, targetLeft: true, in: &state) }
+            for target in wanted.values { reconcile(target, in: &state) }
         }
-        carryOut(changes, in: &group)
     }
 
     /// Stops the loops of targets that left their pool and starts those of targets that arrived.
-    private func startAndStop(removed: [Target], added: [Target], in group: inout DiscardingTaskGroup) {
-        let changes = state.withLock { state -> LoopChanges in
-            var changes = LoopChanges()
+    private func startAndStop(removed: [Target], added: [Target]) {
+        state.withLock { state in
             let arrived = Set(added.map(\.id))
-            for target in removed where !arrived.contains(target.id) {
-                stopLoop(target.id, targetLeft: true, in: &state, &changes)
-            }
-            for target in added { reconcile(target, in: &state, &changes) }
-            return changes
+            for target in removed where !arrived.contains(target.id) { stopLoop(target.id, targetLeft: true, in: &state) }
+            for target in added { reconcile(target, in: &state) }
         }
-        carryOut(changes, in: &group)
     }
 
     /// Stops a target's loop: with staleness markers when the target left discovery, without
     /// when the same target restarts under a changed configuration (it keeps its series).
-    private func stopLoop(_ id: String, targetLeft: Bool, in state: inout State, _ changes: inout LoopChanges) {
-        guard let loop = state.loops.removeValue(forKey: id) else { return }
-        loop.removed.value.store(targetLeft, ordering: .relaxed)
-        changes.stopped.append(loop.handle)
+    private func stopLoop(_ id: String, targetLeft: Bool, in state: inout State) {
+        guard state.loops.removeValue(forKey: id) != nil else { return }
+        scheduler.remove(id, stale: targetLeft)
         if targetLeft { reports.withLock { $0[id] = nil } }
     }
 
     /// Makes `target`'s loop run with its current configuration: kept if it does, restarted if
     /// its configuration, interval or timeout changed, started if there is none.
-    private func reconcile(_ target: Target, in state: inout State, _ changes: inout LoopChanges) {
-        if let loop = state.loops[target.id] {
-            if target.config.fingerprint == loop.target.config.fingerprint, target.interval == loop.target.interval,
-                target.timeout == loop.target.timeout
+    private func reconcile(_ target: Target, in state: inout State) {
+        if let running = state.loops[target.id] {
+            if target.config.fingerprint == running.config.fingerprint, target.interval == running.interval,
+                target.timeout == running.timeout
             { return }
-            stopLoop(target.id, targetLeft: false, in: &state, &changes)
+            stopLoop(target.id, targetLeft: false, in: &state)
         }
         guard let pool = state.pools[target.job] else { return }
-        let loop = ScrapeLoop(
-            target: target, client: pool.client, wal: wal, transport: transport, clock: clock, metrics: pool.metrics,
-            logger: logger,
-            onReport: { [weak self] target, report in self?.reports.withLock { $0[target.id] = report } })
-        let running = RunningLoop(target: target, handle: StopHandle(), removed: Atomic<Bool>.Box(false))
-        state.loops[target.id] = running
-        changes.started.append((loop, running))
-    }
-
-    private func carryOut(_ changes: LoopChanges, in group: inout DiscardingTaskGroup) {
-        for handle in changes.stopped { handle.stop() }
-        for (loop, running) in changes.started {
-            let (handle, removed) = (running.handle, running.removed)
-            group.addTask {
-                await handle.run { await loop.run(targetRemoved: { removed.value.load(ordering: .relaxed) }) }
-            }
-        }
-    }
-}
-
-extension Atomic where Value == Bool {
-    /// A shareable atomic flag.
-    final class Box: Sendable {
-        let value: Atomic<Bool>
-        init(_ initial: Bool) { value = Atomic(initial) }
+        scheduler.add(
+            ScrapeLoop(
+                target: target, client: pool.client, wal: wal, transport: transport, clock: clock, metrics: pool.metrics,
+                logger: logger,
+                onReport: { [weak self] target, report in self?.reports.withLock { $0[target.id] = report } }))
+        state.loops[target.id] = target
     }
 }

@@ -32,12 +32,14 @@ extension LoopHarness {
     /// The wall time (ms since the epoch) of the harness's clock at `instant`.
     func wall(at instant: ContinuousClock.Instant) -> Int64 { clock.startWallMilliseconds + (instant - clock.origin).milliseconds }
 
-    /// Starts the loop as its own task and returns it with the loop's first slot (where it parks).
-    func start(targetRemoved: @escaping @Sendable () -> Bool = { false }) async throws -> (Task<Void, Never>, ContinuousClock.Instant) {
-        let loop = self.loop!
-        let task = Task { await loop.run(targetRemoved: targetRemoved) }
-        #expect(await clock.waitForSleepers(1, timeout: .seconds(20)), "the loop never waited for its first slot")
-        return (task, try #require(clock.nextDeadline))
+    /// Schedules the loop's target on a scheduler run as its own task; returns the scheduler,
+    /// the task and the target's first slot (where the scheduler parks).
+    func start() async throws -> (ScrapeScheduler, Task<Void, Never>, ContinuousClock.Instant) {
+        let scheduler = ScrapeScheduler(clock: clock)
+        scheduler.add(loop)
+        let task = Task { await scheduler.run() }
+        #expect(await clock.waitForSleepers(1, timeout: .seconds(20)), "the scheduler never waited for the first slot")
+        return (scheduler, task, try #require(clock.nextDeadline))
     }
 
     /// `agent_scrape_lateness_seconds`'s sum and count.
@@ -46,8 +48,9 @@ extension LoopHarness {
     }
 }
 
-/// `ScrapeLoop.run` on a manual clock: when scrapes start, what an overrun or a late start does,
-/// and what cancelling the loop leaves in the WAL. The clock moves only when the test moves it,
+/// A target's scrapes on the ``ScrapeScheduler`` and a manual clock: when scrapes start, what an
+/// overrun or a late start does, and what removing the target or stopping the scheduler leaves
+/// in the WAL. The clock moves only when the test moves it,
 /// once the loop is parked on it; curl's own timeouts are real (and long here).
 @Suite("Scrape loop on the clock")
 struct ScrapeLoopRunTests {
@@ -59,8 +62,7 @@ struct ScrapeLoopRunTests {
         // The first wall time ≡ offset (mod interval) at or after now.
         let firstDelay = ((offsetMs - h.clock.wallMilliseconds % intervalMs) % intervalMs + intervalMs) % intervalMs
         let first = h.clock.now + .milliseconds(firstDelay)
-        let loop = h.loop!
-        let task = Task { await loop.run() }
+        let (_, task, _) = try await h.start()
         var timestamps: [Int64] = []
         for n in 0...4 {
             let slot = first + target.interval * n
@@ -93,7 +95,7 @@ struct ScrapeLoopRunTests {
                 return response
             })
         let interval = h.loop.target.interval
-        let (task, slot0) = try await h.start()
+        let (_, task, slot0) = try await h.start()
         h.clock.advance(to: slot0)
         #expect(await h.clock.waitForSleeper(until: slot0 + interval, timeout: .seconds(20)))
         _ = try h.readNewRecords()
@@ -123,7 +125,7 @@ struct ScrapeLoopRunTests {
     @Test func aScrapeThatStartsLateIsRecordedInAgentScrapeLatenessSecondsAndTheScheduleKeepsItsSlots() async throws {
         let h = try await LoopHarness { _ in text("a 1\n") }
         let interval = h.loop.target.interval
-        let (task, slot0) = try await h.start()
+        let (_, task, slot0) = try await h.start()
         #expect(h.lateness.count == 0)
         // The process was busy: the clock is 1.5 s past the slot when the loop gets to run.
         h.clock.advance(to: slot0 + .milliseconds(1500))
@@ -143,7 +145,7 @@ struct ScrapeLoopRunTests {
     }
 
     @Test(arguments: [false, true])
-    func cancellingTheLoopAbortsTheScrapeInFlightAtOnceAndOnlyARemovedTargetsSeriesGoStale(removed: Bool) async throws {
+    func removingTheTargetOrStoppingAbortsTheScrapeInFlightAtOnceAndOnlyARemovedTargetsSeriesGoStale(removed: Bool) async throws {
         // The first scrape is answered; the second never is (the scrape timeout is 5 minutes).
         let h = try await LoopHarness(
             configure: {
@@ -152,17 +154,32 @@ struct ScrapeLoopRunTests {
             },
             respond: numbered { n in n == 0 ? text("a 1\n") : .noAnswer })
         let interval = h.loop.target.interval
-        let (task, slot0) = try await h.start(targetRemoved: { removed })
+        let (scheduler, task, slot0) = try await h.start()
         h.clock.advance(to: slot0)
         #expect(await h.clock.waitForSleeper(until: slot0 + interval, timeout: .seconds(20)))
         #expect(try h.readNewRecords()[h.series("a")]?.value == 1)
         h.clock.advance(to: slot0 + interval)
         #expect(await eventually(timeout: .seconds(20)) { h.requests.value.count == 2 })
         let closedBefore = h.server.connectionsClosed
-        task.cancel()
-        #expect(await returns(task, within: .seconds(20)), "the loop waits for the target that never answers")
-        #expect(await eventually(timeout: .seconds(20)) { h.server.connectionsClosed > closedBefore }, "the scrape in flight was not aborted")
-        let after = try h.readNewRecords()
+        var after: [String: (timestamp: Int64, value: Double)] = [:]
+        if removed {
+            // The target left discovery.
+            scheduler.remove(h.loop.target.id, stale: true)
+            #expect(await eventually(timeout: .seconds(20)) { h.server.connectionsClosed > closedBefore }, "the scrape in flight was not aborted")
+            #expect(await eventually(timeout: .seconds(20)) {
+                after.merge((try? h.readNewRecords()) ?? [:]) { $1 }
+                return after.count == 6
+            }, "no staleness markers")
+            #expect(scheduler.count == 0)
+            task.cancel()
+            #expect(await returns(task, within: .seconds(20)))
+        } else {
+            // The agent stops.
+            task.cancel()
+            #expect(await returns(task, within: .seconds(20)), "the scheduler waits for the target that never answers")
+            #expect(await eventually(timeout: .seconds(20)) { h.server.connectionsClosed > closedBefore }, "the scrape in flight was not aborted")
+            after = try h.readNewRecords()
+        }
         if removed {
             #expect(isStale(after[h.series("a")]?.value), "a left with its target")
             for name in ScrapeLoop.syntheticNames { #expect(isStale(after[h.series(name)]?.value), "\(name) left with its target") }
@@ -171,5 +188,27 @@ struct ScrapeLoopRunTests {
         } else {
             #expect(after.isEmpty, "an aborted scrape of a target that stays stored \(after.map { "\($0.key)=\($0.value.value)" })")
         }
+    }
+
+    @Test func removingATargetBetweenScrapesMarksItsSeriesStaleAndLeavesNothingScheduled() async throws {
+        let h = try await LoopHarness { _ in text("a 1\n") }
+        let interval = h.loop.target.interval
+        let (scheduler, task, slot0) = try await h.start()
+        h.clock.advance(to: slot0)
+        #expect(await h.clock.waitForSleeper(until: slot0 + interval, timeout: .seconds(20)))
+        #expect(try h.readNewRecords()[h.series("a")]?.value == 1)
+        scheduler.remove(h.loop.target.id, stale: true)
+        var markers: [String: (timestamp: Int64, value: Double)] = [:]
+        #expect(await eventually(timeout: .seconds(20)) {
+            markers.merge((try? h.readNewRecords()) ?? [:]) { $1 }
+            return markers.count == 6
+        }, "no staleness markers")
+        #expect(isStale(markers[h.series("a")]?.value))
+        // Nothing is scheduled any more: the scheduler waits without a deadline and scrapes no more.
+        #expect(await eventually(timeout: .seconds(20)) { h.clock.nextDeadline == nil })
+        h.clock.advance(by: interval * 3)
+        #expect(h.requests.value.count == 1)
+        task.cancel()
+        await task.value
     }
 }
