@@ -31,8 +31,8 @@ let staleMarker = Double(bitPattern: staleMarkerBits)
 /// target. How late each scrape starts against its slot is recorded in
 /// `agent_scrape_lateness_seconds`.
 ///
-/// A class, so that the suspended frames of thousands of loops hold a reference to it rather
-/// than a copy of it (with its target, over a kilobyte each).
+/// A class: the ``ScrapeScheduler`` keeps one per target, and a scrape's task frames hold a
+/// reference to it rather than a copy (with its target, over a kilobyte).
 final class ScrapeLoop: Sendable {
     static let syntheticNames = [
         "up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added",
@@ -116,8 +116,7 @@ final class ScrapeLoop: Sendable {
     }
 
     // The synchronous steps of a scrape are functions of their own (not inlined): their locals
-    // then live on the thread's stack while they run, not in the scrape's async frame, which
-    // every loop keeps allocated between scrapes.
+    // then live on the thread's stack while they run, not in the scrape task's async frames.
 
     /// Parses and appends a successful response; a body that fails (parse error, limit) fails the scrape.
     @inline(never)
