@@ -121,38 +121,18 @@ struct KubernetesJoin: Sendable {
     /// Builds the group of primary `key` from the objects held now.
     func build(_ key: String) -> Built {
         var looked: [String] = []
-        func node(_ name: String) -> Node? {
-            guard attach.node else { return nil }
-            let key = Self.key(Node.kind, name)
+        /// Looks `storeKey` up among the objects of `T`'s kind, recording the lookup.
+        func lookup<T: KubernetesResource>(_ objects: [String: T], _ storeKey: String) -> T? {
+            let key = Self.key(T.kind, storeKey)
             looked.append(key)
-            return nodes[key]
+            return objects[key]
         }
-        func namespace(_ name: String?) -> Namespace? {
-            guard attach.namespace, let name else { return nil }
-            let key = Self.key(Namespace.kind, name)
-            looked.append(key)
-            return namespaces[key]
-        }
-        func service(_ namespace: String, _ name: String) -> KubernetesService? {
-            let key = Self.key(KubernetesService.kind, namespace + "/" + name)
-            looked.append(key)
-            return services[key]
-        }
-        func pod(_ namespace: String, _ name: String) -> Pod? {
-            let key = Self.key(Pod.kind, namespace + "/" + name)
-            looked.append(key)
-            return pods[key]
-        }
-        func replicaSet(_ namespace: String, _ name: String) -> ReplicaSet? {
-            let key = Self.key(ReplicaSet.kind, namespace + "/" + name)
-            looked.append(key)
-            return replicaSets[key]
-        }
-        func job(_ namespace: String, _ name: String) -> Job? {
-            let key = Self.key(Job.kind, namespace + "/" + name)
-            looked.append(key)
-            return jobs[key]
-        }
+        func node(_ name: String) -> Node? { attach.node ? lookup(nodes, name) : nil }
+        func namespace(_ name: String?) -> Namespace? { attach.namespace ? name.flatMap { lookup(namespaces, $0) } : nil }
+        func service(_ namespace: String, _ name: String) -> KubernetesService? { lookup(services, namespace + "/" + name) }
+        func pod(_ namespace: String, _ name: String) -> Pod? { lookup(pods, namespace + "/" + name) }
+        func replicaSet(_ namespace: String, _ name: String) -> ReplicaSet? { lookup(replicaSets, namespace + "/" + name) }
+        func job(_ namespace: String, _ name: String) -> Job? { lookup(jobs, namespace + "/" + name) }
         let controllers = PodControllers(
             deployment: attach.deployment, job: attach.job, cronJob: attach.cronJob, replicaSet: replicaSet, job: job)
 
