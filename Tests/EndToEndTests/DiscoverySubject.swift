@@ -6,8 +6,8 @@ protocol DiscoverySubject: Sendable {
     /// `agent` or `vmagent`.
     var name: String { get }
     var pid: Int32 { get }
-    /// Active targets per job, from the process's own metrics (cheap to poll).
-    func targetCounts() async throws -> [String: Int]
+    /// Active targets, from the process's own metrics (cheap to poll).
+    func targetCounts() async throws -> TargetCounts
     /// The active targets, from `GET /api/v1/targets?state=active`.
     func activeTargets() async throws -> Set<ScrapeTarget>
     /// The Kubernetes watch events the process has counted so far, if it counts them.
@@ -16,6 +16,27 @@ protocol DiscoverySubject: Sendable {
     func stop() async -> Int32
     /// The end of its log, for assertion messages.
     func logTail() -> String
+}
+
+/// How many active targets a process reports: per job, or (vmagent) only in all.
+enum TargetCounts: Sendable, CustomStringConvertible {
+    case byJob([String: Int])
+    case total(Int)
+
+    /// Whether they are `expected` (per job; a job not reported counts as 0).
+    func agree(with expected: [String: Int]) -> Bool {
+        switch self {
+        case .byJob(let counts): expected.allSatisfy { counts[$0.key, default: 0] == $0.value }
+        case .total(let total): total == expected.values.reduce(0, +)
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .byJob(let counts): counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        case .total(let total): "\(total) in all"
+        }
+    }
 }
 
 /// `scrape_configs` with a long interval: the targets only have to be discovered (their loopback
@@ -61,13 +82,14 @@ struct AgentSubject: DiscoverySubject {
         return AgentSubject(harness: harness)
     }
 
-    func targetCounts() async throws -> [String: Int] {
+    /// `prometheus_target_scrape_pool_targets{scrape_job}`.
+    func targetCounts() async throws -> TargetCounts {
         let metrics = try await harness.metrics()
         var counts: [String: Int] = [:]
         for sample in metrics.samples where sample.name == "prometheus_target_scrape_pool_targets" {
             counts[sample.labels["scrape_job"] ?? "", default: 0] += Int(sample.value)
         }
-        return counts
+        return .byJob(counts)
     }
 
     func activeTargets() async throws -> Set<ScrapeTarget> {
@@ -110,22 +132,23 @@ struct VMAgentSubject: DiscoverySubject {
             arguments: [
                 "-promscrape.config=\(configFile.path)", "-remoteWrite.url=\(remoteWrite)",
                 "-remoteWrite.tmpDataPath=\(directory.path)/vmagent-data", "-httpListenAddr=127.0.0.1:\(port)",
-                "-promscrape.kubernetesSDCheckInterval=5s", "-promscrape.suppressScrapeErrors", "-loggerLevel=WARN",
+                "-promscrape.kubernetesSDCheckInterval=5s", "-promscrape.suppressScrapeErrors",
+                "-promscrape.suppressDuplicateScrapeTargetErrors", "-loggerLevel=WARN",
             ],
             logDirectory: directory)
         return VMAgentSubject(process: process, baseURL: "http://127.0.0.1:\(port)")
     }
 
-    /// `vm_promscrape_targets{type="<job>", status="up|down"}`, summed over the statuses.
-    func targetCounts() async throws -> [String: Int] {
+    /// `vm_promscrape_active_scrapers{type="kubernetes_sd_configs"}`: vmagent counts its targets
+    /// by discovery type, not by job.
+    func targetCounts() async throws -> TargetCounts {
+        .total(Int(try await metrics().sum("vm_promscrape_active_scrapers", ["type": "kubernetes_sd_configs"])))
+    }
+
+    func metrics() async throws -> AgentMetrics {
         let response = try await TestClient.get(baseURL + "/metrics", timeout: .seconds(10))
         guard response.status == 200 else { throw HubError("GET /metrics: HTTP \(response.status)") }
-        var counts: [String: Int] = [:]
-        for sample in AgentMetrics(text: String(decoding: response.body, as: UTF8.self)).samples
-        where sample.name == "vm_promscrape_targets" {
-            counts[sample.labels["type"] ?? "", default: 0] += Int(sample.value)
-        }
-        return counts
+        return AgentMetrics(text: String(decoding: response.body, as: UTF8.self))
     }
 
     func activeTargets() async throws -> Set<ScrapeTarget> {
@@ -134,12 +157,17 @@ struct VMAgentSubject: DiscoverySubject {
         return try decodeActiveTargets(response.body)
     }
 
-    func watchEvents() async throws -> Double? { nil }
+    /// `vm_promscrape_discovery_kubernetes_objects_{added,updated,removed}_total`, per shared
+    /// watch (vmagent watches pods once for both jobs that need them).
+    func watchEvents() async throws -> Double? {
+        let metrics = try await metrics()
+        return ["added", "updated", "removed"].reduce(0) { $0 + metrics.sum("vm_promscrape_discovery_kubernetes_objects_\($1)_total") }
+    }
 
     func stop() async -> Int32 { await process.stop() }
 
     func logTail() -> String {
-        process.log.split(separator: "\n", omittingEmptySubsequences: false).suffix(40).joined(separator: "\n")
+        process.log.split(separator: "\n", omittingEmptySubsequences: false).suffix(40).map { $0.prefix(300) }.joined(separator: "\n")
     }
 }
 

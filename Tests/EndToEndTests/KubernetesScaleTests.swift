@@ -21,8 +21,8 @@ import Testing
 /// the set exact again within 10 s after the churn stops. (The debug build is several times slower.)
 ///
 /// `SCALE_PODS=N` runs a cluster of the same proportions with N pods (a quick check of the harness).
-/// `SCALE_VMAGENT=1` runs vmagent (`VMAGENT_BINARY` or the PATH) first on the same cluster and
-/// jobs, and prints its figures for comparison; it is not held to the bars.
+/// `SCALE_SUBJECTS=vmagent,agent` runs vmagent (`VMAGENT_BINARY` or the PATH) too, on the same
+/// cluster and jobs, and prints its figures for comparison; it is not held to the bars.
 ///
 /// The completion is polled cheaply, from the per-job target counts in the process's metrics every
 /// 250 ms; `/api/v1/targets` (tens of MB at this size) is fetched only when the counts agree.
@@ -35,7 +35,8 @@ struct KubernetesScaleTests {
 
     struct Settings {
         var assertBars: Bool
-        var vmagent: Bool
+        /// `SCALE_SUBJECTS`: comma-separated `agent`, `vmagent`; `agent` by default.
+        var subjects: [Subject]
         var churnRate: Int
         var churnSeconds: Int
         var timeout: Duration
@@ -48,7 +49,8 @@ struct KubernetesScaleTests {
             let environment = ProcessInfo.processInfo.environment
             func number(_ name: String, _ fallback: Int) -> Int { environment[name].flatMap(Int.init) ?? fallback }
             return Settings(
-                assertBars: environment["SCALE_ASSERT"] == "1", vmagent: environment["SCALE_VMAGENT"] == "1",
+                assertBars: environment["SCALE_ASSERT"] == "1",
+                subjects: (environment["SCALE_SUBJECTS"] ?? "agent").split(separator: ",").compactMap { Subject(rawValue: String($0)) },
                 churnRate: number("SCALE_CHURN_RATE", 50), churnSeconds: number("SCALE_CHURN_SECONDS", 60),
                 timeout: .seconds(number("SCALE_TIMEOUT", 600)), settleTimeout: .seconds(number("SCALE_SETTLE_TIMEOUT", 120)),
                 seed: UInt64(number("SCALE_SEED", 13)), shape: shape(pods: number("SCALE_PODS", 10_000)))
@@ -61,7 +63,7 @@ struct KubernetesScaleTests {
         }
     }
 
-    static var subjects: [Subject] { Settings.current.vmagent ? [.vmagent, .agent] : [.agent] }
+    static var subjects: [Subject] { Settings.current.subjects }
 
     /// Issue 13's bars, checked with `SCALE_ASSERT=1`.
     static let completeBar: Duration = .seconds(10)
@@ -187,13 +189,13 @@ struct KubernetesScaleTests {
 
     enum Completion: Sendable, CustomStringConvertible {
         case reached(Reached)
-        case timedOut(counts: [String: Int], expected: [String: Int], difference: String)
+        case timedOut(counts: TargetCounts?, expected: [String: Int], difference: String)
 
         var description: String {
             switch self {
             case .reached: "reached"
             case .timedOut(let counts, let expected, let difference):
-                "last counts \(describe(counts: counts)), expected \(describe(counts: expected)); \(difference)"
+                "last counts \(counts.map(String.init(describing:)) ?? "none"), expected \(describe(counts: expected)); \(difference)"
             }
         }
     }
@@ -205,14 +207,14 @@ struct KubernetesScaleTests {
     ) async -> Completion {
         let clock = ContinuousClock()
         let expectedCounts = GeneratedCluster.counts(expected)
-        var lastCounts: [String: Int] = [:]
+        var lastCounts: TargetCounts?
         var difference = "the full set was never fetched"
         var nextFullCheck = clock.now
         while clock.now - start < timeout {
             let polled = clock.now
             if let counts = try? await process.targetCounts() {
                 lastCounts = counts
-                if Self.agree(counts, expectedCounts), polled >= nextFullCheck {
+                if counts.agree(with: expectedCounts), polled >= nextFullCheck {
                     let reached = Reached(at: polled, cpu: ProcStat.cpuSeconds(process.pid), peak: ProcMemory.peak(process.pid))
                     do {
                         let actual = try await process.activeTargets()
@@ -227,11 +229,6 @@ struct KubernetesScaleTests {
             try? await clock.sleep(until: polled + Self.pollInterval)
         }
         return .timedOut(counts: lastCounts, expected: expectedCounts, difference: difference)
-    }
-
-    /// Every job's count as expected (a job the process does not report counts as 0).
-    static func agree(_ counts: [String: Int], _ expected: [String: Int]) -> Bool {
-        expected.allSatisfy { counts[$0.key, default: 0] == $0.value }
     }
 
     static func difference(actual: Set<ScrapeTarget>, expected: Set<ScrapeTarget>) -> String {
