@@ -172,6 +172,26 @@ extension GeneratedCluster {
                 "dnsPolicy": "ClusterFirst", "schedulerName": "default-scheduler", "priority": 0,
                 "enableServiceLinks": true, "preemptionPolicy": "PreemptLowerPriority",
                 "securityContext": ["runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001, "seccompProfile": ["type": "RuntimeDefault"]],
+                "affinity": [
+                    "podAntiAffinity": [
+                        "preferredDuringSchedulingIgnoredDuringExecution": [
+                            [
+                                "weight": 100,
+                                "podAffinityTerm": [
+                                    "topologyKey": "topology.kubernetes.io/zone",
+                                    "labelSelector": ["matchLabels": ["app.kubernetes.io/instance": workload.name]],
+                                ],
+                            ]
+                        ]
+                    ],
+                    "nodeAffinity": [
+                        "requiredDuringSchedulingIgnoredDuringExecution": [
+                            "nodeSelectorTerms": [
+                                ["matchExpressions": [["key": "nodepool", "operator": "In", "values": ["general", "system"]]]]
+                            ]
+                        ]
+                    ],
+                ],
                 "tolerations": [
                     ["key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300],
                     ["key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300],

@@ -215,11 +215,11 @@ public struct GeneratedCluster {
         ]
         let metricsPort = main.ports.contains(Ports.metrics) ? Ports.metrics : Ports.http
         switch random.below(10) {
-        case 0..<7:
+        case 0..<6:
             podAnnotations["prometheus.io/scrape"] = "true"
-            if random.below(10) < 6 { podAnnotations["prometheus.io/port"] = "\(metricsPort.number)" }
+            if random.below(10) < 7 { podAnnotations["prometheus.io/port"] = "\(metricsPort.number)" }
             if random.below(10) < 3 { podAnnotations["prometheus.io/path"] = ["/stats/prometheus", "/metrics", "/internal/metrics"][random.below(3)] }
-        case 7: podAnnotations["prometheus.io/scrape"] = "false"
+        case 6: podAnnotations["prometheus.io/scrape"] = "false"
         default: break
         }
         let templateHash = random.alphanumeric(10)
@@ -231,7 +231,7 @@ public struct GeneratedCluster {
         ]
 
         var serviceAnnotations = ["meta.helm.sh/release-name": name, "meta.helm.sh/release-namespace": namespace]
-        if random.below(10) < 6 {
+        if random.below(10) < 4 {
             serviceAnnotations["prometheus.io/scrape"] = "true"
             if random.below(2) == 0 { serviceAnnotations["prometheus.io/port"] = "\(metricsPort.number)" }
             if random.below(10) < 2 { serviceAnnotations["prometheus.io/path"] = "/metrics" }
