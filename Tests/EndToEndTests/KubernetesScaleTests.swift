@@ -240,7 +240,8 @@ struct KubernetesScaleTests {
     // MARK: Reporting
 
     func report(_ subject: Subject, _ line: String) {
-        print("k8s-scale [\(subject.rawValue)]: \(line)")
+        // Unbuffered: each line as it happens, also when the output is a file.
+        FileHandle.standardOutput.write(Data("k8s-scale [\(subject.rawValue)]: \(line)\n".utf8))
     }
 }
 

@@ -29,7 +29,8 @@ public struct GeneratedCluster {
         public var pods: Int
 
         public init(namespaces: Int, nodes: Int, services: Int, pods: Int) {
-            precondition(namespaces > 0 && nodes > 0 && services >= namespaces && pods >= services)
+            // Two pods per Deployment on average, so that churn always finds one to delete.
+            precondition(namespaces > 0 && nodes > 0 && services >= namespaces && pods >= 2 * services)
             self.namespaces = namespaces
             self.nodes = nodes
             self.services = services
