@@ -42,7 +42,7 @@ struct TargetsFilter: Sendable, Equatable {
 /// from their bytes (sorted by name), strings escaped by ``NIOCore/ByteBuffer/writeJSONString(_:)-(UnsafeRawBufferPointer)``.
 struct TargetsResponseWriter: ChunkedBody {
     typealias ActiveEntry = (target: Target, lastScrape: ScrapeReport?)
-    typealias DroppedEntry = (job: String, discoveredLabels: Labels)
+    typealias DroppedEntry = DiscoveredTarget
 
     private let active: [ActiveEntry]
     private let dropped: [DroppedEntry]

@@ -50,7 +50,7 @@ public final class ScrapeManager: Service {
     /// What relabeling made of one group's targets.
     private struct GroupTargets {
         var active: [Target] = []
-        var dropped: [Labels] = []
+        var dropped: [DiscoveredTarget] = []
     }
 
     /// One job's targets.
@@ -80,7 +80,7 @@ public final class ScrapeManager: Service {
                 for outcome in Target.targets(for: config, groups: [group]) {
                     switch outcome {
                     case .active(let target): next.active.append(target)
-                    case .dropped(let labels): next.dropped.append(labels)
+                    case .dropped(let target): next.dropped.append(target)
                     }
                 }
             }
@@ -151,11 +151,9 @@ public final class ScrapeManager: Service {
         return targets.map { ($0, reports[$0.id]) }
     }
 
-    /// The discovered labels of targets relabeling dropped, by job.
-    public var droppedTargets: [(job: String, discoveredLabels: Labels)] {
-        state.withLock { state in
-            state.pools.values.flatMap { pool in pool.groups.values.flatMap(\.dropped).map { (pool.config.jobName, $0) } }
-        }
+    /// The targets relabeling dropped (their discovered labels are built when read).
+    public var droppedTargets: [DiscoveredTarget] {
+        state.withLock { state in state.pools.values.flatMap { pool in pool.groups.values.flatMap(\.dropped) } }
     }
 
     /// Applies a configuration (a reload): unchanged jobs keep their pools and loops; changed,

@@ -19,8 +19,8 @@ public struct Target: Sendable, Equatable {
     public let timeout: Duration
     /// The labels every series of the target gets (relabeled; no `__` labels).
     public let labels: Labels
-    /// The labels discovery gave the target, before relabeling (`__address__`, `__scheme__`, …).
-    public let discoveredLabels: Labels
+    /// Where discovery found the target, for ``discoveredLabels``.
+    let origin: DiscoveredTarget
     /// The scrape URL: scheme, address, metrics path and params (sorted by name and
     /// query-escaped as Go's `url.Values.Encode` does, so it matches Prometheus's URL).
     public let url: String
@@ -30,7 +30,7 @@ public struct Target: Sendable, Equatable {
 
     init(
         config: ScrapeConfig, address: String, scheme: String, metricsPath: String, params: [(name: String, values: [String])],
-        interval: Duration, timeout: Duration, labels: Labels, discoveredLabels: Labels
+        interval: Duration, timeout: Duration, labels: Labels, origin: DiscoveredTarget
     ) {
         self.config = config
         self.address = address
@@ -40,7 +40,7 @@ public struct Target: Sendable, Equatable {
         self.interval = interval
         self.timeout = timeout
         self.labels = labels
-        self.discoveredLabels = discoveredLabels
+        self.origin = origin
         let query = params.sorted { $0.name < $1.name }.flatMap { param in
             param.values.map { "\(Self.queryEscape(param.name))=\(Self.queryEscape($0))" }
         }
@@ -54,11 +54,16 @@ public struct Target: Sendable, Equatable {
     public var job: String { config.jobName }
     public var honorLabels: Bool { config.honorLabels }
 
+    /// The labels discovery gave the target, before relabeling (`__address__`, `__scheme__`, …),
+    /// built again from its group when asked (for the targets API): kept per target, they were
+    /// most of the agent's memory with thousands of Kubernetes targets.
+    public var discoveredLabels: Labels { origin.discoveredLabels }
+
     /// What became of one discovered target.
     public enum Outcome: Sendable {
         case active(Target)
-        /// Dropped by relabeling, or left without an address; with its discovered labels.
-        case dropped(Labels)
+        /// Dropped by relabeling, or left without an address.
+        case dropped(DiscoveredTarget)
     }
 
     /// The targets of a scrape config's `static_configs`, relabeled.
@@ -77,29 +82,20 @@ public struct Target: Sendable, Equatable {
     /// `instance` defaults to the address.
     public static func targets(for config: ScrapeConfig, groups: [TargetGroup]) -> [Outcome] {
         var outcomes: [Outcome] = []
+        let defaults = DiscoveredTarget.defaults(of: config)
         for group in groups {
-            for targetLabels in group.targets {
-                // A target's own labels win over its group's.
-                let base = targetLabels.addingMissing(from: group.labels)
-                var defaults: [Label] = [
-                    Label("job", config.jobName), Label("__scheme__", config.scheme), Label("__metrics_path__", config.metricsPath),
-                    Label("__scrape_interval__", PrometheusDuration.format(config.scrapeInterval)),
-                    Label("__scrape_timeout__", PrometheusDuration.format(config.scrapeTimeout)),
-                ]
-                for param in config.params where !param.values.isEmpty {
-                    defaults.append(Label("__param_\(param.name)", param.values[0]))
-                }
-                let discovered = base.addingMissing(from: Labels(defaults))
-                outcomes.append(target(config: config, discovered: discovered))
+            for index in group.targets.indices {
+                let origin = DiscoveredTarget(job: config.jobName, group: group, index: index, defaults: defaults)
+                outcomes.append(target(config: config, origin: origin, discovered: origin.discoveredLabels))
             }
         }
         return outcomes
     }
 
-    private static func target(config: ScrapeConfig, discovered: Labels) -> Outcome {
+    private static func target(config: ScrapeConfig, origin: DiscoveredTarget, discovered: Labels) -> Outcome {
         guard var relabeled = Relabeler.process(discovered, with: config.relabelConfigs),
             var address = relabeled["__address__"], !address.isEmpty, !address.contains("/")
-        else { return .dropped(discovered) }
+        else { return .dropped(origin) }
         // Prometheus 2 adds the scheme's default port to an address without one.
         if !Self.hasPort(address) {
             address += (relabeled["__scheme__"] ?? config.scheme) == "https" ? ":443" : ":80"
@@ -107,7 +103,7 @@ public struct Target: Sendable, Equatable {
         }
         let interval = relabeled["__scrape_interval__"].flatMap(PrometheusDuration.parse) ?? config.scrapeInterval
         let timeout = relabeled["__scrape_timeout__"].flatMap(PrometheusDuration.parse) ?? config.scrapeTimeout
-        guard interval > .zero, timeout <= interval else { return .dropped(discovered) }
+        guard interval > .zero, timeout <= interval else { return .dropped(origin) }
         var params = config.params
         for label in relabeled.pairs where label.name.hasPrefix("__param_") {
             let name = String(label.name.dropFirst("__param_".count))
@@ -123,7 +119,7 @@ public struct Target: Sendable, Equatable {
             Target(
                 config: config, address: address, scheme: relabeled["__scheme__"] ?? config.scheme,
                 metricsPath: relabeled["__metrics_path__"] ?? config.metricsPath, params: params, interval: interval,
-                timeout: timeout, labels: Labels(final), discoveredLabels: discovered))
+                timeout: timeout, labels: Labels(final), origin: origin))
     }
 
     /// Whether `address` is `host:port` or `[v6]:port`.

@@ -35,9 +35,9 @@ struct TargetsResponseWriterTests {
             active = Array(zip(targets, reports).map { (target: $0.0, lastScrape: $0.1) })
             let web = targets[0].job
             dropped = [
-                (job: "other", discoveredLabels: Labels(["__address__": "10.0.0.2:80", "__meta_note": "dropped \"by\" relabeling"])),
-                (job: web, discoveredLabels: Labels(["__address__": "10.0.0.3:80", "__meta_city": "Zürich\n"])),
-                (job: "other", discoveredLabels: Labels(["__address__": "10.0.0.4:80"])),
+                DiscoveredTarget(job: "other", discoveredLabels: Labels(["__address__": "10.0.0.2:80", "__meta_note": "dropped \"by\" relabeling"])),
+                DiscoveredTarget(job: web, discoveredLabels: Labels(["__address__": "10.0.0.3:80", "__meta_city": "Zürich\n"])),
+                DiscoveredTarget(job: "other", discoveredLabels: Labels(["__address__": "10.0.0.4:80"])),
             ]
         }
     }

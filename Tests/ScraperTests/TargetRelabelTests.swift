@@ -54,7 +54,8 @@ import WAL
     @Test func droppedTargetsAndTargetsWithoutAnAddressAreReportedAsDropped() throws {
         let drop = [try RelabelConfig(sourceLabels: ["team"], regex: "b", action: .drop)]
         let results = outcomes(config(drop), labels: Labels(["team": "b"]))
-        guard case .dropped(let labels) = results.first else { Issue.record("not dropped"); return }
+        guard case .dropped(let dropped) = results.first else { Issue.record("not dropped"); return }
+        let labels = dropped.discoveredLabels
         #expect(labels["team"] == "b" && labels["__address__"] == "10.0.0.1:8080")
         let noAddress = [try RelabelConfig(targetLabel: "__address__", replacement: "")]
         #expect(active(outcomes(config(noAddress))).isEmpty)
