@@ -133,6 +133,23 @@ public struct Labels: Sendable, Hashable, CustomStringConvertible {
         return builder.build()
     }
 
+    /// The labels whose name `isIncluded` accepts, on bytes (a subset of a sorted set is sorted).
+    public func filter(_ isIncluded: (_ name: UnsafeRawBufferPointer) -> Bool) -> Labels {
+        var size = 0, kept = 0
+        forEach { name, value in
+            guard isIncluded(name) else { return }
+            size += LabelsBuilder.encodedSize(name.count) + LabelsBuilder.encodedSize(value.count)
+            kept += 1
+        }
+        if kept == count { return self }
+        let out = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            var writer = LabelsWriter(UnsafeMutableRawBufferPointer(buffer))
+            forEach { name, value in if isIncluded(name) { writer.write(name: name, value: value) } }
+            initialized = writer.offset
+        }
+        return Labels(trustedBytes: out, count: kept)
+    }
+
     /// A copy with every label of `other` added where this set has no label of that name (a
     /// sorted merge; this set's labels win).
     public func addingMissing(from other: Labels) -> Labels {

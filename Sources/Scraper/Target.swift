@@ -105,21 +105,25 @@ public struct Target: Sendable, Equatable {
         let timeout = relabeled["__scrape_timeout__"].flatMap(PrometheusDuration.parse) ?? config.scrapeTimeout
         guard interval > .zero, timeout <= interval else { return .dropped(origin) }
         var params = config.params
-        for label in relabeled.pairs where label.name.hasPrefix("__param_") {
-            let name = String(label.name.dropFirst("__param_".count))
+        let paramPrefix = Array("__param_".utf8)
+        relabeled.forEach { name, value in
+            guard name.starts(with: paramPrefix) else { return }
+            let name = String(decoding: name.dropFirst(paramPrefix.count), as: UTF8.self)
+            let value = String(decoding: value, as: UTF8.self)
             if let index = params.firstIndex(where: { $0.name == name }) {
-                params[index].values[0] = label.value
+                params[index].values[0] = value
             } else {
-                params.append((name, [label.value]))
+                params.append((name, [value]))
             }
         }
-        var final = relabeled.pairs.filter { !$0.name.hasPrefix("__") }
-        if relabeled["instance"] == nil { final.append(Label("instance", address)) }
+        // Labels starting with "__" leave the target's label set, on bytes.
+        var final = relabeled.filter { name in !(name.count >= 2 && name[0] == 0x5F && name[1] == 0x5F) }
+        if relabeled["instance"] == nil { final = final.setting("instance", to: address) }
         return .active(
             Target(
                 config: config, address: address, scheme: relabeled["__scheme__"] ?? config.scheme,
                 metricsPath: relabeled["__metrics_path__"] ?? config.metricsPath, params: params, interval: interval,
-                timeout: timeout, labels: Labels(final), origin: origin))
+                timeout: timeout, labels: final, origin: origin))
     }
 
     /// Whether `address` is `host:port` or `[v6]:port`.

@@ -8,6 +8,15 @@ import Testing
         #expect(labels.count == 3)
     }
 
+    @Test func filterKeepsTheAcceptedLabelsInOrderAndReturnsTheSameSetWhenItKeepsAll() {
+        let labels = Labels(["__address__": "a:1", "job": "x", "__meta_k": "v", "zone": "z"])
+        let public_ = labels.filter { name in !(name.count >= 2 && name[0] == 0x5F && name[1] == 0x5F) }
+        #expect(public_ == Labels(["job": "x", "zone": "z"]))
+        #expect(public_.count == 2)
+        #expect(labels.filter { _ in true } == labels)
+        #expect(labels.filter { _ in false } == .empty)
+    }
+
     @Test func theBytesAreLengthPrefixedNamesAndValuesInOrder() {
         let labels = Labels(["__name__": "up", "job": "x"])
         #expect(labels.bytes == [8] + Array("__name__".utf8) + [2] + Array("up".utf8) + [3] + Array("job".utf8) + [1] + Array("x".utf8))
