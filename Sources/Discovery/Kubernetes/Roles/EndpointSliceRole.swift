@@ -102,7 +102,7 @@ public enum EndpointSliceRole {
                 targets.append(target)
                 return
             }
-            target.merge(PodRole.podLabels(backing, controllers: controllers))
+            target.merge(seenPods.labels(of: backing, controllers: controllers))
             if let number = slicePort.port {
                 // The container port matching the slice port; the last container wins.
                 for (container, isInit) in PodRole.allContainers(backing) {

@@ -83,7 +83,7 @@ public enum EndpointsRole {
                 targets.append(target)
                 return
             }
-            target.merge(PodRole.podLabels(backing, controllers: controllers))
+            target.merge(seenPods.labels(of: backing, controllers: controllers))
             // The container port matching the endpoint port; the last container wins.
             for (container, isInit) in PodRole.allContainers(backing) {
                 for cport in container.ports ?? [] where cport.containerPort == port.port {
@@ -159,24 +159,37 @@ struct ObjectLookup {
 /// already turned into targets for each.
 struct SeenPods {
     private var order: [String] = []
-    private var entries: [String: (pod: Pod, ports: [Int])] = [:]
+    private var entries: [String: (pod: Pod, ports: [Int], labels: LabelMap?)] = [:]
+
+    private static func key(_ pod: Pod) -> String { Meta.namespacedName(pod.metadata.namespace ?? "", pod.metadata.name) }
 
     mutating func record(_ pod: Pod, port: Int?) {
-        let key = Meta.namespacedName(pod.metadata.namespace ?? "", pod.metadata.name)
+        let key = Self.key(pod)
         if entries[key] == nil {
             order.append(key)
-            entries[key] = (pod, [])
+            entries[key] = (pod, [], nil)
         }
         if let port { entries[key]!.ports.append(port) }
+    }
+
+    /// The pod's labels (``PodRole/podLabels(_:controllers:)``), built once per pod of the group
+    /// however many endpoints and ports it backs.
+    mutating func labels(of pod: Pod, controllers: PodControllers) -> LabelMap {
+        record(pod, port: nil)
+        let key = Self.key(pod)
+        if let labels = entries[key]!.labels { return labels }
+        let labels = PodRole.podLabels(pod, controllers: controllers)
+        entries[key]!.labels = labels
+        return labels
     }
 
     /// One target per container port (init containers included) that no endpoint port covered,
     /// at `podIP:port`, with the pod's labels; pods without an IP are skipped. Prometheus visits
     /// the pods in Go map order (random); here they come in the order first seen.
-    func uncoveredPortTargets(controllers: PodControllers) -> [LabelMap] {
+    mutating func uncoveredPortTargets(controllers: PodControllers) -> [LabelMap] {
         var targets: [LabelMap] = []
         for key in order {
-            let (pod, covered) = entries[key]!
+            let (pod, covered, _) = entries[key]!
             guard let podIP = pod.status?.podIP, !podIP.isEmpty else { continue }
             for (container, isInit) in PodRole.allContainers(pod) {
                 for cport in container.ports ?? [] where !covered.contains(cport.containerPort) {
@@ -190,7 +203,7 @@ struct SeenPods {
                         PodRole.containerPortProtocol: cport.protocol ?? "",
                         PodRole.containerInit: String(isInit),
                     ]
-                    target.merge(PodRole.podLabels(pod, controllers: controllers))
+                    target.merge(labels(of: pod, controllers: controllers))
                     targets.append(target)
                 }
             }
