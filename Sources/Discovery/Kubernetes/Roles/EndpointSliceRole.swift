@@ -64,7 +64,7 @@ public enum EndpointSliceRole {
             return TargetGroup(source: source(namespace: namespace, name: slice.metadata.name), labels: groupLabels.labels)
         }
 
-        var targets: [LabelMap] = []
+        var targets: [Labels] = []
         var seenPods = SeenPods()
 
         func add(_ address: String, _ endpoint: SliceEndpoint, _ slicePort: SlicePort) {
@@ -99,10 +99,10 @@ public enum EndpointSliceRole {
             }
 
             guard let backing = EndpointsRole.resolvePodRef(endpoint.targetRef, pod) else {
-                targets.append(target)
+                targets.append(target.labels)
                 return
             }
-            target.merge(seenPods.labels(of: backing, controllers: controllers))
+            let podLabels = seenPods.labels(of: backing, controllers: controllers)
             if let number = slicePort.port {
                 // The container port matching the slice port; the last container wins.
                 for (container, isInit) in PodRole.allContainers(backing) {
@@ -118,7 +118,7 @@ public enum EndpointSliceRole {
                 }
             }
             seenPods.record(backing, port: slicePort.port)
-            targets.append(target)
+            targets.append(target.labels.addingMissing(from: podLabels))
         }
 
         for endpoint in slice.endpoints ?? [] {
@@ -131,8 +131,7 @@ public enum EndpointSliceRole {
 
         targets += seenPods.uncoveredPortTargets(controllers: controllers)
         return TargetGroup(
-            source: source(namespace: namespace, name: slice.metadata.name), targets: targets.map(\.labels),
-            labels: groupLabels.labels)
+            source: source(namespace: namespace, name: slice.metadata.name), targets: targets, labels: groupLabels.labels)
     }
 
     /// True when `slice` is the secondary slice of a dual-stack Service (Prometheus

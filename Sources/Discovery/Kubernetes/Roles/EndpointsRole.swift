@@ -51,7 +51,7 @@ public enum EndpointsRole {
         Meta.addObjectMetaLabels(&groupLabels, endpoints.metadata, role: "endpoints")
         Meta.addNamespaceLabels(&groupLabels, namespaceObject)
 
-        var targets: [LabelMap] = []
+        var targets: [Labels] = []
         var seenPods = SeenPods()
 
         func add(_ address: EndpointAddress, _ port: EndpointPort, ready isReady: String) {
@@ -80,10 +80,10 @@ public enum EndpointsRole {
 
             guard let backing = resolvePodRef(address.targetRef, pod) else {
                 // Not a pod: no pod labels.
-                targets.append(target)
+                targets.append(target.labels)
                 return
             }
-            target.merge(seenPods.labels(of: backing, controllers: controllers))
+            let podLabels = seenPods.labels(of: backing, controllers: controllers)
             // The container port matching the endpoint port; the last container wins.
             for (container, isInit) in PodRole.allContainers(backing) {
                 for cport in container.ports ?? [] where cport.containerPort == port.port {
@@ -98,7 +98,7 @@ public enum EndpointsRole {
                 }
             }
             seenPods.record(backing, port: port.port)
-            targets.append(target)
+            targets.append(target.labels.addingMissing(from: podLabels))
         }
 
         for subset in endpoints.subsets ?? [] {
@@ -114,7 +114,7 @@ public enum EndpointsRole {
 
         targets += seenPods.uncoveredPortTargets(controllers: controllers)
         return TargetGroup(
-            source: source(namespace: namespace, name: name), targets: targets.map(\.labels), labels: groupLabels.labels)
+            source: source(namespace: namespace, name: name), targets: targets, labels: groupLabels.labels)
     }
 
     /// The pod an address refers to, if it refers to a pod that is known.
@@ -159,7 +159,7 @@ struct ObjectLookup {
 /// already turned into targets for each.
 struct SeenPods {
     private var order: [String] = []
-    private var entries: [String: (pod: Pod, ports: [Int], labels: LabelMap?)] = [:]
+    private var entries: [String: (pod: Pod, ports: [Int], labels: Labels?)] = [:]
 
     private static func key(_ pod: Pod) -> String { Meta.namespacedName(pod.metadata.namespace ?? "", pod.metadata.name) }
 
@@ -173,12 +173,14 @@ struct SeenPods {
     }
 
     /// The pod's labels (``PodRole/podLabels(_:controllers:)``), built once per pod of the group
-    /// however many endpoints and ports it backs.
-    mutating func labels(of pod: Pod, controllers: PodControllers) -> LabelMap {
+    /// however many endpoints and ports it backs. A target's own labels and the pod's have
+    /// distinct names (the pod's are `__meta_kubernetes_pod_*` other than `pod_container_*`), so
+    /// a target is its own labels merged with these.
+    mutating func labels(of pod: Pod, controllers: PodControllers) -> Labels {
         record(pod, port: nil)
         let key = Self.key(pod)
         if let labels = entries[key]!.labels { return labels }
-        let labels = PodRole.podLabels(pod, controllers: controllers)
+        let labels = PodRole.podLabels(pod, controllers: controllers).labels
         entries[key]!.labels = labels
         return labels
     }
@@ -186,15 +188,15 @@ struct SeenPods {
     /// One target per container port (init containers included) that no endpoint port covered,
     /// at `podIP:port`, with the pod's labels; pods without an IP are skipped. Prometheus visits
     /// the pods in Go map order (random); here they come in the order first seen.
-    mutating func uncoveredPortTargets(controllers: PodControllers) -> [LabelMap] {
-        var targets: [LabelMap] = []
+    mutating func uncoveredPortTargets(controllers: PodControllers) -> [Labels] {
+        var targets: [Labels] = []
         for key in order {
             let (pod, covered, _) = entries[key]!
             guard let podIP = pod.status?.podIP, !podIP.isEmpty else { continue }
             for (container, isInit) in PodRole.allContainers(pod) {
                 for cport in container.ports ?? [] where !covered.contains(cport.containerPort) {
                     let number = String(cport.containerPort)
-                    var target: LabelMap = [
+                    let target: LabelMap = [
                         Meta.address: Meta.joinHostPort(podIP, number),
                         PodRole.containerName: container.name,
                         PodRole.containerImage: container.image ?? "",
@@ -203,8 +205,7 @@ struct SeenPods {
                         PodRole.containerPortProtocol: cport.protocol ?? "",
                         PodRole.containerInit: String(isInit),
                     ]
-                    target.merge(labels(of: pod, controllers: controllers))
-                    targets.append(target)
+                    targets.append(target.labels.addingMissing(from: labels(of: pod, controllers: controllers)))
                 }
             }
         }
