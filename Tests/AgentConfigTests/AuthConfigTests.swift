@@ -4,7 +4,8 @@ import Testing
 
 /// `oauth2`, `sigv4`, and the authentication the agent rejects (`azuread`, `google_iam`).
 @Suite struct AuthConfigTests {
-    /// Expects `yaml` rejected with an error at `line` whose message contains `message`.
+    /// Expects `yaml` rejected with an error at `line` whose message contains `message`. A
+    /// section's errors name the line where its value starts (the line after `oauth2:`).
     func expectError(_ yaml: String, _ message: String, line: Int, sourceLocation: SourceLocation = #_sourceLocation) {
         do {
             _ = try ConfigLoader.parse(yaml: yaml, file: "f.yml")
@@ -47,7 +48,7 @@ import Testing
                 oauth2:
                   client_id: c
                   token_url: https://login.example/token
-            """, "at most one of basic_auth, oauth2, authorization", line: 4)
+            """, "at most one of basic_auth, oauth2, authorization", line: 5)
         expectError("""
             remote_write:
               - url: https://hub.example/write
@@ -63,7 +64,7 @@ import Testing
                 oauth2:
                   client_secret: s
                   token_url: https://login.example/token
-            """, "oauth2 client_id must be configured", line: 3)
+            """, "oauth2 client_id must be configured", line: 4)
         expectError("""
             scrape_configs:
               - job_name: a
@@ -166,12 +167,12 @@ import Testing
                 azuread:
                   cloud: AzurePublic
                   managed_identity: {client_id: x}
-            """, "azuread is not supported", line: 3)
+            """, "azuread is not supported", line: 4)
         expectError("""
             remote_write:
               - url: https://hub.example/write
                 google_iam:
                   credentials_file: /creds.json
-            """, "google_iam is not supported", line: 3)
+            """, "google_iam is not supported", line: 4)
     }
 }
