@@ -3,6 +3,7 @@ public struct HTTPClientConfig: Sendable, Equatable {
     public var tls = TLSConfig()
     public var basicAuth: BasicAuth?
     public var authorization: Authorization?
+    public var oauth2: OAuth2Config?
     public var proxyURL: String?
     /// Prometheus's default: true.
     public var followRedirects = true

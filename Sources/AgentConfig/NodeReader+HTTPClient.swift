@@ -4,7 +4,7 @@ import Yams
 /// Prometheus's `http_config`, shared by scrape configs, remote write and SD configs.
 extension NodeReader {
     static let httpClientKeys: Set<String> = [
-        "tls_config", "basic_auth", "authorization", "bearer_token", "bearer_token_file", "proxy_url", "follow_redirects",
+        "tls_config", "basic_auth", "authorization", "bearer_token", "bearer_token_file", "proxy_url", "follow_redirects", "oauth2",
     ]
 
     /// Prometheus's `http_config` keys in a scrape config or remote write endpoint.
@@ -57,6 +57,7 @@ extension NodeReader {
         if client.basicAuth != nil, client.authorization != nil {
             fail(map["basic_auth"], "\(path).basic_auth", "at most one of basic_auth, authorization, bearer_token and bearer_token_file may be set")
         }
+        client.oauth2 = oauth2(map, path, client)
         if let n = map["proxy_url"], let value = string(n, "\(path).proxy_url") {
             if let url = URL(string: value), url.scheme != nil, url.host != nil {
                 client.proxyURL = value

@@ -1,25 +1,35 @@
 import AgentConfig
 import Curl
+import Model
 
-/// Applies a Prometheus `http_config` (TLS, proxy, redirects, basic auth, authorization) to
-/// requests, reading credential files through ``SecretReader``s so rotated secrets are picked up.
-/// One instance per scrape job or remote endpoint.
+/// Applies a Prometheus `http_config` (TLS, proxy, redirects, basic auth, authorization,
+/// OAuth2) to requests, reading credential files through ``SecretReader``s so rotated secrets
+/// are picked up, and OAuth2 tokens through an ``OAuth2TokenSource``. One instance per scrape
+/// job, remote endpoint or SD config: the instance's copies share one token.
 public struct HTTPClient: Sendable {
     public let config: HTTPClientConfig
     private let password: SecretReader?
     private let credentials: SecretReader?
+    private let oauth2: OAuth2TokenSource?
 
-    public init(config: HTTPClientConfig) {
+    /// - Parameters:
+    ///   - transport: Carries the OAuth2 token requests (the requests themselves are the
+    ///     caller's to send).
+    ///   - clock: Decides when an OAuth2 token has expired.
+    public init(config: HTTPClientConfig, transport: HTTPTransport, clock: any AgentClock = SystemClock()) {
         self.config = config
         password = config.basicAuth?.password.map(SecretReader.init)
         credentials = config.authorization?.credentials.map(SecretReader.init)
+        oauth2 = config.oauth2.map { OAuth2TokenSource(config: $0, transport: transport, clock: clock) }
     }
 
-    /// Whether a 401 may be cured by re-reading a credential file.
-    public var hasCredentialFile: Bool { password?.isFile == true || credentials?.isFile == true }
+    /// Whether a 401 may be cured by refreshing the credentials: re-reading a credential file
+    /// or fetching a new OAuth2 token.
+    public var canRefreshCredentials: Bool { password?.isFile == true || credentials?.isFile == true || oauth2 != nil }
 
-    /// Sets `request`'s transport and credentials; `refreshCredentials` re-reads credential files.
-    public func apply(to request: inout HTTPRequest, refreshCredentials: Bool = false) throws {
+    /// Sets `request`'s transport and credentials. `refreshCredentials` (after a 401) re-reads
+    /// credential files and replaces the OAuth2 token. May wait for an OAuth2 token request.
+    public func apply(to request: inout HTTPRequest, refreshCredentials: Bool = false) async throws {
         request.followRedirects = config.followRedirects
         request.proxyURL = config.proxyURL
         request.tls = TLSOptions(
@@ -33,6 +43,10 @@ public struct HTTPClient: Sendable {
         if let authorization = config.authorization {
             let value = try credentials?.value(refresh: refreshCredentials) ?? ""
             request.headers.append(("Authorization", "\(authorization.type) \(value)"))
+        }
+        if let oauth2 {
+            let value = try await oauth2.authorization(refresh: refreshCredentials, timeout: request.timeout)
+            request.headers.append(("Authorization", value))
         }
     }
 }
