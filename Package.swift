@@ -220,6 +220,7 @@ let package = Package(
         ),
         .testTarget(name: "ScraperTests", dependencies: ["Discovery", "Model", "Scraper", "TestSupport"]),
         .testTarget(name: "AgentConfigTests", dependencies: ["Model", "AgentConfig"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TransportTests", dependencies: ["AgentConfig", "Curl", "Transport", "TestSupport"]),
         .testTarget(
             name: "RemoteWriteTests",
             dependencies: ["Model", 

@@ -10,7 +10,7 @@ extension NodeReader {
                 "url", "name", "remote_timeout", "queue_config", "headers", "write_relabel_configs", "metadata_config",
                 "send_exemplars", "protobuf_message", "protobuf_message_fallback",
             ]).union(Self.httpClientKeys),
-            ignored: ["send_native_histograms", "round_robin_dns", "sigv4", "azuread", "google_iam", "oauth2", "enable_http2"]
+            ignored: ["send_native_histograms", "round_robin_dns", "sigv4", "azuread", "google_iam", "oauth2"]
         )
         guard let urlNode = map["url"] else {
             fail(node, "\(path).url", "url is required")
