@@ -47,7 +47,7 @@ public struct HTTPClient: Sendable {
         request.proxyURL = try proxy.proxy(for: request.url).map(Self.curlProxyURL)
         if request.proxyURL != nil {
             request.proxyConnectHeaders = config.proxyConnectHeaders.flatMap { header in
-                header.values.map { (header.name, $0) }
+                header.values.map { (name: header.name, value: $0) }
             }
         }
         request.tls = TLSOptions(
