@@ -10,7 +10,7 @@ extension NodeReader {
                 "url", "name", "remote_timeout", "queue_config", "headers", "write_relabel_configs", "metadata_config",
                 "send_exemplars", "protobuf_message", "protobuf_message_fallback",
             ]).union(Self.httpClientKeys).union(Self.remoteWriteAuthKeys),
-            ignored: ["send_native_histograms", "round_robin_dns", "enable_http2"]
+            ignored: ["send_native_histograms", "round_robin_dns"]
         )
         guard let urlNode = map["url"] else {
             fail(node, "\(path).url", "url is required")
