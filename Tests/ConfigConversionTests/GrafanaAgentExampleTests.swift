@@ -41,7 +41,7 @@ import Testing
     @Test func fullExampleDropsLogsTracesAndTheIntegration() throws {
         let result = try GrafanaAgentFixtures.convert("create-config-file-full.yaml")
         #expect(result.paths(.dropped) == ["logs", "traces", "integrations.node_exporter"])
-        #expect(result.dropped.map(\.line) == [21, 34, 46])
+        #expect(result.dropped.map(\.line) == [16, 31, 46])
         let config = try result.loaded()
         #expect(config.scrapeConfigs.map(\.jobName) == ["agent"])
         // global.remote_write is the default of an instance without its own.
@@ -92,9 +92,9 @@ import Testing
     @Test func scrapeExampleWithAzureDiscoveryDoesNotLoad() throws {
         let result = try GrafanaAgentFixtures.convert("staticconvert-prom-scrape.yaml")
         #expect(result.paths(.dropped) == ["server.http_tls_config"])
-        #expect(throws: ConfigErrors.self) { try result.loaded() }
         do {
             _ = try result.loaded()
+            Issue.record("loaded:\n\(result.yaml)")
         } catch {
             #expect(error.errors.contains { $0.key.hasSuffix("azure_sd_configs") }, "\(error)")
         }

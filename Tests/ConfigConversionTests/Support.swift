@@ -26,7 +26,7 @@ extension ConversionResult {
     }
 
     /// The converted file loaded as `agent run` loads it (no environment expansion).
-    func loaded(environment: [String: String]? = nil) throws -> Configuration {
+    func loaded(environment: [String: String]? = nil) throws(ConfigErrors) -> Configuration {
         try load(as: "converted.yml", expandEnvironment: environment != nil, environment: environment ?? [:])
     }
 }
