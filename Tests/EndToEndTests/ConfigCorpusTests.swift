@@ -23,7 +23,7 @@ struct ConfigCorpusTests {
     static let expectations: [Expectation] = {
         let text = (try? String(contentsOf: corpus.appendingPathComponent("expectations.txt"), encoding: .utf8)) ?? ""
         return text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { index, line in
-            let parts = line.split(separator: "#", maxSplits: 1)
+            let parts = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)
             let fields = (parts.first ?? "").split(separator: " ", omittingEmptySubsequences: true).map(String.init)
             guard fields.count == 3 else { return nil }
             return Expectation(
@@ -66,8 +66,10 @@ struct ConfigCorpusTests {
         if expectation.file.hasPrefix("grafana-agent/") {
             // Converted as a user would, keeping whatever was dropped out of the way.
             let source = Self.grafanaAgent.appendingPathComponent(String(expectation.file.dropFirst("grafana-agent/".count)))
+            // A file with ${VAR} references was run with -config.expand-env by Grafana Agent.
+            let expand = try String(contentsOf: source, encoding: .utf8).contains("${") ? ["--config.expand-env"] : []
             let (status, converted, errors) = try await run(
-                Paths.agentBinary, ["config", "convert", "--from=grafana-agent", "--allow-partial", source.path], separately: true)
+                Paths.agentBinary, ["config", "convert", "--from=grafana-agent", "--allow-partial"] + expand + [source.path], separately: true)
             #expect(status == 0 || !expectation.agentLoads, "agent config convert:\n\(errors)")
             file = directory.appendingPathComponent("converted.yml")
             try converted.write(to: file, atomically: true, encoding: .utf8)
@@ -75,7 +77,7 @@ struct ConfigCorpusTests {
             promtoolFile = directory.appendingPathComponent("converted-for-promtool.yml")
             try Self.removingTopLevelKey("wal", from: converted).write(to: promtoolFile, atomically: true, encoding: .utf8)
         }
-        // A file with ${VAR} references is run with --config.expand-env (Grafana Agent's example is).
+        // A file with ${VAR} references is checked with --config.expand-env, as it would run.
         let expand = try String(contentsOf: file, encoding: .utf8).contains("${") ? ["--config.expand-env"] : []
         let (agent, agentOutput, _) = try await run(Paths.agentBinary, ["config", "check"] + expand + [file.path])
         if (agent == 0) != expectation.agentLoads {
