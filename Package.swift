@@ -66,6 +66,10 @@ let package = Package(
             ]
         ),
         .target(
+            name: "ConfigConversion",
+            dependencies: ["AgentConfig", "Yams"]
+        ),
+        .target(
             name: "Transport",
             dependencies: ["AgentConfig", "Curl", "LibCrypto", "Model"]
         ),
@@ -123,6 +127,7 @@ let package = Package(
             name: "Agent",
             dependencies: [
                 "AgentConfig",
+                "ConfigConversion",
                 "Curl",
                 "Model",
                 "RemoteWrite",
@@ -226,7 +231,8 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "ScraperTests", dependencies: ["Discovery", "Model", "Scraper", "TestSupport"]),
-        .testTarget(name: "AgentConfigTests", dependencies: ["Model", "AgentConfig"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AgentConfigTests", dependencies: ["Model", "AgentConfig", "Yams"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ConfigConversionTests", dependencies: ["AgentConfig", "ConfigConversion", "Model", "Relabel"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "RemoteWriteTests",
             dependencies: ["Model", 
