@@ -6,11 +6,10 @@ extension NodeReader {
     /// The `oauth2` keys the agent honours.
     static let oauth2Keys: Set<String> = [
         "client_id", "client_secret", "client_secret_file", "scopes", "token_url", "endpoint_params", "tls_config",
-        "proxy_url", "grant_type",
+        "proxy_url", "no_proxy", "proxy_from_environment", "proxy_connect_header", "grant_type",
     ]
 
     /// Prometheus's `oauth2` keys the agent cannot honour, each with the reason given at load.
-    /// The proxy keys become supported here once the `http_config` reader supports them.
     static let oauth2UnsupportedKeys: [String: String] = {
         var keys: [String: String] = [:]
         for key in [
@@ -18,9 +17,6 @@ extension NodeReader {
             "iss", "audience", "claims",
         ] {
             keys[key] = "not supported: it belongs to the jwt-bearer grant, and only client_credentials is supported"
-        }
-        for key in ["no_proxy", "proxy_from_environment", "proxy_connect_header"] {
-            keys[key] = "not supported for the token request; use proxy_url"
         }
         return keys
     }()
@@ -72,9 +68,13 @@ extension NodeReader {
             }
         }
         // The token request's own TLS and proxy, read as an http_config of those keys alone.
-        let transport = httpClient(o.filter { ["tls_config", "proxy_url"].contains($0.key) }, node, oauthPath)
+        let transportKeys: Set<String> = ["tls_config", "proxy_url", "no_proxy", "proxy_from_environment", "proxy_connect_header"]
+        let transport = httpClient(o.filter { transportKeys.contains($0.key) }, node, oauthPath)
         config.tls = transport.tls
         config.proxyURL = transport.proxyURL
+        config.noProxy = transport.noProxy
+        config.proxyFromEnvironment = transport.proxyFromEnvironment
+        config.proxyConnectHeaders = transport.proxyConnectHeaders
         return config
     }
 }

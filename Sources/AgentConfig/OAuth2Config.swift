@@ -17,8 +17,13 @@ public struct OAuth2Config: Sendable, Equatable {
     public var endpointParams: [String: String] = [:]
     /// TLS for the token request (its own, not the target's).
     public var tls = TLSConfig()
-    /// Proxy for the token request (its own, not the target's).
+    /// Proxy for the token request (its own, not the target's), with the `http_config`
+    /// meanings of ``HTTPClientConfig/proxyURL``, ``HTTPClientConfig/noProxy``,
+    /// ``HTTPClientConfig/proxyFromEnvironment`` and ``HTTPClientConfig/proxyConnectHeaders``.
     public var proxyURL: String?
+    public var noProxy: String?
+    public var proxyFromEnvironment = false
+    public var proxyConnectHeaders: [ProxyConnectHeader] = []
 
     public init(clientID: String, clientSecret: Secret?, tokenURL: String) {
         self.clientID = clientID

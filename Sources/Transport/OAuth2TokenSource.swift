@@ -66,6 +66,9 @@ public actor OAuth2TokenSource {
         var client = HTTPClientConfig()
         client.tls = config.tls
         client.proxyURL = config.proxyURL
+        client.noProxy = config.noProxy
+        client.proxyFromEnvironment = config.proxyFromEnvironment
+        client.proxyConnectHeaders = config.proxyConnectHeaders
         tokenClient = HTTPClient(config: client, transport: transport, clock: clock)
         self.clock = clock
     }

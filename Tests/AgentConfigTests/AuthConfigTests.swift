@@ -113,7 +113,7 @@ import Testing
                   client_id: c
                   token_url: https://login.example/token
                   no_proxy: localhost
-            """, "not supported for the token request", line: 6)
+            """, "if no_proxy is configured, proxy_url must also be configured", line: 6)
         expectError("""
             scrape_configs:
               - job_name: a
