@@ -5,16 +5,16 @@ import Curl
 /// How one scrape config's targets are requested: headers, compression, limits, TLS, proxy and
 /// credentials. Shared by the job's scrape loops, so a credential file is read once per job.
 struct ScrapeClient: Sendable {
-    /// Prometheus 2's Accept header: OpenMetrics preferred, the text format as fallback.
-    static let acceptHeader =
-        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
     static let userAgent = "metrics-agent/\(AgentVersion.current)"
 
     let config: ScrapeConfig
+    /// Built once per job from its `scrape_protocols`.
+    let accept: AcceptHeader
     private let http: HTTPClient
 
     init(config: ScrapeConfig) {
         self.config = config
+        accept = AcceptHeader(protocols: config.scrapeProtocols)
         http = HTTPClient(config: config.httpClient)
     }
 
@@ -27,7 +27,7 @@ struct ScrapeClient: Sendable {
             method: .get,
             url: target.url,
             headers: [
-                ("Accept", Self.acceptHeader),
+                ("Accept", accept.value),
                 ("User-Agent", Self.userAgent),
                 ("X-Prometheus-Scrape-Timeout-Seconds", Self.seconds(target.timeout)),
             ],
