@@ -18,11 +18,17 @@ import Testing
 
     @Test func moreTargetsThanTheLimitFailEveryScrapeOfTheJobWithoutARequest() async throws {
         let requests = Locked(0)
-        let server = try await TestHTTPServer { _ in
-            requests.withLock { $0 += 1 }
-            return text("a 1\n")
+        var servers: [TestHTTPServer] = []
+        for _ in 0..<3 {
+            servers.append(try await TestHTTPServer { _ in
+                requests.withLock { $0 += 1 }
+                return text("a 1\n")
+            })
         }
-        let h = try ManagerHarness(job(server.address, count: 3) { $0.limits.targetLimit = 2 })
+        var limited = ScrapeConfig(jobName: "limited", scrapeInterval: .seconds(15), scrapeTimeout: .seconds(10))
+        limited.staticConfigs = [StaticConfig(targets: servers.map(\.address))]
+        limited.limits.targetLimit = 2
+        let h = try ManagerHarness(limited)
         await h.scrapeEveryTargetOnce()
         let errors = h.manager.targetStatus.map { $0.lastScrape?.error }
         #expect(errors == Array(repeating: "target_limit exceeded (number of targets: 3, limit: 2)", count: 3))
@@ -31,14 +37,17 @@ import Testing
         #expect(h.metric(#"prometheus_target_scrape_pool_target_limit{scrape_job="limited"}"#) == 2)
         #expect(try h.samples().filter { $0.series.hasPrefix("up{") }.map(\.value) == [0, 0, 0])
         #expect(await h.stop())
-        try await server.stop()
+        for server in servers { try await server.stop() }
     }
 
     @Test func aJobWithinItsLimitScrapes() async throws {
         let server = try await TestHTTPServer { _ in text("a 1\n") }
-        let h = try ManagerHarness(job(server.address, count: 2) { $0.limits.targetLimit = 2 })
+        var job = ScrapeConfig(jobName: "limited", scrapeInterval: .seconds(15), scrapeTimeout: .seconds(10))
+        job.staticConfigs = [StaticConfig(targets: [server.address])]
+        job.limits.targetLimit = 1
+        let h = try ManagerHarness(job)
         await h.scrapeEveryTargetOnce()
-        #expect(h.manager.targetStatus.allSatisfy { $0.lastScrape != nil && $0.lastScrape?.error == nil })
+        #expect(h.manager.targetStatus.map { $0.lastScrape?.error } == [nil])
         #expect(h.metric("prometheus_target_scrape_pool_exceeded_target_limit_total") == 0)
         #expect(await h.stop())
         try await server.stop()
