@@ -94,7 +94,7 @@ final class ScrapeLoop: Sendable {
 
         var batch = AppendBatch()
         let outcome: ScrapeOutcome
-        /// Why the target could not be fetched: what the failure log records.
+        // Why the target could not be fetched: what the failure log records.
         var fetchFailure: String?
         if let forced = control.forcedFailure {
             // target_limit exceeded: no request; the previous scrape's series go stale.
