@@ -3,7 +3,7 @@ import Model
 /// Parses the Prometheus text exposition format 0.0.4, or OpenMetrics 1.0 text, from a byte buffer.
 ///
 /// ```swift
-/// var parser = TextParser(body, format: .from(contentType: response.contentType))
+/// var parser = TextParser(body, format: .openMetrics)
 /// while let sample = try parser.next() {
 ///     let labels = try parser.labels(of: sample)   // only when the series is new
 /// }

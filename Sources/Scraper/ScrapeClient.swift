@@ -6,12 +6,11 @@ import Model
 /// How one scrape config's targets are requested: headers, compression, limits, TLS, proxy and
 /// credentials. Shared by the job's scrape loops, so a credential file is read once per job.
 struct ScrapeClient: Sendable {
-    /// Prometheus 2's Accept header: OpenMetrics preferred, the text format as fallback.
-    static let acceptHeader =
-        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
     static let userAgent = "metrics-agent/\(AgentVersion.current)"
 
     let config: ScrapeConfig
+    /// Built once per job from its `scrape_protocols`.
+    let accept: AcceptHeader
     private let http: HTTPClient
 
     /// - Parameters:
@@ -19,6 +18,7 @@ struct ScrapeClient: Sendable {
     ///   - clock: Decides when an OAuth2 token has expired.
     init(config: ScrapeConfig, transport: HTTPTransport, clock: any AgentClock) {
         self.config = config
+        accept = AcceptHeader(protocols: config.scrapeProtocols)
         http = HTTPClient(config: config.httpClient, transport: transport, clock: clock)
     }
 
@@ -32,7 +32,7 @@ struct ScrapeClient: Sendable {
             method: .get,
             url: target.url,
             headers: [
-                ("Accept", Self.acceptHeader),
+                ("Accept", accept.value),
                 ("User-Agent", Self.userAgent),
                 ("X-Prometheus-Scrape-Timeout-Seconds", Self.seconds(target.timeout)),
             ],

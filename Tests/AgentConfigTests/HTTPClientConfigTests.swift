@@ -178,6 +178,31 @@ private func rejection(_ lines: String) -> (line: Int, key: String, message: Str
         #expect(client.httpHeaders.first?.files == [directory + "/token.txt", "/abs/token"])
     }
 
+    @Test func relativeOAuth2AndKubernetesSDFilesAreRelativeToTheConfigFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("http-client-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = directory + "/agent.yml"
+        try """
+            scrape_configs:
+              - job_name: a
+                oauth2:
+                  client_id: c
+                  client_secret_file: secret.txt
+                  token_url: https://login.example/token
+                  tls_config: {ca_file: ca.pem}
+                kubernetes_sd_configs:
+                  - role: pod
+                    kubeconfig_file: kube/config
+                    bearer_token_file: token
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let job = try #require(ConfigLoader.load(file: file).scrapeConfigs.first)
+        #expect(job.httpClient.oauth2?.clientSecret == .file(directory + "/secret.txt"))
+        #expect(job.httpClient.oauth2?.tls.caFile == directory + "/ca.pem")
+        #expect(job.kubernetesSDConfigs.first?.kubeconfigFile == directory + "/kube/config")
+        #expect(job.kubernetesSDConfigs.first?.httpClient.authorization?.credentials == .file(directory + "/token"))
+    }
+
     // MARK: Dumps of a running Prometheus
 
     private func fixture(_ name: String) throws -> String {
