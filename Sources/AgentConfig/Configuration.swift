@@ -34,6 +34,8 @@ public struct GlobalConfig: Sendable, Equatable {
     public var externalLabels: Labels = .empty
     /// Defaults for every scrape config's limits (0 = no limit).
     public var limits = ScrapeLimits()
+    /// `metric_name_validation_scheme`, `metric_name_escaping_scheme`: defaults for scrape configs.
+    public var nameSchemes = MetricNameSchemes()
 
     public init() {}
 }

@@ -10,7 +10,7 @@ extension NodeReader {
                 "job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "honor_labels",
                 "honor_timestamps", "track_timestamps_staleness", "params", "enable_compression", "static_configs",
                 "file_sd_configs", "kubernetes_sd_configs", "relabel_configs", "metric_relabel_configs",
-            ]).union(Self.limitKeys).union(Self.httpClientKeys),
+            ]).union(Self.limitKeys).union(Self.httpClientKeys).union(Self.nameSchemeKeys),
             ignored: ["scrape_protocols", "scrape_classic_histograms", "native_histogram_bucket_limit", "keep_dropped_targets", "target_limit"]
         )
         guard let nameNode = map["job_name"] else {
@@ -80,6 +80,7 @@ extension NodeReader {
 
         scrape.relabelConfigs = relabelConfigs(map["relabel_configs"], "\(path).relabel_configs")
         scrape.metricRelabelConfigs = relabelConfigs(map["metric_relabel_configs"], "\(path).metric_relabel_configs")
+        scrapeNameSchemes(map, node, path, global: global, into: &scrape)
         return scrape
     }
 
