@@ -53,7 +53,7 @@ import Testing
                 #expect(!NameValidationScheme.legacy.isValidLabelName(raw), "\(bytes)")
             }
         }
-        [0xE8, 0x8A, 0xB1].withUnsafeBytes { raw in #expect(NameValidationScheme.utf8.isValidLabelName(raw)) }
+        ([0xE8, 0x8A, 0xB1] as [UInt8]).withUnsafeBytes { raw in #expect(NameValidationScheme.utf8.isValidLabelName(raw)) }
     }
 
     @Test func labelSetsAreCheckedNameByNameAndTheMetricNameByItsRule() {
