@@ -84,6 +84,8 @@ extension Configuration {
             client.tls.keyFile = client.tls.keyFile.map(resolve)
             if case .file(let path) = client.basicAuth?.password { client.basicAuth?.password = .file(resolve(path)) }
             if case .file(let path) = client.authorization?.credentials { client.authorization?.credentials = .file(resolve(path)) }
+            if let file = client.basicAuth?.usernameFile { client.basicAuth?.usernameFile = resolve(file) }
+            for header in client.httpHeaders.indices { client.httpHeaders[header].files = client.httpHeaders[header].files.map(resolve) }
         }
         for index in scrapeConfigs.indices {
             resolve(&scrapeConfigs[index].httpClient)

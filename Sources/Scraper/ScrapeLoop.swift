@@ -182,11 +182,12 @@ final class ScrapeLoop: Sendable {
         onReport(target, ScrapeReport(timestamp: timestamp, duration: duration, error: outcome.failure, samples: counts.scraped))
     }
 
-    /// GETs the target; on a 401 with credentials from files, re-reads them and tries once more.
+    /// GETs the target; on a 401 with credentials from files or OAuth2, refreshes them and
+    /// tries once more.
     private func fetch(state: State) async throws -> HTTPResponse {
-        var response = try await transport.perform(try client.request(for: target))
-        if response.status == 401, client.hasCredentialFile {
-            response = try await transport.perform(try client.request(for: target, refreshCredentials: true))
+        var response = try await transport.perform(try await client.request(for: target))
+        if response.status == 401, client.canRefreshCredentials {
+            response = try await transport.perform(try await client.request(for: target, refreshCredentials: true))
         }
         guard response.status == 200 else {
             throw ScrapeFailure("server returned HTTP status \(response.status) \(HTTPStatus.reason(response.status))")

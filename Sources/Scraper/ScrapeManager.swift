@@ -222,7 +222,7 @@ public final class ScrapeManager: Service {
 
     private func makePool(_ config: ScrapeConfig) -> Pool {
         Pool(
-            config: config, client: ScrapeClient(config: config),
+            config: config, client: ScrapeClient(config: config, transport: transport, clock: clock),
             metrics: ScrapeMetrics(registry: registry, job: config.jobName, duplicates: duplicates),
             targetsGauge: registry.makeGauge(
                 descriptor: MetricNameDescriptor(

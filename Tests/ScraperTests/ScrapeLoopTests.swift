@@ -52,7 +52,7 @@ final class LoopHarness {
         configure(&config)
         let target = Target.targets(for: config)[0]
         loop = ScrapeLoop(
-            target: target, client: ScrapeClient(config: config), wal: wal, transport: transport, clock: clock,
+            target: target, client: ScrapeClient(config: config, transport: transport, clock: clock), wal: wal, transport: transport, clock: clock,
             metrics: ScrapeMetrics(registry: registry, job: "test", duplicates: ScrapeMetrics.duplicatesCounter(registry: registry)),
             logger: Logger(label: "test"), onReport: { _, _ in })
         state = ScrapeLoop.State(target: target)
