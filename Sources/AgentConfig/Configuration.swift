@@ -45,6 +45,8 @@ public struct GlobalConfig: Sendable, Equatable {
     public var scrapeProtocols: [ScrapeProtocol]? = nil
     /// Default `scrape_failure_log_file` of every job (resolved against the file's directory).
     public var scrapeFailureLogFile: String? = nil
+    /// `metric_name_validation_scheme`, `metric_name_escaping_scheme`: defaults for scrape configs.
+    public var nameSchemes = MetricNameSchemes()
 
     public init() {}
 }

@@ -32,6 +32,7 @@ extension NodeReader {
                 config.remoteWrite.append(remote)
             }
         }
+        writeRelabelNameValidation(top, into: &config)
         if let node = top["wal"] { config.wal = walConfig(node) }
         config.warnings = warnings
         return config
@@ -103,7 +104,7 @@ extension NodeReader {
         let map = mapping(
             node, "global",
             known: Set(["scrape_interval", "scrape_timeout", "external_labels", "scrape_protocols", "scrape_failure_log_file"])
-                .union(Self.limitKeys),
+                .union(Self.limitKeys).union(Self.nameSchemeKeys),
             ignored: ["evaluation_interval", "rule_query_offset", "query_log_file"]
         )
         global.limits = limits(map, "global", defaults: ScrapeLimits())
@@ -117,6 +118,7 @@ extension NodeReader {
             global.scrapeTimeout = min(global.scrapeTimeout, global.scrapeInterval)
         }
         if let n = map["external_labels"] { global.externalLabels = labels(n, "global.external_labels") }
+        globalNameSchemes(map, into: &global)
         if global.scrapeTimeout > global.scrapeInterval {
             fail(map["scrape_timeout"] ?? node, "global.scrape_timeout", "scrape timeout greater than scrape interval")
         }

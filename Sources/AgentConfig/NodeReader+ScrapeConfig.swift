@@ -11,7 +11,7 @@ extension NodeReader {
                 "honor_timestamps", "track_timestamps_staleness", "params", "enable_compression", "static_configs",
                 "file_sd_configs", "kubernetes_sd_configs", "relabel_configs", "metric_relabel_configs",
                 "scrape_protocols", "fallback_scrape_protocol", "scrape_failure_log_file",
-            ]).union(Self.limitKeys).union(Self.httpClientKeys),
+            ]).union(Self.limitKeys).union(Self.httpClientKeys).union(Self.nameSchemeKeys),
             ignored: ["scrape_classic_histograms", "native_histogram_bucket_limit"]
         )
         guard let nameNode = map["job_name"] else {
@@ -88,6 +88,7 @@ extension NodeReader {
 
         scrape.relabelConfigs = relabelConfigs(map["relabel_configs"], "\(path).relabel_configs")
         scrape.metricRelabelConfigs = relabelConfigs(map["metric_relabel_configs"], "\(path).metric_relabel_configs")
+        scrapeNameSchemes(map, node, path, global: global, into: &scrape)
         return scrape
     }
 

@@ -48,6 +48,8 @@ public struct ScrapeConfig: Sendable, Equatable {
     public var relabelConfigs: [RelabelConfig] = []
     /// Applied to scraped samples (not to the synthetic series).
     public var metricRelabelConfigs: [RelabelConfig] = []
+    /// `metric_name_validation_scheme` and `metric_name_escaping_scheme`, resolved for the job.
+    public var nameSchemes = MetricNameSchemes()
     /// The job's YAML (and the global section's), canonically serialized: two configs with the
     /// same fingerprint mean the same thing, which is how a reload finds unchanged jobs.
     public var fingerprint: String = ""

@@ -131,6 +131,7 @@ public struct ScrapeAppender: Sendable {
                         continue
                     }
                     try Self.check(labels, against: limits)
+                    try Self.checkNames(labels, under: target.config.nameSchemes.validation)
                     let index = batch.append(labels: labels, timestamp: sampleTime, value: sample.value)
                     cache.insertPending(key, index: index, explicitTimestamp: explicit)
                     if limits.sampleLimit == 0 || counts.stored < limits.sampleLimit { counts.seriesAdded += 1 }

@@ -18,7 +18,7 @@ struct ScrapeClient: Sendable {
     ///   - clock: Decides when an OAuth2 token has expired.
     init(config: ScrapeConfig, transport: HTTPTransport, clock: any AgentClock) {
         self.config = config
-        accept = AcceptHeader(protocols: config.scrapeProtocols)
+        accept = AcceptHeader(protocols: config.scrapeProtocols, escaping: config.nameSchemes.escaping)
         http = HTTPClient(config: config.httpClient, transport: transport, clock: clock)
     }
 

@@ -227,7 +227,7 @@ private func rejection(_ lines: String) -> (line: Int, key: String, message: Str
     /// Keys of a Prometheus 3.x dump that other parts of issue 14 implement; until they are
     /// merged they may fail to load here. Nothing of the HTTP client may be among them.
     static let keysOfOtherParts: Set<String> = [
-        "scrape_protocols", "metric_name_validation_scheme", "metric_name_escaping_scheme", "scrape_native_histograms",
+        "scrape_protocols", "scrape_native_histograms",
         "always_scrape_classic_histograms", "convert_classic_histograms_to_nhcb", "runtime", "otlp",
     ]
 

@@ -229,7 +229,7 @@ func quotedForTest(_ bytes: [UInt8]) -> String {
         InvalidCase("a\n# EOF\n", "expected \" \" and value, got end of line"),
         InvalidCase("a", "expected \" \" and value, got end of input"),
         // Metric names and label blocks
-        InvalidCase("ok 1\n{a=\"1\"} 1\n# EOF\n", "expected metric name, got \"{\"", line: 2),
+        InvalidCase("ok 1\n{a=\"1\"} 1\n# EOF\n", "metric name not set", line: 2),
         InvalidCase("9 1\n# EOF\n", "expected metric name, got \"9\""),
         InvalidCase("my-metric 1\n# EOF\n", #"expected " " or "{" after metric name, got "-""#),
         InvalidCase("a {b=\"c\"} 1\n# EOF\n", "invalid value"),

@@ -9,15 +9,18 @@ import Testing
 /// `fallback_scrape_protocol`) → the parser, as Prometheus 3.
 @Suite struct ContentNegotiationTests {
     // Prometheus's own expectations (scrape/scrape_test.go, TestTargetScraperScrapeOK's
-    // headers), without the `escaping=` parameter, which comes with UTF-8 name support.
-    @Test func theAcceptHeaderCarriesPrometheusQValues() {
+    // headers): q-values from the protocol list, `escaping=` on the 1.0.0 formats only.
+    @Test func theAcceptHeaderCarriesPrometheusQValuesAndTheEscapingScheme() {
         #expect(
-            AcceptHeader(protocols: ScrapeProtocol.defaults).value
-                == "application/openmetrics-text;version=1.0.0;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2")
+            AcceptHeader(protocols: ScrapeProtocol.defaults, escaping: .allowUTF8).value
+                == "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2")
         #expect(
-            AcceptHeader(protocols: [.prometheusProto] + ScrapeProtocol.defaults).value
-                == "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1")
-        #expect(AcceptHeader(protocols: [.prometheusText0_0_4]).value == "text/plain;version=0.0.4;q=0.6,*/*;q=0.5")
+            AcceptHeader(protocols: ScrapeProtocol.defaults, escaping: .underscores).value
+                == "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=underscores;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2")
+        #expect(
+            AcceptHeader(protocols: [.prometheusProto] + ScrapeProtocol.defaults, escaping: .values).value
+                == "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=values;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=values;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1")
+        #expect(AcceptHeader(protocols: [.prometheusText0_0_4], escaping: .dots).value == "text/plain;version=0.0.4;q=0.6,*/*;q=0.5")
     }
 
     // Go's mime.ParseMediaType: the media type, lower-cased, or an error (nil).
@@ -79,7 +82,7 @@ import Testing
         _ = try await h.scrape()
         #expect(
             h.requests.value.first?.header("Accept")
-                == "text/plain;version=0.0.4;q=0.6,application/openmetrics-text;version=1.0.0;q=0.5,*/*;q=0.4")
+                == "text/plain;version=0.0.4;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,*/*;q=0.4")
     }
 
     @Test func aResponseWithoutContentTypeFailsUnlessTheJobHasAFallback() async throws {

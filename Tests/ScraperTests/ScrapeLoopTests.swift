@@ -141,7 +141,7 @@ func isStale(_ value: Double?) -> Bool { value.map { $0.bitPattern == staleMarke
         _ = try await h.scrape()
         let request = try #require(h.requests.value.first)
         #expect(request.uri == "/federate?format=prometheus&match%5B%5D=%7Bjob%3D%22node%22%7D")
-        #expect(request.header("Accept")?.hasPrefix("application/openmetrics-text;version=1.0.0;q=0.6,") == true)
+        #expect(request.header("Accept")?.hasPrefix("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,") == true)
         #expect(request.header("Accept")?.contains("text/plain;version=0.0.4;q=0.3") == true)
         #expect(request.header("X-Prometheus-Scrape-Timeout-Seconds") == "5")
         #expect(request.header("User-Agent")?.hasPrefix("metrics-agent/") == true)
