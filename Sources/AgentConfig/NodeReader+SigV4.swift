@@ -37,13 +37,12 @@ extension NodeReader {
         if (config.accessKey == nil) != (config.secretKey == nil) {
             fail(s["access_key"] ?? s["secret_key"], sigPath, "access_key and secret_key must be given together")
         }
-        if s["role_arn"] != nil {
-            fail(s["role_arn"], "\(sigPath).role_arn", "not supported (assuming a role through STS); give the role's credentials through access_key and secret_key, the environment or a profile")
-        }
-        if s["external_id"] != nil, s["role_arn"] == nil {
+        config.roleARN = text("role_arn")
+        config.externalID = text("external_id")
+        if config.externalID != nil, config.roleARN == nil {
             fail(s["external_id"], "\(sigPath).external_id", "external_id can only be used with role_arn")
         }
-        if let n = s["use_fips_sts_endpoint"] { _ = bool(n, "\(sigPath).use_fips_sts_endpoint") }
+        if let n = s["use_fips_sts_endpoint"], let value = bool(n, "\(sigPath).use_fips_sts_endpoint") { config.useFIPSSTSEndpoint = value }
         return config
     }
 }

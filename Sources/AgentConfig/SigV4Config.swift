@@ -12,6 +12,13 @@ public struct SigV4Config: Sendable, Equatable {
     public var profile: String?
     /// The signing name; Prometheus's default is `aps`.
     public var serviceName = "aps"
+    /// `role_arn`: the role assumed through STS `AssumeRole` with the credentials found above;
+    /// requests are signed with the role's temporary credentials.
+    public var roleARN: String?
+    /// `external_id`: sent with `AssumeRole` (only with ``roleARN``).
+    public var externalID: String?
+    /// `use_fips_sts_endpoint`: `AssumeRole` goes to `sts-fips.<region>.amazonaws.com`.
+    public var useFIPSSTSEndpoint = false
 
     public init() {}
 }

@@ -24,7 +24,7 @@ struct RemoteWriteClient: Sendable {
         self.transport = transport
         self.clock = clock
         http = HTTPClient(config: config.httpClient, transport: transport, clock: clock)
-        signer = config.sigv4.map { SigV4RequestSigner(config: $0, clock: clock) }
+        signer = config.sigv4.map { SigV4RequestSigner(config: $0, transport: transport, clock: clock) }
         retryRules = RetryRules(
             retryOn429: config.queueConfig.retryOnHTTP429, extraStatuses: Set(config.queueConfig.retryOnHTTPStatus),
             retryUnauthorized: http.canRefreshCredentials)
@@ -57,7 +57,7 @@ struct RemoteWriteClient: Sendable {
         let started = clock.now
         do {
             try await http.apply(to: &request, refreshCredentials: attempt > 0 && http.canRefreshCredentials)
-            try signer?.sign(&request)
+            try await signer?.sign(&request)
             let response = try await transport.perform(request)
             let now = Date(timeIntervalSince1970: Double(clock.wallMilliseconds) / 1000)
             return Answer(outcome: retryRules.classify(response, now: now), elapsed: clock.now - started)

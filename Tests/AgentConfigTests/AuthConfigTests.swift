@@ -126,6 +126,21 @@ import Testing
             """, "scope cannot be set both", line: 8)
     }
 
+    @Test func sigv4AssumesARoleWithAnExternalID() throws {
+        let config = try ConfigLoader.parse(yaml: """
+            remote_write:
+              - url: https://aps.example/write
+                sigv4:
+                  region: eu-west-1
+                  role_arn: arn:aws:iam::123456789012:role/prometheus
+                  external_id: tenant-7
+                  use_fips_sts_endpoint: true
+            """, file: "f.yml")
+        let sigv4 = try #require(config.remoteWrite.first?.sigv4)
+        #expect(sigv4.roleARN == "arn:aws:iam::123456789012:role/prometheus")
+        #expect(sigv4.externalID == "tenant-7" && sigv4.useFIPSSTSEndpoint)
+    }
+
     @Test func sigv4RulesAreChecked() {
         expectError("""
             remote_write:
@@ -133,13 +148,6 @@ import Testing
                 sigv4:
                   access_key: AKID
             """, "access_key and secret_key must be given together", line: 4)
-        expectError("""
-            remote_write:
-              - url: https://aps.example/write
-                sigv4:
-                  region: us-east-1
-                  role_arn: arn:aws:iam::123456789012:role/prometheus
-            """, "not supported (assuming a role through STS)", line: 5)
         expectError("""
             remote_write:
               - url: https://aps.example/write
