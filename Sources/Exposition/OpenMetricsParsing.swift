@@ -79,20 +79,7 @@ extension ParserState {
         } else {
             throw badComment(p, hash, end)
         }
-        var i = k + 5
-        var nameStart = i
-        let nameEnd: Int
-        if i < end && p[i] == ASCII.quote {
-            (nameStart, nameEnd) = try quotedMetadataName(p, i, end)
-            i = nameEnd + 1
-        } else {
-            guard i < end && isMetricNameStart(p[i]) else {
-                throw fail("expected metric name after \(keyword), got \(describe(p, i, end))")
-            }
-            i += 1
-            while i < end && isMetricNameByte(p[i]) { i += 1 }
-            nameEnd = i
-        }
+        var (nameStart, nameEnd, i) = try metadataName(p, k + 5, end, keyword: keyword)
         guard i < end && p[i] == ASCII.space else {
             if i < end && p[i] != ASCII.newline {
                 throw fail("invalid metric name in \(keyword) line: \(quoted(p, nameStart, spaceOrNewline(p, nameStart, end)))")

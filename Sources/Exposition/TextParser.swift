@@ -409,20 +409,7 @@ struct ParserState: Sendable {
         _ p: Bytes, _ i: Int, _ end: Int, isHelp: Bool, lineStart: (hash: Int, key: KnownMetadataLines.Key)?
     ) throws(ExpositionError) -> Int {
         let keyword = isHelp ? "HELP" : "TYPE"
-        var i = i
-        var nameStart = i
-        let nameEnd: Int
-        if i < end && p[i] == ASCII.quote {
-            (nameStart, nameEnd) = try quotedMetadataName(p, i, end)
-            i = nameEnd + 1
-        } else {
-            guard i < end && isMetricNameStart(p[i]) else {
-                throw fail("expected metric name after \(keyword), got \(describe(p, i, end))")
-            }
-            i += 1
-            while i < end && isMetricNameByte(p[i]) { i += 1 }
-            nameEnd = i
-        }
+        var (nameStart, nameEnd, i) = try metadataName(p, i, end, keyword: keyword)
         if i < end && !isBlank(p[i]) && p[i] != ASCII.newline {
             throw fail("invalid metric name in \(keyword) line: \(quoted(p, nameStart, tokenEnd(p, nameStart, end)))")
         }
@@ -614,6 +601,23 @@ struct ParserState: Sendable {
         let (after, escaped) = try labelValueEnd(p, quote + 1, end, line: line, anyEscape: true, what: "quoted name")
         guard after - 1 > quote + 1 else { throw fail("empty quoted name") }
         return (quote + 1, after - 1, escaped)
+    }
+
+    /// The metric name of a HELP, TYPE or UNIT line at `i`, quoted or bare: the range of its bytes
+    /// (between the quotes, not unescaped) and the index after it.
+    func metadataName(_ p: Bytes, _ i: Int, _ end: Int, keyword: some CustomStringConvertible) throws(ExpositionError)
+        -> (start: Int, end: Int, next: Int)
+    {
+        if i < end && p[i] == ASCII.quote {
+            let (start, nameEnd) = try quotedMetadataName(p, i, end)
+            return (start, nameEnd, nameEnd + 1)
+        }
+        guard i < end && isMetricNameStart(p[i]) else {
+            throw fail("expected metric name after \(keyword), got \(describe(p, i, end))")
+        }
+        var next = i + 1
+        while next < end && isMetricNameByte(p[next]) { next += 1 }
+        return (i, next, next)
     }
 
     /// The quoted metric name of a HELP, TYPE or UNIT line whose opening quote is at `quote`: the
