@@ -96,10 +96,7 @@ struct RunCommand: AsyncParsableCommand {
             directory: "\(storagePath)/wal", segmentSize: configuration.wal.segmentSize,
             compression: configuration.wal.compression ? .snappy : .none, ioPool: blockingIO, logger: logger)
         let registry = PrometheusCollectorRegistry()
-        registry.makeGauge(
-            descriptor: MetricNameDescriptor(metricName: "agent_build_info", unitName: "", helpText: "The agent's version."),
-            labels: [("version", AgentVersion.current)]
-        ).set(1.0)
+        BuildInfo.current.register(in: registry)
 
         let scraper = ScrapeManager(
             configuration: configuration, wal: wal, transport: transport, pool: blockingIO, registry: registry, clock: clock,
