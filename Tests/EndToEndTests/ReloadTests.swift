@@ -58,6 +58,7 @@ struct ReloadTests {
             """
         }
         let agent = try AgentHarness(directory: directory)
+        agent.extraArguments = ["--web.enable-lifecycle"]  // for POST /-/reload
         try agent.start(config: config(
             jobs: [("keep", keep.server.address, "1s"), ("gone", gone.server.address, "1s"), ("retimed", retimed.server.address, "1s")],
             receivers: [first]))
