@@ -60,7 +60,7 @@ struct ProcessResourcesTests {
         #expect(cpu > 0 && cpu >= cpuBefore - 2 * tick && cpu <= cpuAfter + 2 * tick, "\(cpuBefore) ≤ \(cpu) ≤ \(cpuAfter)")
 
         let resident = try value("process_resident_memory_bytes")
-        #expect(resident > 1 << 20 && resident <= peakResident, "resident \(resident), peak \(peakResident)")
+        #expect(resident > 1_048_576 && resident <= peakResident, "resident \(resident), peak \(peakResident)")
         #expect(try value("process_virtual_memory_bytes") >= resident)
 
         let open = try value("process_open_fds")
@@ -84,7 +84,7 @@ struct ProcessResourcesTests {
     /// User plus system CPU time of this process, from `getrusage`.
     private static func rusageCPUSeconds() -> Double {
         var usage = rusage()
-        getrusage(RUSAGE_SELF, &usage)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1_000_000 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
