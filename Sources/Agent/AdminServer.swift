@@ -7,25 +7,28 @@ import Prometheus
 import Scraper
 import ServiceLifecycle
 
-/// The agent's own HTTP endpoints: `/metrics`, `/-/healthy`, `/-/ready`, `/api/v1/targets`, `/-/reload`.
+/// The agent's own HTTP endpoints: `/metrics`, `/-/healthy`, `/-/ready`, `/api/v1/targets`, and
+/// (with `--web.enable-lifecycle`, else 403) `/-/reload` and `/-/quit`.
 final class AdminServer: Service {
     private let host: String
     private let port: Int
     private let registry: PrometheusCollectorRegistry
     private let scraper: ScrapeManager
     private let reloader: ConfigReloader
+    private let lifecycle: LifecycleAPI
     private let resources: ProcessResources
     private let logger: Logger
 
     init(
         host: String, port: Int, registry: PrometheusCollectorRegistry, scraper: ScrapeManager, reloader: ConfigReloader,
-        logger: Logger
+        lifecycle: LifecycleAPI, logger: Logger
     ) {
         self.host = host
         self.port = port
         self.registry = registry
         self.scraper = scraper
         self.reloader = reloader
+        self.lifecycle = lifecycle
         self.resources = ProcessResources(registry: registry)
         self.logger = logger
     }
@@ -35,13 +38,17 @@ final class AdminServer: Service {
         let registry = self.registry
         let scraper = self.scraper
         let reloader = self.reloader
+        let lifecycle = self.lifecycle
         let resources = self.resources
+        let logger = self.logger
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(AdminHandler(registry: registry, resources: resources, scraper: scraper, reloader: reloader))
+                    channel.pipeline.addHandler(AdminHandler(
+                        registry: registry, resources: resources, scraper: scraper, reloader: reloader, lifecycle: lifecycle,
+                        logger: logger))
                 }
             }
             .bind(host: host, port: port)
@@ -74,12 +81,19 @@ private final class AdminHandler: ChannelInboundHandler, @unchecked Sendable {
     private let resources: ProcessResources
     private let scraper: ScrapeManager
     private let reloader: ConfigReloader
+    private let lifecycle: LifecycleAPI
+    private let logger: Logger
     private var head: HTTPRequestHead?
-    init(registry: PrometheusCollectorRegistry, resources: ProcessResources, scraper: ScrapeManager, reloader: ConfigReloader) {
+    init(
+        registry: PrometheusCollectorRegistry, resources: ProcessResources, scraper: ScrapeManager, reloader: ConfigReloader,
+        lifecycle: LifecycleAPI, logger: Logger
+    ) {
         self.registry = registry
         self.resources = resources
         self.scraper = scraper
         self.reloader = reloader
+        self.lifecycle = lifecycle
+        self.logger = logger
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -108,6 +122,7 @@ private final class AdminHandler: ChannelInboundHandler, @unchecked Sendable {
         let path = components?.path ?? request.uri
         let query = Dictionary((components?.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { _, last in last })
         let (status, contentType, body): (HTTPResponseStatus, String, [UInt8])
+        let lifecycleOff = !lifecycle.isEnabled
         switch (request.method, path) {
         case (.GET, "/metrics"), (.HEAD, "/metrics"):
             resources.update()
@@ -134,6 +149,16 @@ private final class AdminHandler: ChannelInboundHandler, @unchecked Sendable {
                     if !keepAlive || (try? result.get()) == nil { channel.close(promise: nil) }
                 }
             return
+        // (A `where` clause binds to one pattern only: each carries its own.)
+        case (.POST, "/-/reload") where lifecycleOff, (.PUT, "/-/reload") where lifecycleOff, (.POST, "/-/quit") where lifecycleOff,
+            (.PUT, "/-/quit") where lifecycleOff:
+            (status, contentType, body) = (.forbidden, "text/plain; charset=utf-8", Array(LifecycleAPI.disabledMessage.utf8))
+        case (.POST, "/-/quit"), (.PUT, "/-/quit"):
+            // The shutdown begins after this answer is queued; the admin server stops last.
+            let first = lifecycle.requestQuit()
+            if first { logger.info("shutdown requested", metadata: ["trigger": "POST /-/quit"]) }
+            let message = first ? "Requesting termination... Goodbye!" : "Termination already in progress."
+            (status, contentType, body) = (.ok, "text/plain; charset=utf-8", Array(message.utf8))
         case (.POST, "/-/reload"), (.PUT, "/-/reload"):
             // The reload reads a file and restarts loops: off the event loop, answered when done.
             let reloader = self.reloader
@@ -156,7 +181,9 @@ private final class AdminHandler: ChannelInboundHandler, @unchecked Sendable {
                 }
             }
             return
-        case (_, "/metrics"), (_, "/-/healthy"), (_, "/-/ready"), (_, "/api/v1/targets"), (_, "/-/reload"):
+        case (_, "/-/reload"), (_, "/-/quit"):
+            (status, contentType, body) = (.methodNotAllowed, "text/plain; charset=utf-8", Array("Only POST or PUT requests allowed".utf8))
+        case (_, "/metrics"), (_, "/-/healthy"), (_, "/-/ready"), (_, "/api/v1/targets"):
             (status, contentType, body) = (.methodNotAllowed, "text/plain; charset=utf-8", Array("Method Not Allowed\n".utf8))
         default:
             (status, contentType, body) = (.notFound, "text/plain; charset=utf-8", Array("404 page not found\n".utf8))

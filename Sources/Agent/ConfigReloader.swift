@@ -9,8 +9,10 @@ import WAL
 
 /// Re-reads the configuration file and applies it to the running scraper and remote write: on
 /// SIGHUP, on `POST /-/reload`, and when ``ConfigFileWatcher`` finds the file's content changed.
-/// An invalid file changes nothing; the outcome is in `agent_config_last_reload_successful`,
-/// `agent_config_last_reload_success_timestamp_seconds` and `agent_config_reloads_total`.
+/// An invalid file changes nothing; the outcome is in Prometheus's
+/// `prometheus_config_last_reload_successful` and
+/// `prometheus_config_last_reload_success_timestamp_seconds` (the names alert rules use), and in
+/// `agent_config_reloads_total`.
 ///
 /// Reloads run one at a time, on the blocking-I/O pool (reading the file is file I/O). Each
 /// remembers the version of the file it loaded (``ConfigFileVersion``, read *before* the file is
@@ -64,12 +66,12 @@ final class ConfigReloader: Service {
         self.logger = logger
         successful = registry.makeGauge(
             descriptor: MetricNameDescriptor(
-                metricName: "agent_config_last_reload_successful", unitName: "",
+                metricName: "prometheus_config_last_reload_successful", unitName: "",
                 helpText: "Whether the last configuration reload attempt was successful."),
             labels: [])
         successTimestamp = registry.makeGauge(
             descriptor: MetricNameDescriptor(
-                metricName: "agent_config_last_reload_success_timestamp_seconds", unitName: "",
+                metricName: "prometheus_config_last_reload_success_timestamp_seconds", unitName: "",
                 helpText: "Timestamp of the last successful configuration reload."),
             labels: [])
         func counter(_ trigger: Trigger, _ result: String) -> Counter {

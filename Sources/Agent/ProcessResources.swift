@@ -5,23 +5,53 @@ import Darwin
 #endif
 import Prometheus
 
-/// What the agent's process uses of the machine, for `/metrics`: `agent_threads` (OS threads
-/// now). The agent runs a fixed set of threads whatever the number of targets, shards or
-/// Kubernetes watches: the cooperative pool (one per core), one libcurl I/O thread, the WAL
-/// writer, the blocking-I/O pool, the admin server's event loop and the main thread.
+/// What the agent's process uses of the machine, for `/metrics`: the `process_*` metrics of
+/// Go's client_golang process collector (same names, meanings and help text, read from `/proc`),
+/// and `agent_threads` (OS threads now). The agent runs a fixed set of threads whatever the
+/// number of targets, shards or Kubernetes watches: the cooperative pool (one per core), one
+/// libcurl I/O thread, the WAL writer, the blocking-I/O pool, the admin server's event loop and
+/// the main thread.
+///
+/// ``update()`` reads a few small `/proc` files; it runs before each `/metrics` answer, on the
+/// admin server's event loop thread (never on the cooperative pool), one call at a time.
 struct ProcessResources: Sendable {
     private let threads: Gauge
+    private let cpuSeconds: Counter
+    private let residentMemory: Gauge
+    private let virtualMemory: Gauge
+    private let openFileDescriptors: Gauge
+    private let maxFileDescriptors: Gauge
+    private let startTime: Gauge
 
     init(registry: PrometheusCollectorRegistry) {
-        threads = registry.makeGauge(
+        func gauge(_ name: String, _ help: String) -> Gauge {
+            registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: [])
+        }
+        threads = gauge("agent_threads", "Operating-system threads of the agent's process.")
+        cpuSeconds = registry.makeCounter(
             descriptor: MetricNameDescriptor(
-                metricName: "agent_threads", unitName: "", helpText: "Operating-system threads of the agent's process."),
+                metricName: "process_cpu_seconds_total", unitName: "", helpText: "Total user and system CPU time spent in seconds."),
             labels: [])
+        residentMemory = gauge("process_resident_memory_bytes", "Resident memory size in bytes.")
+        virtualMemory = gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.")
+        openFileDescriptors = gauge("process_open_fds", "Number of open file descriptors.")
+        maxFileDescriptors = gauge("process_max_fds", "Maximum number of open file descriptors.")
+        startTime = gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.")
     }
 
-    /// Reads the current figures into the gauges (called before each `/metrics` answer).
+    /// Reads the current figures into the metrics (called before each `/metrics` answer).
     func update() {
         if let count = Self.threadCount() { threads.set(Double(count)) }
+        if let stat = ProcessStat.current() {
+            // The counter holds the kernel's running total: set, not added to.
+            cpuSeconds.reset()
+            cpuSeconds.increment(by: stat.cpuSeconds)
+            residentMemory.set(stat.residentMemoryBytes)
+            virtualMemory.set(stat.virtualMemoryBytes)
+            startTime.set(stat.startTimeSeconds)
+        }
+        if let open = ProcessStat.openFileDescriptors() { openFileDescriptors.set(Double(open)) }
+        if let max = ProcessStat.maxFileDescriptors() { maxFileDescriptors.set(max) }
     }
 
     /// The number of entries in `/proc/self/task` (Linux), or nil where there is none.

@@ -10,7 +10,8 @@ import Scraper
 import ServiceLifecycle
 import WAL
 
-/// `agent run`: scrape, append to the WAL, remote-write; until SIGINT or SIGTERM.
+/// `agent run`: scrape, append to the WAL, remote-write; until SIGINT, SIGTERM or (with
+/// `--web.enable-lifecycle`) `POST /-/quit`.
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the agent.")
 
@@ -30,6 +31,11 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("web.listen-address"), help: "Address to listen on for /metrics and the health endpoints.")
     var listenAddress: String = "0.0.0.0:9099"
+
+    @Flag(
+        name: .customLong("web.enable-lifecycle"),
+        help: "Enable shutdown and reload via HTTP request (POST /-/quit, POST /-/reload); off, they answer 403.")
+    var enableLifecycle = false
 
     @Option(name: .customLong("storage.remote.flush-deadline"), help: "How long to keep sending queued samples on shutdown.")
     var flushDeadline: String = "1m"
@@ -96,10 +102,7 @@ struct RunCommand: AsyncParsableCommand {
             directory: "\(storagePath)/wal", segmentSize: configuration.wal.segmentSize,
             compression: configuration.wal.compression ? .snappy : .none, ioPool: blockingIO, logger: logger)
         let registry = PrometheusCollectorRegistry()
-        registry.makeGauge(
-            descriptor: MetricNameDescriptor(metricName: "agent_build_info", unitName: "", helpText: "The agent's version."),
-            labels: [("version", AgentVersion.current)]
-        ).set(1.0)
+        BuildInfo.current.register(in: registry)
 
         let scraper = ScrapeManager(
             configuration: configuration, wal: wal, transport: transport, pool: blockingIO, registry: registry, clock: clock,
@@ -121,7 +124,9 @@ struct RunCommand: AsyncParsableCommand {
         let watcher: [any Service] =
             autoReload > .zero ? [ConfigFileWatcher(interval: autoReload, reloader: reloader, clock: clock)] : []
         let memoryReleaser = FreeMemoryReleaser(interval: .seconds(10), clock: clock, pool: blockingIO)
-        let server = AdminServer(host: host, port: port, registry: registry, scraper: scraper, reloader: reloader, logger: logger)
+        let lifecycle = LifecycleAPI(enabled: enableLifecycle)
+        let server = AdminServer(
+            host: host, port: port, registry: registry, scraper: scraper, reloader: reloader, lifecycle: lifecycle, logger: logger)
 
         logger.info(
             "starting agent",
@@ -129,6 +134,7 @@ struct RunCommand: AsyncParsableCommand {
                 "version": "\(AgentVersion.current)", "config": "\(configFile)", "storage": "\(storagePath)",
                 "scrape_configs": "\(configuration.scrapeConfigs.count)", "remote_write": "\(configuration.remoteWrite.count)",
                 "open_files_limit": "\(openFiles)", "config_auto_reload_interval": "\(PrometheusDuration.format(autoReload))",
+                "web_enable_lifecycle": "\(enableLifecycle)",
             ])
         // Graceful shutdown runs in reverse order: file checks and reloads stop, the scraper
         // stops, remote write drains, the WAL closes, and the admin server (still serving
@@ -138,7 +144,7 @@ struct RunCommand: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
-        try await group.run()
+        try await lifecycle.run(group)
         transport.shutdown()
         await blockingIO.shutdown()
         logger.info("agent stopped")

@@ -18,7 +18,7 @@ extension NodeReader {
         }
         guard let url = string(urlNode, "\(path).url") else { return nil }
         guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil else {
-            fail(urlNode, "\(path).url", "invalid URL \"\(url)\" (expected http(s)://host[:port]/path)")
+            fail(urlNode, "\(path).url", "invalid URL \"\(RedactedURL(url))\" (expected http(s)://host[:port]/path)")
             return nil
         }
         let name = map["name"].flatMap { string($0, "\(path).name") } ?? Self.defaultName(for: url)

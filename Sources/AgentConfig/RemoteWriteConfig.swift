@@ -17,7 +17,10 @@ public struct RemoteWriteConfig: Sendable, Equatable {
         case v2 = "io.prometheus.write.v2.Request"
     }
 
+    /// The receiver's URL as configured; it may hold a password: show ``redactedURL``.
     public var url: String
+    /// The URL as logs, metric labels and messages show it (a password replaced by `xxxxx`).
+    public var redactedURL: RedactedURL { RedactedURL(url) }
     /// A name unique among the endpoints; defaults to a hash of the URL, as in Prometheus.
     public var name: String
     /// Prometheus's default: 30s.

@@ -56,13 +56,15 @@ final class RemoteEndpoint: Sendable {
         self.pool = pool
         self.transport = transport
         self.clock = clock
-        self.metrics = RemoteWriteMetrics(registry: registry, name: config.name, url: config.url)
+        // The URL is shown redacted everywhere: metric labels, log lines, the progress file.
+        let shownURL = config.redactedURL.description
+        self.metrics = RemoteWriteMetrics(registry: registry, name: config.name, url: shownURL)
         var logger = logger
         logger[metadataKey: "remote_name"] = "\(config.name)"
-        logger[metadataKey: "url"] = "\(config.url)"
+        logger[metadataKey: "url"] = "\(shownURL)"
         self.logger = logger
         progress = EndpointProgressStore(
-            file: EndpointProgressFile(directory: cursorDirectory, endpointName: config.name), pool: pool, url: config.url,
+            file: EndpointProgressFile(directory: cursorDirectory, endpointName: config.name), pool: pool, url: shownURL,
             logger: logger)
         metrics.shardsMin.set(Double(config.queueConfig.minShards))
         metrics.shardsMax.set(Double(config.queueConfig.maxShards))

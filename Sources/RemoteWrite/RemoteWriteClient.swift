@@ -62,7 +62,8 @@ struct RemoteWriteClient: Sendable {
             let now = Date(timeIntervalSince1970: Double(clock.wallMilliseconds) / 1000)
             return Answer(outcome: retryRules.classify(response, now: now), elapsed: clock.now - started)
         } catch {
-            return Answer(outcome: .retry(reason: "\(error)", after: nil), elapsed: clock.now - started)
+            // Messages from libcurl or the HTTP client may quote the URL: never its password.
+            return Answer(outcome: .retry(reason: config.redactedURL.scrub("\(error)"), after: nil), elapsed: clock.now - started)
         }
     }
 }

@@ -21,7 +21,7 @@ struct ConfigFileWatcherTests {
             for _ in 0..<3 { #expect(await config.check()) }
             #expect(config.appliedJobs == [["second"]], "the same content is not reloaded again")
             #expect(config.reloads(.fileChange, "success") == 1)
-            #expect(config.metric("agent_config_last_reload_successful") == 1)
+            #expect(config.metric("prometheus_config_last_reload_successful") == 1)
         }
     }
 
@@ -59,7 +59,7 @@ struct ConfigFileWatcherTests {
             try config.write("invalid")
             #expect(await config.check())
             #expect(config.appliedJobs.isEmpty, "nothing of an invalid file is applied")
-            #expect(config.metric("agent_config_last_reload_successful") == 0)
+            #expect(config.metric("prometheus_config_last_reload_successful") == 0)
             #expect(config.reloads(.fileChange, "failure") == 1)
             for _ in 0..<3 { #expect(await config.check()) }
             #expect(config.reloads(.fileChange, "failure") == 1, "the same invalid content is not tried again")
@@ -67,7 +67,7 @@ struct ConfigFileWatcherTests {
             try config.write("second")
             #expect(await config.check())
             #expect(config.appliedJobs == [["second"]])
-            #expect(config.metric("agent_config_last_reload_successful") == 1)
+            #expect(config.metric("prometheus_config_last_reload_successful") == 1)
             #expect(config.reloads(.fileChange, "success") == 1)
         }
     }
@@ -97,7 +97,7 @@ struct ConfigFileWatcherTests {
             try config.write("first")
             #expect(await config.check())
             #expect(config.appliedJobs == [["first"]], "the file is back: loaded again")
-            #expect(config.metric("agent_config_last_reload_successful") == 1)
+            #expect(config.metric("prometheus_config_last_reload_successful") == 1)
         }
     }
 }

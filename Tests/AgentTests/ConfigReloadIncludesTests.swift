@@ -34,7 +34,7 @@ struct ConfigReloadIncludesTests {
         let refused = try #require(await config.reloader.reload(trigger: .http))
         #expect(refused.errors.first?.message.hasPrefix("nothing to scrape and nowhere to send") == true, "\(refused)")
         #expect(config.appliedJobs == [["first"]], "the empty file is not applied")
-        #expect(config.metric("agent_config_last_reload_successful") == 0)
+        #expect(config.metric("prometheus_config_last_reload_successful") == 0)
         #expect(config.reloads(.http, "failure") == 1)
     }
 }

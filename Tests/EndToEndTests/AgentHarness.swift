@@ -93,7 +93,8 @@ final class AgentHarness: @unchecked Sendable {
         try await TestClient.get(baseURL + path, timeout: timeout)
     }
 
-    /// `POST /-/reload` after writing `config` to the config file; the HTTP status.
+    /// `POST /-/reload` after writing `config` to the config file; the HTTP status (403 unless
+    /// `extraArguments` has `--web.enable-lifecycle`).
     func reload(config: String) async throws -> Int {
         try config.write(to: configFile, atomically: true, encoding: .utf8)
         return try await TestClient.post("\(baseURL)/-/reload").status

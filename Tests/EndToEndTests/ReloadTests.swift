@@ -58,6 +58,7 @@ struct ReloadTests {
             """
         }
         let agent = try AgentHarness(directory: directory)
+        agent.extraArguments = ["--web.enable-lifecycle"]  // for POST /-/reload
         try agent.start(config: config(
             jobs: [("keep", keep.server.address, "1s"), ("gone", gone.server.address, "1s"), ("retimed", retimed.server.address, "1s")],
             receivers: [first]))
@@ -103,7 +104,7 @@ struct ReloadTests {
         #expect(!first.samples(["job": "retimed"]).contains(where: Self.isStale), "a retimed target keeps its series: no markers")
         #expect(reload.status == 500)
         #expect(String(decoding: reload.body, as: UTF8.self).contains("invalid duration"))
-        #expect(metrics.contains("agent_config_last_reload_successful 0"), "\(metrics)")
+        #expect(metrics.contains("prometheus_config_last_reload_successful 0"), "\(metrics)")
 
         // "keep" scraped on without a gap or a restart: every value 1…N, no staleness marker.
         // The first endpoint has values 1…m until it was removed, the second (added at the first
@@ -186,7 +187,7 @@ struct ReloadTests {
         #expect(metrics.sum("agent_config_reloads_total", ["trigger": "file_change", "result": "success"]) == 1)
         #expect(metrics.sum("agent_config_reloads_total", ["trigger": "signal"]) == 0)
         #expect(metrics.sum("agent_config_reloads_total", ["trigger": "http"]) == 0)
-        #expect(metrics.sum("agent_config_last_reload_successful") == 0)
+        #expect(metrics.sum("prometheus_config_last_reload_successful") == 0)
         let body = String(decoding: targets.body, as: UTF8.self)
         #expect(body.contains(#""scrapePool":"second""#) && !body.contains(#""scrapePool":"first""#), "\(body)")
         #expect(agent.log.contains("configuration file changed; reloading"))

@@ -223,6 +223,7 @@ struct WALCapTests {
         let target = try await ManySeriesTarget(series: Self.seriesCount)
         let receiver = try await CountingReceiver()
         let agent = try AgentHarness(directory: directory)
+        agent.extraArguments = ["--web.enable-lifecycle"]  // for POST /-/reload
         try agent.start(config: Self.config(target: target, receiver: receiver, wal: wal))
         try #require(await agent.waitUntilReady(), "agent did not start:\n\(agent.log)")
         let sampler = SizeSampler(agent: agent, cap: maxSize)
@@ -282,6 +283,7 @@ struct WALCapTests {
         let target = try await ManySeriesTarget(series: 1000)
         let receiver = try await CountingReceiver()
         let agent = try AgentHarness(directory: directory)
+        agent.extraArguments = ["--web.enable-lifecycle"]  // for POST /-/reload
         try agent.start(config: Self.config(target: target, receiver: receiver, wal: wal))
         try #require(await agent.waitUntilReady(), "agent did not start:\n\(agent.log)")
 
