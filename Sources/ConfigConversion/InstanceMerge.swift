@@ -1,3 +1,4 @@
+import AgentConfig
 import Yams
 
 /// Several Grafana Agent metrics instances become one set of jobs and one set of endpoints.
@@ -114,7 +115,7 @@ struct InstanceMerge {
             {
                 let named = "\(endpoint.firstInstance)-\(endpoint.indexInFirst)"
                 node = node.setting("name", to: .text(named))
-                report.add(.note, endpoint.firstPath, at: endpoint.node, "several different unnamed remote_write entries send to \(url): this one is named \"\(named)\"")
+                report.add(.note, endpoint.firstPath, at: endpoint.node, "several different unnamed remote_write entries send to \(RedactedURL(url)): this one is named \"\(named)\"")
                 names.insert(named)
             }
             if routed {
