@@ -85,6 +85,7 @@ extension Configuration {
         }
         for index in scrapeConfigs.indices {
             resolve(&scrapeConfigs[index].httpClient)
+            for sd in scrapeConfigs[index].httpSDConfigs.indices { resolve(&scrapeConfigs[index].httpSDConfigs[sd].httpClient) }
             for sd in scrapeConfigs[index].fileSDConfigs.indices {
                 scrapeConfigs[index].fileSDConfigs[sd].files = scrapeConfigs[index].fileSDConfigs[sd].files.map(resolve)
             }

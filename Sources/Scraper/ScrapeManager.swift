@@ -141,6 +141,7 @@ public final class ScrapeManager: Service {
                 ).increment()
             },
             onKubernetesFailure: { kubernetesFailures.increment() },
+            counters: DiscoveryCounters(registry: registry),
             deliver: { commandSink.yield(.discovered($0)) })
     }
 
