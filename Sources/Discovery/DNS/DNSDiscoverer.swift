@@ -2,6 +2,7 @@ import AgentConfig
 import Foundation
 import Logging
 import Model
+import NIOCore
 import WAL
 
 /// DNS discovery, as Prometheus's `discovery/dns`: every `refresh_interval` (and once at start)
@@ -63,7 +64,7 @@ struct DNSDiscoverer: Discoverer {
     /// the groups that differ from what it reported last.
     func run(send: @escaping @Sendable ([TargetGroup]) async -> Void) async {
         await eventLoop.withGroup { group in
-            let resolver = DNSResolver(client: DNSClient(group: group, clock: clock, timeout: exchangeTimeout), logger: logger)
+            let resolver = resolver(on: group)
             var reported: [String: TargetGroup] = [:]
             var tick = clock.now
             repeat {
@@ -75,6 +76,11 @@ struct DNSDiscoverer: Discoverer {
                 repeat { tick = tick.advanced(by: config.refreshInterval) } while tick <= now
             } while await clock.sleepUnlessCancelled(until: tick)
         }
+    }
+
+    /// A resolver whose sockets use `group`.
+    func resolver(on group: any EventLoopGroup) -> DNSResolver {
+        DNSResolver(client: DNSClient(group: group, clock: clock, timeout: exchangeTimeout), logger: logger)
     }
 
     /// The groups of the names that resolved, in the order of `names`.
