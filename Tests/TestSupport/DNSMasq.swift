@@ -49,11 +49,26 @@ public final class DNSMasq: Sendable {
         throw Unavailable(description: "dnsmasq did not start again on port \(port); see \(directory.path)")
     }
 
-    /// Stops the server (SIGTERM, waiting for its exit).
+    /// Stops the server: SIGKILL (dnsmasq inherits the test runner's mask, which blocks SIGTERM),
+    /// then waits until it has exited, its sockets closed (Foundation may reap it later).
     public func stop() async {
         guard let child = self.child.withLock({ $0 }) else { return }
-        await child.stop(timeout: .seconds(10))
+        await Self.kill(child)
         self.child.withLock { $0 = nil }
+    }
+
+    private static func kill(_ child: ChildProcess) async {
+        let pid = child.pid
+        _ = Foundation.kill(pid, SIGKILL)
+        _ = await eventually(timeout: .seconds(30)) { !child.isRunning || isZombie(pid) }
+    }
+
+    /// Whether `pid` has exited but not been reaped (state `Z` in /proc/PID/stat).
+    private static func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        return stat[close...].dropFirst().trimmingCharacters(in: .whitespaces).hasPrefix("Z")
     }
 
     deinit {
@@ -72,7 +87,7 @@ public final class DNSMasq: Sendable {
         // dnsmasq binds its sockets before it logs "started", and exits if it cannot.
         let settled = await eventually(timeout: .seconds(20)) { child.log.contains("started, version") || !child.isRunning }
         guard settled, child.isRunning else {
-            await child.stop(timeout: .seconds(5))
+            await kill(child)
             return nil
         }
         return child

@@ -16,7 +16,8 @@ import WAL
 /// | NS | name server (final dots removed) and `port` | `__meta_dns_ns_record_target` (as received) |
 /// | A, AAAA | the address (`[v6]:port`) and `port` | |
 ///
-/// Every target has `__meta_dns_name`, the name as configured. CNAME records in the answer are
+/// Every target has `__meta_dns_name`, the name as configured; a group's targets are sorted (by
+/// their labels), so that servers rotating the records do not make changes. CNAME records in the answer are
 /// skipped (the records they lead to are used); records of other types are skipped with a
 /// warning. A name that does not exist gives an empty group (its targets go away); a lookup that
 /// fails changes nothing for that name (its last group stays) and is counted.
@@ -158,7 +159,10 @@ struct DNSDiscoverer: Discoverer {
             labels.append(Label("__address__", address))
             targets.append(Labels(labels))
         }
-        return TargetGroup(source: name, targets: targets)
+        // Servers rotate the order of records from one answer to the next; sorted, an answer
+        // with the same records is the same group, and no change is reported.
+        let sorted = targets.map { ("\($0)", $0) }.sorted { $0.0 < $1.0 }.map(\.1)
+        return TargetGroup(source: name, targets: sorted)
     }
 
     /// Go's `strings.TrimRight(s, ".")`.

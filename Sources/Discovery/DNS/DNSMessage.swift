@@ -97,6 +97,8 @@ struct DNSMessage: Equatable {
         responseCode = UInt8(flags & 0x000F)
         let questions = try reader.uint16()
         let answerCount = try reader.uint16()
+        _ = try reader.uint16()  // NSCOUNT
+        _ = try reader.uint16()  // ARCOUNT
         question = nil
         for index in 0..<questions {
             let name = try reader.name()
