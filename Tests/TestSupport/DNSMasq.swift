@@ -49,45 +49,59 @@ public final class DNSMasq: Sendable {
         throw Unavailable(description: "dnsmasq did not start again on port \(port); see \(directory.path)")
     }
 
-    /// Stops the server: SIGKILL (dnsmasq inherits the test runner's mask, which blocks SIGTERM),
-    /// then waits until it has exited, its sockets closed (Foundation may reap it later).
+    /// Stops the server: SIGKILL to dnsmasq (it inherits the test runner's signal mask, which
+    /// blocks SIGTERM), then waits for its shell to exit.
     public func stop() async {
         guard let child = self.child.withLock({ $0 }) else { return }
-        await Self.kill(child)
+        await Self.kill(child, pidFile: Self.pidFile(port: port, directory: directory))
         self.child.withLock { $0 = nil }
     }
 
-    private static func kill(_ child: ChildProcess) async {
-        let pid = child.pid
-        _ = Foundation.kill(pid, SIGKILL)
-        _ = await eventually(timeout: .seconds(30)) { !child.isRunning || isZombie(pid) }
-    }
-
-    /// Whether `pid` has exited but not been reaped (state `Z` in /proc/PID/stat).
-    private static func isZombie(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return false }
-        return stat[close...].dropFirst().trimmingCharacters(in: .whitespaces).hasPrefix("Z")
-    }
-
+    /// A server still running is killed (its shell then exits).
     deinit {
+        if child.withLock({ $0 }) != nil, let pid = Self.pid(in: Self.pidFile(port: port, directory: directory)) {
+            _ = Foundation.kill(pid, SIGKILL)
+        }
         Paths.removeUnlessKept(directory)
     }
 
+    private static func pidFile(port: Int, directory: URL) -> String {
+        directory.appendingPathComponent("dnsmasq-\(port).pid").path
+    }
+
+    private static func pid(in file: String) -> pid_t? {
+        (try? String(contentsOfFile: file, encoding: .utf8)).flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    private static func kill(_ child: ChildProcess, pidFile: String) async {
+        if let pid = pid(in: pidFile) { _ = Foundation.kill(pid, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: pidFile)
+        await child.waitForExit(killAfter: .seconds(30))
+    }
+
     /// The running server, or `nil` if it exited (a port in use) before saying it started.
+    ///
+    /// dnsmasq closes every file descriptor it inherits, among them the one by which Foundation
+    /// learns that a child exited; Foundation would then wait for it, and no other child of the
+    /// test process would be reaped meanwhile. So dnsmasq runs under a shell that keeps that
+    /// descriptor and exits when dnsmasq does; dnsmasq is stopped by the PID in its pid file.
     private static func start(configFile: String, port: Int, directory: URL) async throws -> ChildProcess? {
+        let pidFile = pidFile(port: port, directory: directory)
+        try? FileManager.default.removeItem(atPath: pidFile)
         let child = try ChildProcess(
-            name: "dnsmasq-\(port)-\(UInt32.random(in: 0...UInt32.max))", executable: executable,
+            name: "dnsmasq-\(port)-\(UInt32.random(in: 0...UInt32.max))", executable: "/bin/sh",
             arguments: [
+                "-c", "\"$@\"; exit $?", "sh", executable,
                 "--keep-in-foreground", "--log-facility=-", "--port=\(port)", "--listen-address=127.0.0.1", "--bind-interfaces",
-                "--pid-file=", "--conf-file=\(configFile)",
+                "--pid-file=\(pidFile)", "--conf-file=\(configFile)",
             ],
             logDirectory: directory)
         // dnsmasq binds its sockets before it logs "started", and exits if it cannot.
-        let settled = await eventually(timeout: .seconds(20)) { child.log.contains("started, version") || !child.isRunning }
+        let settled = await eventually(timeout: .seconds(20)) {
+            (child.log.contains("started, version") && pid(in: pidFile) != nil) || !child.isRunning
+        }
         guard settled, child.isRunning else {
-            await kill(child)
+            await kill(child, pidFile: pidFile)
             return nil
         }
         return child
