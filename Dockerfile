@@ -1,7 +1,7 @@
 # Build: the Swift toolchain image plus Debian's -dev packages for the C libraries.
 FROM swift:6.2-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libsnappy-dev libprotobuf-c-dev libcurl4-openssl-dev libre2-dev pkg-config \
+ && apt-get install -y --no-install-recommends libsnappy-dev libprotobuf-c-dev libcurl4-openssl-dev libssl-dev libre2-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./

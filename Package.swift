@@ -19,6 +19,7 @@ let package = Package(
     targets: [
         // MARK: C libraries, one thin module each
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(
             name: "CProtobufC",
             linkerSettings: [.linkedLibrary("protobuf-c")]
@@ -36,6 +37,7 @@ let package = Package(
         .target(name: "Snappy", dependencies: ["CSnappy"]),
         .target(name: "PrometheusProto", dependencies: ["CProtobufC", "Model"]),
         .target(name: "Curl", dependencies: ["CCurl"]),
+        .target(name: "LibCrypto", dependencies: ["CLibCrypto"]),
 
         // MARK: The agent
         .target(name: "Model"),
@@ -64,8 +66,12 @@ let package = Package(
             ]
         ),
         .target(
+            name: "ConfigConversion",
+            dependencies: ["AgentConfig", "Yams"]
+        ),
+        .target(
             name: "Transport",
-            dependencies: ["AgentConfig", "Curl"]
+            dependencies: ["AgentConfig", "Curl", "LibCrypto", "Model"]
         ),
         .target(
             name: "Discovery",
@@ -123,6 +129,7 @@ let package = Package(
             name: "Agent",
             dependencies: [
                 "AgentConfig",
+                "ConfigConversion",
                 "Curl",
                 "Model",
                 "RemoteWrite",
@@ -220,8 +227,14 @@ let package = Package(
             dependencies: ["AgentConfig", "Model", "Curl", "Discovery", "TestSupport", "WAL"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(
+            name: "TransportTests",
+            dependencies: ["AgentConfig", "Curl", "LibCrypto", "Model", "TestSupport", "Transport"],
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(name: "ScraperTests", dependencies: ["Discovery", "Model", "Scraper", "TestSupport"]),
-        .testTarget(name: "AgentConfigTests", dependencies: ["Model", "AgentConfig"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AgentConfigTests", dependencies: ["Model", "AgentConfig", "Yams"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ConfigConversionTests", dependencies: ["AgentConfig", "ConfigConversion", "Model", "Relabel"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "RemoteWriteTests",
             dependencies: ["Model", 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the agent builds against and the test suite runs, if missing.
 # Usage: scripts/install-deps.sh [build|test|run]
-#   build: C libraries the agent links (libsnappy, libprotobuf-c, libcurl)
+#   build: C libraries the agent links (libsnappy, libprotobuf-c, libcurl, libcrypto)
 #   run:   build + Debian's prometheus (the demo hub)
 #   test:  run + prometheus-node-exporter, victoria-metrics, protobuf-c-compiler, dnsmasq-base
 #          (the DNS server of the DNS discovery tests), and a
@@ -11,7 +11,7 @@
 # private instances.
 set -euo pipefail
 
-want=(libsnappy-dev libprotobuf-c-dev libcurl4-openssl-dev libre2-dev pkg-config)
+want=(libsnappy-dev libprotobuf-c-dev libcurl4-openssl-dev libssl-dev libre2-dev pkg-config)
 case "${1:-test}" in
   build) ;;
   run) want+=(prometheus curl) ;;

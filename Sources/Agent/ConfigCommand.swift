@@ -4,7 +4,7 @@ import ArgumentParser
 /// `agent config check FILE…`
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "config", abstract: "Work with configuration files.", subcommands: [Check.self])
+        commandName: "config", abstract: "Work with configuration files.", subcommands: [Check.self, Convert.self])
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,3 +1,4 @@
+import AgentConfig
 import Foundation
 import Model
 
@@ -7,10 +8,10 @@ import Model
 /// The file is read through its path every time, so a Kubernetes ConfigMap update (a new
 /// directory behind the `..data` symlink, swapped atomically) is seen like an edit in place;
 /// modification times and inodes play no part, so rewriting the same bytes, or a swap to a
-/// directory with the same content, is no change. The agent's configuration includes no other
-/// file (`scrape_config_files` and `rule_files` are ignored; file_sd files and credential files
-/// are read by the parts that use them), so the one file is the whole configuration, as
-/// Prometheus's `GenerateChecksum` would see it.
+/// directory with the same content, is no change. As Prometheus's `GenerateChecksum`, the digest
+/// covers the files `scrape_config_files` matches too (their paths and contents, in order): a
+/// job file added, removed or edited is a change. (File SD and credential files are read by the
+/// parts that use them.)
 enum ConfigFileVersion: Hashable, Sendable {
     /// Two independent 64-bit hashes of the bytes (``ByteHash``, two seeds): not for security,
     /// and collisions between two versions of a file are negligible.
@@ -19,8 +20,13 @@ enum ConfigFileVersion: Hashable, Sendable {
 
     /// Reads the file at `path` and digests it. Blocking file I/O: call it on a
     /// `BlockingIOPool`, never on the cooperative pool.
-    static func read(file path: String) -> ConfigFileVersion {
-        guard let data = FileManager.default.contents(atPath: path) else { return .unreadable }
+    static func read(file path: String, expandEnvironment: Bool = false) -> ConfigFileVersion {
+        guard var data = FileManager.default.contents(atPath: path) else { return .unreadable }
+        for included in ConfigLoader.includedFiles(ofConfigAt: path, expandEnvironment: expandEnvironment) {
+            data.append(contentsOf: Array("s\u{0}\(included)\u{0}".utf8))
+            data.append(FileManager.default.contents(atPath: included) ?? Data())
+            data.append(0)
+        }
         return of(data)
     }
 

@@ -108,7 +108,7 @@ final class ConfigReloader: Service {
         do {
             return try await pool.run { [self] in
                 loadedVersion.withLock { loaded -> CheckOutcome in
-                    guard ConfigFileVersion.read(file: file) != loaded else { return .unchanged }
+                    guard ConfigFileVersion.read(file: file, expandEnvironment: expandEnvironment) != loaded else { return .unchanged }
                     logger.info("configuration file changed; reloading", metadata: ["file": "\(file)"])
                     return reloadBlocking(trigger: .fileChange, loaded: &loaded) == nil ? .reloaded : .failed
                 }
@@ -121,7 +121,7 @@ final class ConfigReloader: Service {
 
     /// Reads the version, then loads and applies the file; the caller holds the lock.
     private func reloadBlocking(trigger: Trigger, loaded: inout ConfigFileVersion) -> ConfigErrors? {
-        loaded = ConfigFileVersion.read(file: file)
+        loaded = ConfigFileVersion.read(file: file, expandEnvironment: expandEnvironment)
         do throws(ConfigErrors) {
             let configuration = try ConfigLoader.load(file: file, expandEnvironment: expandEnvironment)
             for warning in configuration.warnings { logger.warning("\(warning)") }

@@ -72,7 +72,7 @@ struct RunCommand: AsyncParsableCommand {
         let blockingIO = try BlockingIOPool(threads: 2, name: "blocking-io")
         // The file's version is read before the file is loaded (see ConfigReloader).
         let (loadedVersion, loaded) = try await blockingIO.run { [configFile, expandEnvironment] in
-            let version = ConfigFileVersion.read(file: configFile)
+            let version = ConfigFileVersion.read(file: configFile, expandEnvironment: expandEnvironment)
             return (version, Result { () throws(ConfigErrors) in try ConfigLoader.load(file: configFile, expandEnvironment: expandEnvironment) })
         }
         let configuration: Configuration

@@ -16,22 +16,39 @@ public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
 /// Reads a Prometheus-format YAML configuration, applying Prometheus's defaults and rejecting
 /// unknown keys, wrong types and invalid values with errors that name file, line, column and key.
 public enum ConfigLoader {
-    /// Loads and validates the file at `path`; with `expandEnvironment`, `${VAR}` and
-    /// `${VAR:-default}` are replaced from `environment` first (`$$` is a literal `$`).
+    /// Loads and validates the file at `path` and the files its `scrape_config_files` match;
+    /// with `expandEnvironment`, `${VAR}` and `${VAR:-default}` are replaced from `environment`
+    /// first (`$$` is a literal `$`), in every file. A configuration with nothing to scrape and
+    /// nowhere to send (no job, in the file or its included files, and no `remote_write`) is an
+    /// error: an empty file from a broken template must not silently stop monitoring.
     public static func load(
         file path: String, expandEnvironment: Bool = false, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigErrors) -> Configuration {
-        let text: String
+        let text = try read(path, expandEnvironment: expandEnvironment, environment: environment)
+        var configuration = try parse(yaml: text, file: path)
+        configuration.resolvePaths(relativeTo: (path as NSString).deletingLastPathComponent)
+        try loadScrapeConfigFiles(into: &configuration, expandEnvironment: expandEnvironment, environment: environment)
+        if configuration.scrapeConfigs.isEmpty && configuration.remoteWrite.isEmpty {
+            let includes = configuration.scrapeConfigFiles.isEmpty ? "" : " (none in the files scrape_config_files matches)"
+            throw ConfigErrors(errors: [
+                ConfigError(
+                    file: path, line: 0, column: 0, key: "",
+                    message: "nothing to scrape and nowhere to send: no scrape_configs\(includes) and no remote_write")
+            ])
+        }
+        return configuration
+    }
+
+    /// The text of the file at `path`, environment-expanded if asked.
+    static func read(_ path: String, expandEnvironment: Bool, environment: [String: String]) throws(ConfigErrors) -> String {
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            return expandEnvironment ? expand(text, environment: environment) : text
         } catch {
             throw ConfigErrors(errors: [
                 ConfigError(file: path, line: 0, column: 0, key: "", message: "cannot read file: \(error.localizedDescription)")
             ])
         }
-        var configuration = try parse(yaml: expandEnvironment ? expand(text, environment: environment) : text, file: path)
-        configuration.resolvePaths(relativeTo: (path as NSString).deletingLastPathComponent)
-        return configuration
     }
 
     /// `${VAR}` and `${VAR:-default}` replaced from `environment` (an unset VAR without a default
@@ -63,12 +80,7 @@ public enum ConfigLoader {
     /// Parses and validates `yaml`; `file` names it in errors.
     public static func parse(yaml: String, file: String) throws(ConfigErrors) -> Configuration {
         var reader = NodeReader(file: file)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch {
-            throw ConfigErrors(errors: [reader.yamlSyntaxError(error)])
-        }
+        let root = try reader.compose(yaml)
         let config = reader.configuration(root)
         if !reader.errors.isEmpty { throw ConfigErrors(errors: reader.errors) }
         return config

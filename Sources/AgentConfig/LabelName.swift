@@ -1,10 +1,12 @@
-/// Prometheus label-name rules.
+import Model
+
+/// Label-name rules for names written in the configuration and in file SD target groups.
 public enum LabelName {
-    /// `[a-zA-Z_][a-zA-Z0-9_]*`
-    public static func isValid(_ name: String) -> Bool {
-        guard let first = name.utf8.first else { return false }
-        func letter(_ c: UInt8) -> Bool { (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F }
-        guard letter(first) else { return false }
-        return name.utf8.allSatisfy { letter($0) || ($0 >= 0x30 && $0 <= 0x39) }
+    /// Whether `name` is a valid label name under `scheme`. The default is Prometheus 3's
+    /// `model.LabelName.IsValid` (UTF-8: any non-empty name), which is how Prometheus decodes
+    /// static and file SD labels and `source_labels` whatever the validation scheme;
+    /// `external_labels` and relabel targets follow `metric_name_validation_scheme`.
+    public static func isValid(_ name: String, scheme: NameValidationScheme = .utf8) -> Bool {
+        scheme.isValidLabelName(name)
     }
 }

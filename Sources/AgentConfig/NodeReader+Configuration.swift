@@ -1,17 +1,19 @@
 import Yams
 
-/// The top level: `global`, `scrape_configs`, `remote_write` and `wal`.
+/// The top level: `global`, `scrape_configs`, `scrape_config_files`, `remote_write` and `wal`.
 extension NodeReader {
     mutating func configuration(_ root: Node?) -> Configuration {
         var config = Configuration()
         guard let root, !isNull(root) else { return config }
         let top = mapping(
             root, "",
-            known: ["global", "scrape_configs", "remote_write", "wal"],
-            ignored: ["rule_files", "alerting", "remote_read", "storage", "tracing", "scrape_config_files", "otlp", "runtime"]
+            known: ["global", "scrape_configs", "scrape_config_files", "remote_write", "wal"],
+            ignored: ["rule_files", "alerting", "remote_read", "storage", "tracing", "otlp", "runtime"]
         )
         if let node = top["global"] { config.global = global(node) }
         let globalFingerprint = top["global"].map(Self.fingerprint) ?? ""
+        config.globalFingerprint = globalFingerprint
+        config.scrapeConfigFiles = scrapeConfigFilePatterns(top["scrape_config_files"])
         for (index, node) in optionalSequence(top["scrape_configs"], "scrape_configs").enumerated() {
             if var scrape = scrapeConfig(node, "scrape_configs[\(index)]", global: config.global) {
                 scrape.fingerprint = Self.fingerprint(node) + "\n---\n" + globalFingerprint
@@ -30,9 +32,40 @@ extension NodeReader {
                 config.remoteWrite.append(remote)
             }
         }
+        writeRelabelNameValidation(top, into: &config)
         if let node = top["wal"] { config.wal = walConfig(node) }
         config.warnings = warnings
         return config
+    }
+
+    /// `scrape_config_files`: paths whose last element may hold a glob (Prometheus's
+    /// `^[^*]*(\*[^/]*)?$`: a `*` only in the last path element).
+    mutating func scrapeConfigFilePatterns(_ node: Node?) -> [String] {
+        var patterns: [String] = []
+        for (index, item) in optionalSequence(node, "scrape_config_files").enumerated() {
+            guard let pattern = string(item, "scrape_config_files[\(index)]") else { continue }
+            if let star = pattern.firstIndex(of: "*"), pattern[star...].contains("/") {
+                fail(item, "scrape_config_files[\(index)]", "invalid scrape config file path \"\(pattern)\" (a * is allowed only in the last path element)")
+                continue
+            }
+            patterns.append(pattern)
+        }
+        return patterns
+    }
+
+    /// The jobs of one file of `scrape_config_files`: only `scrape_configs` is allowed there, and
+    /// each job is read as in the main file, with the main file's `global` section.
+    /// Returns each job with its node.
+    mutating func includedScrapeConfigs(_ root: Node?, global: GlobalConfig, globalFingerprint: String) -> [(ScrapeConfig, Node)] {
+        guard let root, !isNull(root) else { return [] }
+        let top = mapping(root, "", known: ["scrape_configs"])
+        var jobs: [(ScrapeConfig, Node)] = []
+        for (index, node) in optionalSequence(top["scrape_configs"], "scrape_configs").enumerated() {
+            guard var scrape = scrapeConfig(node, "scrape_configs[\(index)]", global: global) else { continue }
+            scrape.fingerprint = Self.fingerprint(node) + "\n---\n" + globalFingerprint
+            jobs.append((scrape, node))
+        }
+        return jobs
     }
 
     mutating func walConfig(_ node: Node) -> WALConfig {
@@ -70,10 +103,13 @@ extension NodeReader {
         var global = GlobalConfig()
         let map = mapping(
             node, "global",
-            known: Set(["scrape_interval", "scrape_timeout", "external_labels"]).union(Self.limitKeys),
-            ignored: ["evaluation_interval", "rule_query_offset", "query_log_file", "scrape_failure_log_file"]
+            known: Set(["scrape_interval", "scrape_timeout", "external_labels", "scrape_protocols", "scrape_failure_log_file"])
+                .union(Self.limitKeys).union(Self.nameSchemeKeys),
+            ignored: ["evaluation_interval", "rule_query_offset", "query_log_file"]
         )
         global.limits = limits(map, "global", defaults: ScrapeLimits())
+        if let n = map["scrape_protocols"] { global.scrapeProtocols = scrapeProtocols(n, "global.scrape_protocols") }
+        if let n = map["scrape_failure_log_file"] { global.scrapeFailureLogFile = failureLogFile(n, "global.scrape_failure_log_file") }
         if let n = map["scrape_interval"], let value = duration(n, "global.scrape_interval") { global.scrapeInterval = value }
         if let n = map["scrape_timeout"], let value = duration(n, "global.scrape_timeout") {
             global.scrapeTimeout = value
@@ -82,6 +118,7 @@ extension NodeReader {
             global.scrapeTimeout = min(global.scrapeTimeout, global.scrapeInterval)
         }
         if let n = map["external_labels"] { global.externalLabels = labels(n, "global.external_labels") }
+        globalNameSchemes(map, into: &global)
         if global.scrapeTimeout > global.scrapeInterval {
             fail(map["scrape_timeout"] ?? node, "global.scrape_timeout", "scrape timeout greater than scrape interval")
         }

@@ -17,7 +17,7 @@ extension NodeReader {
         }
         var sd = KubernetesSDConfig(role: role)
         sd.apiServer = map["api_server"].flatMap { string($0, "\(path).api_server") }
-        sd.kubeconfigFile = map["kubeconfig_file"].flatMap { string($0, "\(path).kubeconfig_file") }
+        sd.kubeconfigFile = map["kubeconfig_file"].flatMap { string($0, "\(path).kubeconfig_file") }.flatMap { $0.isEmpty ? nil : $0 }
         if sd.apiServer != nil, sd.kubeconfigFile != nil {
             fail(map["kubeconfig_file"], "\(path).kubeconfig_file", "api_server and kubeconfig_file are mutually exclusive")
         }

@@ -9,8 +9,8 @@ extension NodeReader {
             known: Set([
                 "url", "name", "remote_timeout", "queue_config", "headers", "write_relabel_configs", "metadata_config",
                 "send_exemplars", "protobuf_message", "protobuf_message_fallback",
-            ]).union(Self.httpClientKeys),
-            ignored: ["send_native_histograms", "round_robin_dns", "sigv4", "azuread", "google_iam", "oauth2", "enable_http2"]
+            ]).union(Self.httpClientKeys).union(Self.remoteWriteAuthKeys),
+            ignored: ["send_native_histograms", "round_robin_dns"]
         )
         guard let urlNode = map["url"] else {
             fail(node, "\(path).url", "url is required")
@@ -75,8 +75,11 @@ extension NodeReader {
             fail(n, "\(path).headers", "expected a mapping of header names to values")
         }
         remote.httpClient = httpClient(map, node, path)
-        if remote.headers.contains(where: { $0.name.lowercased() == "authorization" }), remote.httpClient.basicAuth != nil || remote.httpClient.authorization != nil {
-            fail(map["headers"], "\(path).headers.Authorization", "authorization header conflicts with basic_auth or authorization")
+        remote.sigv4 = sigv4(map, path, remote.httpClient)
+        if remote.headers.contains(where: { $0.name.lowercased() == "authorization" }),
+            remote.httpClient.basicAuth != nil || remote.httpClient.authorization != nil || remote.httpClient.oauth2 != nil || remote.sigv4 != nil
+        {
+            fail(map["headers"], "\(path).headers.Authorization", "authorization header conflicts with basic_auth, authorization, oauth2 or sigv4")
         }
         remote.writeRelabelConfigs = relabelConfigs(map["write_relabel_configs"], "\(path).write_relabel_configs")
         if let n = map["metadata_config"] {

@@ -10,9 +10,9 @@ extension NodeReader {
                 "job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "honor_labels",
                 "honor_timestamps", "track_timestamps_staleness", "params", "enable_compression", "static_configs",
                 "file_sd_configs", "kubernetes_sd_configs", "http_sd_configs", "dns_sd_configs", "relabel_configs",
-                "metric_relabel_configs",
-            ]).union(Self.limitKeys).union(Self.httpClientKeys).union(Self.unsupportedSDKeys),
-            ignored: ["scrape_protocols", "scrape_classic_histograms", "native_histogram_bucket_limit", "keep_dropped_targets", "target_limit"]
+                "metric_relabel_configs", "scrape_protocols", "fallback_scrape_protocol", "scrape_failure_log_file",
+            ]).union(Self.limitKeys).union(Self.httpClientKeys).union(Self.nameSchemeKeys).union(Self.unsupportedSDKeys),
+            ignored: ["scrape_classic_histograms", "native_histogram_bucket_limit"]
         )
         rejectUnsupportedSD(node, path)
         guard let nameNode = map["job_name"] else {
@@ -48,6 +48,13 @@ extension NodeReader {
         if let n = map["enable_compression"], let value = bool(n, "\(path).enable_compression") { scrape.enableCompression = value }
         if let n = map["params"] { scrape.params = params(n, "\(path).params") }
         scrape.limits = limits(map, path, defaults: global.limits)
+        scrape.scrapeProtocols = map["scrape_protocols"].flatMap { scrapeProtocols($0, "\(path).scrape_protocols") }
+            ?? global.scrapeProtocols ?? ScrapeProtocol.defaults
+        if let n = map["fallback_scrape_protocol"] {
+            scrape.fallbackScrapeProtocol = scrapeProtocol(n, "\(path).fallback_scrape_protocol")
+        }
+        scrape.scrapeFailureLogFile = map["scrape_failure_log_file"].flatMap { failureLogFile($0, "\(path).scrape_failure_log_file") }
+            ?? global.scrapeFailureLogFile
         scrape.httpClient = httpClient(map, node, path)
         for (index, staticNode) in optionalSequence(map["static_configs"], "\(path).static_configs").enumerated() {
             let staticPath = "\(path).static_configs[\(index)]"
@@ -88,29 +95,36 @@ extension NodeReader {
 
         scrape.relabelConfigs = relabelConfigs(map["relabel_configs"], "\(path).relabel_configs")
         scrape.metricRelabelConfigs = relabelConfigs(map["metric_relabel_configs"], "\(path).metric_relabel_configs")
+        scrapeNameSchemes(map, node, path, global: global, into: &scrape)
         return scrape
     }
 
-    static let limitKeys: Set<String> = ["body_size_limit", "sample_limit", "label_limit", "label_name_length_limit", "label_value_length_limit"]
+    static let limitKeys: Set<String> = [
+        "body_size_limit", "sample_limit", "label_limit", "label_name_length_limit", "label_value_length_limit", "target_limit",
+        "keep_dropped_targets",
+    ]
 
-    /// The limits in `map`, each defaulting to the one in `defaults`.
+    /// The limits in `map`, each defaulting to the one in `defaults`; as in Prometheus, a limit
+    /// set to 0 is unset (the default applies).
     mutating func limits(_ map: [String: Node], _ path: String, defaults: ScrapeLimits) -> ScrapeLimits {
         var limits = defaults
         if let n = map["body_size_limit"], let text = string(n, "\(path).body_size_limit") {
             if let bytes = ByteSize.parse(text) {
-                limits.bodySizeLimit = bytes
+                if bytes > 0 { limits.bodySizeLimit = bytes }
             } else {
                 fail(n, "\(path).body_size_limit", "invalid size \"\(text)\" (use e.g. 10MB, 512KiB)")
             }
         }
         func count(_ key: String, _ keyPath: WritableKeyPath<ScrapeLimits, Int>) {
             guard let n = map[key], let value = int(n, "\(path).\(key)") else { return }
-            if value < 0 { fail(n, "\(path).\(key)", "must not be negative") } else { limits[keyPath: keyPath] = value }
+            if value < 0 { fail(n, "\(path).\(key)", "must not be negative") } else if value > 0 { limits[keyPath: keyPath] = value }
         }
         count("sample_limit", \.sampleLimit)
         count("label_limit", \.labelLimit)
         count("label_name_length_limit", \.labelNameLengthLimit)
         count("label_value_length_limit", \.labelValueLengthLimit)
+        count("target_limit", \.targetLimit)
+        count("keep_dropped_targets", \.keepDroppedTargets)
         return limits
     }
 
@@ -127,5 +141,45 @@ extension NodeReader {
             result.append((name, values))
         }
         return result
+    }
+
+    /// `scrape_protocols`: a non-empty list of distinct protocol names the agent can parse.
+    mutating func scrapeProtocols(_ node: Node, _ path: String) -> [ScrapeProtocol]? {
+        let items = sequence(node, path)
+        if items.isEmpty {
+            fail(node, path, "scrape_protocols cannot be empty")
+            return nil
+        }
+        var protocols: [ScrapeProtocol] = []
+        for (index, item) in items.enumerated() {
+            guard let value = scrapeProtocol(item, "\(path)[\(index)]") else { continue }
+            if protocols.contains(value) {
+                fail(item, "\(path)[\(index)]", "duplicated protocol \"\(value.rawValue)\" in scrape_protocols")
+                continue
+            }
+            protocols.append(value)
+        }
+        return protocols.count == items.count ? protocols : nil
+    }
+
+    /// One scrape protocol name (case-sensitive, as Prometheus); the protobuf format is refused.
+    mutating func scrapeProtocol(_ node: Node, _ path: String) -> ScrapeProtocol? {
+        guard let text = string(node, path) else { return nil }
+        guard let value = ScrapeProtocol(rawValue: text) else {
+            let supported = ScrapeProtocol.allCases.map(\.rawValue).sorted().joined(separator: ", ")
+            fail(node, path, "unknown scrape protocol \"\(text)\", supported: \(supported)")
+            return nil
+        }
+        guard value.isSupported else {
+            fail(node, path, "\(text) is not supported: the agent has no parser for the protobuf exposition format")
+            return nil
+        }
+        return value
+    }
+
+    /// `scrape_failure_log_file`: a path, or empty for none.
+    mutating func failureLogFile(_ node: Node, _ path: String) -> String? {
+        guard let file = string(node, path) else { return nil }
+        return file.isEmpty ? nil : file
     }
 }

@@ -13,11 +13,22 @@ struct NodeReader {
         errors.append(ConfigError(file: file, line: node?.mark?.line ?? 0, column: node?.mark?.column ?? 0, key: key, message: message))
     }
 
-    func yamlSyntaxError(_ error: Error) -> ConfigError {
+    /// The node tree of `yaml`, or the YAML error located in this reader's file.
+    func compose(_ yaml: String) throws(ConfigErrors) -> Node? {
+        do {
+            return try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigErrors(errors: [yamlSyntaxError(error, in: yaml)])
+        }
+    }
+
+    func yamlSyntaxError(_ error: Error, in yaml: String) -> ConfigError {
         if let yamlError = error as? YamlError {
             switch yamlError {
             case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
                 return ConfigError(file: file, line: mark.line, column: mark.column, key: "", message: "invalid YAML: \(problem)")
+            case .duplicatedKeysInMapping(let keys, let context):
+                return DuplicateKey.error(keys: keys, firstAt: context.mark, in: yaml, file: file)
             default: break
             }
         }

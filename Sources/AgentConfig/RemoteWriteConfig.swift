@@ -6,7 +6,7 @@ public struct RemoteWriteConfig: Sendable, Equatable {
     public static func == (lhs: RemoteWriteConfig, rhs: RemoteWriteConfig) -> Bool {
         lhs.url == rhs.url && lhs.name == rhs.name && lhs.fingerprint == rhs.fingerprint && lhs.remoteTimeout == rhs.remoteTimeout
             && lhs.queueConfig == rhs.queueConfig && lhs.headers.map(\.name) == rhs.headers.map(\.name)
-            && lhs.headers.map(\.value) == rhs.headers.map(\.value) && lhs.httpClient == rhs.httpClient
+            && lhs.headers.map(\.value) == rhs.headers.map(\.value) && lhs.httpClient == rhs.httpClient && lhs.sigv4 == rhs.sigv4
             && lhs.metadataConfig == rhs.metadataConfig && lhs.sendExemplars == rhs.sendExemplars
             && lhs.protobufMessage == rhs.protobufMessage && lhs.protobufMessageFallback == rhs.protobufMessageFallback && lhs.writeRelabelConfigs.count == rhs.writeRelabelConfigs.count
     }
@@ -26,6 +26,8 @@ public struct RemoteWriteConfig: Sendable, Equatable {
     /// Extra request headers (e.g. `X-Scope-OrgID`); the protocol's own headers are reserved.
     public var headers: [(name: String, value: String)] = []
     public var httpClient = HTTPClientConfig()
+    /// Set when requests are signed with AWS Signature V4 instead of `httpClient`'s credentials.
+    public var sigv4: SigV4Config?
     /// Applied after external labels are added.
     public var writeRelabelConfigs: [RelabelConfig] = []
     public var metadataConfig = MetadataConfig()

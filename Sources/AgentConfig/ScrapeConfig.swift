@@ -13,6 +13,8 @@ public struct ScrapeConfig: Sendable, Equatable {
             && lhs.kubernetesSDConfigs == rhs.kubernetesSDConfigs && lhs.httpSDConfigs == rhs.httpSDConfigs
             && lhs.dnsSDConfigs == rhs.dnsSDConfigs && lhs.fingerprint == rhs.fingerprint
             && lhs.relabelConfigs.count == rhs.relabelConfigs.count && lhs.metricRelabelConfigs.count == rhs.metricRelabelConfigs.count
+            && lhs.scrapeProtocols == rhs.scrapeProtocols && lhs.fallbackScrapeProtocol == rhs.fallbackScrapeProtocol
+            && lhs.scrapeFailureLogFile == rhs.scrapeFailureLogFile
     }
 
     public var jobName: String
@@ -29,6 +31,15 @@ public struct ScrapeConfig: Sendable, Equatable {
     public var limits = ScrapeLimits()
     /// Ask for gzip-compressed bodies (Prometheus's default: true).
     public var enableCompression: Bool = true
+    /// The formats offered in the `Accept` header, most wanted first (`scrape_protocols`, else
+    /// the global list, else Prometheus's default); never empty, no duplicates.
+    public var scrapeProtocols: [ScrapeProtocol] = ScrapeProtocol.defaults
+    /// The format a response is parsed as when its `Content-Type` is missing, malformed or not
+    /// a scrape format (`fallback_scrape_protocol`); nil: such a scrape fails, as in Prometheus 3.
+    public var fallbackScrapeProtocol: ScrapeProtocol? = nil
+    /// Where failed scrapes are logged, one JSON line each (`scrape_failure_log_file`, else the
+    /// global one); nil: nowhere.
+    public var scrapeFailureLogFile: String? = nil
     public var httpClient = HTTPClientConfig()
     public var staticConfigs: [StaticConfig] = []
     public var fileSDConfigs: [FileSDConfig] = []
@@ -40,6 +51,8 @@ public struct ScrapeConfig: Sendable, Equatable {
     public var relabelConfigs: [RelabelConfig] = []
     /// Applied to scraped samples (not to the synthetic series).
     public var metricRelabelConfigs: [RelabelConfig] = []
+    /// `metric_name_validation_scheme` and `metric_name_escaping_scheme`, resolved for the job.
+    public var nameSchemes = MetricNameSchemes()
     /// The job's YAML (and the global section's), canonically serialized: two configs with the
     /// same fingerprint mean the same thing, which is how a reload finds unchanged jobs.
     public var fingerprint: String = ""

@@ -36,6 +36,7 @@ final class EasyHandle {
     func apply(_ request: PreparedRequest, context: TransferContext) throws(CurlError) {
         errorBuffer[0] = 0
         try append(request.headerLines, to: &context.headerList)
+        try append(request.proxyHeaderLines, to: &context.proxyHeaderList)
         if let connectTo = request.connectTo {
             try append([connectTo], to: &context.connectToList)
         }
@@ -55,6 +56,13 @@ final class EasyHandle {
         try check(ccurl_setopt_string(pointer, CURLOPT_NOPROXY, ""))
         // A proxy's `CONNECT` response is not the response.
         try check(ccurl_setopt_long(pointer, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1))
+        // Request headers go to the server only, proxy headers to the proxy only.
+        try check(ccurl_setopt_long(pointer, CURLOPT_HEADEROPT, ccurl_header_separate()))
+        if context.proxyHeaderList != nil {
+            try check(ccurl_setopt_slist(pointer, CURLOPT_PROXYHEADER, context.proxyHeaderList))
+        }
+        let httpVersion = request.allowsHTTP2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1
+        try check(ccurl_setopt_long(pointer, CURLOPT_HTTP_VERSION, Int(httpVersion)))
         try setTLSOptions(request.tls)
         if let auth = request.basicAuth {
             try check(ccurl_setopt_long(pointer, CURLOPT_HTTPAUTH, ccurl_auth_basic()))
@@ -139,6 +147,20 @@ final class EasyHandle {
         let caFile = tls.caFile.flatMap { $0.isEmpty ? nil : $0 }
         let certFile = tls.certFile.flatMap { $0.isEmpty ? nil : $0 }
         let keyFile = tls.keyFile.flatMap { $0.isEmpty ? nil : $0 }
+        if let caPEM = tls.caPEM, !caPEM.isEmpty {
+            try setBlob(CURLOPT_CAINFO_BLOB, caPEM)
+            // Only these certificates: neither the built-in CA file nor the CA directory.
+            try check(ccurl_setopt_string(pointer, CURLOPT_CAINFO, nil))
+            try check(ccurl_setopt_string(pointer, CURLOPT_CAPATH, nil))
+        }
+        if let certPEM = tls.certPEM, !certPEM.isEmpty {
+            try setBlob(CURLOPT_SSLCERT_BLOB, certPEM)
+            try check(ccurl_setopt_string(pointer, CURLOPT_SSLCERTTYPE, "PEM"))
+        }
+        if let keyPEM = tls.keyPEM, !keyPEM.isEmpty {
+            try setBlob(CURLOPT_SSLKEY_BLOB, keyPEM)
+            try check(ccurl_setopt_string(pointer, CURLOPT_SSLKEYTYPE, "PEM"))
+        }
         if let caFile {
             try check(ccurl_setopt_string(pointer, CURLOPT_CAINFO, caFile))
             // Replace the system store entirely: libcurl would otherwise also trust the
@@ -161,15 +183,32 @@ final class EasyHandle {
             try check(ccurl_setopt_long(pointer, CURLOPT_SSL_VERIFYPEER, 0))
             try check(ccurl_setopt_long(pointer, CURLOPT_SSL_VERIFYHOST, 0))
         }
-        if let minVersion = tls.minVersion {
-            let value = switch minVersion {
+        if tls.minVersion != nil || tls.maxVersion != nil {
+            let minimum = switch tls.minVersion {
+            case nil: CURL_SSLVERSION_DEFAULT
             case .tls10: CURL_SSLVERSION_TLSv1_0
             case .tls11: CURL_SSLVERSION_TLSv1_1
             case .tls12: CURL_SSLVERSION_TLSv1_2
             case .tls13: CURL_SSLVERSION_TLSv1_3
             }
-            try check(ccurl_setopt_long(pointer, CURLOPT_SSLVERSION, Int(value)))
+            let maximum = switch tls.maxVersion {
+            case nil: CURL_SSLVERSION_MAX_DEFAULT
+            case .tls10: CURL_SSLVERSION_MAX_TLSv1_0
+            case .tls11: CURL_SSLVERSION_MAX_TLSv1_1
+            case .tls12: CURL_SSLVERSION_MAX_TLSv1_2
+            case .tls13: CURL_SSLVERSION_MAX_TLSv1_3
+            }
+            try check(ccurl_setopt_long(pointer, CURLOPT_SSLVERSION, Int(minimum) | Int(maximum)))
         }
+    }
+
+    /// Sets a `curl_blob` option to the UTF-8 bytes of `text` (libcurl copies them).
+    private func setBlob(_ option: CURLoption, _ text: String) throws(CurlError) {
+        var bytes = Array(text.utf8)
+        let code = bytes.withUnsafeMutableBytes { buffer in
+            ccurl_setopt_blob(pointer, option, buffer.baseAddress, buffer.count)
+        }
+        try check(code)
     }
 
     /// Appends `lines` to a `curl_slist`.

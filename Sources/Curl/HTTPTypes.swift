@@ -43,6 +43,14 @@ public struct HTTPRequest: Sendable {
     /// The `http_proxy`, `https_proxy`, `all_proxy` and `no_proxy` environment variables are
     /// always ignored.
     public var proxyURL: String?
+    /// Headers sent to the proxy in the `CONNECT` request that tunnels an `https://` URL
+    /// through ``proxyURL`` (`CURLOPT_PROXYHEADER`), never to the server. Not sent for
+    /// `http://` URLs, which are forwarded without `CONNECT` (as in Go). Same rules as ``headers``.
+    public var proxyConnectHeaders: [(name: String, value: String)] = []
+    /// Whether HTTP/2 may be negotiated with TLS servers (ALPN offers `h2` and `http/1.1`,
+    /// libcurl's `CURL_HTTP_VERSION_2TLS`); `false` uses HTTP/1.1 only
+    /// (`CURL_HTTP_VERSION_1_1`). Plain `http://` requests are HTTP/1.1 either way.
+    public var allowsHTTP2: Bool = true
     /// HTTP Basic authentication credentials, or `nil` for none. An `Authorization` header in
     /// ``headers`` takes precedence.
     public var basicAuth: BasicAuth?

@@ -22,6 +22,9 @@ struct PreparedRequest: Sendable {
     var connectTo: String?
     /// `CURLOPT_HTTPHEADER` lines, validated.
     var headerLines: [String]
+    /// `CURLOPT_PROXYHEADER` lines, validated; empty unless the URL is `https://`.
+    var proxyHeaderLines: [String]
+    var allowsHTTP2: Bool
     var body: [UInt8]
     var connectTimeout: Duration?
     var acceptEncoding: String?
@@ -36,15 +39,16 @@ struct PreparedRequest: Sendable {
             throw CurlError(kind: .other, code: Int32(CURLE_BAD_FUNCTION_ARGUMENT.rawValue),
                             message: "basic auth credentials must not contain NUL")
         }
-        if let keyFile = request.tls.keyFile, !keyFile.isEmpty, request.tls.certFile?.isEmpty ?? true {
-            throw CurlError(kind: .tls, code: Int32(CURLE_SSL_CERTPROBLEM.rawValue),
-                            message: "client key file \(keyFile) given without a client certificate file")
-        }
+        try Self.validate(request.tls)
         self.mode = mode
         method = request.method
         url = target.url
         connectTo = target.connectTo
         headerLines = try Self.headerLines(for: request, host: target.hostHeader)
+        proxyHeaderLines = request.url.prefix(8).lowercased() == "https://"
+            ? try request.proxyConnectHeaders.map { name, value throws(CurlError) in try Self.headerLine(name, value) }
+            : []
+        allowsHTTP2 = request.allowsHTTP2
         body = request.method == .post ? request.body : []
         connectTimeout = request.connectTimeout
         acceptEncoding = request.acceptEncoding
@@ -52,6 +56,39 @@ struct PreparedRequest: Sendable {
         tls = request.tls
         proxyURL = request.proxyURL
         basicAuth = request.basicAuth
+    }
+
+    /// One validated `Name: value` line for a libcurl header list.
+    private static func headerLine(_ name: String, _ value: String) throws(CurlError) -> String {
+        let valid = !name.isEmpty
+            && !name.utf8.contains(where: { $0 == UInt8(ascii: ":") || $0 == 13 || $0 == 10 || $0 == 0 })
+            && !value.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 })
+        guard valid else {
+            throw CurlError(kind: .other, code: Int32(CURLE_BAD_FUNCTION_ARGUMENT.rawValue),
+                            message: "invalid request header \(String(reflecting: name))")
+        }
+        // "Name:" would make libcurl remove the header; "Name;" sends it empty.
+        return value.isEmpty ? "\(name);" : "\(name): \(value)"
+    }
+
+    /// Rejects TLS options libcurl would misread: a key without a certificate, a file and PEM
+    /// text for the same thing, a maximum version below the minimum.
+    private static func validate(_ tls: TLSOptions) throws(CurlError) {
+        func given(_ value: String?) -> Bool { !(value?.isEmpty ?? true) }
+        func fail(_ message: String) -> CurlError {
+            CurlError(kind: .tls, code: Int32(CURLE_SSL_CERTPROBLEM.rawValue), message: message)
+        }
+        if given(tls.keyFile) || given(tls.keyPEM), !given(tls.certFile), !given(tls.certPEM) {
+            throw fail(given(tls.keyFile) ? "client key file \(tls.keyFile!) given without a client certificate" : "client key given without a client certificate")
+        }
+        for (what, file, pem) in [("CA", tls.caFile, tls.caPEM), ("client certificate", tls.certFile, tls.certPEM), ("client key", tls.keyFile, tls.keyPEM)]
+        where given(file) && given(pem) {
+            throw fail("the \(what) is given both as a file and as PEM text")
+        }
+        if let min = tls.minVersion, let max = tls.maxVersion, max < min {
+            throw CurlError(kind: .tls, code: Int32(CURLE_BAD_FUNCTION_ARGUMENT.rawValue),
+                            message: "TLS max version \(max.rawValue) is below min version \(min.rawValue)")
+        }
     }
 
     /// The body limit in ``Mode/collect(maxBodyBytes:timeout:)`` mode.
@@ -68,19 +105,11 @@ struct PreparedRequest: Sendable {
         lines.reserveCapacity(request.headers.count + 3)
         var hasExpect = false, hasContentType = false, hasHost = false
         for (name, value) in request.headers {
-            let valid = !name.isEmpty
-                && !name.utf8.contains(where: { $0 == UInt8(ascii: ":") || $0 == 13 || $0 == 10 || $0 == 0 })
-                && !value.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 })
-            guard valid else {
-                throw CurlError(kind: .other, code: Int32(CURLE_BAD_FUNCTION_ARGUMENT.rawValue),
-                                message: "invalid request header \(String(reflecting: name))")
-            }
             let lowered = name.lowercased()
             hasExpect = hasExpect || lowered == "expect"
             hasContentType = hasContentType || lowered == "content-type"
             hasHost = hasHost || lowered == "host"
-            // "Name:" would make libcurl remove the header; "Name;" sends it empty.
-            lines.append(value.isEmpty ? "\(name);" : "\(name): \(value)")
+            lines.append(try headerLine(name, value))
         }
         if let host, !hasHost {
             lines.append("Host: \(host)")

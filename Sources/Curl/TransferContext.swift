@@ -26,9 +26,10 @@ final class TransferContext {
     /// How much of the request body was sent.
     private var uploadOffset = 0
 
-    /// `CURLOPT_HTTPHEADER` and `CURLOPT_CONNECT_TO` lists, owned here so they live as long as
-    /// the transfer; freed in `deinit`, after the handle was reset.
+    /// `CURLOPT_HTTPHEADER`, `CURLOPT_PROXYHEADER` and `CURLOPT_CONNECT_TO` lists, owned here so
+    /// they live as long as the transfer; freed in `deinit`, after the handle was reset.
     var headerList: UnsafeMutablePointer<curl_slist>?
+    var proxyHeaderList: UnsafeMutablePointer<curl_slist>?
     var connectToList: UnsafeMutablePointer<curl_slist>?
 
     init(request: PreparedRequest, stream: StreamState?) {
@@ -38,6 +39,7 @@ final class TransferContext {
 
     deinit {
         curl_slist_free_all(headerList)
+        curl_slist_free_all(proxyHeaderList)
         curl_slist_free_all(connectToList)
     }
 

@@ -1,5 +1,6 @@
-/// A TLS protocol version, spelled as in Prometheus's `tls_config.min_version`.
-public enum TLSVersion: String, Sendable, CaseIterable {
+/// A TLS protocol version, spelled as in Prometheus's `tls_config.min_version`; ordered
+/// from oldest to newest.
+public enum TLSVersion: String, Sendable, CaseIterable, Comparable {
     /// TLS 1.0.
     case tls10 = "TLS10"
     /// TLS 1.1.
@@ -8,6 +9,10 @@ public enum TLSVersion: String, Sendable, CaseIterable {
     case tls12 = "TLS12"
     /// TLS 1.3.
     case tls13 = "TLS13"
+
+    public static func < (a: TLSVersion, b: TLSVersion) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
 }
 
 /// TLS settings for `https://` requests, modelled on Prometheus's `tls_config`.
@@ -16,8 +21,9 @@ public enum TLSVersion: String, Sendable, CaseIterable {
 /// TLS connection is set up (not when the request is created), so a missing or malformed
 /// file is reported by ``HTTPTransport/perform(_:)`` as a ``CurlError`` of kind
 /// ``CurlError/Kind-swift.enum/tls`` whose message names the file. Empty strings are treated
-/// like `nil`.
-public struct TLSOptions: Sendable, Equatable {
+/// like `nil`. Each of the CA, the certificate and the key is given as a file or as PEM text,
+/// not both. `description` and the mirror hide ``keyPEM``.
+public struct TLSOptions: Sendable, Equatable, CustomStringConvertible, CustomReflectable {
     /// PEM file with the CA certificates that verify the server (`CURLOPT_CAINFO`). When set,
     /// it *replaces* the system trust store (the system CA directory is not consulted either),
     /// as in Prometheus; `nil` uses the system store.
@@ -41,6 +47,17 @@ public struct TLSOptions: Sendable, Equatable {
     /// OpenSSL's default (TLS 1.2 or higher on current systems, depending on the OpenSSL
     /// configuration). Prometheus's default is TLS 1.2.
     public var minVersion: TLSVersion?
+    /// The highest TLS version to offer (the maximum of `CURLOPT_SSLVERSION`); `nil` for
+    /// OpenSSL's highest. Not below ``minVersion``.
+    public var maxVersion: TLSVersion?
+    /// The CA certificates as PEM text (`CURLOPT_CAINFO_BLOB`); like ``caFile`` it replaces
+    /// the system store. Not together with ``caFile``.
+    public var caPEM: String?
+    /// The client certificate as PEM text (`CURLOPT_SSLCERT_BLOB`). Not together with ``certFile``.
+    public var certPEM: String?
+    /// The client certificate's private key as PEM text, unencrypted (`CURLOPT_SSLKEY_BLOB`).
+    /// Not together with ``keyFile``; needs a certificate.
+    public var keyPEM: String?
 
     /// Creates TLS options; the defaults verify the server against the system store.
     public init(
@@ -49,7 +66,11 @@ public struct TLSOptions: Sendable, Equatable {
         keyFile: String? = nil,
         serverName: String? = nil,
         insecureSkipVerify: Bool = false,
-        minVersion: TLSVersion? = nil
+        minVersion: TLSVersion? = nil,
+        maxVersion: TLSVersion? = nil,
+        caPEM: String? = nil,
+        certPEM: String? = nil,
+        keyPEM: String? = nil
     ) {
         self.caFile = caFile
         self.certFile = certFile
@@ -57,6 +78,26 @@ public struct TLSOptions: Sendable, Equatable {
         self.serverName = serverName
         self.insecureSkipVerify = insecureSkipVerify
         self.minVersion = minVersion
+        self.maxVersion = maxVersion
+        self.caPEM = caPEM
+        self.certPEM = certPEM
+        self.keyPEM = keyPEM
+    }
+
+    /// The options, with ``keyPEM`` shown as `<redacted>`.
+    public var description: String {
+        let parts = customMirror.children.map { "\($0.label ?? ""): \($0.value)" }
+        return "TLSOptions(\(parts.joined(separator: ", ")))"
+    }
+
+    /// A mirror without the private key.
+    public var customMirror: Mirror {
+        Mirror(self, children: [
+            "caFile": caFile as Any, "certFile": certFile as Any, "keyFile": keyFile as Any,
+            "serverName": serverName as Any, "insecureSkipVerify": insecureSkipVerify,
+            "minVersion": minVersion as Any, "maxVersion": maxVersion as Any,
+            "caPEM": caPEM as Any, "certPEM": certPEM as Any, "keyPEM": keyPEM == nil ? "nil" : "<redacted>",
+        ])
     }
 }
 

@@ -32,7 +32,7 @@ struct HTTPDiscoverer: Discoverer {
     ) {
         self.config = config
         self.transport = transport
-        client = HTTPClient(config: config.httpClient)
+        client = HTTPClient(config: config.httpClient, transport: transport, clock: clock)
         self.clock = clock
         self.logger = logger
         self.onFailure = onFailure
@@ -66,9 +66,9 @@ struct HTTPDiscoverer: Discoverer {
 
     /// One GET of the URL: its groups, or an error.
     func refresh() async throws -> [TargetGroup] {
-        var response = try await transport.perform(try request(refreshCredentials: false))
-        if response.status == 401, client.hasCredentialFile {
-            response = try await transport.perform(try request(refreshCredentials: true))
+        var response = try await transport.perform(try await request(refreshCredentials: false))
+        if response.status == 401, client.canRefreshCredentials {
+            response = try await transport.perform(try await request(refreshCredentials: true))
         }
         guard response.status == 200 else { throw RefreshError(description: "server returned HTTP status \(response.status)") }
         let contentType = response.header("Content-Type") ?? ""
@@ -87,7 +87,7 @@ struct HTTPDiscoverer: Discoverer {
         }
     }
 
-    private func request(refreshCredentials: Bool) throws -> HTTPRequest {
+    private func request(refreshCredentials: Bool) async throws -> HTTPRequest {
         var request = HTTPRequest(
             url: config.url,
             headers: [
@@ -97,7 +97,7 @@ struct HTTPDiscoverer: Discoverer {
             // Prometheus: the client's timeout is the refresh interval.
             timeout: config.refreshInterval)
         request.acceptEncoding = "gzip"
-        try client.apply(to: &request, refreshCredentials: refreshCredentials)
+        try await client.apply(to: &request, refreshCredentials: refreshCredentials)
         return request
     }
 

@@ -7,9 +7,10 @@ import Model
 /// ``TextParser/exemplar(of:)`` to get its exemplar.
 public struct ExposedSample: Sendable, Hashable {
     /// Byte range in the body of the series text as written: the metric name plus its `{...}`
-    /// label block, if any. It runs from the first byte of the metric name (leading blanks of the
-    /// line excluded) to the last byte before the blanks that precede the value (the closing `}`
-    /// when there is a label block). Two lines with the same series bytes have the same labels,
+    /// label block, if any, or a label block holding the quoted metric name
+    /// (`{"my.metric",a="b"}`). It runs from the first byte of the line that is not a blank to
+    /// the last byte before the blanks that precede the value (the closing `}` when there is a
+    /// label block). Two lines with the same series bytes have the same labels,
     /// so this is usable as a scrape-cache key (within one format).
     public var series: Range<Int>
     /// The sample value.

@@ -56,6 +56,11 @@ func isLabelNameByte(_ c: UInt8) -> Bool { isLetter(c) || isDigit(c) || c == ASC
 @inline(__always)
 func isMetricNameStart(_ c: UInt8) -> Bool { isLabelNameStart(c) || c == ASCII.colon }
 
+/// The first byte of a sample line: a metric name's, or `{` when the name is quoted inside the
+/// label block (`{"my.metric", label="v"}`).
+@inline(__always)
+func isSeriesStart(_ c: UInt8) -> Bool { isMetricNameStart(c) || c == ASCII.braceOpen }
+
 /// `[a-zA-Z0-9_:]`: one shift and test in a 128-bit set.
 @inline(__always)
 func isMetricNameByte(_ c: UInt8) -> Bool {
@@ -211,8 +216,9 @@ func scanText(_ p: Bytes, _ i: Int, _ end: Int) -> (end: Int, nonASCII: Bool) {
 
 // MARK: - Delimiting a series text without validating it
 
-/// Text format: the end of the series text (metric name and optional label block) of the sample
-/// line whose metric name starts at `start`, found from the end of the line without validating
+/// Text format: the end of the series text (metric name and optional label block, or a label
+/// block holding a quoted metric name) of the sample line starting at `start`, found from the
+/// end of the line without validating
 /// anything: back over trailing blanks, the last token, and blanks; if a `}` comes next, the
 /// series text ends after it; otherwise back over one more token and its blanks. A token here
 /// is a run of bytes other than blanks and `}` (a value or a timestamp holds neither). nil when
@@ -223,14 +229,15 @@ func scanText(_ p: Bytes, _ i: Int, _ end: Int) -> (end: Int, nonASCII: Bool) {
 /// finds: the value and the optional timestamp are the line's last one or two tokens, and the
 /// byte before the value is the series' last byte, a `}` exactly when it has a label block
 /// (metric names hold no `}`); with no block, a line with a timestamp has two tokens after the
-/// name and one without, which the `}` test and the start of the line tell apart. On an invalid
+/// name and one without, which the `}` test and the start of the line tell apart. A line that
+/// starts with `{` has a block, so its series text ends with the `}` found. On an invalid
 /// line it may return any end: callers only skip validation for a text whose exact bytes they
 /// have seen validated before, and the rest of the line is always parsed from that end.
 ///
 /// It reads each byte of the line once, word by word, to find the newline, and only the last
 /// tokens byte by byte: label values are not looked at.
 func delimitTextSeries(_ p: Bytes, _ start: Int, _ end: Int) -> Int? {
-    guard isMetricNameStart(p[start]) else { return nil }
+    guard isSeriesStart(p[start]) else { return nil }
     let lineEnd = firstNewline(p, start + 1, end)
     @inline(__always) func backOverBlanks(_ i: Int) -> Int {
         var i = i
@@ -261,10 +268,10 @@ func firstNewline(_ p: Bytes, _ i: Int, _ end: Int) -> Int {
     return UnsafeRawPointer(found) - UnsafeRawPointer(base)
 }
 
-/// OpenMetrics: the end of the series text (metric name and optional label block) whose metric
-/// name starts at `start`, found without validating it: the name's bytes, then a label block up
-/// to its closing `}`, with
-/// double-quoted values skipped as validation reads them (a backslash escapes the next byte).
+/// OpenMetrics: the end of the series text (metric name and optional label block, or a label
+/// block holding a quoted metric name) starting at `start`, found without validating it: the
+/// name's bytes, then a label block up to its closing `}`, with double-quoted values and names
+/// skipped as validation reads them (a backslash escapes the next byte).
 /// nil when the text cannot be delimited that way: no metric name, or the end of the body inside
 /// the label block; the caller then validates it, which throws.
 ///
@@ -275,11 +282,14 @@ func firstNewline(_ p: Bytes, _ i: Int, _ end: Int) -> Int {
 /// an invalid line it may return any end: callers only skip validation for a text whose exact
 /// bytes they have seen validated before.
 func delimitOpenMetricsSeries(_ p: Bytes, _ start: Int, _ end: Int) -> Int? {
-    guard isMetricNameStart(p[start]) else { return nil }
-    // The name runs to the first byte that may follow a valid name; its bytes are not checked
-    // (on an invalid name validation stops earlier, at a byte no line may have there).
-    var i = firstOf(p, start + 1, end, ASCII.braceOpen, ASCII.space, ASCII.tab, ASCII.newline)
-    guard i < end && p[i] == ASCII.braceOpen else { return i }
+    var i = start
+    if p[start] != ASCII.braceOpen {
+        guard isMetricNameStart(p[start]) else { return nil }
+        // The name runs to the first byte that may follow a valid name; its bytes are not checked
+        // (on an invalid name validation stops earlier, at a byte no line may have there).
+        i = firstOf(p, start + 1, end, ASCII.braceOpen, ASCII.space, ASCII.tab, ASCII.newline)
+        guard i < end && p[i] == ASCII.braceOpen else { return i }
+    }
     i += 1
     // Newlines are not looked for: a text that runs over one is never in a scrape cache (no
     // valid series text holds one), so it is validated, which rejects it.

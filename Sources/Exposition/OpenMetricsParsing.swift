@@ -11,6 +11,11 @@ import Model
 //     name[{labels}] value[ timestamp][ # {labels} value[ timestamp]]
 //     # EOF                   the last line; its "\n" is optional; nothing may follow
 //
+// Names outside the legacy character sets are quoted, as Prometheus 3 reads them: `"name"`
+// after HELP/TYPE/UNIT, `"label.name"="v"` in label blocks (exemplars' too), and the metric name
+// as a quoted string followed by `,` or `}` inside the series' label block
+// (`{"my.metric",a="v"} 1`), which then starts the line.
+//
 // Differences from the text format 0.0.4, all as in Prometheus: separators are exactly one
 // space (no tabs, no runs, nothing leading or trailing); no blank lines and no other comments;
 // no blanks inside label blocks and no trailing comma; a label value may hold any `\x` escape
@@ -74,14 +79,7 @@ extension ParserState {
         } else {
             throw badComment(p, hash, end)
         }
-        var i = k + 5
-        let nameStart = i
-        guard i < end && isMetricNameStart(p[i]) else {
-            throw fail("expected metric name after \(keyword), got \(describe(p, i, end))")
-        }
-        i += 1
-        while i < end && isMetricNameByte(p[i]) { i += 1 }
-        let nameEnd = i
+        var (nameStart, nameEnd, i) = try metadataName(p, k + 5, end, keyword: keyword)
         guard i < end && p[i] == ASCII.space else {
             if i < end && p[i] != ASCII.newline {
                 throw fail("invalid metric name in \(keyword) line: \(quoted(p, nameStart, spaceOrNewline(p, nameStart, end)))")
@@ -137,18 +135,19 @@ extension ParserState {
         return nil
     }
 
-    /// Validates the series text (metric name and optional label block) starting at `start`;
-    /// returns its end.
+    /// Validates the series text (metric name and optional label block, or a label block
+    /// holding the quoted metric name) starting at `start`; returns its end.
     mutating func validateOpenMetricsSeries(_ p: Bytes, _ start: Int, _ end: Int) throws(ExpositionError) -> Int {
         var i = start
         guard isMetricNameStart(p[i]) else {
+            if p[i] == ASCII.braceOpen { return try openMetricsLabelBlock(p, i, end, exemplar: false, named: false) }
             if p[i] == ASCII.newline { throw fail("unexpected blank line (not allowed in OpenMetrics)") }
             throw fail("expected metric name, got \(describe(p, i, end))")
         }
         i += 1
         while i < end && isMetricNameByte(p[i]) { i += 1 }
         if i < end && p[i] == ASCII.braceOpen {
-            return try openMetricsLabelBlock(p, i, end, exemplar: false)
+            return try openMetricsLabelBlock(p, i, end, exemplar: false, named: true)
         }
         return i
     }
@@ -172,7 +171,7 @@ extension ParserState {
         var exemplar: Range<Int>? = nil
         if let next = try lineEndOrSpace(p, i, end) {
             if isExemplarStart(p, next, end) {
-                exemplar = try openMetricsExemplar(p, start, next + 3, end)
+                exemplar = try openMetricsExemplar(p, start..<seriesEnd, next + 3, end)
                 i = exemplar!.upperBound
             } else {
                 let (t, tEnd) = try spaceAndNumber(p, i, end, what: "timestamp")
@@ -183,7 +182,7 @@ extension ParserState {
                     guard isExemplarStart(p, next, end) else {
                         throw fail("expected end of line or exemplar after timestamp, got \(quoted(p, next, spaceOrNewline(p, next + 1, end)))")
                     }
-                    exemplar = try openMetricsExemplar(p, start, next + 3, end)
+                    exemplar = try openMetricsExemplar(p, start..<seriesEnd, next + 3, end)
                     i = exemplar!.upperBound
                 }
             }
@@ -231,17 +230,17 @@ extension ParserState {
         return (value, tokenEnd)
     }
 
-    /// Validates the exemplar whose `{` is at `open`, after the sample whose metric name starts
-    /// at `nameStart`; returns its range (from `{` to the end of its last token).
-    private mutating func openMetricsExemplar(_ p: Bytes, _ nameStart: Int, _ open: Int, _ end: Int) throws(ExpositionError) -> Range<Int> {
-        var nameEnd = nameStart
-        while nameEnd < end && isMetricNameByte(p[nameEnd]) { nameEnd += 1 }
+    /// Validates the exemplar whose `{` is at `open`, after the sample whose series text is
+    /// `p[series]`; returns its range (from `{` to the end of its last token).
+    private mutating func openMetricsExemplar(_ p: Bytes, _ series: Range<Int>, _ open: Int, _ end: Int) throws(ExpositionError) -> Range<Int> {
+        let name = metricNameRange(p, series)
+        let (nameStart, nameEnd) = (name.lowerBound, name.upperBound)
         let n = nameEnd - nameStart
         guard n >= 6 && equals(p, nameEnd - 6, nameEnd, "_total")
                 || n >= 7 && equals(p, nameEnd - 7, nameEnd, "_bucket") else {
             throw fail("metric name \(quoted(p, nameStart, nameEnd)) does not support exemplars (only _total and _bucket series do)")
         }
-        var i = try openMetricsLabelBlock(p, open, end, exemplar: true)
+        var i = try openMetricsLabelBlock(p, open, end, exemplar: true, named: true)
         let (_, valueEnd) = try spaceAndNumber(p, i, end, what: "exemplar value")
         i = valueEnd
         if i < end && p[i] == ASCII.space {
@@ -254,23 +253,50 @@ extension ParserState {
 
     /// Validates an OpenMetrics label block whose `{` is at `open`: `name="value"` pairs
     /// separated by single commas, no blanks, no trailing comma; returns the index after `}`.
+    /// Label names may be quoted. `named`: a metric name precedes the block (always, for an
+    /// exemplar), so the block may not hold a quoted one; else it must.
     /// Series label names are checked for duplicates (exemplar ones are not, as in Prometheus);
     /// NUL bytes are allowed in series label values only.
-    private mutating func openMetricsLabelBlock(_ p: Bytes, _ open: Int, _ end: Int, exemplar: Bool) throws(ExpositionError) -> Int {
-        if !exemplar { labelNames.removeAll(keepingCapacity: true) }
+    private mutating func openMetricsLabelBlock(
+        _ p: Bytes, _ open: Int, _ end: Int, exemplar: Bool, named: Bool
+    ) throws(ExpositionError) -> Int {
+        if !exemplar {
+            labelNames.removeAll(keepingCapacity: true)
+            escapedLabelName = false
+        }
+        var hasName = named
         var i = open + 1
-        if i < end && p[i] == ASCII.braceClose { return i + 1 }
+        if i < end && p[i] == ASCII.braceClose {
+            if !hasName { throw metricNameNotSet(p, open, i + 1) }
+            return i + 1
+        }
         while true {
-            guard i < end && isLabelNameStart(p[i]) else {
+            if i < end && isLabelNameStart(p[i]) {
+                let nameStart = i
+                i += 1
+                while i < end && isLabelNameByte(p[i]) { i += 1 }
+                if !exemplar { try noteLabelName(p, nameStart, i) }
+            } else if i < end && p[i] == ASCII.quote {
+                let (nameStart, nameEnd, escaped) = try quotedName(p, i, end)
+                i = nameEnd + 1
+                if !exemplar && i < end && (p[i] == ASCII.comma || p[i] == ASCII.braceClose) {
+                    // `{"my.metric",...}`: the metric name.
+                    if hasName { throw fail("metric name already set, got another: \(quoted(p, nameStart - 1, nameEnd + 1))") }
+                    hasName = true
+                    if p[i] == ASCII.braceClose { break }
+                    i += 1
+                    continue
+                }
+                if !exemplar {
+                    if escaped { escapedLabelName = true }
+                    try noteLabelName(p, nameStart, nameEnd)
+                }
+            } else {
                 if i < end && p[i] == ASCII.braceClose {
                     throw fail("expected label name after \",\", got \"}\" (no trailing comma in OpenMetrics)")
                 }
                 throw fail("expected label name, got \(describe(p, i, end))")
             }
-            let nameStart = i
-            i += 1
-            while i < end && isLabelNameByte(p[i]) { i += 1 }
-            if !exemplar { try noteLabelName(p, nameStart, i) }
             guard i < end && p[i] == ASCII.equal else {
                 throw fail("expected \"=\" after label name, got \(describe(p, i, end))")
             }
@@ -289,7 +315,8 @@ extension ParserState {
             }
             i += 1
         }
-        if !exemplar && labelNames.count > 2 * Self.pairwiseLimit {
+        if !hasName { throw metricNameNotSet(p, open, i + 1) }
+        if !exemplar && (labelNames.count > 2 * Self.pairwiseLimit || escapedLabelName) {
             try checkDuplicatesSorted(p)
         }
         return i + 1

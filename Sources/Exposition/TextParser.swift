@@ -3,7 +3,7 @@ import Model
 /// Parses the Prometheus text exposition format 0.0.4, or OpenMetrics 1.0 text, from a byte buffer.
 ///
 /// ```swift
-/// var parser = TextParser(body, format: .from(contentType: response.contentType))
+/// var parser = TextParser(body, format: .openMetrics)
 /// while let sample = try parser.next() {
 ///     let labels = try parser.labels(of: sample)   // only when the series is new
 /// }
@@ -29,7 +29,14 @@ import Model
 ///   metric names match `[a-zA-Z_:][a-zA-Z0-9_:]*`, label names `[a-zA-Z_][a-zA-Z0-9_]*`; label
 ///   values are double-quoted with the escapes `\\`, `\"` and `\n` only; blanks may surround `=`
 ///   and `,`; a trailing comma and an empty block `{}` are allowed; values are Go floats
-///   (`NaN`, `+Inf`, `-Inf`, exponents); the timestamp is an integer in milliseconds.
+///   (`NaN`, `+Inf`, `-Inf`, exponents); the timestamp is an integer in milliseconds;
+/// - names outside those character sets are written quoted, as Prometheus 3 reads them (text
+///   format 1.0.0, OpenMetrics): a label name as `"label.name"="v"`, a metric name inside the
+///   label block, `{"my.metric", a="v"} 1`: a quoted string followed by `,` or `}` instead of
+///   `=`, anywhere in the block; HELP, TYPE and UNIT lines quote the name too
+///   (`# TYPE "my.metric" counter`). Quoted names take the escapes label values take, must be
+///   non-empty, well-formed UTF-8 and on one line. Which names a scrape then accepts is the
+///   scrape config's `metric_name_validation_scheme`, checked after relabeling, not here.
 ///
 /// A carriage return is not a separator: `\r` in a sample line is an error (it is accepted only
 /// inside label values and comment text). NUL bytes are accepted only inside label values.
@@ -141,7 +148,7 @@ public struct TextParser: Sendable {
         }
     }
 
-    /// The sample's labels: `__name__` plus the label block, values unescaped, empty values
+    /// The sample's labels: `__name__` plus the label block, names and values unescaped, empty values
     /// dropped, sorted by name. Throws for duplicate label names, or when `sample.series` is not
     /// the range of a series in this parser's body.
     public func labels(of sample: ExposedSample) throws(ExpositionError) -> Labels {
@@ -196,11 +203,10 @@ public struct TextParser: Sendable {
     /// sample just returned by `next()`; nil when there is no such declaration.
     public func type(of sample: ExposedSample) -> MetricType? {
         guard let typedName = state.typedName, let typedAs = state.typedAs, typedName.upperBound <= sample.series.lowerBound,
-              sample.series.upperBound <= body.count else { return nil }
+              sample.series.upperBound <= body.count, !sample.series.isEmpty else { return nil }
         return body.withUnsafeBufferPointer { p -> MetricType? in
-            let start = sample.series.lowerBound
-            var end = start
-            while end < sample.series.upperBound && isMetricNameByte(p[end]) { end += 1 }
+            let name = metricNameRange(p, sample.series)
+            let (start, end) = (name.lowerBound, name.upperBound)
             let n = typedName.count
             guard end - start >= n, sameBytes(p, start, start + n, typedName.lowerBound, typedName.upperBound) else {
                 return nil
@@ -243,6 +249,9 @@ struct ParserState: Sendable {
     var line = 1
     /// Start and end offsets of the label names of the line being validated (reused storage).
     var labelNames: [Int] = []
+    /// Whether a quoted label name of the line being validated holds an escape (its bytes then
+    /// differ from the name's: duplicates are looked for again, unescaped).
+    var escapedLabelName = false
     /// The metric name of the last `# TYPE` line, and its type.
     var typedName: Range<Int>?
     var typedAs: MetricType?
@@ -400,14 +409,7 @@ struct ParserState: Sendable {
         _ p: Bytes, _ i: Int, _ end: Int, isHelp: Bool, lineStart: (hash: Int, key: KnownMetadataLines.Key)?
     ) throws(ExpositionError) -> Int {
         let keyword = isHelp ? "HELP" : "TYPE"
-        var i = i
-        let nameStart = i
-        guard i < end && isMetricNameStart(p[i]) else {
-            throw fail("expected metric name after \(keyword), got \(describe(p, i, end))")
-        }
-        i += 1
-        while i < end && isMetricNameByte(p[i]) { i += 1 }
-        let nameEnd = i
+        var (nameStart, nameEnd, i) = try metadataName(p, i, end, keyword: keyword)
         if i < end && !isBlank(p[i]) && p[i] != ASCII.newline {
             throw fail("invalid metric name in \(keyword) line: \(quoted(p, nameStart, tokenEnd(p, nameStart, end)))")
         }
@@ -456,11 +458,12 @@ struct ParserState: Sendable {
         return end
     }
 
-    /// Validates the series text (metric name and optional label block) whose metric name
-    /// starts at `start`; returns its end.
+    /// Validates the series text (metric name and optional label block, or a label block
+    /// holding the quoted metric name) starting at `start`; returns its end.
     private mutating func validateTextSeries(_ p: Bytes, _ start: Int, _ end: Int) throws(ExpositionError) -> Int {
         var i = start
         guard isMetricNameStart(p[i]) else {
+            if p[i] == ASCII.braceOpen { return try labelBlock(p, i, end, named: false) }
             if p[i] == ASCII.carriageReturn { throw fail("unexpected carriage return") }
             throw fail("expected metric name, got \(describe(p, i, end))")
         }
@@ -468,7 +471,7 @@ struct ParserState: Sendable {
         while i < end && isMetricNameByte(p[i]) { i += 1 }
         let j = skipBlanks(p, i, end)
         if j < end && p[j] == ASCII.braceOpen {
-            return try labelBlock(p, j, end)
+            return try labelBlock(p, j, end, named: true)
         }
         return i
     }
@@ -528,18 +531,40 @@ struct ParserState: Sendable {
     }
 
     /// Validates the label block whose `{` is at `open`; returns the index after its `}`.
-    private mutating func labelBlock(_ p: Bytes, _ open: Int, _ end: Int) throws(ExpositionError) -> Int {
+    /// `named`: a metric name precedes the block, so the block may not hold a quoted one; else
+    /// it must.
+    private mutating func labelBlock(_ p: Bytes, _ open: Int, _ end: Int, named: Bool) throws(ExpositionError) -> Int {
         labelNames.removeAll(keepingCapacity: true)
+        escapedLabelName = false
+        var hasName = named
         var i = skipBlanks(p, open + 1, end)
-        if i < end && p[i] == ASCII.braceClose { return i + 1 }
+        if i < end && p[i] == ASCII.braceClose {
+            if !hasName { throw metricNameNotSet(p, open, i + 1) }
+            return i + 1
+        }
         while true {
-            guard i < end && isLabelNameStart(p[i]) else {
+            if i < end && isLabelNameStart(p[i]) {
+                let nameStart = i
+                i += 1
+                while i < end && isLabelNameByte(p[i]) { i += 1 }
+                try noteLabelName(p, nameStart, i)
+            } else if i < end && p[i] == ASCII.quote {
+                let (nameStart, nameEnd, escaped) = try quotedName(p, i, end)
+                i = skipBlanks(p, nameEnd + 1, end)
+                if i < end && (p[i] == ASCII.comma || p[i] == ASCII.braceClose) {
+                    // `{"my.metric", ...}`: the metric name.
+                    if hasName { throw fail("metric name already set, got another: \(quoted(p, nameStart - 1, nameEnd + 1))") }
+                    hasName = true
+                    if p[i] == ASCII.braceClose { break }
+                    i = skipBlanks(p, i + 1, end)
+                    if i < end && p[i] == ASCII.braceClose { break }  // trailing comma
+                    continue
+                }
+                if escaped { escapedLabelName = true }
+                try noteLabelName(p, nameStart, nameEnd)
+            } else {
                 throw fail("expected label name, got \(describe(p, i, end))")
             }
-            let nameStart = i
-            i += 1
-            while i < end && isLabelNameByte(p[i]) { i += 1 }
-            try noteLabelName(p, nameStart, i)
             i = skipBlanks(p, i, end)
             guard i < end && p[i] == ASCII.equal else {
                 throw fail("expected \"=\" after label name, got \(describe(p, i, end))")
@@ -561,10 +586,49 @@ struct ParserState: Sendable {
             i = skipBlanks(p, i + 1, end)
             if i < end && p[i] == ASCII.braceClose { break }  // trailing comma
         }
-        if labelNames.count > 2 * Self.pairwiseLimit {
+        if !hasName { throw metricNameNotSet(p, open, i + 1) }
+        if labelNames.count > 2 * Self.pairwiseLimit || escapedLabelName {
             try checkDuplicatesSorted(p)
         }
         return i + 1
+    }
+
+    /// The quoted name whose opening quote is at `quote` (a label name, or a metric name in a
+    /// label block): the range of its bytes between the quotes, whether it holds escapes.
+    /// Throws when it is unterminated on its line, empty, malformed UTF-8 or has an escape the
+    /// format does not allow.
+    func quotedName(_ p: Bytes, _ quote: Int, _ end: Int) throws(ExpositionError) -> (start: Int, end: Int, escaped: Bool) {
+        let (after, escaped) = try labelValueEnd(p, quote + 1, end, line: line, anyEscape: true, what: "quoted name")
+        guard after - 1 > quote + 1 else { throw fail("empty quoted name") }
+        return (quote + 1, after - 1, escaped)
+    }
+
+    /// The metric name of a HELP, TYPE or UNIT line at `i`, quoted or bare: the range of its bytes
+    /// (between the quotes, not unescaped) and the index after it.
+    func metadataName(_ p: Bytes, _ i: Int, _ end: Int, keyword: some CustomStringConvertible) throws(ExpositionError)
+        -> (start: Int, end: Int, next: Int)
+    {
+        if i < end && p[i] == ASCII.quote {
+            let (start, nameEnd) = try quotedMetadataName(p, i, end)
+            return (start, nameEnd, nameEnd + 1)
+        }
+        guard i < end && isMetricNameStart(p[i]) else {
+            throw fail("expected metric name after \(keyword), got \(describe(p, i, end))")
+        }
+        var next = i + 1
+        while next < end && isMetricNameByte(p[next]) { next += 1 }
+        return (i, next, next)
+    }
+
+    /// The quoted metric name of a HELP, TYPE or UNIT line whose opening quote is at `quote`: the
+    /// range of its bytes between the quotes (not unescaped, as Prometheus reports it).
+    func quotedMetadataName(_ p: Bytes, _ quote: Int, _ end: Int) throws(ExpositionError) -> (start: Int, end: Int) {
+        let (start, nameEnd, _) = try quotedName(p, quote, end)
+        return (start, nameEnd)
+    }
+
+    func metricNameNotSet(_ p: Bytes, _ start: Int, _ end: Int) -> ExpositionError {
+        fail("metric name not set in \(quoted(p, start, end)) (a line starting with \"{\" names its metric with a quoted string in the block)")
     }
 
     /// Up to this many label names on a line, duplicates are found by pairwise comparison as
@@ -593,6 +657,15 @@ struct ParserState: Sendable {
         if let duplicate = firstDuplicateName(p, labelNames) {
             throw fail("duplicate label name \(quoted(p, duplicate.lowerBound, duplicate.upperBound))")
         }
+        // Quoted names with escapes: two different spellings of one name (`"a\\q"`, `"a\q"`).
+        guard escapedLabelName else { return }
+        var seen = Set<String>()
+        var k = 0
+        while k < labelNames.count {
+            let name = unescape(p, labelNames[k], labelNames[k + 1], keepUnknown: true)
+            guard seen.insert(name).inserted else { throw fail("duplicate label name \"\(name)\"") }
+            k += 2
+        }
     }
 }
 
@@ -616,12 +689,14 @@ func firstDuplicateName(_ p: Bytes, _ names: [Int]) -> Range<Int>? {
     return nil
 }
 
-/// Scans a label value from `start` (just after the opening quote) to its closing quote,
-/// checking escapes (only `\\`, `\"`, `\n`; with `anyEscape`, as in OpenMetrics, a backslash may
-/// precede any byte but a newline) and UTF-8. With `allowNUL` false a NUL byte is an error.
-/// Returns the index after the closing quote and whether the value holds escapes.
+/// Scans a label value (or, as `what` says, a quoted name) from `start` (just after the opening
+/// quote) to its closing quote, checking escapes (only `\\`, `\"`, `\n`; with `anyEscape`, as in
+/// OpenMetrics, a backslash may precede any byte but a newline) and UTF-8. With `allowNUL` false
+/// a NUL byte is an error. Returns the index after the closing quote and whether the value holds
+/// escapes.
 func labelValueEnd(
-    _ p: Bytes, _ start: Int, _ end: Int, line: Int, anyEscape: Bool = false, allowNUL: Bool = true
+    _ p: Bytes, _ start: Int, _ end: Int, line: Int, anyEscape: Bool = false, allowNUL: Bool = true,
+    what: StaticString = "label value"
 ) throws(ExpositionError) -> (end: Int, escaped: Bool) {
     var i = start
     var nonASCII = false
@@ -630,7 +705,7 @@ func labelValueEnd(
         let c = p[i]
         if c == ASCII.quote {
             if nonASCII && !isValidUTF8(p, start, i) {
-                throw ExpositionError(line: line, message: "invalid UTF-8 in label value")
+                throw ExpositionError(line: line, message: "invalid UTF-8 in \(what)")
             }
             return (i + 1, escaped)
         }
@@ -639,7 +714,7 @@ func labelValueEnd(
             let e = p[i + 1]
             guard e == ASCII.backslash || e == ASCII.quote || e == ASCII.n || (anyEscape && e != ASCII.newline) else {
                 if e == ASCII.newline { break }
-                throw ExpositionError(line: line, message: "invalid escape sequence \(quoted(p, i, i + 2)) in label value")
+                throw ExpositionError(line: line, message: "invalid escape sequence \(quoted(p, i, i + 2)) in \(what)")
             }
             escaped = true
             i += 2
@@ -652,7 +727,7 @@ func labelValueEnd(
         }
         i += 1
     }
-    throw ExpositionError(line: line, message: "unterminated label value")
+    throw ExpositionError(line: line, message: "unterminated \(what)")
 }
 
 func lineNumber(_ p: Bytes, at offset: Int) -> Int {

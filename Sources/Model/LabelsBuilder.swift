@@ -17,10 +17,9 @@ public struct LabelsBuilder: Sendable {
     private var entries: [Entry] = []
     private var order: [Int] = []
 
-    public init() {
-        scratch.reserveCapacity(256)
-        entries.reserveCapacity(16)
-    }
+    /// Allocates nothing until used (thousands of targets each hold one that may never build a
+    /// label set); a reused builder keeps the capacity its largest set needed.
+    public init() {}
 
     /// Forgets the labels appended so far, keeping the buffers.
     public mutating func reset() {

@@ -1,3 +1,5 @@
+import Model
+
 /// What a relabeling step does, as named in Prometheus' `relabel_config.action`.
 public enum RelabelAction: String, Sendable, CaseIterable {
     /// Matches `regex` against the joined source values; on a match, sets the label named by
@@ -115,6 +117,9 @@ public struct RelabelConfig: Sendable, Equatable, CustomStringConvertible {
     public var replacement: String { storage.replacement }
     /// What this step does.
     public var action: RelabelAction { storage.action }
+    /// The names `target_label` and `labelmap`'s `replacement` may produce: the scrape config's
+    /// `metric_name_validation_scheme` (the global one for `write_relabel_configs`).
+    public var nameValidation: NameValidationScheme { storage.nameValidation }
 
     /// Everything, behind one reference: a config is copied for every step applied, so copying
     /// must cost one retain, not one per field.
@@ -128,6 +133,7 @@ public struct RelabelConfig: Sendable, Equatable, CustomStringConvertible {
         let targetLabel: String
         let replacement: String
         let action: RelabelAction
+        let nameValidation: NameValidationScheme
         /// The compiled `^(?s:REGEX)$`.
         let compiled: RE2Regex
         let targetTemplate: ExpandTemplate
@@ -137,7 +143,8 @@ public struct RelabelConfig: Sendable, Equatable, CustomStringConvertible {
 
         init(
             sourceLabels: [String], separator: String, regex: String, modulus: UInt64,
-            targetLabel: String, replacement: String, action: RelabelAction, compiled: RE2Regex
+            targetLabel: String, replacement: String, action: RelabelAction, nameValidation: NameValidationScheme,
+            compiled: RE2Regex
         ) {
             self.sourceLabels = sourceLabels
             self.separator = separator
@@ -146,6 +153,7 @@ public struct RelabelConfig: Sendable, Equatable, CustomStringConvertible {
             self.targetLabel = targetLabel
             self.replacement = replacement
             self.action = action
+            self.nameValidation = nameValidation
             self.compiled = compiled
             self.targetTemplate = ExpandTemplate(targetLabel, regex: compiled)
             self.replacementTemplate = ExpandTemplate(replacement, regex: compiled)
@@ -155,9 +163,10 @@ public struct RelabelConfig: Sendable, Equatable, CustomStringConvertible {
 
     var compiled: RE2Regex { storage.compiled }
 
-    /// Validates and compiles a relabel configuration. Defaults are Prometheus'.
+    /// Validates and compiles a relabel configuration. Defaults are Prometheus 3's.
     /// - Throws: `RelabelConfigError` naming the offending field, by the rules of Prometheus'
-    ///   `relabel.Config.Validate` with legacy label-name validation.
+    ///   `relabel.Config.Validate` under `nameValidation`; `source_labels` are checked as
+    ///   Prometheus 3 decodes them, as UTF-8 names whatever the scheme.
     public init(
         sourceLabels: [String] = [],
         separator: String = RelabelConfig.defaultSeparator,
@@ -165,7 +174,8 @@ public struct RelabelConfig: Sendable, Equatable, CustomStringConvertible {
         modulus: UInt64 = 0,
         targetLabel: String = "",
         replacement: String = RelabelConfig.defaultReplacement,
-        action: RelabelAction = .replace
+        action: RelabelAction = .replace,
+        nameValidation: NameValidationScheme = .utf8
     ) throws(RelabelConfigError) {
         let compiled: RE2Regex
         do {
@@ -173,22 +183,35 @@ public struct RelabelConfig: Sendable, Equatable, CustomStringConvertible {
         } catch {
             throw .invalidRegex(regex: regex, message: error.message)
         }
-        for name in sourceLabels where !LabelNames.isValid(name) {
+        for name in sourceLabels where !NameValidationScheme.utf8.isValidLabelName(name) {
             throw .invalidSourceLabel(name)
         }
         try Self.validate(
             sourceLabels: sourceLabels, separator: separator, regex: regex, modulus: modulus,
-            targetLabel: targetLabel, replacement: replacement, action: action)
+            targetLabel: targetLabel, replacement: replacement, action: action, names: nameValidation)
 
         self.storage = Storage(
             sourceLabels: sourceLabels, separator: separator, regex: regex, modulus: modulus,
-            targetLabel: targetLabel, replacement: replacement, action: action, compiled: compiled)
+            targetLabel: targetLabel, replacement: replacement, action: action, nameValidation: nameValidation,
+            compiled: compiled)
+    }
+
+    /// This configuration under another name validation scheme, validated again.
+    public func validated(under nameValidation: NameValidationScheme) throws(RelabelConfigError) -> RelabelConfig {
+        if nameValidation == self.nameValidation { return self }
+        return try RelabelConfig(
+            sourceLabels: sourceLabels, separator: separator, regex: regex, modulus: modulus,
+            targetLabel: targetLabel, replacement: replacement, action: action, nameValidation: nameValidation)
     }
 
     private static func validate(
         sourceLabels: [String], separator: String, regex: String, modulus: UInt64,
-        targetLabel: String, replacement: String, action: RelabelAction
+        targetLabel: String, replacement: String, action: RelabelAction, names: NameValidationScheme
     ) throws(RelabelConfigError) {
+        let isValid = { (name: String) in names.isValidLabelName(name) }
+        // A name with `$` references: under UTF-8 any non-empty name; under legacy Prometheus's
+        // `relabelTargetLegacy` pattern.
+        let isValidTemplate = { (name: String) in names == .utf8 ? names.isValidLabelName(name) : LabelNames.isValidTemplate(name) }
         if action == .hashmod && modulus == 0 {
             throw .missingModulus
         }
@@ -199,21 +222,20 @@ public struct RelabelConfig: Sendable, Equatable, CustomStringConvertible {
             break
         }
         if action == .replace {
-            let valid = targetLabel.contains("$")
-                ? LabelNames.isValidTemplate(targetLabel) : LabelNames.isValid(targetLabel)
+            let valid = targetLabel.contains("$") ? isValidTemplate(targetLabel) : isValid(targetLabel)
             if !valid { throw .invalidTargetLabel(targetLabel, action) }
         }
         switch action {
         case .lowercase, .uppercase, .keepequal, .dropequal:
-            if !LabelNames.isValid(targetLabel) { throw .invalidTargetLabel(targetLabel, action) }
+            if !isValid(targetLabel) { throw .invalidTargetLabel(targetLabel, action) }
             if replacement != defaultReplacement { throw .replacementNotAllowed(action) }
         default:
             break
         }
-        if action == .labelmap && !LabelNames.isValidTemplate(replacement) {
+        if action == .labelmap && !isValidTemplate(replacement) {
             throw .invalidReplacement(replacement, action)
         }
-        if action == .hashmod && !LabelNames.isValid(targetLabel) {
+        if action == .hashmod && !isValid(targetLabel) {
             throw .invalidTargetLabel(targetLabel, action)
         }
         if action == .keepequal || action == .dropequal {
@@ -237,7 +259,7 @@ public struct RelabelConfig: Sendable, Equatable, CustomStringConvertible {
         return lhs.sourceLabels == rhs.sourceLabels && lhs.separator == rhs.separator
             && lhs.regex == rhs.regex && lhs.modulus == rhs.modulus
             && lhs.targetLabel == rhs.targetLabel && lhs.replacement == rhs.replacement
-            && lhs.action == rhs.action
+            && lhs.action == rhs.action && lhs.nameValidation == rhs.nameValidation
     }
 
     /// The configuration in Prometheus' YAML field names, e.g.
@@ -268,15 +290,9 @@ public struct RelabelConfig: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Label-name rules (Prometheus' legacy validation scheme).
+/// Label-name templates under Prometheus' legacy validation scheme.
 enum LabelNames {
-    /// `^[a-zA-Z_][a-zA-Z0-9_]*$`.
-    static func isValid(_ name: String) -> Bool {
-        guard let first = name.utf8.first, isLetterOrUnderscore(first) else { return false }
-        return name.utf8.dropFirst().allSatisfy { isLetterOrUnderscore($0) || ($0 >= 0x30 && $0 <= 0x39) }
-    }
-
-    /// Prometheus' `relabelTarget`: label-name characters and `$1` / `$name` / `${name}` references.
+    /// Prometheus' `relabelTargetLegacy`: label-name characters and `$1` / `$name` / `${name}` references.
     static func isValidTemplate(_ template: String) -> Bool {
         relabelTarget.matches(template)
     }
@@ -288,8 +304,4 @@ enum LabelNames {
             fatalError("relabelTarget does not compile: \(error)")
         }
     }()
-
-    private static func isLetterOrUnderscore(_ byte: UInt8) -> Bool {
-        (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
-    }
 }

@@ -66,8 +66,8 @@ public enum Relabeler {
         }
         // No match: no replacement.
         guard let (target, result) = expanded else { return }
-        // An invalid label name after expansion: no change.
-        guard config.targetIsStatic || LabelNames.isValid(target) else { return }
+        // An invalid label name (under the config's scheme) after expansion: no change.
+        guard config.targetIsStatic || config.nameValidation.isValidLabelName(target) else { return }
         builder.set(target, result)  // an empty result deletes the label
     }
 

@@ -5,8 +5,8 @@ import Foundation
 import Model
 
 /// Sends one compressed Remote Write body to an endpoint and says what the answer means: the
-/// protocol's headers, the endpoint's own headers and credentials (credential files re-read
-/// before a retry), one POST over the shared ``HTTPTransport``, and ``RetryRules`` on the
+/// protocol's headers, the endpoint's own headers and credentials (credential files re-read and
+/// OAuth2 tokens replaced before a retry after a 401; AWS SigV4 signing), one POST over the shared ``HTTPTransport``, and ``RetryRules`` on the
 /// answer. Holds no connection of its own: the transport keeps the endpoint's connections alive.
 struct RemoteWriteClient: Sendable {
     static let userAgent = "metrics-agent/\(AgentVersion.current)"
@@ -15,16 +15,19 @@ struct RemoteWriteClient: Sendable {
     let transport: HTTPTransport
     let clock: any AgentClock
     private let http: HTTPClient
+    /// Signs each request when the endpoint uses `sigv4`.
+    private let signer: SigV4RequestSigner?
     let retryRules: RetryRules
 
     init(config: RemoteWriteConfig, transport: HTTPTransport, clock: any AgentClock) {
         self.config = config
         self.transport = transport
         self.clock = clock
-        http = HTTPClient(config: config.httpClient)
+        http = HTTPClient(config: config.httpClient, transport: transport, clock: clock)
+        signer = config.sigv4.map { SigV4RequestSigner(config: $0, transport: transport, clock: clock) }
         retryRules = RetryRules(
             retryOn429: config.queueConfig.retryOnHTTP429, extraStatuses: Set(config.queueConfig.retryOnHTTPStatus),
-            retryUnauthorized: http.hasCredentialFile)
+            retryUnauthorized: http.canRefreshCredentials)
     }
 
     /// What one POST came to, and how long it took (for the send-time measurements).
@@ -53,7 +56,8 @@ struct RemoteWriteClient: Sendable {
         if attempt > 0 { request.headers.append(("Retry-Attempt", "\(attempt)")) }
         let started = clock.now
         do {
-            try http.apply(to: &request, refreshCredentials: attempt > 0 && http.hasCredentialFile)
+            try await http.apply(to: &request, refreshCredentials: attempt > 0 && http.canRefreshCredentials)
+            try await signer?.sign(&request)
             let response = try await transport.perform(request)
             let now = Date(timeIntervalSince1970: Double(clock.wallMilliseconds) / 1000)
             return Answer(outcome: retryRules.classify(response, now: now), elapsed: clock.now - started)

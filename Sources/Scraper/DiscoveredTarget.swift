@@ -25,11 +25,12 @@ public struct DiscoveredTarget: Sendable {
         self.defaults = defaults
     }
 
-    /// Prometheus's `PopulateLabels` before relabeling: the target's own labels, then its group's
+    /// Prometheus's `PopulateLabels` before relabeling: the target's own labels (with its base
+    /// labels), then its group's
     /// (a target's own label wins), then the job's defaults (`job`, `__scheme__`,
     /// `__metrics_path__`, `__scrape_interval__`, `__scrape_timeout__`, `__param_<name>`).
     public var discoveredLabels: Labels {
-        group.targets[index].addingMissing(from: group.labels).addingMissing(from: defaults)
+        group.targetLabels(index).addingMissing(from: group.labels).addingMissing(from: defaults)
     }
 
     /// The job's default labels, shared by the targets of one relabeling pass.

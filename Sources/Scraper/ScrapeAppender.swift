@@ -9,13 +9,17 @@ import WAL
 /// cache and the metadata cache. No I/O: ``ScrapeLoop`` fetches the body and commits the batch;
 /// benchmarks and tests drive it directly.
 public struct ScrapeAppender: Sendable {
-    /// What one scrape body gave.
+    /// What one scrape body gave, counted as Prometheus's `scrapeLoopAppender.append` counts:
+    /// a scrape that fails part-way reports the counts reached before the failure.
     public struct Counts: Sendable, Equatable {
-        /// Sample lines in the body.
+        /// Sample lines parsed (`scrape_samples_scraped`): a line that does not parse is not
+        /// counted; one with a duplicate label name is (Prometheus parses it, its storage refuses it).
         public var scraped = 0
-        /// Samples added to the batch (after metric relabeling and duplicates).
+        /// Samples left after metric relabeling (`scrape_samples_post_metric_relabeling`): those
+        /// added to the batch, the duplicate lines, and those over the sample limit.
         public var appended = 0
-        /// Samples added with their labels (series not in the cache).
+        /// Samples added with their labels, series not in the cache (`scrape_series_added`);
+        /// not counted past the sample limit.
         public var seriesAdded = 0
         /// Lines of a series already seen in the same body, dropped.
         public var duplicates = 0
@@ -25,6 +29,18 @@ public struct ScrapeAppender: Sendable {
         public var metadata = 0
 
         public init() {}
+
+        /// Samples that went into the batch: what the sample limit counts.
+        var stored: Int { appended - duplicates }
+    }
+
+    /// A body that failed part-way (parse error, label or sample limit): why, and the counts
+    /// reached until then.
+    public struct Failure: Error, CustomStringConvertible {
+        /// An ``ExpositionError`` or a ``ScrapeFailure``.
+        public var reason: any Error
+        public var counts: Counts
+        public var description: String { "\(reason)" }
     }
 
     public let target: Target
@@ -37,8 +53,10 @@ public struct ScrapeAppender: Sendable {
 
     /// Parses `body` and adds each sample to `batch`: by ref when the series text is cached,
     /// otherwise with its full label set (the WAL assigns the ref at commit). Enforces the
-    /// scrape config's limits by throwing, which fails the whole scrape. Adds the metadata that
-    /// is new or changed for the target (or due for re-announcing).
+    /// scrape config's limits by throwing, which fails the whole scrape; the ``Failure`` carries
+    /// the counts reached (the sample limit is checked after the whole body was counted, as in
+    /// Prometheus). Adds the metadata that is new or changed for the target (or due for
+    /// re-announcing).
     ///
     /// A cached series text is not validated again (it was when first seen, and validity is a
     /// property of its bytes and the format, both part of the cache key); the rest of every
@@ -46,19 +64,46 @@ public struct ScrapeAppender: Sendable {
     public mutating func append(
         body: [UInt8], format: ExpositionFormat, timestamp: Int64, now: ContinuousClock.Instant, cache: inout ScrapeCache,
         metadata: inout MetadataCache, to batch: inout AppendBatch
-    ) throws -> Counts {
+    ) throws(Failure) -> Counts {
         var parser = TextParser(body, format: format, knownMetadataLines: metadata.takeKnownLines())
         defer { metadata.knownLines = parser.takeKnownMetadataLines() }
         var counts = Counts()
+        do {
+            try appendSamples(
+                body: body, format: format, timestamp: timestamp, parser: &parser, cache: &cache, counts: &counts, to: &batch)
+        } catch {
+            throw Failure(reason: error, counts: counts)
+        }
+        let limits = target.config.limits
+        if limits.sampleLimit > 0, counts.stored > limits.sampleLimit {
+            throw Failure(reason: ScrapeFailure("sample limit exceeded: \(counts.stored) samples, limit \(limits.sampleLimit)"), counts: counts)
+        }
+        // HELP/TYPE/UNIT: only what is new or changed for this target (or due for re-announcing).
+        counts.metadata = metadata.stage(fingerprint: parser.metadataFingerprint, now: now, metadata: { parser.metadata }, into: &batch)
+        return counts
+    }
+
+    /// The sample loop of ``append(body:format:timestamp:now:cache:metadata:to:)``, counting in
+    /// `counts` as it goes (so that a failure leaves the counts reached).
+    private mutating func appendSamples(
+        body: [UInt8], format: ExpositionFormat, timestamp: Int64, parser: inout TextParser, cache: inout ScrapeCache,
+        counts: inout Counts, to batch: inout AppendBatch
+    ) throws {
         let honorTimestamps = target.config.honorTimestamps
         let limits = target.config.limits
         let metricRelabelConfigs = target.config.metricRelabelConfigs
         try body.withUnsafeBytes { bytes in
             while let range = try parser.nextSeries() {
-                counts.scraped += 1
                 let key = cache.key(UnsafeRawBufferPointer(rebasing: bytes[range]), format: format)
                 let slot = cache.find(key)
-                let sample = try parser.finishSample(seriesIsKnownValid: slot != nil)
+                let sample: ExposedSample
+                do {
+                    sample = try parser.finishSample(seriesIsKnownValid: slot != nil)
+                } catch {
+                    if (error as? ExpositionError)?.isDuplicateLabelName == true { counts.scraped += 1 }
+                    throw error
+                }
+                counts.scraped += 1
                 let explicit = honorTimestamps && sample.timestamp != nil
                 let sampleTime = explicit ? sample.timestamp! : timestamp
                 let seriesRef: SeriesRef?
@@ -71,7 +116,10 @@ public struct ScrapeAppender: Sendable {
                     case .dropped:
                         continue
                     case .duplicate, .miss:
+                        // Counted as appended, as Prometheus counts a sample its storage refuses
+                        // for a duplicate timestamp.
                         counts.duplicates += 1
+                        counts.appended += 1
                         continue
                     }
                 } else {
@@ -83,9 +131,10 @@ public struct ScrapeAppender: Sendable {
                         continue
                     }
                     try Self.check(labels, against: limits)
+                    try Self.checkNames(labels, under: target.config.nameSchemes.validation)
                     let index = batch.append(labels: labels, timestamp: sampleTime, value: sample.value)
                     cache.insertPending(key, index: index, explicitTimestamp: explicit)
-                    counts.seriesAdded += 1
+                    if limits.sampleLimit == 0 || counts.stored < limits.sampleLimit { counts.seriesAdded += 1 }
                     (seriesRef, newSeriesIndex) = (nil, index)
                 }
                 counts.appended += 1
@@ -105,12 +154,6 @@ public struct ScrapeAppender: Sendable {
                 }
             }
         }
-        if limits.sampleLimit > 0, counts.appended > limits.sampleLimit {
-            throw ScrapeFailure("sample limit exceeded: \(counts.appended) samples, limit \(limits.sampleLimit)")
-        }
-        // HELP/TYPE/UNIT: only what is new or changed for this target (or due for re-announcing).
-        counts.metadata = metadata.stage(fingerprint: parser.metadataFingerprint, now: now, metadata: { parser.metadata }, into: &batch)
-        return counts
     }
 
     /// Prometheus's label limits, checked on the series' final labels (lengths in bytes, as Go's
@@ -134,6 +177,12 @@ public struct ScrapeAppender: Sendable {
         }
         if let failure { throw failure }
     }
+}
+
+extension ExpositionError {
+    /// A series line with a label name twice: Prometheus's parsers accept it and its storage
+    /// refuses the sample, so the line counts as scraped.
+    var isDuplicateLabelName: Bool { message.hasPrefix("duplicate label name") }
 }
 
 /// A scrape failed for a reason of its own (limits, HTTP status): the message `lastError` shows.

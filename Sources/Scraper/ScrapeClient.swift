@@ -1,33 +1,38 @@
 import AgentConfig
 import Transport
 import Curl
+import Model
 
 /// How one scrape config's targets are requested: headers, compression, limits, TLS, proxy and
 /// credentials. Shared by the job's scrape loops, so a credential file is read once per job.
 struct ScrapeClient: Sendable {
-    /// Prometheus 2's Accept header: OpenMetrics preferred, the text format as fallback.
-    static let acceptHeader =
-        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
     static let userAgent = "metrics-agent/\(AgentVersion.current)"
 
     let config: ScrapeConfig
+    /// Built once per job from its `scrape_protocols`.
+    let accept: AcceptHeader
     private let http: HTTPClient
 
-    init(config: ScrapeConfig) {
+    /// - Parameters:
+    ///   - transport: Carries OAuth2 token requests.
+    ///   - clock: Decides when an OAuth2 token has expired.
+    init(config: ScrapeConfig, transport: HTTPTransport, clock: any AgentClock) {
         self.config = config
-        http = HTTPClient(config: config.httpClient)
+        accept = AcceptHeader(protocols: config.scrapeProtocols, escaping: config.nameSchemes.escaping)
+        http = HTTPClient(config: config.httpClient, transport: transport, clock: clock)
     }
 
-    /// Whether a 401 may be cured by re-reading a credential file.
-    var hasCredentialFile: Bool { http.hasCredentialFile }
+    /// Whether a 401 may be cured by refreshing credentials (a file or an OAuth2 token).
+    var canRefreshCredentials: Bool { http.canRefreshCredentials }
 
-    /// The request for one scrape of `target`; `refreshCredentials` re-reads credential files.
-    func request(for target: Target, refreshCredentials: Bool = false) throws -> HTTPRequest {
+    /// The request for one scrape of `target`; `refreshCredentials` re-reads credential files
+    /// and replaces an OAuth2 token.
+    func request(for target: Target, refreshCredentials: Bool = false) async throws -> HTTPRequest {
         var request = HTTPRequest(
             method: .get,
             url: target.url,
             headers: [
-                ("Accept", Self.acceptHeader),
+                ("Accept", accept.value),
                 ("User-Agent", Self.userAgent),
                 ("X-Prometheus-Scrape-Timeout-Seconds", Self.seconds(target.timeout)),
             ],
@@ -39,7 +44,7 @@ struct ScrapeClient: Sendable {
             request.headers.append(("Accept-Encoding", "identity"))
         }
         if config.limits.bodySizeLimit > 0 { request.maxResponseBytes = config.limits.bodySizeLimit }
-        try http.apply(to: &request, refreshCredentials: refreshCredentials)
+        try await http.apply(to: &request, refreshCredentials: refreshCredentials)
         return request
     }
 

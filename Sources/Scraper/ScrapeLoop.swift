@@ -44,15 +44,19 @@ final class ScrapeLoop: Sendable {
     let transport: HTTPTransport
     let clock: any AgentClock
     let metrics: ScrapeMetrics
+    /// The pool's `target_limit` verdict and failure log, read at every scrape.
+    let control: ScrapePoolControl
     let logger: Logger
     let onReport: @Sendable (Target, ScrapeReport) -> Void
 
     init(
         target: Target, client: ScrapeClient, wal: WriteAheadLog, transport: HTTPTransport, clock: any AgentClock,
-        metrics: ScrapeMetrics, logger: Logger, onReport: @escaping @Sendable (Target, ScrapeReport) -> Void
+        metrics: ScrapeMetrics, control: ScrapePoolControl = ScrapePoolControl(), logger: Logger,
+        onReport: @escaping @Sendable (Target, ScrapeReport) -> Void
     ) {
         self.target = target
         self.client = client
+        self.control = control
         self.wal = wal
         self.transport = transport
         self.clock = clock
@@ -90,26 +94,41 @@ final class ScrapeLoop: Sendable {
 
         var batch = AppendBatch()
         let outcome: ScrapeOutcome
-        do {
-            let response = try await fetch(state: state)
-            outcome = ingest(response, timestamp: timestamp, state: &state, batch: &batch)
-        } catch {
-            if Task.isCancelled {
-                // Aborted (shutdown, reload, target removed): not a failure of the target. Nothing
-                // of it is stored; the loop's owner decides about staleness markers.
-                state.cache.rollBackPending()
-                state.metadata.dropStaged()
-                return
+        // Why the target could not be fetched: what the failure log records.
+        var fetchFailure: String?
+        if let forced = control.forcedFailure {
+            // target_limit exceeded: no request; the previous scrape's series go stale.
+            outcome = failed(forced, counts: ScrapeAppender.Counts(), timestamp: timestamp, state: &state, batch: &batch)
+        } else {
+            do {
+                let response = try await fetch(state: state)
+                outcome = ingest(response, timestamp: timestamp, state: &state, batch: &batch)
+            } catch {
+                if Task.isCancelled {
+                    // Aborted (shutdown, reload, target removed): not a failure of the target. Nothing
+                    // of it is stored; the loop's owner decides about staleness markers.
+                    state.cache.rollBackPending()
+                    state.metadata.dropStaged()
+                    return
+                }
+                let failure = Self.describe(error, target: target)
+                fetchFailure = failure
+                outcome = failed(failure, counts: ScrapeAppender.Counts(), timestamp: timestamp, state: &state, batch: &batch)
             }
-            outcome = failed(Self.describe(error, target: target), timestamp: timestamp, state: &state, batch: &batch)
         }
         let duration = clock.now - started
         let newSynthetic = appendSynthetic(outcome, duration: duration, timestamp: timestamp, state: &state, batch: &batch)
         await commit(&batch, newSynthetic: newSynthetic, state: &state)
         finish(outcome, duration: duration, timestamp: timestamp, state: &state)
+        // As Prometheus: only failures to fetch are logged (not bodies that fail to parse or
+        // exceed a limit, nor target_limit).
+        if let fetchFailure, let log = control.failureLog {
+            await log.record(fetchFailure, job: target.job, target: target.url, wallMilliseconds: clock.wallMilliseconds)
+        }
     }
 
-    /// What one scrape gave: its counts, or why it failed.
+    /// What one scrape gave: its counts (those reached before a failure part-way), and why it
+    /// failed if it did.
     private struct ScrapeOutcome {
         var counts = ScrapeAppender.Counts()
         var failure: String?
@@ -118,11 +137,21 @@ final class ScrapeLoop: Sendable {
     // The synchronous steps of a scrape are functions of their own (not inlined): their locals
     // then live on the thread's stack while they run, not in the scrape task's async frames.
 
-    /// Parses and appends a successful response; a body that fails (parse error, limit) fails the scrape.
+    /// Parses and appends a successful response in the format its `Content-Type` names (or the
+    /// job's `fallback_scrape_protocol`); a body that fails (unknown format, parse error, limit)
+    /// fails the scrape with the counts reached. An empty body is an empty scrape whatever its
+    /// `Content-Type`: Prometheus does not parse it.
     @inline(never)
     private func ingest(_ response: HTTPResponse, timestamp: Int64, state: inout State, batch: inout AppendBatch) -> ScrapeOutcome {
-        do {
-            let format = ExpositionFormat.from(contentType: response.header("content-type"))
+        let format: ExpositionFormat
+        do throws(ScrapeFailure) {
+            format = response.body.isEmpty
+                ? .prometheusText
+                : try ResponseFormat.choose(contentType: response.header("content-type"), fallback: target.config.fallbackScrapeProtocol)
+        } catch {
+            return failed(error.description, counts: ScrapeAppender.Counts(), timestamp: timestamp, state: &state, batch: &batch)
+        }
+        do throws(ScrapeAppender.Failure) {
             let counts = try state.appender.append(
                 body: response.body, format: format, timestamp: timestamp, now: clock.now, cache: &state.cache,
                 metadata: &state.metadata, to: &batch)
@@ -130,18 +159,21 @@ final class ScrapeLoop: Sendable {
             for ref in vanished { batch.append(ref: ref, timestamp: timestamp, value: staleMarker) }
             return ScrapeOutcome(counts: counts)
         } catch {
-            return failed(Self.describe(error, target: target), timestamp: timestamp, state: &state, batch: &batch)
+            return failed(Self.describe(error.reason, target: target), counts: error.counts, timestamp: timestamp, state: &state, batch: &batch)
         }
     }
 
-    /// A failed scrape stores none of its samples; every series of the previous scrape goes stale.
+    /// A failed scrape stores none of its samples; every series of the previous scrape goes
+    /// stale. `counts` are those reached before the failure, which the synthetic series report.
     @inline(never)
-    private func failed(_ failure: String, timestamp: Int64, state: inout State, batch: inout AppendBatch) -> ScrapeOutcome {
+    private func failed(
+        _ failure: String, counts: ScrapeAppender.Counts, timestamp: Int64, state: inout State, batch: inout AppendBatch
+    ) -> ScrapeOutcome {
         batch = AppendBatch()
         state.metadata.dropStaged()
         let previous = state.cache.finishFailedAttempt(trackTimestamps: target.config.trackTimestampsStaleness)
         for ref in previous { batch.append(ref: ref, timestamp: timestamp, value: staleMarker) }
-        return ScrapeOutcome(failure: failure)
+        return ScrapeOutcome(counts: counts, failure: failure)
     }
 
     /// The scrape's own series (`up`, `scrape_duration_seconds`, …).
@@ -182,11 +214,12 @@ final class ScrapeLoop: Sendable {
         onReport(target, ScrapeReport(timestamp: timestamp, duration: duration, error: outcome.failure, samples: counts.scraped))
     }
 
-    /// GETs the target; on a 401 with credentials from files, re-reads them and tries once more.
+    /// GETs the target; on a 401 with credentials from files or OAuth2, refreshes them and
+    /// tries once more.
     private func fetch(state: State) async throws -> HTTPResponse {
-        var response = try await transport.perform(try client.request(for: target))
-        if response.status == 401, client.hasCredentialFile {
-            response = try await transport.perform(try client.request(for: target, refreshCredentials: true))
+        var response = try await transport.perform(try await client.request(for: target))
+        if response.status == 401, client.canRefreshCredentials {
+            response = try await transport.perform(try await client.request(for: target, refreshCredentials: true))
         }
         guard response.status == 200 else {
             throw ScrapeFailure("server returned HTTP status \(response.status) \(HTTPStatus.reason(response.status))")

@@ -16,6 +16,12 @@ import WAL
 /// A discovery update costs in proportion to the groups it changes: only those groups are
 /// relabeled, and only their targets' loops are started or stopped.
 ///
+/// Per job, as Prometheus: more active targets than `target_limit` fail every scrape of the job
+/// (counted in `prometheus_target_scrape_pool_exceeded_target_limit_total` each time discovery or
+/// a reload leaves the job over its limit); at most `keep_dropped_targets` dropped targets are
+/// kept for the targets API; `scrape_failure_log_file`s are opened anew at every configuration
+/// applied.
+///
 /// Every loop and discovery provider is a child of the task group in ``run()``, stopped one by
 /// one through its ``StopHandle``; stopping the service stops them all (scrapes in flight are
 /// aborted, no staleness markers are written, as in Prometheus) and returns once every one has
@@ -28,6 +34,8 @@ public final class ScrapeManager: Service {
     private let registry: PrometheusCollectorRegistry
     private let logger: Logger
     private let duplicates: Counter
+    private let exceededTargetLimit: Counter
+    private let pool: BlockingIOPool
     private let discovery: DiscoveryManager
     private let scheduler: ScrapeScheduler
     private let initialConfiguration: Configuration
@@ -50,7 +58,9 @@ public final class ScrapeManager: Service {
     /// What relabeling made of one group's targets.
     private struct GroupTargets {
         var active: [Target] = []
+        /// The first of the dropped targets, at most `keep_dropped_targets` (all if 0).
         var dropped: [DiscoveredTarget] = []
+        var droppedCount = 0
     }
 
     /// One job's targets.
@@ -58,6 +68,8 @@ public final class ScrapeManager: Service {
         var config: ScrapeConfig
         var client: ScrapeClient
         var metrics: ScrapeMetrics
+        /// Shared with the pool's loops: the `target_limit` verdict and the failure log.
+        var control: ScrapePoolControl
         var targetsGauge: Gauge
         /// `prometheus_sd_discovered_targets`: active and dropped targets.
         var discoveredGauge: Gauge
@@ -72,21 +84,43 @@ public final class ScrapeManager: Service {
             return groups.values.flatMap(\.active).filter { seen.insert($0.id).inserted }
         }
 
+        /// The dropped targets kept for the targets API: at most `keep_dropped_targets` (all if 0).
+        var dropped: [DiscoveredTarget] {
+            let all = groups.values.lazy.flatMap(\.dropped)
+            let keep = config.limits.keepDroppedTargets
+            return keep > 0 ? Array(all.prefix(keep)) : Array(all)
+        }
+
+        /// Prometheus's `refreshTargetLimitErr`: with more active targets than `target_limit`,
+        /// every scrape of the pool fails (and `exceeded` counts this verdict); otherwise none does.
+        func refreshTargetLimit(exceeded: Counter) {
+            let limit = config.limits.targetLimit
+            guard limit > 0, targetRefs.count > limit else {
+                control.forcedFailure = nil
+                return
+            }
+            exceeded.increment()
+            control.forcedFailure = "target_limit exceeded (number of targets: \(targetRefs.count), limit: \(limit))"
+        }
+
         /// Replaces the targets of group `key` with `group`'s (none: the group is gone) and
         /// returns the targets that stopped and started being active in the pool.
         mutating func set(_ key: GroupKey, to group: TargetGroup?) -> (removed: [Target], added: [Target]) {
             var next = GroupTargets()
+            let keep = config.limits.keepDroppedTargets
             if let group, !group.targets.isEmpty {
                 for outcome in Target.targets(for: config, groups: [group]) {
                     switch outcome {
                     case .active(let target): next.active.append(target)
-                    case .dropped(let target): next.dropped.append(target)
+                    case .dropped(let target):
+                        if keep == 0 || next.dropped.count < keep { next.dropped.append(target) }
+                        next.droppedCount += 1
                     }
                 }
             }
             let previous = groups[key] ?? GroupTargets()
-            groups[key] = next.active.isEmpty && next.dropped.isEmpty ? nil : next
-            droppedCount += next.dropped.count - previous.dropped.count
+            groups[key] = next.active.isEmpty && next.droppedCount == 0 ? nil : next
+            droppedCount += next.droppedCount - previous.droppedCount
             var removed: [Target] = []
             var added: [Target] = []
             for target in previous.active {
@@ -121,6 +155,12 @@ public final class ScrapeManager: Service {
         self.registry = registry
         self.logger = logger
         self.duplicates = ScrapeMetrics.duplicatesCounter(registry: registry)
+        self.pool = pool
+        exceededTargetLimit = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "prometheus_target_scrape_pool_exceeded_target_limit_total", unitName: "",
+                helpText: "Total number of times scrape pools hit the target limit, during sync or config reload."),
+            labels: [])
         let kubernetesFailures = registry.makeCounter(
             descriptor: MetricNameDescriptor(
                 metricName: "prometheus_sd_kubernetes_failures_total", unitName: "",
@@ -152,9 +192,10 @@ public final class ScrapeManager: Service {
         return targets.map { ($0, reports[$0.id]) }
     }
 
-    /// The targets relabeling dropped (their discovered labels are built when read).
+    /// The targets relabeling dropped (their discovered labels are built when read), at most
+    /// `keep_dropped_targets` per job.
     public var droppedTargets: [DiscoveredTarget] {
-        state.withLock { state in state.pools.values.flatMap { pool in pool.groups.values.flatMap(\.dropped) } }
+        state.withLock { state in state.pools.values.flatMap(\.dropped) }
     }
 
     /// Applies a configuration (a reload): unchanged jobs keep their pools and loops; changed,
@@ -195,6 +236,7 @@ public final class ScrapeManager: Service {
     // MARK: Applying configurations
 
     private func apply(_ configuration: Configuration, in group: inout DiscardingTaskGroup) async {
+        let failureLogs = await openFailureLogs(for: configuration)
         let newJobs = state.withLock { state -> Set<String> in
             let wanted = Dictionary(uniqueKeysWithValues: configuration.scrapeConfigs.map { ($0.jobName, $0) })
             for (job, pool) in state.pools where wanted[job]?.fingerprint != pool.config.fingerprint {
@@ -207,6 +249,8 @@ public final class ScrapeManager: Service {
                 state.pools[config.jobName] = makePool(config)
                 created.insert(config.jobName)
             }
+            // Every job, changed or not, writes to the files opened for this configuration.
+            for pool in state.pools.values { pool.control.failureLog = pool.config.scrapeFailureLogFile.flatMap { failureLogs[$0] } }
             return created
         }
         let known = await discovery.apply(
@@ -216,15 +260,39 @@ public final class ScrapeManager: Service {
                 for (provider, groups) in known[job] ?? [:] {
                     for group in groups { _ = state.pools[job]!.set(GroupKey(provider: provider, source: group.source), to: group) }
                 }
+                state.pools[job]!.refreshTargetLimit(exceeded: exceededTargetLimit)
             }
         }
         syncLoops()
     }
 
+    /// Opens each `scrape_failure_log_file` of `configuration` once (jobs naming the same file
+    /// share it), on the blocking-I/O pool. A file that cannot be opened is logged as an error
+    /// and its jobs' failures go unlogged.
+    private func openFailureLogs(for configuration: Configuration) async -> [String: ScrapeFailureLog] {
+        var logs: [String: ScrapeFailureLog] = [:]
+        for path in Set(configuration.scrapeConfigs.compactMap(\.scrapeFailureLogFile)) {
+            do {
+                logs[path] = try await ScrapeFailureLog.open(path: path, pool: pool, logger: logger)
+            } catch {
+                logger.error("cannot open the scrape failure log; failures of its jobs are not logged", metadata: [
+                    "file": "\(path)", "error": "\(error)",
+                ])
+            }
+        }
+        return logs
+    }
+
     private func makePool(_ config: ScrapeConfig) -> Pool {
-        Pool(
-            config: config, client: ScrapeClient(config: config),
-            metrics: ScrapeMetrics(registry: registry, job: config.jobName, duplicates: duplicates),
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "prometheus_target_scrape_pool_target_limit", unitName: "",
+                helpText: "Maximum number of targets allowed in this scrape pool."),
+            labels: [("scrape_job", config.jobName)]
+        ).set(Double(config.limits.targetLimit))
+        return Pool(
+            config: config, client: ScrapeClient(config: config, transport: transport, clock: clock),
+            metrics: ScrapeMetrics(registry: registry, job: config.jobName, duplicates: duplicates), control: ScrapePoolControl(),
             targetsGauge: registry.makeGauge(
                 descriptor: MetricNameDescriptor(
                     metricName: "prometheus_target_scrape_pool_targets", unitName: "",
@@ -245,8 +313,10 @@ public final class ScrapeManager: Service {
         var removed: [Target] = []
         var added: [Target] = []
         state.withLock { state in
+            var touched: Set<String> = []
             for update in updates {
                 guard state.pools[update.job] != nil else { continue }
+                touched.insert(update.job)
                 for changed in update.groups {
                     let key = GroupKey(provider: update.provider, source: changed.source)
                     let (gone, new) = state.pools[update.job]!.set(key, to: changed)
@@ -254,6 +324,7 @@ public final class ScrapeManager: Service {
                     added += new
                 }
             }
+            for job in touched { state.pools[job]!.refreshTargetLimit(exceeded: exceededTargetLimit) }
         }
         guard !removed.isEmpty || !added.isEmpty else { return }
         startAndStop(removed: removed, added: added)
@@ -304,7 +375,7 @@ public final class ScrapeManager: Service {
         scheduler.add(
             ScrapeLoop(
                 target: target, client: pool.client, wal: wal, transport: transport, clock: clock, metrics: pool.metrics,
-                logger: logger,
+                control: pool.control, logger: logger,
                 onReport: { [weak self] target, report in self?.reports.withLock { $0[target.id] = report } }))
         state.loops[target.id] = target
     }

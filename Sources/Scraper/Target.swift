@@ -6,50 +6,81 @@ import WAL
 
 /// One endpoint to scrape, with the labels every series from it gets. Its ``url`` and ``id`` are
 /// computed once, when relabeling makes it (maps of thousands of targets key on the id).
+///
+/// A value of one reference: every field lives in one immutable object shared by all copies, so
+/// the maps, lists and loops that hold thousands of targets hold 8 bytes per target each (the
+/// scrape config alone is several hundred bytes inline).
 public struct Target: Sendable, Equatable {
+    private final class Storage: Sendable {
+        let config: ScrapeConfig
+        let address: String
+        let scheme: String
+        let metricsPath: String
+        let params: [(name: String, values: [String])]
+        let interval: Duration
+        let timeout: Duration
+        let labels: Labels
+        let origin: DiscoveredTarget
+        let url: String
+        let id: String
+
+        init(
+            config: ScrapeConfig, address: String, scheme: String, metricsPath: String, params: [(name: String, values: [String])],
+            interval: Duration, timeout: Duration, labels: Labels, origin: DiscoveredTarget
+        ) {
+            self.config = config
+            self.address = address
+            self.scheme = scheme
+            self.metricsPath = metricsPath
+            self.params = params
+            self.interval = interval
+            self.timeout = timeout
+            self.labels = labels
+            self.origin = origin
+            let query = params.sorted { $0.name < $1.name }.flatMap { param in
+                param.values.map { "\(Target.queryEscape(param.name))=\(Target.queryEscape($0))" }
+            }
+            let base = "\(scheme)://\(address)\(metricsPath)"
+            url = query.isEmpty ? base : base + "?" + query.joined(separator: "&")
+            id = "\(config.jobName)\u{0}\(url)\u{0}\(labels)"
+        }
+    }
+
+    private let storage: Storage
+
     /// The scrape config this target comes from.
-    public let config: ScrapeConfig
+    public var config: ScrapeConfig { storage.config }
     /// `host:port`.
-    public let address: String
-    public let scheme: String
-    public let metricsPath: String
+    public var address: String { storage.address }
+    public var scheme: String { storage.scheme }
+    public var metricsPath: String { storage.metricsPath }
     /// Query parameters: the config's `params`, with `__param_<name>` labels overriding.
-    public let params: [(name: String, values: [String])]
-    public let interval: Duration
-    public let timeout: Duration
+    public var params: [(name: String, values: [String])] { storage.params }
+    public var interval: Duration { storage.interval }
+    public var timeout: Duration { storage.timeout }
     /// The labels every series of the target gets (relabeled; no `__` labels).
-    public let labels: Labels
+    public var labels: Labels { storage.labels }
     /// Where discovery found the target, for ``discoveredLabels``.
-    let origin: DiscoveredTarget
+    var origin: DiscoveredTarget { storage.origin }
     /// The scrape URL: scheme, address, metrics path and params (sorted by name and
     /// query-escaped as Go's `url.Values.Encode` does, so it matches Prometheus's URL).
-    public let url: String
+    public var url: String { storage.url }
     /// Identifies the target among all targets and across reloads: job, URL and labels. (A
     /// changed interval restarts the target's loop without staleness markers, as in Prometheus.)
-    public let id: String
+    public var id: String { storage.id }
 
     init(
         config: ScrapeConfig, address: String, scheme: String, metricsPath: String, params: [(name: String, values: [String])],
         interval: Duration, timeout: Duration, labels: Labels, origin: DiscoveredTarget
     ) {
-        self.config = config
-        self.address = address
-        self.scheme = scheme
-        self.metricsPath = metricsPath
-        self.params = params
-        self.interval = interval
-        self.timeout = timeout
-        self.labels = labels
-        self.origin = origin
-        let query = params.sorted { $0.name < $1.name }.flatMap { param in
-            param.values.map { "\(Self.queryEscape(param.name))=\(Self.queryEscape($0))" }
-        }
-        let base = "\(scheme)://\(address)\(metricsPath)"
-        url = query.isEmpty ? base : base + "?" + query.joined(separator: "&")
-        id = "\(config.jobName)\u{0}\(url)\u{0}\(labels)"
+        storage = Storage(
+            config: config, address: address, scheme: scheme, metricsPath: metricsPath, params: params, interval: interval,
+            timeout: timeout, labels: labels, origin: origin)
     }
 
-    public static func == (lhs: Target, rhs: Target) -> Bool { lhs.id == rhs.id && lhs.config == rhs.config }
+    public static func == (lhs: Target, rhs: Target) -> Bool {
+        lhs.storage === rhs.storage || (lhs.id == rhs.id && lhs.config == rhs.config)
+    }
 
     public var job: String { config.jobName }
     public var honorLabels: Bool { config.honorLabels }

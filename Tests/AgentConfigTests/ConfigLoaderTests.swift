@@ -50,7 +50,7 @@ import Testing
         }
         expectError(line: 3, key: "global.scrape_timout", containing: "unknown key")
         expectError(line: 7, key: "scrape_configs[0].scrape_timeout", containing: "greater than scrape interval")
-        expectError(line: 11, key: "scrape_configs[0].static_configs[0].labels.bad-name", containing: "invalid label name")
+        expectError(line: 11, key: "scrape_configs[0].static_configs[0].labels.", containing: "invalid label name")
         expectError(line: 13, key: "scrape_configs[1].scrape_interval", containing: "invalid duration")
         expectError(line: 12, key: "scrape_configs[1].job_name", containing: "duplicate job name")
         expectError(line: 15, key: "remote_write[0].url", containing: "invalid URL")

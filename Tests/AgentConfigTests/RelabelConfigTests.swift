@@ -73,7 +73,7 @@ import Testing
         ("relabel_configs: [{regex: '(?=x)', target_label: a}]", "regex"),
         ("relabel_configs: [{action: hashmod, target_label: a}]", "modulus"),
         ("relabel_configs: [{action: replace, source_labels: [a]}]", "target_label"),
-        ("relabel_configs: [{source_labels: ['bad-name'], target_label: a}]", "invalid source label name"),
+        ("relabel_configs: [{source_labels: [''], target_label: a}]", "invalid source label name"),
         ("metric_relabel_configs: [{action: keep, unknown_key: 1}]", "unknown key"),
         ("file_sd_configs: [{files: ['targets.txt']}]", "the extension must be .json, .yml or .yaml"),
         ("file_sd_configs: [{files: ['dir/*/targets.json']}]", "globs are allowed only in the last path element"),

@@ -35,12 +35,12 @@ import Testing
         ("sample_limit: -1", "must not be negative"),
         ("params: [a]", "expected a mapping"),
         ("tls_config: {min_version: TLS14}", "unknown TLS version"),
-        ("tls_config: {cert_file: a.pem}", "cert_file and key_file must be given together"),
+        ("tls_config: {cert_file: a.pem}", "needs a key"),
         ("basic_auth: {username: a, password: b, password_file: c}", "at most one of password and password_file"),
         ("authorization: {credentials: a}\n    bearer_token: b", "at most one of authorization"),
         ("basic_auth: {username: a}\n    bearer_token_file: b", "at most one of basic_auth"),
         ("proxy_url: not-a-url", "invalid proxy URL"),
-        ("tls_config: {ca: inline-pem}", "inline certificates are not supported"),
+        ("tls_config: {ca: inline-pem, ca_file: ca.pem}", "at most one of ca and ca_file"),
     ])
     func invalidScrapeOptionsAreErrors(option: String, message: String) {
         expectRejected("scrape_configs:\n  - job_name: a\n    \(option)\n", message: message)

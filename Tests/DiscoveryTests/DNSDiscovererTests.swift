@@ -36,9 +36,11 @@ import Testing
         _ config: DNSSDConfig, servers: [ResolverConfig.Server], search: [String] = [], clock: any AgentClock = SystemClock(),
         counts: Counts = Counts()
     ) -> DNSDiscoverer {
+        // No test waits for a timeout (a closed port is refused at once): a long one keeps a
+        // loaded machine's slow answers from failing a lookup.
         DNSDiscoverer(
             config: config, resolverConfig: { ResolverConfig(servers: servers, search: search) }, eventLoop: DNSEventLoop(),
-            clock: clock, logger: logger, counters: counts.counters)
+            clock: clock, exchangeTimeout: .seconds(30), logger: logger, counters: counts.counters)
     }
 
     /// One refresh of `discoverer`.

@@ -104,7 +104,7 @@ import Testing
         // Services and pods arrive through their own informers; wait until the join is complete.
         #expect(try await Self.discover(.endpoints, server: server, until: { $0 == [expectedEndpoints] }) == [expectedEndpoints])
         #expect(try await Self.discover(.endpointslice, server: server, until: { $0 == [expectedSlice] }) == [expectedSlice])
-        #expect(expectedEndpoints.targets.contains { $0["__meta_kubernetes_pod_name"] != nil }, "pods are joined")
+        #expect(expectedEndpoints.allTargetLabels.contains { $0["__meta_kubernetes_pod_name"] != nil }, "pods are joined")
         #expect(expectedEndpoints.labels["__meta_kubernetes_service_name"] == "podinfo", "the service is joined")
     }
 }

@@ -115,7 +115,7 @@ import Testing
         CannedResponse(status: 204, contentType: "application/json", body: ""),
         CannedResponse(contentType: "application/json", body: #"[{"targets": ["x:1"]}, null]"#),
         CannedResponse(contentType: "application/json", body: #"[{"targets": ["x:1"], "lables": {}}]"#),
-        CannedResponse(contentType: "application/json", body: #"[{"targets": ["x:1"], "labels": {"0bad": "v"}}]"#),
+        CannedResponse(contentType: "application/json", body: #"[{"targets": ["x:1"], "labels": {"": "v"}}]"#),
         CannedResponse(contentType: "application/json", body: #"{"targets": ["x:1"]}"#),
     ])
     func aFailedRefreshKeepsTheLastGoodGroupsAndIsCounted(_ bad: CannedResponse) async throws {

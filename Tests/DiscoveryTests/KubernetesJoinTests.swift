@@ -51,7 +51,7 @@ import Testing
         #expect(join.dirty == ["endpointslice/apps/podinfo-x7k2p"])
         let groups = Self.flush(&join)
         #expect(groups.map(\.source) == ["endpointslice/apps/podinfo-x7k2p"])
-        #expect(groups[0].targets.contains { $0["__meta_kubernetes_pod_label_version"] == "2" })
+        #expect(groups[0].allTargetLabels.contains { $0["__meta_kubernetes_pod_label_version"] == "2" })
     }
 
     @Test func aPodNoSliceMentionsRebuildsNothing() throws {
@@ -96,7 +96,7 @@ import Testing
         join.apply(Self.upsert(pod))
         _ = join.record(keys.map { snapshot.build($0) })
         #expect(join.dirty == ["endpointslice/apps/podinfo-x7k2p"])
-        #expect(Self.flush(&join).first?.targets.contains { $0["__meta_kubernetes_pod_label_version"] == "3" } == true)
+        #expect(Self.flush(&join).first?.allTargetLabels.contains { $0["__meta_kubernetes_pod_label_version"] == "3" } == true)
     }
 
     @Test func attachMetadataNodeChangesRebuildThePodsOnTheNode() throws {

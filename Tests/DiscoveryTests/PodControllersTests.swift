@@ -98,7 +98,7 @@ import Testing
             ports: [SlicePort(port: 9000)])
         let controllers = PodControllers(deployment: true, replicaSets: [replicaSet])
         let sliceGroup = EndpointSliceRole.groups(for: slice, services: [], pods: [pod], controllers: controllers)
-        #expect(sliceGroup.targets.map { $0["__meta_kubernetes_pod_deployment_name"] } == ["testdeployment"])
+        #expect(sliceGroup.allTargetLabels.map { $0["__meta_kubernetes_pod_deployment_name"] } == ["testdeployment"])
         let endpoints = Endpoints(
             metadata: ObjectMeta(name: "e", namespace: "default"),
             subsets: [
@@ -108,7 +108,7 @@ import Testing
             ])
         // The endpoint's target and the uncovered container port 9000: both carry it.
         let endpointsGroup = EndpointsRole.groups(for: endpoints, services: [], pods: [pod], controllers: controllers)
-        #expect(endpointsGroup.targets.map { $0["__meta_kubernetes_pod_deployment_name"] } == ["testdeployment", "testdeployment"])
+        #expect(endpointsGroup.allTargetLabels.map { $0["__meta_kubernetes_pod_deployment_name"] } == ["testdeployment", "testdeployment"])
     }
 
     @Test func decodesReplicaSetsAndJobs() throws {

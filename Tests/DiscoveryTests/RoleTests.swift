@@ -32,7 +32,7 @@ func expectGroup(_ group: TargetGroup?, _ expected: TargetGroup, sourceLocation:
     #expect(group.source == expected.source, sourceLocation: sourceLocation)
     #expect(group.labels == expected.labels, sourceLocation: sourceLocation)
     #expect(group.targets.count == expected.targets.count, sourceLocation: sourceLocation)
-    for (index, (got, want)) in zip(group.targets, expected.targets).enumerated() {
+    for (index, (got, want)) in zip(group.allTargetLabels, expected.allTargetLabels).enumerated() {
         #expect(got == want, "target \(index)", sourceLocation: sourceLocation)
     }
 }

@@ -129,7 +129,7 @@ enum Podinfo {
         #expect(group.targets.count == 4)
         #expect(group.labels["__meta_kubernetes_service_name"] == nil)
         #expect(
-            group.targets[1]
+            group.targetLabels(1)
                 == labelSet([
                     "__address__": "10.244.2.11:9898",
                     "__meta_kubernetes_endpoint_port_name": "http",

@@ -43,8 +43,9 @@ struct AgentCLITests {
         let directory = try Paths.temporaryDirectory("cli-run")
         defer { Paths.removeUnlessKept(directory) }
         let config = directory.appendingPathComponent("agent.yml")
-        try "global:\n  scrape_interval: 1s\n".write(to: config, atomically: true, encoding: .utf8)
         let port = try freePort()
+        try "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: [\"127.0.0.1:\(port)\"]\n"
+            .write(to: config, atomically: true, encoding: .utf8)
         let agent = try ChildProcess(
             name: "agent", executable: Paths.agentBinary,
             arguments: ["run", "--config.file=\(config.path)", "--storage.path=\(directory.path)/data", "--web.listen-address=127.0.0.1:\(port)", "--log.format=json"],

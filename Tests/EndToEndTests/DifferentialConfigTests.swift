@@ -32,4 +32,20 @@ struct DifferentialConfigTests {
             #expect(agent == 1 && agentOutput.contains("\(file):"), "errors name the file:\n\(agentOutput)")
         }
     }
+
+    /// A deliberate difference: a file with nothing to scrape and nowhere to send (an empty file
+    /// from a broken template) passes promtool but not the agent, at start as in `config check`.
+    @Test func anEmptyFilePassesPromtoolButNotTheAgent() async throws {
+        let directory = try Paths.temporaryDirectory("config-empty")
+        defer { Paths.removeUnlessKept(directory) }
+        let empty = directory.appendingPathComponent("agent.yml").path
+        try "# the template rendered nothing\n".write(toFile: empty, atomically: true, encoding: .utf8)
+        let (promtool, promtoolOutput) = try await exitStatus("/usr/bin/promtool", ["check", "config", empty])
+        #expect(promtool == 0, "\(promtoolOutput)")
+        let (check, checkOutput) = try await exitStatus(Paths.agentBinary, ["config", "check", empty])
+        #expect(check == 1 && checkOutput.contains("\(empty): nothing to scrape and nowhere to send"), "\(checkOutput)")
+        let (run, runOutput) = try await exitStatus(
+            Paths.agentBinary, ["run", "--config.file=\(empty)", "--storage.path=\(directory.path)/data", "--web.listen-address=127.0.0.1:0"])
+        #expect(run == 1 && runOutput.contains("nothing to scrape and nowhere to send"), "\(runOutput)")
+    }
 }

@@ -229,7 +229,7 @@ func quotedForTest(_ bytes: [UInt8]) -> String {
         InvalidCase("a\n# EOF\n", "expected \" \" and value, got end of line"),
         InvalidCase("a", "expected \" \" and value, got end of input"),
         // Metric names and label blocks
-        InvalidCase("ok 1\n{a=\"1\"} 1\n# EOF\n", "expected metric name, got \"{\"", line: 2),
+        InvalidCase("ok 1\n{a=\"1\"} 1\n# EOF\n", "metric name not set", line: 2),
         InvalidCase("9 1\n# EOF\n", "expected metric name, got \"9\""),
         InvalidCase("my-metric 1\n# EOF\n", #"expected " " or "{" after metric name, got "-""#),
         InvalidCase("a {b=\"c\"} 1\n# EOF\n", "invalid value"),
@@ -528,34 +528,6 @@ func quotedForTest(_ bytes: [UInt8]) -> String {
 }
 
 @Suite struct ExpositionFormatTests {
-    @Test(arguments: [
-        ("application/openmetrics-text; version=1.0.0; charset=utf-8", ExpositionFormat.openMetrics),
-        ("application/openmetrics-text", .openMetrics),
-        ("application/openmetrics-text; version=0.0.1", .openMetrics),
-        ("Application/OpenMetrics-Text;version=1.0.0", .openMetrics),
-        ("  application/openmetrics-text ; charset=\"utf-8\"", .openMetrics),
-        ("application/openmetrics-text;", .openMetrics),
-        ("text/plain; version=0.0.4", .prometheusText),
-        ("text/plain; version=0.0.4; charset=utf-8", .prometheusText),
-        ("text/plain", .prometheusText),
-        ("application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited", .prometheusText),
-        ("application/json", .prometheusText),
-        ("", .prometheusText),
-        ("garbage", .prometheusText),
-        (";;;", .prometheusText),
-        ("application/openmetrics-textx", .prometheusText),
-        ("application/openmetrics-text; version", .prometheusText),  // malformed: Prometheus falls back
-        ("application/openmetrics-text; version=1; version=2", .prometheusText),
-        ("application/openmetrics-text; charset=\"utf-8", .prometheusText),
-    ] as [(String, ExpositionFormat)])
-    func contentTypes(_ contentType: String, _ format: ExpositionFormat) {
-        #expect(ExpositionFormat.from(contentType: contentType) == format)
-    }
-
-    @Test func missingContentType() {
-        #expect(ExpositionFormat.from(contentType: nil) == .prometheusText)
-    }
-
     @Test func defaultParserFormat() {
         #expect(TextParser([]).format == .prometheusText)
         #expect(TextParser([], format: .openMetrics).format == .openMetrics)

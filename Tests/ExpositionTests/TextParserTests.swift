@@ -285,7 +285,9 @@ import Testing
     // MARK: - Errors, with line numbers
 
     @Test func missingMetricName() {
-        #expect(parseError("a 1\n{a=\"1\"} 1\n") == ExpositionError(line: 2, message: #"expected metric name, got "{""#))
+        // A line may start with `{` when the block holds the quoted metric name (Prometheus 3).
+        #expect(parseError("a 1\n{a=\"1\"} 1\n")?.line == 2)
+        #expect(parseError("a 1\n{a=\"1\"} 1\n")?.message.hasPrefix("metric name not set") == true)
         #expect(parseError("1abc 1\n") == ExpositionError(line: 1, message: #"expected metric name, got "1""#))
         #expect(parseError("a 1\n\n\n} 1\n")?.line == 4)
         #expect(parseError("=1\n")?.line == 1)

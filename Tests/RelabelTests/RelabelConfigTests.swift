@@ -1,3 +1,4 @@
+import Model
 import Testing
 @testable import Relabel
 
@@ -42,12 +43,14 @@ import Testing
         var replacement = "$1"
         let error: RelabelConfigError
         let field: String
+        /// The table is Prometheus's legacy-scheme validation; UTF-8 rows say so.
+        var names: NameValidationScheme = .legacy
 
         var testDescription: String { error.description }
 
         func make() throws(RelabelConfigError) -> RelabelConfig {
             try RelabelConfig(sourceLabels: source, separator: separator, regex: regex, modulus: modulus,
-                              targetLabel: target, replacement: replacement, action: action)
+                              targetLabel: target, replacement: replacement, action: action, nameValidation: names)
         }
     }
 
@@ -55,8 +58,10 @@ import Testing
         Invalid(action: .keep, regex: "(?=x)", error: .invalidRegex(regex: "(?=x)", message: "invalid perl operator: (?="), field: "regex"),
         Invalid(action: .keep, regex: #"(a)\1"#, error: .invalidRegex(regex: #"(a)\1"#, message: #"invalid escape sequence: \1"#), field: "regex"),
         Invalid(action: .keep, regex: "[a", error: .invalidRegex(regex: "[a", message: "missing ]: [a)$"), field: "regex"),
-        Invalid(action: .keep, source: ["ok", "not-ok"], error: .invalidSourceLabel("not-ok"), field: "source_labels"),
-        Invalid(action: .keep, source: [""], error: .invalidSourceLabel(""), field: "source_labels"),
+        Invalid(action: .keep, source: ["ok", ""], error: .invalidSourceLabel(""), field: "source_labels"),
+        Invalid(action: .keep, source: [""], error: .invalidSourceLabel(""), field: "source_labels", names: .utf8),
+        Invalid(action: .replace, target: "", error: .missingTargetLabel(.replace), field: "target_label", names: .utf8),
+        Invalid(action: .labelmap, replacement: "", error: .invalidReplacement("", .labelmap), field: "replacement", names: .utf8),
         Invalid(action: .hashmod, target: "t", error: .missingModulus, field: "modulus"),
         Invalid(action: .hashmod, modulus: 8, error: .missingTargetLabel(.hashmod), field: "target_label"),
         Invalid(action: .replace, error: .missingTargetLabel(.replace), field: "target_label"),
@@ -100,6 +105,34 @@ import Testing
     func rejects(_ row: Invalid) {
         #expect(throws: row.error) { try row.make() }
         #expect(row.error.field == row.field)
+    }
+
+    /// Prometheus 3 (`relabel.Config.Validate` with `model.UTF8Validation`): any non-empty
+    /// UTF-8 name is a valid target or labelmap result; source labels are UTF-8 names under
+    /// either scheme.
+    @Test func utf8ValidationAcceptsTheNamesLegacyRejects() throws {
+        for target in ["1abc", "a-b", "a.b", "a b", "$1-x", "foo$", "${}", "служба"] {
+            #expect(try RelabelConfig(targetLabel: target).nameValidation == .utf8)
+            #expect(throws: RelabelConfigError.invalidTargetLabel(target, .replace)) {
+                try RelabelConfig(targetLabel: target, nameValidation: .legacy)
+            }
+        }
+        for action in [RelabelAction.lowercase, .uppercase, .keepequal] {
+            _ = try RelabelConfig(targetLabel: "a.b", action: action)
+        }
+        _ = try RelabelConfig(modulus: 8, targetLabel: "shard.id", action: .hashmod)
+        _ = try RelabelConfig(regex: "k8s_(.+)", replacement: "k8s.$1", action: .labelmap)
+        for scheme in NameValidationScheme.allCases {
+            _ = try RelabelConfig(sourceLabels: ["not-ok", "service.name"], action: .keep, nameValidation: scheme)
+        }
+    }
+
+    @Test func aConfigIsValidatedAgainUnderAnotherScheme() throws {
+        let utf8 = try RelabelConfig(targetLabel: "a.b")
+        #expect(throws: RelabelConfigError.invalidTargetLabel("a.b", .replace)) { try utf8.validated(under: .legacy) }
+        let legacy = try RelabelConfig(targetLabel: "a_b").validated(under: .legacy)
+        #expect(legacy.nameValidation == .legacy)
+        #expect(try legacy != RelabelConfig(targetLabel: "a_b"))
     }
 
     @Test(arguments: [

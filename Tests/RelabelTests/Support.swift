@@ -10,12 +10,13 @@ func config(
     regex: String = RelabelConfig.defaultRegex,
     modulus: UInt64 = 0,
     target: String = "",
-    replacement: String = RelabelConfig.defaultReplacement
+    replacement: String = RelabelConfig.defaultReplacement,
+    names: NameValidationScheme = .utf8
 ) -> RelabelConfig {
     do {
         return try RelabelConfig(
             sourceLabels: source, separator: separator, regex: regex, modulus: modulus,
-            targetLabel: target, replacement: replacement, action: action)
+            targetLabel: target, replacement: replacement, action: action, nameValidation: names)
     } catch {
         fatalError("test config is invalid: \(error)")
     }

@@ -8,11 +8,12 @@ import Testing
 @testable import WAL
 
 @Suite struct ScrapeAppenderTests {
-    func target(honorLabels: Bool = false, relabel: [RelabelConfig] = [], sampleLimit: Int = 0) -> Target {
+    func target(honorLabels: Bool = false, relabel: [RelabelConfig] = [], sampleLimit: Int = 0, labelLimit: Int = 0) -> Target {
         var config = ScrapeConfig(jobName: "node", scrapeInterval: .seconds(15), scrapeTimeout: .seconds(10))
         config.honorLabels = honorLabels
         config.metricRelabelConfigs = relabel
         config.limits.sampleLimit = sampleLimit
+        config.limits.labelLimit = labelLimit
         config.staticConfigs = [StaticConfig(targets: ["h:1"])]
         return Target.targets(for: config)[0]
     }
@@ -23,13 +24,15 @@ import Testing
         var cache = ScrapeCache()
         var metadata = MetadataCache()
         var nextRef: SeriesRef = 1
+        /// The counts the last failed scrape reached.
+        var failedCounts: ScrapeAppender.Counts?
 
         init(_ target: Target) { appender = ScrapeAppender(target: target) }
 
         mutating func scrape(_ text: String, format: ExpositionFormat = .prometheusText) throws -> (AppendBatch, ScrapeAppender.Counts, [SeriesRef]) {
             var batch = AppendBatch()
             cache.beginAttempt()
-            do {
+            do throws(ScrapeAppender.Failure) {
                 let counts = try appender.append(
                     body: Array(text.utf8), format: format, timestamp: 1000, now: .now, cache: &cache, metadata: &metadata, to: &batch)
                 let vanished = cache.finishSuccessfulAttempt(trackTimestamps: false)
@@ -44,7 +47,8 @@ import Testing
             } catch {
                 _ = cache.finishFailedAttempt(trackTimestamps: false)
                 metadata.dropStaged()
-                throw error
+                failedCounts = error.counts
+                throw error.reason
             }
         }
     }
@@ -72,7 +76,7 @@ import Testing
     @Test func duplicateLinesKeepTheFirstSampleAndAreCounted() throws {
         var loop = Loop(target())
         let (first, counts, _) = try loop.scrape("a 1\na 2\nb 3\n")
-        #expect(counts.scraped == 3 && counts.appended == 2 && counts.duplicates == 1)
+        #expect(counts.scraped == 3 && counts.appended == 3 && counts.duplicates == 1, "as Prometheus, the duplicate counts as appended")
         #expect(first.entries.map(\.value) == [1, 3])
         let (second, again, _) = try loop.scrape("a 1\na 2\nb 3\n")
         #expect(again.duplicates == 1 && second.entries.map(\.value) == [1, 3])
@@ -113,6 +117,45 @@ import Testing
         var loop = Loop(target(sampleLimit: 1))
         #expect(throws: ScrapeFailure.self) { try loop.scrape("a 1\nb 2\n") }
         _ = try loop.scrape("a 1\n")
+    }
+
+    // Partial counts: what Prometheus's append returns with its error (`total`, `added`,
+    // `seriesAdded`), which its report writes into the synthetic series.
+
+    /// Expects `body` to fail and returns the counts reached.
+    func countsOfFailed(_ body: String, _ loop: inout Loop, sourceLocation: SourceLocation = #_sourceLocation) throws -> ScrapeAppender.Counts {
+        loop.failedCounts = nil
+        #expect(throws: (any Error).self, sourceLocation: sourceLocation) { try loop.scrape(body) }
+        return try #require(loop.failedCounts, sourceLocation: sourceLocation)
+    }
+
+    @Test func aParseErrorKeepsTheCountsOfTheLinesBeforeIt() throws {
+        var loop = Loop(target())
+        let counts = try countsOfFailed("a 1\nb 2\nc{ 3\nd 4\n", &loop)
+        #expect(counts.scraped == 2 && counts.appended == 2 && counts.seriesAdded == 2)
+        let bad = try countsOfFailed("a 1\nb 2\nc 3x\n", &loop)
+        #expect(bad.scraped == 2 && bad.appended == 2, "a line whose value does not parse is not counted")
+    }
+
+    @Test func aDuplicateLabelNameCountsItsLineAsScrapedButNotAppended() throws {
+        var loop = Loop(target())
+        let counts = try countsOfFailed("a 1\nb{x=\"1\",x=\"2\"} 2\nc 3\n", &loop)
+        #expect(counts.scraped == 2 && counts.appended == 1 && counts.seriesAdded == 1)
+    }
+
+    @Test func aLabelLimitCountsTheOffendingLineAsScrapedOnly() throws {
+        let drop = try RelabelConfig(sourceLabels: ["__name__"], regex: "dropped", action: .drop)
+        var loop = Loop(target(relabel: [drop], labelLimit: 3))
+        let counts = try countsOfFailed("a 1\ndropped 1\nb{x=\"1\"} 2\nc 3\n", &loop)
+        #expect(counts.scraped == 3 && counts.appended == 1 && counts.seriesAdded == 1)
+    }
+
+    @Test func theSampleLimitCountsTheWholeBodyButNoSeriesPastTheLimit() throws {
+        var loop = Loop(target(sampleLimit: 2))
+        let counts = try countsOfFailed("a 1\nb 2\nb 5\nc 3\nd 4\n", &loop)
+        #expect(counts.scraped == 5 && counts.appended == 5 && counts.duplicates == 1)
+        #expect(counts.seriesAdded == 2, "series over the limit are not added")
+        #expect(loop.failedCounts?.stored == 4)
     }
 
     @Test func theSameTextInAnotherFormatIsNewToTheCache() throws {

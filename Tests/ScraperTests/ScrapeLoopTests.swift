@@ -29,6 +29,10 @@ final class LoopHarness {
     /// Metadata entries read so far, in order.
     private(set) var metadata: [MetricMetadata] = []
     let registry = PrometheusCollectorRegistry()
+    /// The loop's pool control (target_limit verdict, failure log).
+    let control = ScrapePoolControl()
+    /// Every scrape's report, in order.
+    let reports = Locked<[ScrapeReport]>([])
 
     init(
         segmentSize: Int = 32 << 20, walDirectory: String? = nil,
@@ -52,9 +56,9 @@ final class LoopHarness {
         configure(&config)
         let target = Target.targets(for: config)[0]
         loop = ScrapeLoop(
-            target: target, client: ScrapeClient(config: config), wal: wal, transport: transport, clock: clock,
+            target: target, client: ScrapeClient(config: config, transport: transport, clock: clock), wal: wal, transport: transport, clock: clock,
             metrics: ScrapeMetrics(registry: registry, job: "test", duplicates: ScrapeMetrics.duplicatesCounter(registry: registry)),
-            logger: Logger(label: "test"), onReport: { _, _ in })
+            control: control, logger: Logger(label: "test"), onReport: { [reports] _, report in reports.withLock { $0.append(report) } })
         state = ScrapeLoop.State(target: target)
     }
 
@@ -137,8 +141,8 @@ func isStale(_ value: Double?) -> Bool { value.map { $0.bitPattern == staleMarke
         _ = try await h.scrape()
         let request = try #require(h.requests.value.first)
         #expect(request.uri == "/federate?format=prometheus&match%5B%5D=%7Bjob%3D%22node%22%7D")
-        #expect(request.header("Accept")?.hasPrefix("application/openmetrics-text;version=1.0.0,") == true)
-        #expect(request.header("Accept")?.contains("text/plain;version=0.0.4;q=0.5") == true)
+        #expect(request.header("Accept")?.hasPrefix("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,") == true)
+        #expect(request.header("Accept")?.contains("text/plain;version=0.0.4;q=0.3") == true)
         #expect(request.header("X-Prometheus-Scrape-Timeout-Seconds") == "5")
         #expect(request.header("User-Agent")?.hasPrefix("metrics-agent/") == true)
         #expect(request.header("Accept-Encoding")?.contains("gzip") == true)
@@ -261,7 +265,7 @@ func isStale(_ value: Double?) -> Bool { value.map { $0.bitPattern == staleMarke
         #expect(samples[h.series("up")]?.value == 1)
         #expect(samples[h.series("a")]?.value == 1, "the first line wins")
         #expect(samples[h.series("scrape_samples_scraped")]?.value == 3)
-        #expect(samples[h.series("scrape_samples_post_metric_relabeling")]?.value == 2)
+        #expect(samples[h.series("scrape_samples_post_metric_relabeling")]?.value == 3, "Prometheus counts the refused duplicate too")
         let again = try await h.scrape()
         #expect(again[h.series("a")]?.value == 1)
     }

@@ -22,6 +22,7 @@ final class ManagerHarness {
     let manager: ScrapeManager
     let group: ServiceGroup
     let configuration: Configuration
+    let registry = PrometheusCollectorRegistry()
     private let run: Task<Void, Never>
     private let finished = Locked(false)
 
@@ -31,7 +32,7 @@ final class ManagerHarness {
         pool = try BlockingIOPool(threads: 1, name: "scrape-manager-test")
         configuration = Configuration(scrapeConfigs: [job])
         manager = ScrapeManager(
-            configuration: configuration, wal: wal, transport: transport, pool: pool, registry: PrometheusCollectorRegistry(),
+            configuration: configuration, wal: wal, transport: transport, pool: pool, registry: registry,
             clock: clock, logger: Logger(label: "test"))
         group = ServiceGroup(services: [manager], logger: Logger(label: "test"))
         let (group, finished) = (group, finished)
@@ -91,6 +92,16 @@ final class ManagerHarness {
 
     /// The series (as text) that got a staleness marker.
     func staleSeries() throws -> Set<String> { Set(try samples().filter { isStale($0.value) }.map(\.series)) }
+
+    /// The value of the self-metric whose exposition line starts with `series`.
+    func metric(_ series: String) -> Double? {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        for line in String(decoding: buffer, as: UTF8.self).split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.dropFirst(series.count + 1))
+        }
+        return nil
+    }
 
     func stop() async -> Bool {
         await group.triggerGracefulShutdown()

@@ -134,6 +134,10 @@ public struct RecordedRequest: Sendable {
     public var sni: String?
     /// The negotiated TLS version (e.g. `TLSv1.3`), nil over plain HTTP.
     public var tlsVersion: String?
+    /// The protocol agreed by ALPN (`h2`, `http/1.1`), nil without ALPN. Only a server started
+    /// with `offerHTTP2` takes part in ALPN; an `h2` connection is recorded as one request
+    /// with method `PRI` (HTTP/2's connection preface), no path and no headers.
+    public var alpn: String?
     public var body: [UInt8]
     /// The status the server answered.
     public var status: Int
@@ -165,6 +169,10 @@ public struct RecordedRequest: Sendable {
 /// sent, and can be read with ``requests()``. Used as an HTTP proxy (plain HTTP only), it
 /// answers requests for absolute URLs itself and records them with the URL as ``RecordedRequest/path``.
 ///
+/// `maxTLS12` and `minTLS13` limit the TLS versions it speaks. With `offerHTTP2` it offers
+/// `h2` and `http/1.1` by ALPN; a client that picks `h2` gets a bare HTTP/2 `200` without a body
+/// (and the connection is recorded with ``RecordedRequest/alpn`` `h2`).
+///
 /// The process ends when ``stop()`` is called, when the test process exits (its stdin
 /// reaches EOF) or after 5 minutes, whichever comes first.
 public final class TLSTestServer: @unchecked Sendable {
@@ -192,6 +200,8 @@ public final class TLSTestServer: @unchecked Sendable {
         parser.add_argument("--plain", action="store_true")
         parser.add_argument("--client-ca")
         parser.add_argument("--max-tls12", action="store_true")
+        parser.add_argument("--min-tls13", action="store_true")
+        parser.add_argument("--h2", action="store_true")
         parser.add_argument("--basic-auth")
         parser.add_argument("--control")
         parser.add_argument("--log")
@@ -206,6 +216,10 @@ public final class TLSTestServer: @unchecked Sendable {
                 context.load_verify_locations(args.client_ca)
             if args.max_tls12:
                 context.maximum_version = ssl.TLSVersion.TLSv1_2
+            if args.min_tls13:
+                context.minimum_version = ssl.TLSVersion.TLSv1_3
+            if args.h2:
+                context.set_alpn_protocols(["h2", "http/1.1"])
 
             def remember_sni(tls_socket, name, _context):
                 tls_socket.sni_name = name
@@ -236,6 +250,10 @@ public final class TLSTestServer: @unchecked Sendable {
                 version = conn.version() if hasattr(conn, "version") else None
                 return client, getattr(conn, "sni_name", None), version
 
+            def alpn(self):
+                conn = self.connection
+                return conn.selected_alpn_protocol() if hasattr(conn, "selected_alpn_protocol") else None
+
             def authorized(self, c):
                 got = self.headers.get("Authorization")
                 if c.get("basic_auth"):
@@ -253,7 +271,7 @@ public final class TLSTestServer: @unchecked Sendable {
                 line = json.dumps({
                     "method": self.command, "path": self.path,
                     "headers": [[k, v] for k, v in self.headers.items()],
-                    "client": client, "sni": sni, "tls_version": version,
+                    "client": client, "sni": sni, "tls_version": version, "alpn": self.alpn(),
                     "body": base64.b64encode(body).decode(), "status": status,
                 })
                 with lock:
@@ -309,6 +327,43 @@ public final class TLSTestServer: @unchecked Sendable {
                 if status != 204:
                     self.wfile.write(data)
 
+        def read_exactly(sock, count):
+            data = b""
+            while len(data) < count:
+                chunk = sock.recv(count - len(data))
+                if not chunk:
+                    raise OSError("closed")
+                data += chunk
+            return data
+
+        def answer_h2(tls):
+            # Just enough HTTP/2 for one response: read the preface and frames up to the first
+            # HEADERS frame, answer with empty SETTINGS, a SETTINGS ack and a HEADERS frame
+            # carrying ":status 200" (HPACK static index 8) that ends the stream.
+            if read_exactly(tls, 24) != b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n":
+                return
+            while True:
+                head = read_exactly(tls, 9)
+                length = int.from_bytes(head[0:3], "big")
+                read_exactly(tls, length)
+                if head[3] == 1:
+                    stream = int.from_bytes(head[5:9], "big") & 0x7FFFFFFF
+                    break
+            client, sni, version = None, getattr(tls, "sni_name", None), tls.version()
+            if args.log:
+                line = json.dumps({"method": "PRI", "path": "", "headers": [], "client": client, "sni": sni,
+                                   "tls_version": version, "alpn": "h2", "body": "", "status": 200})
+                with lock:
+                    with open(args.log, "a") as f:
+                        f.write(line + "\n")
+            tls.sendall(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" + b"\x00\x00\x00\x04\x01\x00\x00\x00\x00"
+                        + b"\x00\x00\x01\x01\x05" + stream.to_bytes(4, "big") + b"\x88")
+            try:
+                while tls.recv(65536):
+                    pass
+            except (ssl.SSLError, OSError):
+                pass
+
         class Server(http.server.ThreadingHTTPServer):
             daemon_threads = True
 
@@ -326,7 +381,10 @@ public final class TLSTestServer: @unchecked Sendable {
                 except (ssl.SSLError, OSError):
                     return
                 try:
-                    self.RequestHandlerClass(tls, client_address, self)
+                    if tls.selected_alpn_protocol() == "h2":
+                        answer_h2(tls)
+                    else:
+                        self.RequestHandlerClass(tls, client_address, self)
                 except (ssl.SSLError, OSError):
                     pass
                 finally:
@@ -351,6 +409,7 @@ public final class TLSTestServer: @unchecked Sendable {
     /// `basicAuth`, when given, replaces `behaviour.basicAuth`.
     public init(
         pki: TestPKI, directory: String, requireClientCert: Bool = false, maxTLS12: Bool = false,
+        minTLS13: Bool = false, offerHTTP2: Bool = false,
         basicAuth: String? = nil, plainHTTP: Bool = false, behaviour: TestServerBehaviour = TestServerBehaviour()
     ) throws {
         let scriptPath = directory + "/server.py"
@@ -374,6 +433,8 @@ public final class TLSTestServer: @unchecked Sendable {
         }
         if requireClientCert { arguments += ["--client-ca", pki.clientCAFile] }
         if maxTLS12 { arguments.append("--max-tls12") }
+        if minTLS13 { arguments.append("--min-tls13") }
+        if offerHTTP2 { arguments.append("--h2") }
 
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -438,7 +499,7 @@ public final class TLSTestServer: @unchecked Sendable {
             result.append(RecordedRequest(
                 method: object["method"] as? String ?? "", path: object["path"] as? String ?? "", headers: headers,
                 clientCN: object["client"] as? String, sni: object["sni"] as? String,
-                tlsVersion: object["tls_version"] as? String,
+                tlsVersion: object["tls_version"] as? String, alpn: object["alpn"] as? String,
                 body: (object["body"] as? String).flatMap { Data(base64Encoded: $0) }.map { Array($0) } ?? [],
                 status: object["status"] as? Int ?? 0))
         }
@@ -479,7 +540,8 @@ public final class TLSTestServer: @unchecked Sendable {
 /// `body`, then stops the server and deletes the directory, also when `body` throws. Each
 /// call is independent, so tests may run in parallel.
 public func withTLSServer(
-    requireClientCert: Bool = false, maxTLS12: Bool = false, basicAuth: String? = nil, plainHTTP: Bool = false,
+    requireClientCert: Bool = false, maxTLS12: Bool = false, minTLS13: Bool = false, offerHTTP2: Bool = false,
+    basicAuth: String? = nil, plainHTTP: Bool = false,
     behaviour: TestServerBehaviour = TestServerBehaviour(),
     _ body: (TLSTestServer, TestPKI) async throws -> Void
 ) async throws {
@@ -494,7 +556,7 @@ public func withTLSServer(
         let pki = try TestPKI.generate(in: directory)
         let server = try TLSTestServer(
             pki: pki, directory: directory, requireClientCert: requireClientCert, maxTLS12: maxTLS12,
-            basicAuth: basicAuth, plainHTTP: plainHTTP, behaviour: behaviour)
+            minTLS13: minTLS13, offerHTTP2: offerHTTP2, basicAuth: basicAuth, plainHTTP: plainHTTP, behaviour: behaviour)
         return (pki, server)
     }
     defer { server.stop() }
@@ -502,7 +564,7 @@ public func withTLSServer(
 }
 
 /// Runs blocking `work` on a new thread and returns its result.
-private func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread { continuation.resume(with: Result { try work() }) }.start()
     }

@@ -25,6 +25,9 @@ CURLcode ccurl_setopt_string(CURL *handle, CURLoption option, const char *value)
 CURLcode ccurl_setopt_pointer(CURL *handle, CURLoption option, void *value);
 CURLcode ccurl_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value);
 CURLcode ccurl_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value);
+/* A curl_blob option (CURLOPT_CAINFO_BLOB, CURLOPT_SSLCERT_BLOB, CURLOPT_SSLKEY_BLOB): libcurl
+ * copies the bytes (CURL_BLOB_COPY), so they need not outlive the call. */
+CURLcode ccurl_setopt_blob(CURL *handle, CURLoption option, const void *data, size_t length);
 CURLcode ccurl_setopt_data_callback(CURL *handle, CURLoption option, ccurl_data_callback value);
 CURLcode ccurl_setopt_read_callback(CURL *handle, ccurl_read_callback value);
 CURLcode ccurl_setopt_seek_callback(CURL *handle, ccurl_seek_callback value);
@@ -46,6 +49,7 @@ static inline size_t ccurl_error_size(void) { return CURL_ERROR_SIZE; }
 
 /* Macros Swift cannot import (they contain casts). */
 static inline long ccurl_auth_basic(void) { return (long)CURLAUTH_BASIC; }
+static inline long ccurl_header_separate(void) { return (long)CURLHEADER_SEPARATE; }
 static inline unsigned int ccurl_url_default_port(void) { return CURLU_DEFAULT_PORT; }
 static inline size_t ccurl_writefunc_pause(void) { return CURL_WRITEFUNC_PAUSE; }
 static inline size_t ccurl_readfunc_abort(void) { return CURL_READFUNC_ABORT; }

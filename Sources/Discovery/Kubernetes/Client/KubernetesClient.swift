@@ -35,7 +35,7 @@ public final class KubernetesClient: Sendable {
         self.config = config
         self.transport = transport
         self.listPageSize = listPageSize
-        http = HTTPClient(config: config.httpClient)
+        http = HTTPClient(config: config.httpClient, transport: transport)
     }
 
     // MARK: List
@@ -71,7 +71,7 @@ public final class KubernetesClient: Sendable {
     /// One `GET` of a list: the decoded page.
     private func listPage<T: KubernetesResource>(_ type: T.Type, url: String) async throws -> KubernetesList<T> {
         var response = try await performList(url, refreshCredentials: false)
-        if response.status == 401, http.hasCredentialFile {
+        if response.status == 401, http.canRefreshCredentials {
             response = try await performList(url, refreshCredentials: true)
         }
         guard (200..<300).contains(response.status) else {
@@ -90,7 +90,7 @@ public final class KubernetesClient: Sendable {
     }
 
     private func performList(_ url: String, refreshCredentials: Bool) async throws -> HTTPResponse {
-        var request = try request(url: url, refreshCredentials: refreshCredentials)
+        var request = try await request(url: url, refreshCredentials: refreshCredentials)
         request.timeout = config.listTimeout
         // Lists compress well; libcurl decodes.
         request.acceptEncoding = ""
@@ -139,7 +139,7 @@ public final class KubernetesClient: Sendable {
         ])
         let idleTimeout = timeoutSeconds.map { Duration.seconds($0 + 60) }
         var response = try await openWatch(url, idleTimeout: idleTimeout, refreshCredentials: false)
-        if response.status == 401, http.hasCredentialFile {
+        if response.status == 401, http.canRefreshCredentials {
             response = try await openWatch(url, idleTimeout: idleTimeout, refreshCredentials: true)
         }
         guard response.status == 200 else {
@@ -173,7 +173,7 @@ public final class KubernetesClient: Sendable {
 
     /// Starts a watch request; returns once the response head arrived.
     private func openWatch(_ url: String, idleTimeout: Duration?, refreshCredentials: Bool) async throws -> HTTPResponseStream {
-        let request = try request(url: url, refreshCredentials: refreshCredentials)
+        let request = try await request(url: url, refreshCredentials: refreshCredentials)
         do {
             return try await transport.stream(request, idleTimeout: idleTimeout)
         } catch let error as CurlError {
@@ -198,11 +198,14 @@ public final class KubernetesClient: Sendable {
 
     // MARK: Requests
 
-    private func request(url: String, refreshCredentials: Bool) throws(KubernetesClientError) -> HTTPRequest {
+    private func request(url: String, refreshCredentials: Bool) async throws(KubernetesClientError) -> HTTPRequest {
         var request = HTTPRequest(url: url, headers: [("Accept", "application/json"), ("User-Agent", Self.userAgent)])
         request.connectTimeout = config.connectTimeout
         do {
-            try http.apply(to: &request, refreshCredentials: refreshCredentials)
+            try await http.apply(to: &request, refreshCredentials: refreshCredentials)
+        } catch let error as CurlError {
+            // An OAuth2 token request that failed.
+            throw .transport(error)
         } catch {
             throw .configuration("\(error)")
         }

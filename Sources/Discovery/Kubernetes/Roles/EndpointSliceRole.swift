@@ -65,6 +65,7 @@ public enum EndpointSliceRole {
         }
 
         var targets: [Labels] = []
+        var bases: [Labels] = []
         var seenPods = SeenPods()
 
         func add(_ address: String, _ endpoint: SliceEndpoint, _ slicePort: SlicePort) {
@@ -100,6 +101,7 @@ public enum EndpointSliceRole {
 
             guard let backing = EndpointsRole.resolvePodRef(endpoint.targetRef, pod) else {
                 targets.append(target.labels)
+                bases.append(.empty)
                 return
             }
             let podLabels = seenPods.labels(of: backing, controllers: controllers)
@@ -118,7 +120,8 @@ public enum EndpointSliceRole {
                 }
             }
             seenPods.record(backing, port: slicePort.port)
-            targets.append(target.labels.addingMissing(from: podLabels))
+            targets.append(target.labels)
+            bases.append(podLabels)
         }
 
         for endpoint in slice.endpoints ?? [] {
@@ -129,9 +132,12 @@ public enum EndpointSliceRole {
             }
         }
 
-        targets += seenPods.uncoveredPortTargets(controllers: controllers)
+        for (own, base) in seenPods.uncoveredPortTargets(controllers: controllers) {
+            targets.append(own)
+            bases.append(base)
+        }
         return TargetGroup(
-            source: source(namespace: namespace, name: slice.metadata.name), targets: targets, labels: groupLabels.labels)
+            source: source(namespace: namespace, name: slice.metadata.name), targets: targets, bases: bases, labels: groupLabels.labels)
     }
 
     /// True when `slice` is the secondary slice of a dual-stack Service (Prometheus

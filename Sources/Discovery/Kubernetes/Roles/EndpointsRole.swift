@@ -52,6 +52,7 @@ public enum EndpointsRole {
         Meta.addNamespaceLabels(&groupLabels, namespaceObject)
 
         var targets: [Labels] = []
+        var bases: [Labels] = []
         var seenPods = SeenPods()
 
         func add(_ address: EndpointAddress, _ port: EndpointPort, ready isReady: String) {
@@ -81,6 +82,7 @@ public enum EndpointsRole {
             guard let backing = resolvePodRef(address.targetRef, pod) else {
                 // Not a pod: no pod labels.
                 targets.append(target.labels)
+                bases.append(.empty)
                 return
             }
             let podLabels = seenPods.labels(of: backing, controllers: controllers)
@@ -98,7 +100,8 @@ public enum EndpointsRole {
                 }
             }
             seenPods.record(backing, port: port.port)
-            targets.append(target.labels.addingMissing(from: podLabels))
+            targets.append(target.labels)
+            bases.append(podLabels)
         }
 
         for subset in endpoints.subsets ?? [] {
@@ -112,9 +115,12 @@ public enum EndpointsRole {
             }
         }
 
-        targets += seenPods.uncoveredPortTargets(controllers: controllers)
+        for (own, base) in seenPods.uncoveredPortTargets(controllers: controllers) {
+            targets.append(own)
+            bases.append(base)
+        }
         return TargetGroup(
-            source: source(namespace: namespace, name: name), targets: targets, labels: groupLabels.labels)
+            source: source(namespace: namespace, name: name), targets: targets, bases: bases, labels: groupLabels.labels)
     }
 
     /// The pod an address refers to, if it refers to a pod that is known.
@@ -175,7 +181,7 @@ struct SeenPods {
     /// The pod's labels (``PodRole/podLabels(_:controllers:)``), built once per pod of the group
     /// however many endpoints and ports it backs. A target's own labels and the pod's have
     /// distinct names (the pod's are `__meta_kubernetes_pod_*` other than `pod_container_*`), so
-    /// a target is its own labels merged with these.
+    /// a target's own labels and these (its base labels) never overlap.
     mutating func labels(of pod: Pod, controllers: PodControllers) -> Labels {
         record(pod, port: nil)
         let key = Self.key(pod)
@@ -186,10 +192,10 @@ struct SeenPods {
     }
 
     /// One target per container port (init containers included) that no endpoint port covered,
-    /// at `podIP:port`, with the pod's labels; pods without an IP are skipped. Prometheus visits
-    /// the pods in Go map order (random); here they come in the order first seen.
-    mutating func uncoveredPortTargets(controllers: PodControllers) -> [Labels] {
-        var targets: [Labels] = []
+    /// at `podIP:port`, with the pod's labels (`base`, shared); pods without an IP are skipped.
+    /// Prometheus visits the pods in Go map order (random); here they come in the order first seen.
+    mutating func uncoveredPortTargets(controllers: PodControllers) -> [(own: Labels, base: Labels)] {
+        var targets: [(own: Labels, base: Labels)] = []
         for key in order {
             let (pod, covered, _) = entries[key]!
             guard let podIP = pod.status?.podIP, !podIP.isEmpty else { continue }
@@ -205,7 +211,7 @@ struct SeenPods {
                         PodRole.containerPortProtocol: cport.protocol ?? "",
                         PodRole.containerInit: String(isInit),
                     ]
-                    targets.append(target.labels.addingMissing(from: labels(of: pod, controllers: controllers)))
+                    targets.append((target.labels, labels(of: pod, controllers: controllers)))
                 }
             }
         }
