@@ -34,13 +34,13 @@ import Testing
 
     static func discoverer(
         _ config: DNSSDConfig, servers: [ResolverConfig.Server], search: [String] = [], clock: any AgentClock = SystemClock(),
-        counts: Counts = Counts()
+        exchangeTimeout: Duration = .seconds(30), counts: Counts = Counts()
     ) -> DNSDiscoverer {
         // No test waits for a timeout (a closed port is refused at once): a long one keeps a
         // loaded machine's slow answers from failing a lookup.
         DNSDiscoverer(
             config: config, resolverConfig: { ResolverConfig(servers: servers, search: search) }, eventLoop: DNSEventLoop(),
-            clock: clock, exchangeTimeout: .seconds(30), logger: logger, counters: counts.counters)
+            clock: clock, exchangeTimeout: exchangeTimeout, logger: logger, counters: counts.counters)
     }
 
     /// One refresh of `discoverer`.
@@ -163,7 +163,9 @@ import Testing
         let counts = Counts()
         var config = Self.config(["web.example.test", "_prom._tcp.example.test"], .a, port: 80)
         config.refreshInterval = .seconds(30)
-        let web = Self.discoverer(config, servers: [Self.server(dns)], clock: clock, counts: counts)
+        // On the manual clock the exchange timeout passes only when the test moves the time; its
+        // deadlines (now + 7 s) must not be mistaken for the refresh's (multiples of 30 s).
+        let web = Self.discoverer(config, servers: [Self.server(dns)], clock: clock, exchangeTimeout: .seconds(7), counts: counts)
         let sent = Locked<[[TargetGroup]]>([])
         await withDiscardingTaskGroup { tasks in
             tasks.addTask { await web.run { groups in sent.withLock { $0.append(groups) } } }
