@@ -83,6 +83,8 @@ let package = Package(
                 "WAL",
                 "Yams",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .target(

@@ -3,7 +3,8 @@
 # Usage: scripts/install-deps.sh [build|test|run]
 #   build: C libraries the agent links (libsnappy, libprotobuf-c, libcurl, libcrypto)
 #   run:   build + Debian's prometheus (the demo hub)
-#   test:  run + prometheus-node-exporter, victoria-metrics and protobuf-c-compiler, and a
+#   test:  run + prometheus-node-exporter, victoria-metrics, protobuf-c-compiler, dnsmasq-base
+#          (the DNS server of the DNS discovery tests), and a
 #          kustomize v5 for scripts/check-manifests.py (see install_kustomize below)
 # Service start-up is blocked during installation (policy-rc.d), so the system's own
 # prometheus, node_exporter and victoria-metrics never start: the demo and the tests start
@@ -14,7 +15,7 @@ want=(libsnappy-dev libprotobuf-c-dev libcurl4-openssl-dev libssl-dev libre2-dev
 case "${1:-test}" in
   build) ;;
   run) want+=(prometheus curl) ;;
-  test) want+=(prometheus prometheus-node-exporter victoria-metrics protobuf-c-compiler curl openssl python3 python3-yaml) ;;
+  test) want+=(prometheus prometheus-node-exporter victoria-metrics protobuf-c-compiler dnsmasq-base curl openssl python3 python3-yaml) ;;
   *) echo "usage: $0 [build|run|test]" >&2; exit 2 ;;
 esac
 

@@ -139,5 +139,6 @@ extension ScrapeConfig {
             Configuration.resolve(&kubernetesSDConfigs[sd].httpClient, in: directory)
             kubernetesSDConfigs[sd].kubeconfigFile = kubernetesSDConfigs[sd].kubeconfigFile.map { Configuration.resolve($0, in: directory) }
         }
+        for sd in httpSDConfigs.indices { Configuration.resolve(&httpSDConfigs[sd].httpClient, in: directory) }
     }
 }

@@ -9,11 +9,12 @@ extension NodeReader {
             known: Set([
                 "job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "honor_labels",
                 "honor_timestamps", "track_timestamps_staleness", "params", "enable_compression", "static_configs",
-                "file_sd_configs", "kubernetes_sd_configs", "relabel_configs", "metric_relabel_configs",
-                "scrape_protocols", "fallback_scrape_protocol", "scrape_failure_log_file",
-            ]).union(Self.limitKeys).union(Self.httpClientKeys).union(Self.nameSchemeKeys),
+                "file_sd_configs", "kubernetes_sd_configs", "http_sd_configs", "dns_sd_configs", "relabel_configs",
+                "metric_relabel_configs", "scrape_protocols", "fallback_scrape_protocol", "scrape_failure_log_file",
+            ]).union(Self.limitKeys).union(Self.httpClientKeys).union(Self.nameSchemeKeys).union(Self.unsupportedSDKeys),
             ignored: ["scrape_classic_histograms", "native_histogram_bucket_limit"]
         )
+        rejectUnsupportedSD(node, path)
         guard let nameNode = map["job_name"] else {
             fail(node, "\(path).job_name", "job_name is required")
             return nil
@@ -84,6 +85,12 @@ extension NodeReader {
         }
         for (index, sdNode) in optionalSequence(map["kubernetes_sd_configs"], "\(path).kubernetes_sd_configs").enumerated() {
             if let sd = kubernetesSD(sdNode, "\(path).kubernetes_sd_configs[\(index)]") { scrape.kubernetesSDConfigs.append(sd) }
+        }
+        for (index, sdNode) in optionalSequence(map["http_sd_configs"], "\(path).http_sd_configs").enumerated() {
+            if let sd = httpSD(sdNode, "\(path).http_sd_configs[\(index)]") { scrape.httpSDConfigs.append(sd) }
+        }
+        for (index, sdNode) in optionalSequence(map["dns_sd_configs"], "\(path).dns_sd_configs").enumerated() {
+            if let sd = dnsSD(sdNode, "\(path).dns_sd_configs[\(index)]") { scrape.dnsSDConfigs.append(sd) }
         }
 
         scrape.relabelConfigs = relabelConfigs(map["relabel_configs"], "\(path).relabel_configs")

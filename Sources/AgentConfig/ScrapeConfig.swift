@@ -10,7 +10,8 @@ public struct ScrapeConfig: Sendable, Equatable {
             && lhs.params.map(\.name) == rhs.params.map(\.name) && lhs.params.map(\.values) == rhs.params.map(\.values)
             && lhs.limits == rhs.limits && lhs.enableCompression == rhs.enableCompression && lhs.httpClient == rhs.httpClient
             && lhs.staticConfigs == rhs.staticConfigs && lhs.fileSDConfigs == rhs.fileSDConfigs
-            && lhs.kubernetesSDConfigs == rhs.kubernetesSDConfigs && lhs.fingerprint == rhs.fingerprint
+            && lhs.kubernetesSDConfigs == rhs.kubernetesSDConfigs && lhs.httpSDConfigs == rhs.httpSDConfigs
+            && lhs.dnsSDConfigs == rhs.dnsSDConfigs && lhs.fingerprint == rhs.fingerprint
             && lhs.relabelConfigs.count == rhs.relabelConfigs.count && lhs.metricRelabelConfigs.count == rhs.metricRelabelConfigs.count
             && lhs.scrapeProtocols == rhs.scrapeProtocols && lhs.fallbackScrapeProtocol == rhs.fallbackScrapeProtocol
             && lhs.scrapeFailureLogFile == rhs.scrapeFailureLogFile
@@ -44,6 +45,8 @@ public struct ScrapeConfig: Sendable, Equatable {
     public var fileSDConfigs: [FileSDConfig] = []
     /// Parsed and validated; discovery itself comes with Kubernetes support.
     public var kubernetesSDConfigs: [KubernetesSDConfig] = []
+    public var httpSDConfigs: [HTTPSDConfig] = []
+    public var dnsSDConfigs: [DNSSDConfig] = []
     /// Applied to discovered targets.
     public var relabelConfigs: [RelabelConfig] = []
     /// Applied to scraped samples (not to the synthetic series).

@@ -7,8 +7,10 @@ public enum DiscoveryConfig: Sendable, Equatable {
     case `static`([TargetGroup])
     case file(FileSDConfig)
     case kubernetes(KubernetesSDConfig)
+    case http(HTTPSDConfig)
+    case dns(DNSSDConfig)
 
-    /// The discovery configs of a scrape config, in Prometheus's order: static, file, Kubernetes.
+    /// The discovery configs of a scrape config: static, file, Kubernetes, HTTP, DNS.
     public static func configs(of scrape: ScrapeConfig) -> [DiscoveryConfig] {
         var configs: [DiscoveryConfig] = []
         if !scrape.staticConfigs.isEmpty {
@@ -18,6 +20,8 @@ public enum DiscoveryConfig: Sendable, Equatable {
         }
         configs += scrape.fileSDConfigs.map { .file($0) }
         configs += scrape.kubernetesSDConfigs.map { .kubernetes($0) }
+        configs += scrape.httpSDConfigs.map { .http($0) }
+        configs += scrape.dnsSDConfigs.map { .dns($0) }
         return configs
     }
 
@@ -27,6 +31,8 @@ public enum DiscoveryConfig: Sendable, Equatable {
         case .static: "static"
         case .file: "file"
         case .kubernetes: "kubernetes"
+        case .http: "http"
+        case .dns: "dns"
         }
     }
 }

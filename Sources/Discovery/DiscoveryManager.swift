@@ -50,6 +50,9 @@ public final class DiscoveryManager: Sendable {
     }
 
     public let informers: SharedInformers
+    private let transport: HTTPTransport
+    private let dnsEventLoop = DNSEventLoop()
+    private let counters: DiscoveryCounters
     private let pool: BlockingIOPool
     private let clock: any AgentClock
     private let updateInterval: Duration
@@ -64,13 +67,17 @@ public final class DiscoveryManager: Sendable {
     ///   - deliver: Receives the updates, one call at a time, in order; must return quickly.
     ///   - onKubernetesEvent, onKubernetesFailure: For `prometheus_sd_kubernetes_events_total`
     ///     and `prometheus_sd_kubernetes_failures_total`.
+    ///   - counters: For the HTTP and DNS providers' counters.
     public init(
         transport: HTTPTransport, pool: BlockingIOPool, clock: any AgentClock, updateInterval: Duration = .seconds(5),
         logger: Logger,
         onKubernetesEvent: @escaping @Sendable (_ kind: String, InformerEventKind) -> Void = { _, _ in },
         onKubernetesFailure: @escaping @Sendable () -> Void = {},
+        counters: DiscoveryCounters = DiscoveryCounters(),
         deliver: @escaping @Sendable ([Update]) -> Void
     ) {
+        self.transport = transport
+        self.counters = counters
         self.pool = pool
         self.clock = clock
         self.updateInterval = updateInterval
@@ -161,6 +168,11 @@ public final class DiscoveryManager: Sendable {
                         "role": "\(sd.role.rawValue)", "error": "\(error)",
                     ])
                 }
+            case .http(let sd):
+                discoverers.append(
+                    (id, HTTPDiscoverer(config: sd, transport: transport, clock: clock, logger: logger, onFailure: counters.httpFailure)))
+            case .dns(let sd):
+                discoverers.append((id, DNSDiscoverer(config: sd, pool: pool, eventLoop: dnsEventLoop, clock: clock, logger: logger, counters: counters)))
             }
         }
         for (id, discoverer) in discoverers {

@@ -193,7 +193,7 @@ public final class FileDiscovery: Sendable {
         let parsed: [(targets: [String], labels: Labels)]
         do throws(ParseError) {
             switch format {
-            case .json: parsed = try parseJSON(data)
+            case .json: parsed = try TargetGroupJSON.parse(data)
             case .yaml: parsed = try parseYAML(text)
             }
         } catch {
@@ -206,50 +206,7 @@ public final class FileDiscovery: Sendable {
         })
     }
 
-    struct ParseError: Error {
-        var message: String
-    }
-
-    private static func validLabels(_ pairs: [(String, String)], group index: Int) throws(ParseError) -> Labels {
-        for (name, _) in pairs where !LabelName.isValid(name) {
-            throw ParseError(message: "target group \(index): \"\(name)\" is not a valid label name")
-        }
-        return Labels(pairs.map { Label($0.0, $0.1) })
-    }
-
-    // MARK: JSON
-
-    private struct JSONGroup: Decodable {
-        var targets: [String]?
-        var labels: [String: String?]?
-    }
-
-    private static func parseJSON(_ data: Data) throws(ParseError) -> [(targets: [String], labels: Labels)] {
-        let groups: [JSONGroup?]?
-        do {
-            groups = try JSONDecoder().decode([JSONGroup?]?.self, from: data)
-        } catch {
-            throw ParseError(message: "invalid JSON: \(describe(error))")
-        }
-        var result: [(targets: [String], labels: Labels)] = []
-        for (index, group) in (groups ?? []).enumerated() {
-            guard let group else { throw ParseError(message: "target group \(index) is null") }
-            let pairs = (group.labels ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value ?? "") }
-            result.append((group.targets ?? [], try validLabels(pairs, group: index)))
-        }
-        return result
-    }
-
-    private static func describe(_ error: Error) -> String {
-        switch error as? DecodingError {
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context),
-            .dataCorrupted(let context):
-            let path = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
-            return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
-        default:
-            return "\(error)"
-        }
-    }
+    typealias ParseError = TargetGroupJSON.ParseError
 
     // MARK: YAML
 
@@ -305,7 +262,7 @@ public final class FileDiscovery: Sendable {
                     throw ParseError(message: "\(at): unknown key \"\(key)\" (expected targets and labels)")
                 }
             }
-            result.append((targets, try validLabels(pairs, group: index)))
+            result.append((targets, try TargetGroupJSON.validLabels(pairs, group: index)))
         }
         return result
     }

@@ -181,6 +181,7 @@ public final class ScrapeManager: Service {
                 ).increment()
             },
             onKubernetesFailure: { kubernetesFailures.increment() },
+            counters: DiscoveryCounters(registry: registry),
             deliver: { commandSink.yield(.discovered($0)) })
     }
 
