@@ -104,10 +104,12 @@ extension NodeReader {
         let map = mapping(
             node, "global",
             known: Set(["scrape_interval", "scrape_timeout", "external_labels", "scrape_protocols", "scrape_failure_log_file"])
-                .union(Self.limitKeys).union(Self.nameSchemeKeys),
+                .union(Self.limitKeys).union(Self.nameSchemeKeys)
+                .union(Self.histogramKeys.subtracting(["scrape_classic_histograms", "native_histogram_bucket_limit", "native_histogram_min_bucket_factor"])),
             ignored: ["evaluation_interval", "rule_query_offset", "query_log_file"]
         )
         global.limits = limits(map, "global", defaults: ScrapeLimits())
+        checkHistogramKeys(map, "global")
         if let n = map["scrape_protocols"] { global.scrapeProtocols = scrapeProtocols(n, "global.scrape_protocols") }
         if let n = map["scrape_failure_log_file"] { global.scrapeFailureLogFile = failureLogFile(n, "global.scrape_failure_log_file") }
         if let n = map["scrape_interval"], let value = duration(n, "global.scrape_interval") { global.scrapeInterval = value }

@@ -11,8 +11,8 @@ extension NodeReader {
                 "honor_timestamps", "track_timestamps_staleness", "params", "enable_compression", "static_configs",
                 "file_sd_configs", "kubernetes_sd_configs", "http_sd_configs", "dns_sd_configs", "relabel_configs",
                 "metric_relabel_configs", "scrape_protocols", "fallback_scrape_protocol", "scrape_failure_log_file",
-            ]).union(Self.limitKeys).union(Self.httpClientKeys).union(Self.nameSchemeKeys).union(Self.unsupportedSDKeys),
-            ignored: ["scrape_classic_histograms", "native_histogram_bucket_limit"]
+            ]).union(Self.limitKeys).union(Self.httpClientKeys).union(Self.nameSchemeKeys).union(Self.unsupportedSDKeys)
+                .union(Self.histogramKeys)
         )
         rejectUnsupportedSD(node, path)
         guard let nameNode = map["job_name"] else {
@@ -48,6 +48,7 @@ extension NodeReader {
         if let n = map["enable_compression"], let value = bool(n, "\(path).enable_compression") { scrape.enableCompression = value }
         if let n = map["params"] { scrape.params = params(n, "\(path).params") }
         scrape.limits = limits(map, path, defaults: global.limits)
+        checkHistogramKeys(map, path)
         scrape.scrapeProtocols = map["scrape_protocols"].flatMap { scrapeProtocols($0, "\(path).scrape_protocols") }
             ?? global.scrapeProtocols ?? ScrapeProtocol.defaults
         if let n = map["fallback_scrape_protocol"] {

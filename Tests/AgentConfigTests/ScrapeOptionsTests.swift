@@ -51,3 +51,33 @@ import Testing
         #expect(ByteSize.parse(text) == bytes)
     }
 }
+
+/// Prometheus 3's native-histogram keys: what the agent does anyway loads, what it cannot do is
+/// an error naming the line.
+@Suite struct HistogramKeysTests {
+    @Test(arguments: ["global", "job"])
+    func valuesTheAgentHonoursLoad(_ place: String) throws {
+        let settings = "scrape_native_histograms: false\n    convert_classic_histograms_to_nhcb: false\n    always_scrape_classic_histograms: true\n    extra_scrape_metrics: false"
+        let yaml = place == "global"
+            ? "global:\n    \(settings)\nscrape_configs:\n  - job_name: a\n    static_configs: [{targets: [\"a:1\"]}]\n"
+            : "scrape_configs:\n  - job_name: a\n    static_configs: [{targets: [\"a:1\"]}]\n    native_histogram_bucket_limit: 160\n    native_histogram_min_bucket_factor: 1.1\n    \(settings)\n"
+        let config = try ConfigLoader.parse(yaml: yaml, file: "f.yml")
+        #expect(config.warnings.isEmpty, "\(config.warnings)")
+    }
+
+    @Test(arguments: [
+        ("scrape_native_histograms", "protobuf exposition format"),
+        ("convert_classic_histograms_to_nhcb", "does not make native histograms"),
+        ("extra_scrape_metrics", "scrape_timeout_seconds"),
+    ])
+    func askingForWhatTheAgentCannotDoIsAnError(key: String, reason: String) {
+        let yaml = "scrape_configs:\n  - job_name: a\n    static_configs: [{targets: [\"a:1\"]}]\n    \(key): true\n"
+        do {
+            _ = try ConfigLoader.parse(yaml: yaml, file: "f.yml")
+            Issue.record("accepted \(key): true")
+        } catch {
+            let found = error.errors.first { $0.key == "scrape_configs[0].\(key)" }
+            #expect(found?.line == 4 && found?.message.hasPrefix("not supported") == true && found?.message.contains(reason) == true, "\(error)")
+        }
+    }
+}
