@@ -14,21 +14,8 @@ extension NodeReader {
 
     mutating func httpHeaders(_ node: Node, _ path: String) -> [HTTPHeaderConfig] {
         if isNull(node) { return [] }
-        guard let map = node.mapping else {
-            fail(node, path, "expected a mapping of header names to {values, secrets, files}")
-            return []
-        }
         var headers: [HTTPHeaderConfig] = []
-        for (keyNode, valueNode) in map {
-            guard let name = keyNode.scalar?.string else {
-                fail(keyNode, path, "keys must be strings")
-                continue
-            }
-            let headerPath = "\(path).\(name)"
-            guard HTTPHeaderName.isValid(name) else {
-                fail(keyNode, headerPath, "invalid header name \"\(name)\"")
-                continue
-            }
+        for (name, keyNode, valueNode, headerPath) in headerEntries(node, path, expected: "{values, secrets, files}") {
             if Self.reservedHTTPHeaders.contains(name.lowercased()) {
                 fail(keyNode, headerPath, "setting header \"\(HTTPHeaderName.canonical(name))\" is not allowed")
                 continue
@@ -43,6 +30,31 @@ extension NodeReader {
             headers.append(header)
         }
         return headers
+    }
+
+    /// The entries of a mapping keyed by header name (`http_headers`, `proxy_connect_header`); a
+    /// key that is not a valid header name is an error and left out.
+    mutating func headerEntries(_ node: Node, _ path: String, expected: String)
+        -> [(name: String, key: Node, value: Node, path: String)]
+    {
+        guard let map = node.mapping else {
+            fail(node, path, "expected a mapping of header names to \(expected)")
+            return []
+        }
+        var entries: [(name: String, key: Node, value: Node, path: String)] = []
+        for (keyNode, valueNode) in map {
+            guard let name = keyNode.scalar?.string else {
+                fail(keyNode, path, "keys must be strings")
+                continue
+            }
+            let headerPath = "\(path).\(name)"
+            guard HTTPHeaderName.isValid(name) else {
+                fail(keyNode, headerPath, "invalid header name \"\(name)\"")
+                continue
+            }
+            entries.append((name, keyNode, valueNode, headerPath))
+        }
+        return entries
     }
 
     /// A list of header values; a value with CR, LF or NUL cannot be sent and is an error (a

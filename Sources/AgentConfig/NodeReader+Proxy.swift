@@ -32,24 +32,8 @@ extension NodeReader {
 
     /// `proxy_connect_header`: header name → list of (secret) values.
     private mutating func proxyConnectHeaders(_ node: Node, _ path: String) -> [ProxyConnectHeader] {
-        guard let map = node.mapping else {
-            fail(node, path, "expected a mapping of header names to lists of values")
-            return []
+        headerEntries(node, path, expected: "lists of values").map { name, _, valueNode, headerPath in
+            ProxyConnectHeader(name: name, values: headerValues(valueNode, headerPath, secret: true))
         }
-        var headers: [ProxyConnectHeader] = []
-        for (keyNode, valueNode) in map {
-            guard let name = keyNode.scalar?.string else {
-                fail(keyNode, path, "keys must be strings")
-                continue
-            }
-            let headerPath = "\(path).\(name)"
-            guard HTTPHeaderName.isValid(name) else {
-                fail(keyNode, headerPath, "invalid header name \"\(name)\"")
-                continue
-            }
-            let values = headerValues(valueNode, headerPath, secret: true)
-            headers.append(ProxyConnectHeader(name: name, values: values))
-        }
-        return headers
     }
 }
